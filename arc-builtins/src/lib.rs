@@ -1,0 +1,1 @@
+//! Arc's built-in plugins.

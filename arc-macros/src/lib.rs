@@ -1,0 +1,1 @@
+//! Attribute macros of Arc. See `arc_core` for the runtime they target.

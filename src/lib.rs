@@ -1,0 +1,2 @@
+//! Arc: neural networks declared in YAML, every component a plugin.
+pub use arc_core::*;
