@@ -7,6 +7,18 @@
 // Lets the macros' `::arc_core::...` paths resolve inside this crate too.
 extern crate self as arc_core;
 
+pub mod data;
 pub mod error;
+pub mod export;
+pub mod nn;
+pub mod plugin;
+pub mod process;
+pub mod spec;
+pub mod validate;
 
-pub use error::{Error, Result};
+#[doc(hidden)]
+pub mod __private;
+
+pub use arc_macros::{arc_plugin, hookimpl, hookspec};
+pub use error::{DidYouMean, Error, Result};
+pub use plugin::{PluginManager, get_plugin_manager};

@@ -1,0 +1,228 @@
+//! What a `register_*` hook returns: names and aliases mapped to
+//! constructors that build a component from its config.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Result;
+use crate::spec::Config;
+
+/// The kinds of component a plugin can register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ComponentKind {
+    /// Graph layers (`LayerHookSpec`).
+    Layer,
+    /// Feature processors (`ProcessorHookSpec`).
+    Processor,
+    /// Optimizers (`OptimizerHookSpec`).
+    Optimizer,
+    /// Losses (`LossHookSpec`).
+    Loss,
+    /// Model validators (`ValidatorHookSpec`).
+    Validator,
+    /// Data sources (`DataSourceHookSpec`).
+    DataSource,
+    /// Exporters (`ExportHookSpec`).
+    Exporter,
+}
+
+impl ComponentKind {
+    /// Every kind, in the order `arc plugins` lists them.
+    pub const ALL: [ComponentKind; 7] = [
+        Self::Layer,
+        Self::Processor,
+        Self::Optimizer,
+        Self::Loss,
+        Self::Validator,
+        Self::DataSource,
+        Self::Exporter,
+    ];
+
+    /// The kind's name as `validate_component_config` takes it: `layer`,
+    /// `processor`, `optimizer`, `loss`, `validator`, `data_source`, `exporter`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Layer => "layer",
+            Self::Processor => "processor",
+            Self::Optimizer => "optimizer",
+            Self::Loss => "loss",
+            Self::Validator => "validator",
+            Self::DataSource => "data_source",
+            Self::Exporter => "exporter",
+        }
+    }
+
+    /// Parses a kind name (see [`as_str`](Self::as_str)); `None` if unknown.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Builds a component of type `C` (e.g. `dyn Layer`) from its config.
+///
+/// Cloning is cheap: a function pointer or a shared closure.
+pub enum Factory<C: ?Sized> {
+    /// A plain function, e.g. `Linear::from_config`.
+    Fn(fn(&Config) -> Result<Box<C>>),
+    /// A closure that captures state.
+    Shared(Arc<dyn Fn(&Config) -> Result<Box<C>> + Send + Sync>),
+}
+
+impl<C: ?Sized> Factory<C> {
+    /// Builds the component.
+    pub fn create(&self, config: &Config) -> Result<Box<C>> {
+        match self {
+            Self::Fn(f) => f(config),
+            Self::Shared(f) => f(config),
+        }
+    }
+}
+
+impl<C: ?Sized> Clone for Factory<C> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Fn(f) => Self::Fn(*f),
+            Self::Shared(f) => Self::Shared(f.clone()),
+        }
+    }
+}
+
+impl<C: ?Sized> fmt::Debug for Factory<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Fn(_) => "Factory::Fn",
+            Self::Shared(_) => "Factory::Shared",
+        })
+    }
+}
+
+/// One registered component: its name, aliases and constructor.
+#[derive(Debug)]
+pub struct Registration<C: ?Sized> {
+    /// The name as given: with a dot it is used as is, without one it gets
+    /// the plugin's namespace (`Linear` is stored as `core.Linear`, and
+    /// `Linear` resolves to it).
+    pub name: Cow<'static, str>,
+    /// Other names that resolve to it, used as given.
+    pub aliases: Vec<Cow<'static, str>>,
+    /// Its constructor.
+    pub factory: Factory<C>,
+}
+
+impl<C: ?Sized> Clone for Registration<C> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            aliases: self.aliases.clone(),
+            factory: self.factory.clone(),
+        }
+    }
+}
+
+/// What a `register_*` hook returns.
+///
+/// ```
+/// use arc_core::plugin::Registrations;
+/// use arc_core::spec::Config;
+/// use arc_core::validate::Validator;
+///
+/// struct NoCycles;
+/// impl Validator for NoCycles {}
+///
+/// let regs: Registrations<dyn Validator> = Registrations::new()
+///     .add("graph.NoCycles", |_: &Config| Ok(Box::new(NoCycles) as Box<dyn Validator>))
+///     .alias("NoCycles");
+/// assert_eq!(regs.len(), 1);
+/// assert_eq!(regs.iter().next().unwrap().aliases, ["NoCycles"]);
+/// ```
+#[derive(Debug)]
+pub struct Registrations<C: ?Sized> {
+    items: Vec<Registration<C>>,
+}
+
+impl<C: ?Sized> Clone for Registrations<C> {
+    fn clone(&self) -> Self {
+        Self {
+            items: self.items.clone(),
+        }
+    }
+}
+
+impl<C: ?Sized> Default for Registrations<C> {
+    fn default() -> Self {
+        Self { items: Vec::new() }
+    }
+}
+
+impl<C: ?Sized> Registrations<C> {
+    /// No registrations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `name` with a plain constructor function.
+    pub fn add(
+        self,
+        name: impl Into<Cow<'static, str>>,
+        factory: fn(&Config) -> Result<Box<C>>,
+    ) -> Self {
+        self.add_factory(name, Factory::Fn(factory))
+    }
+
+    /// Registers `name` with a constructor closure.
+    pub fn add_shared(
+        self,
+        name: impl Into<Cow<'static, str>>,
+        factory: impl Fn(&Config) -> Result<Box<C>> + Send + Sync + 'static,
+    ) -> Self {
+        self.add_factory(name, Factory::Shared(Arc::new(factory)))
+    }
+
+    /// Registers `name` with a [`Factory`].
+    pub fn add_factory(mut self, name: impl Into<Cow<'static, str>>, factory: Factory<C>) -> Self {
+        self.items.push(Registration {
+            name: name.into(),
+            aliases: Vec::new(),
+            factory,
+        });
+        self
+    }
+
+    /// Adds an alias to the component added last; does nothing when none was.
+    pub fn alias(mut self, alias: impl Into<Cow<'static, str>>) -> Self {
+        if let Some(last) = self.items.last_mut() {
+            last.aliases.push(alias.into());
+        }
+        self
+    }
+
+    /// How many components.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The registrations, in the order added.
+    pub fn iter(&self) -> std::slice::Iter<'_, Registration<C>> {
+        self.items.iter()
+    }
+}
+
+impl<C: ?Sized> IntoIterator for Registrations<C> {
+    type Item = Registration<C>;
+    type IntoIter = std::vec::IntoIter<Registration<C>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}

@@ -1,0 +1,34 @@
+//! The plugin system: hook specs, the call loop, the manager and the
+//! component registries.
+//!
+//! A plugin is a plain struct marked `#[arc_plugin(..)]` that implements one
+//! or more hook-spec traits under `#[hookimpl]`. Linked plugins are found by
+//! [`PluginManager::discover_plugins`] with no registration code; others are
+//! registered at run time with [`PluginManager::register_plugin`].
+
+mod component;
+mod hook;
+mod legacy;
+pub(crate) mod linked;
+mod manager;
+mod metadata;
+mod monitor;
+mod registry;
+mod specs;
+
+pub use component::{ComponentKind, Factory, Registration, Registrations};
+pub use hook::{
+    HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookSpec, Inner, PluginImpl,
+    SpecRelay,
+};
+pub use legacy::legacy_layer_name;
+pub use linked::{LinkedHookImpl, LinkedPlugin};
+pub use manager::{Hook, PluginManager, get_plugin_manager};
+pub use metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};
+pub use monitor::{AfterHook, BeforeHook, HookCallInfo, MonitorId};
+pub use registry::{ComponentEntry, Registries, Registry, RegistryWarning};
+pub use specs::*;
+
+#[doc(hidden)]
+pub use hook::HookCaller as __HookCaller;
+pub use monitor::HookMonitors;

@@ -1,0 +1,10 @@
+//! The Arc-Graph spec: YAML documents and component configs.
+//!
+//! All YAML parsing lives in this module (see [`config`]), so the YAML
+//! crate can be swapped without touching the rest of Arc.
+
+mod config;
+mod document;
+
+pub use config::Config;
+pub use document::ArcSpec;
