@@ -1,1 +1,9 @@
-fn main() {}
+//! The `arc` command line.
+
+use std::process::ExitCode;
+
+mod cli;
+
+fn main() -> ExitCode {
+    cli::main()
+}

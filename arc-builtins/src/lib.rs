@@ -1,1 +1,37 @@
-//! Arc's built-in plugins.
+//! Arc's built-in plugins, one Cargo feature per component group.
+//!
+//! Each group's plugin is linked into the binary when its feature is on and
+//! found by `discover_plugins` with no registration code. The components
+//! themselves (PyTorch's layers, optimizers and losses; the CSV source; the
+//! exporters) arrive with the issues that build them; until then the
+//! plugins register none.
+
+#[cfg(feature = "data-sources")]
+mod data_sources;
+#[cfg(feature = "exporters")]
+mod exporters;
+#[cfg(feature = "layers")]
+mod layers;
+#[cfg(feature = "losses")]
+mod losses;
+#[cfg(feature = "optimizers")]
+mod optimizers;
+#[cfg(feature = "processors")]
+mod processors;
+#[cfg(feature = "validators")]
+mod validators;
+
+#[cfg(feature = "data-sources")]
+pub use data_sources::BuiltinDataSourcePlugin;
+#[cfg(feature = "exporters")]
+pub use exporters::BuiltinExportPlugin;
+#[cfg(feature = "layers")]
+pub use layers::BuiltinLayerPlugin;
+#[cfg(feature = "losses")]
+pub use losses::BuiltinLossPlugin;
+#[cfg(feature = "optimizers")]
+pub use optimizers::BuiltinOptimizerPlugin;
+#[cfg(feature = "processors")]
+pub use processors::BuiltinProcessorPlugin;
+#[cfg(feature = "validators")]
+pub use validators::BuiltinValidatorPlugin;

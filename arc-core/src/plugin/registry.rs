@@ -12,7 +12,6 @@ use crate::nn::{Layer, Loss, Optimizer};
 use crate::{Result, data::DataSource, export::Exporter, process::Processor, validate::Validator};
 
 /// One component in a registry.
-#[derive(Debug)]
 pub struct ComponentEntry<C: ?Sized> {
     /// Its full name, e.g. `core.Linear`.
     pub name: Arc<str>,
@@ -22,6 +21,16 @@ pub struct ComponentEntry<C: ?Sized> {
     pub aliases: Vec<Arc<str>>,
     /// Its constructor.
     pub factory: Factory<C>,
+}
+
+impl<C: ?Sized> std::fmt::Debug for ComponentEntry<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentEntry")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin)
+            .field("aliases", &self.aliases)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A duplicate component name: the later-registered plugin won.

@@ -29,9 +29,11 @@ pub fn expand(spec: Spec) -> TokenStream {
     if item.colon_token.is_none() {
         item.colon_token = Some(Default::default());
     }
-    // One hidden wrapper entry point per non-historic hook: a wrapper impl
-    // overrides it (`#[hookimpl(wrapper)]` renames the user's method to it).
-    for h in hooks.iter().filter(|h| !h.historic) {
+    // One hidden wrapper entry point per hook: a wrapper impl overrides it
+    // (`#[hookimpl(wrapper)]` renames the user's method to it). A historic
+    // hook's is never called: `#[hookimpl]` refuses wrappers on it with a
+    // message of its own.
+    for h in &hooks {
         let wrap = format_ident!("__arc_wrap_{}", h.ident);
         let out = whole_output(h);
         let args = h.args.iter().map(|(n, t)| quote!(#n: #t));

@@ -1,0 +1,8 @@
+//! Macro misuse gets a compile error spanned on the user's token: one
+//! trybuild case per message, in tests/ui/.
+
+#[test]
+fn macro_misuse_is_a_spanned_compile_error() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/*.rs");
+}

@@ -1,0 +1,11 @@
+use arc::hookspec;
+
+#[hookspec]
+pub trait Spec {
+    #[hookspec(firstresult)]
+    fn pick(&self, x: i32) -> i32 {
+        x
+    }
+}
+
+fn main() {}

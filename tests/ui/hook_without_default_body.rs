@@ -1,0 +1,8 @@
+use arc::hookspec;
+
+#[hookspec]
+pub trait Spec {
+    fn compute(&self, x: i32) -> i32;
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use arc::hookimpl;
+use arc::plugin::{LayerHookSpec, Plugin, PluginMetadata};
+
+struct P;
+impl Plugin for P {
+    fn metadata(&self) -> PluginMetadata {
+        PluginMetadata::named("p")
+    }
+}
+
+#[hookimpl]
+impl LayerHookSpec for P {
+    fn register_layer(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use arc::arc_plugin;
+
+#[arc_plugin(name = "needs_args")]
+pub struct NeedsArgs {
+    threshold: f32,
+}
+
+fn main() {
+    let _ = NeedsArgs { threshold: 0.5 }.threshold;
+}

@@ -1,0 +1,19 @@
+use arc::hookimpl;
+use arc::plugin::{LayerHookSpec, LayerRegistrations, Plugin, PluginMetadata};
+
+struct P;
+impl Plugin for P {
+    fn metadata(&self) -> PluginMetadata {
+        PluginMetadata::named("p")
+    }
+}
+
+#[hookimpl]
+impl LayerHookSpec for P {
+    #[hookimpl(tryfirst, trylast)]
+    fn register_layers(&self) -> LayerRegistrations {
+        LayerRegistrations::new()
+    }
+}
+
+fn main() {}
