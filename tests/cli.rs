@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn arc(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_arc"))
-        .args(args)
-        .output()
-        .expect("the arc binary runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_arc")).args(args).output().expect("the arc binary runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -20,10 +17,7 @@ fn plugins_json_lists_each_plugin_with_metadata_origin_and_components() {
     assert!(ok, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
     let plugins = doc["plugins"].as_array().expect("a plugin list");
-    let names: Vec<&str> = plugins
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = plugins.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names.contains(&"builtin_layers"), cfg!(feature = "layers"));
     for p in plugins {
         for key in ["version", "description", "namespace"] {
@@ -31,18 +25,7 @@ fn plugins_json_lists_each_plugin_with_metadata_origin_and_components() {
         }
         assert_eq!(p["origin"], "linked");
         let kinds: Vec<&String> = p["components"].as_object().unwrap().keys().collect();
-        assert_eq!(
-            kinds,
-            [
-                "data_source",
-                "exporter",
-                "layer",
-                "loss",
-                "optimizer",
-                "processor",
-                "validator"
-            ]
-        );
+        assert_eq!(kinds, ["data_source", "exporter", "layer", "loss", "optimizer", "processor", "validator"]);
     }
 }
 
@@ -53,10 +36,7 @@ fn plugins_text_names_each_plugin() {
     let count = arc::get_plugin_manager().list_plugins().len();
     assert!(stdout.starts_with(&format!("{count} plugin")), "{stdout}");
     if cfg!(feature = "layers") {
-        assert!(
-            stdout.contains("builtin_layers 0.1.0  [linked, namespace `core`]"),
-            "{stdout}"
-        );
+        assert!(stdout.contains("builtin_layers 0.1.0  [linked, namespace `core`]"), "{stdout}");
     }
 }
 
@@ -64,8 +44,5 @@ fn plugins_text_names_each_plugin() {
 fn an_unknown_subcommand_fails_with_usage() {
     let (ok, _, stderr) = arc(&["plugns"]);
     assert!(!ok);
-    assert!(
-        stderr.contains("unrecognized subcommand 'plugns'"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("unrecognized subcommand 'plugns'"), "{stderr}");
 }

@@ -16,10 +16,7 @@ use arc::{arc_plugin, get_plugin_manager};
 struct LinkedTestPlugin;
 
 fn names(pm: &PluginManager) -> Vec<String> {
-    pm.list_plugins()
-        .iter()
-        .map(|p| p.name.to_string())
-        .collect()
+    pm.list_plugins().iter().map(|p| p.name.to_string()).collect()
 }
 
 #[test]
@@ -46,16 +43,10 @@ fn builtin_groups_follow_their_features() {
 #[test]
 fn a_plugin_in_the_binary_is_discovered_with_its_metadata() {
     let pm = get_plugin_manager();
-    let info = pm
-        .list_plugins()
-        .into_iter()
-        .find(|p| &*p.name == "zz_linked_test_plugin")
-        .expect("linked plugin discovered");
+    let info =
+        pm.list_plugins().into_iter().find(|p| &*p.name == "zz_linked_test_plugin").expect("linked plugin discovered");
     assert_eq!(info.origin, PluginOrigin::Linked);
-    assert_eq!(
-        (&*info.metadata.version, &*info.metadata.namespace),
-        ("9.9.9", "testing")
-    );
+    assert_eq!((&*info.metadata.version, &*info.metadata.namespace), ("9.9.9", "testing"));
     assert_eq!(info.metadata.description, "Found by discover_plugins.");
 }
 
@@ -73,11 +64,7 @@ fn discover_skips_blocked_and_registered_names() {
     pm.set_blocked("zz_linked_test_plugin");
     let found = pm.discover_plugins().unwrap();
     assert!(!pm.is_registered("zz_linked_test_plugin"));
-    assert_eq!(
-        pm.discover_plugins().unwrap(),
-        0,
-        "a second discovery adds nothing"
-    );
+    assert_eq!(pm.discover_plugins().unwrap(), 0, "a second discovery adds nothing");
     pm.unblock("zz_linked_test_plugin");
     assert_eq!(pm.discover_plugins().unwrap(), 1);
     assert_eq!(pm.list_plugins().len(), found + 1);

@@ -3,9 +3,6 @@
 use arc_core::arc_plugin;
 
 /// Registers Arc's standard data sources.
-#[arc_plugin(
-    name = "builtin_data_sources",
-    description = "Registers Arc's standard data sources."
-)]
+#[arc_plugin(name = "builtin_data_sources", description = "Registers Arc's standard data sources.")]
 #[derive(Debug, Default)]
 pub struct BuiltinDataSourcePlugin;

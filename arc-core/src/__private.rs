@@ -8,8 +8,8 @@ pub use linkme;
 pub use crate::Result;
 pub use crate::plugin::linked::{HOOK_IMPLS, PLUGINS};
 pub use crate::plugin::{
-    HookCaller, HookDecl, HookImplMethod, HookImplOpts, HookMonitors, HookSpec, Inner,
-    LinkedHookImpl, LinkedPlugin, Plugin, PluginImpl, PluginInfo, PluginMetadata, SpecRelay,
+    HookCaller, HookDecl, HookImplMethod, HookImplOpts, HookMonitors, HookResults, HookSpec, Inner, LinkedHookImpl,
+    LinkedPlugin, Plugin, PluginImpl, PluginInfo, PluginMetadata, SpecRelay,
 };
 
 /// Makes a linked plugin's instance; the bound is reported on the struct.

@@ -48,9 +48,7 @@ pub enum Error {
         message: String,
     },
     /// A wrapper returned without running the rest of the call.
-    #[error(
-        "wrapper of plugin `{plugin}` in hook `{hook}` returned without calling `inner.call()`"
-    )]
+    #[error("wrapper of plugin `{plugin}` in hook `{hook}` returned without calling `inner.call()`")]
     WrapperSkippedInner {
         /// The plugin.
         plugin: String,
@@ -114,23 +112,13 @@ impl DidYouMean {
         let mut scored: Vec<(usize, &str)> = candidates
             .into_iter()
             .filter_map(|c| {
-                let d = if c.to_lowercase() == lower {
-                    0
-                } else {
-                    strsim::levenshtein(&lower, &c.to_lowercase())
-                };
+                let d = if c.to_lowercase() == lower { 0 } else { strsim::levenshtein(&lower, &c.to_lowercase()) };
                 (d <= limit).then_some((d, c))
             })
             .collect();
         scored.sort();
         scored.dedup_by(|a, b| a.1 == b.1);
-        Self(
-            scored
-                .into_iter()
-                .take(3)
-                .map(|(_, c)| c.to_owned())
-                .collect(),
-        )
+        Self(scored.into_iter().take(3).map(|(_, c)| c.to_owned()).collect())
     }
 }
 

@@ -27,20 +27,12 @@ pub struct ValidationIssue {
 impl ValidationIssue {
     /// An error-level issue.
     pub fn error(message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Error,
-            location: None,
-            message: message.into(),
-        }
+        Self { severity: Severity::Error, location: None, message: message.into() }
     }
 
     /// A warning-level issue.
     pub fn warning(message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            location: None,
-            message: message.into(),
-        }
+        Self { severity: Severity::Warning, location: None, message: message.into() }
     }
 
     /// Sets where the issue is.

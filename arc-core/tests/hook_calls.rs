@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use arc_core::plugin::{Inner, Plugin, PluginManager, PluginMetadata};
+use arc_core::plugin::{HookResults, Inner, Plugin, PluginManager, PluginMetadata};
 use arc_core::{Error, Result, hookimpl, hookspec};
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -70,7 +70,7 @@ macro_rules! wrapper_impls {
         #[hookimpl]
         impl OrderSpec for $ty {
             #[hookimpl(wrapper $(, $opt)?)]
-            fn compute(&self, _x: i32, inner: Inner<'_, Vec<i32>>) -> Result<Vec<i32>> {
+            fn compute(&self, _x: i32, inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
                 self.1.lock().unwrap().push(format!("w{} init", self.0));
                 let out = inner.call();
                 self.1.lock().unwrap().push(format!("w{} finish", self.0));
@@ -84,7 +84,7 @@ plain_impls! { Plain; First(tryfirst); Last(trylast); }
 wrapper_impls! { Wrap; WrapFirst(tryfirst); WrapLast(trylast); }
 
 fn compute(pm: &PluginManager) -> Vec<i32> {
-    pm.hook::<dyn OrderSpec>().compute(0).unwrap()
+    pm.hook::<dyn OrderSpec>().compute(0).unwrap().into_vec()
 }
 
 #[test]
@@ -92,8 +92,7 @@ fn calls_run_last_registered_first() {
     // test_hookcaller.py::test_adding_nonwrappers
     let (pm, log) = (PluginManager::new(), Log::default());
     for i in 1..=3 {
-        pm.register_plugin(Plain(i, log.clone()), &format!("p{i}"))
-            .unwrap();
+        pm.register_plugin(Plain(i, log.clone()), &format!("p{i}")).unwrap();
     }
     assert_eq!(compute(&pm), [3, 2, 1]);
     assert_eq!(log_of(&log), ["m3", "m2", "m1"]);
@@ -161,10 +160,7 @@ fn wrappers_run_around_plain_implementations() {
     pm.register_plugin(Wrap(3, log.clone()), "w3").unwrap();
     assert_eq!(compute(&pm), [1]);
     // test_multicall.py::test_hookwrapper_order: the last registered is outermost.
-    assert_eq!(
-        log_of(&log),
-        ["w3 init", "w2 init", "m1", "w2 finish", "w3 finish"]
-    );
+    assert_eq!(log_of(&log), ["w3 init", "w2 init", "m1", "w2 finish", "w3 finish"]);
 }
 
 #[test]
@@ -176,18 +172,7 @@ fn wrapper_bands_follow_tryfirst_and_trylast() {
     pm.register_plugin(Wrap(3, log.clone()), "w3").unwrap();
     pm.register_plugin(Plain(4, log.clone()), "m4").unwrap();
     compute(&pm);
-    assert_eq!(
-        log_of(&log),
-        [
-            "w1 init",
-            "w3 init",
-            "w2 init",
-            "m4",
-            "w2 finish",
-            "w3 finish",
-            "w1 finish"
-        ]
-    );
+    assert_eq!(log_of(&log), ["w1 init", "w3 init", "w2 init", "m4", "w2 finish", "w3 finish", "w1 finish"]);
 }
 
 #[test]
@@ -205,18 +190,7 @@ fn wrappers_complex_ordering() {
     assert_eq!(compute(&pm), [5, 6, 1, 3]);
     assert_eq!(
         log_of(&log),
-        [
-            "w4 init",
-            "w2 init",
-            "w7 init",
-            "m5",
-            "m6",
-            "m1",
-            "m3",
-            "w7 finish",
-            "w2 finish",
-            "w4 finish"
-        ]
+        ["w4 init", "w2 init", "w7 init", "m5", "m6", "m1", "m3", "w7 finish", "w2 finish", "w4 finish"]
     );
 }
 
@@ -230,13 +204,13 @@ impl Plugin for Replace {
 impl OrderSpec for Replace {
     /// Sees the result and replaces it; turns an error into a value.
     #[hookimpl(wrapper)]
-    fn compute(&self, x: i32, inner: Inner<'_, Vec<i32>>) -> Result<Vec<i32>> {
+    fn compute(&self, x: i32, inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
         match inner.call() {
             Ok(mut v) => {
                 v.push(x * 100);
                 Ok(v)
             }
-            Err(Error::HookPanicked { plugin, .. }) => Ok(vec![-1, plugin.len() as i32]),
+            Err(Error::HookPanicked { plugin, .. }) => Ok(HookResults::from_slice(&[-1, plugin.len() as i32])),
             Err(e) => Err(e),
         }
     }
@@ -263,7 +237,7 @@ fn wrapper_sees_and_replaces_the_result() {
     let (pm, log) = (PluginManager::new(), Log::default());
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     pm.register_plugin(Replace, "replace").unwrap();
-    assert_eq!(pm.hook::<dyn OrderSpec>().compute(3).unwrap(), [1, 300]);
+    assert_eq!(pm.hook::<dyn OrderSpec>().compute(3).unwrap().into_vec(), [1, 300]);
 }
 
 #[test]
@@ -272,7 +246,7 @@ fn wrapper_sees_and_replaces_an_error() {
     let pm = PluginManager::new();
     pm.register_plugin(Panics, "bad").unwrap();
     pm.register_plugin(Replace, "replace").unwrap();
-    assert_eq!(pm.hook::<dyn OrderSpec>().compute(7).unwrap(), [-1, 3]);
+    assert_eq!(pm.hook::<dyn OrderSpec>().compute(7).unwrap().into_vec(), [-1, 3]);
 }
 
 struct Skipper;
@@ -284,8 +258,8 @@ impl Plugin for Skipper {
 #[hookimpl]
 impl OrderSpec for Skipper {
     #[hookimpl(wrapper)]
-    fn compute(&self, _x: i32, _inner: Inner<'_, Vec<i32>>) -> Result<Vec<i32>> {
-        Ok(vec![99])
+    fn compute(&self, _x: i32, _inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
+        Ok(HookResults::from_slice(&[99]))
     }
 }
 
@@ -296,9 +270,7 @@ fn wrapper_that_skips_the_inner_call_is_an_error() {
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     pm.register_plugin(Skipper, "skipper").unwrap();
     let err = pm.hook::<dyn OrderSpec>().compute(0).unwrap_err();
-    assert!(
-        matches!(err, Error::WrapperSkippedInner { ref plugin, hook: "compute" } if plugin == "skipper")
-    );
+    assert!(matches!(err, Error::WrapperSkippedInner { ref plugin, hook: "compute" } if plugin == "skipper"));
     assert!(log_of(&log).is_empty());
 }
 
@@ -312,13 +284,9 @@ impl Plugin for Raise {
 impl OrderSpec for Raise {
     /// Turns a result into an error at teardown.
     #[hookimpl(wrapper, trylast)]
-    fn compute(&self, _x: i32, inner: Inner<'_, Vec<i32>>) -> Result<Vec<i32>> {
+    fn compute(&self, _x: i32, inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
         inner.call()?;
-        Err(Error::HookFailed {
-            plugin: "raise".into(),
-            hook: "compute".into(),
-            message: "rejected".into(),
-        })
+        Err(Error::HookFailed { plugin: "raise".into(), hook: "compute".into(), message: "rejected".into() })
     }
 }
 
@@ -331,10 +299,7 @@ fn outer_wrapper_sees_an_inner_wrappers_error() {
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     pm.register_plugin(Raise, "raise").unwrap();
     let err = pm.hook::<dyn OrderSpec>().compute(0).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "plugin `raise` failed in hook `compute`: rejected"
-    );
+    assert_eq!(err.to_string(), "plugin `raise` failed in hook `compute`: rejected");
     pm.register_plugin(Wrap(2, log.clone()), "w2").unwrap();
     assert!(pm.hook::<dyn OrderSpec>().compute(0).is_err());
     assert_eq!(log_of(&log), ["m1", "w2 init", "m1", "w2 finish"]);
@@ -371,15 +336,12 @@ fn firstresult_stops_at_the_first_some() {
     let (pm, log) = (PluginManager::new(), Log::default());
     pm.register_plugin(Answer(1, log.clone()), "a1").unwrap();
     pm.register_plugin(Answer(2, log.clone()), "a2").unwrap();
-    pm.register_plugin(Answer(-3, log.clone()), "silent3")
-        .unwrap();
+    pm.register_plugin(Answer(-3, log.clone()), "silent3").unwrap();
     // silent3 says None, a2 answers, a1 is never called.
     assert_eq!(pm.hook::<dyn OrderSpec>().first(0).unwrap(), Some(2));
     assert_eq!(log_of(&log), ["m-3", "m2"]);
-    pm.register_plugin(AnswerFirst(-4, log.clone()), "silent4")
-        .unwrap();
-    pm.register_plugin(AnswerFirst(5, log.clone()), "a5")
-        .unwrap();
+    pm.register_plugin(AnswerFirst(-4, log.clone()), "silent4").unwrap();
+    pm.register_plugin(AnswerFirst(5, log.clone()), "a5").unwrap();
     assert_eq!(pm.hook::<dyn OrderSpec>().first(0).unwrap(), Some(5));
 }
 
@@ -388,8 +350,7 @@ fn firstresult_with_no_answer_is_none() {
     // test_multicall.py::test_call_none_is_no_result.
     let (pm, log) = (PluginManager::new(), Log::default());
     assert_eq!(pm.hook::<dyn OrderSpec>().first(0).unwrap(), None);
-    pm.register_plugin(Answer(-1, log.clone()), "silent")
-        .unwrap();
+    pm.register_plugin(Answer(-1, log.clone()), "silent").unwrap();
     assert_eq!(pm.hook::<dyn OrderSpec>().first(0).unwrap(), None);
 }
 
@@ -397,28 +358,22 @@ fn firstresult_with_no_answer_is_none() {
 fn none_results_are_dropped_from_collected_results() {
     let (pm, log) = (PluginManager::new(), Log::default());
     pm.register_plugin(Answer(1, log.clone()), "a1").unwrap();
-    pm.register_plugin(Answer(-2, log.clone()), "silent")
-        .unwrap();
+    pm.register_plugin(Answer(-2, log.clone()), "silent").unwrap();
     pm.register_plugin(Answer(3, log.clone()), "a3").unwrap();
-    assert_eq!(pm.hook::<dyn OrderSpec>().maybe(0).unwrap(), [3, 1]);
+    assert_eq!(pm.hook::<dyn OrderSpec>().maybe(0).unwrap().into_vec(), [3, 1]);
 }
 
 #[test]
 fn visitor_form_sees_each_result_with_its_plugin_and_can_stop() {
     let (pm, log) = (PluginManager::new(), Log::default());
     for i in 1..=4 {
-        pm.register_plugin(Plain(i, log.clone()), &format!("p{i}"))
-            .unwrap();
+        pm.register_plugin(Plain(i, log.clone()), &format!("p{i}")).unwrap();
     }
     let mut seen = Vec::new();
     pm.hook::<dyn OrderSpec>()
         .visit_compute(0, |plugin, r| {
             seen.push(format!("{}={r}", plugin.name));
-            if r == 3 {
-                std::ops::ControlFlow::Break(())
-            } else {
-                std::ops::ControlFlow::Continue(())
-            }
+            if r == 3 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
         })
         .unwrap();
     assert_eq!(seen, ["p4=4", "p3=3"]);
@@ -444,8 +399,7 @@ fn historic_calls_are_replayed_to_plugins_registered_later() {
     // test_pluginmanager.py::test_historic_call, by behaviour.
     let pm = PluginManager::new();
     let (early, late) = (Log::default(), Log::default());
-    pm.register_plugin(Configured(early.clone()), "early")
-        .unwrap();
+    pm.register_plugin(Configured(early.clone()), "early").unwrap();
     let results: Log = Log::default();
     let sink = results.clone();
     pm.hook::<dyn OrderSpec>()
@@ -453,12 +407,9 @@ fn historic_calls_are_replayed_to_plugins_registered_later() {
             sink.lock().unwrap().push(format!("{}:{n}", plugin.name))
         })
         .unwrap();
-    pm.hook::<dyn OrderSpec>()
-        .configure("quiet".into())
-        .unwrap();
+    pm.hook::<dyn OrderSpec>().configure("quiet".into()).unwrap();
     assert_eq!(log_of(&early), ["verbose", "quiet"]);
-    pm.register_plugin(Configured(late.clone()), "late")
-        .unwrap();
+    pm.register_plugin(Configured(late.clone()), "late").unwrap();
     // Replayed on registration, in call order, with the result callback.
     assert_eq!(log_of(&late), ["verbose", "quiet"]);
     assert_eq!(log_of(&results), ["early:7", "late:7"]);
@@ -474,14 +425,11 @@ fn a_panicking_implementation_is_an_error_naming_plugin_and_hook() {
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     pm.register_plugin(Panics, "bad").unwrap();
     let err = pm.hook::<dyn OrderSpec>().compute(7).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "plugin `bad` panicked in hook `compute`: seven is not allowed"
-    );
+    assert_eq!(err.to_string(), "plugin `bad` panicked in hook `compute`: seven is not allowed");
     // The manager still works: the same hook, other arguments.
-    assert_eq!(pm.hook::<dyn OrderSpec>().compute(2).unwrap(), [2, 1]);
+    assert_eq!(pm.hook::<dyn OrderSpec>().compute(2).unwrap().into_vec(), [2, 1]);
     pm.unregister("bad").unwrap();
-    assert_eq!(pm.hook::<dyn OrderSpec>().compute(7).unwrap(), [1]);
+    assert_eq!(pm.hook::<dyn OrderSpec>().compute(7).unwrap().into_vec(), [1]);
 }
 
 #[test]
@@ -492,17 +440,8 @@ fn monitors_see_every_call_and_can_be_removed() {
     let seen: Log = Log::default();
     let (b, a) = (seen.clone(), seen.clone());
     let id = pm.add_hookcall_monitoring(
-        move |call| {
-            b.lock().unwrap().push(format!(
-                "before {}.{} {:?}",
-                call.spec, call.hook, call.plugins
-            ))
-        },
-        move |call, outcome| {
-            a.lock()
-                .unwrap()
-                .push(format!("after {} ok={}", call.hook, outcome.is_ok()))
-        },
+        move |call| b.lock().unwrap().push(format!("before {}.{} {:?}", call.spec, call.hook, call.plugins)),
+        move |call, outcome| a.lock().unwrap().push(format!("after {} ok={}", call.hook, outcome.is_ok())),
     );
     pm.hook::<dyn OrderSpec>().compute(0).unwrap();
     pm.hook::<dyn OrderSpec>().compute(7).unwrap_err();
@@ -528,23 +467,9 @@ fn only_plugins_implementing_a_hook_are_called() {
     pm.register_plugin(Answer(2, log.clone()), "a2").unwrap();
     let hook = pm.hook::<dyn OrderSpec>();
     let compute = arc_core::plugin::SpecRelay::caller(&*hook, "compute").unwrap();
-    assert_eq!(
-        compute
-            .impls()
-            .iter()
-            .map(|i| &*i.info.name)
-            .collect::<Vec<_>>(),
-        ["m1"]
-    );
+    assert_eq!(compute.impls().iter().map(|i| &*i.info.name).collect::<Vec<_>>(), ["m1"]);
     let first = arc_core::plugin::SpecRelay::caller(&*hook, "first").unwrap();
-    assert_eq!(
-        first
-            .impls()
-            .iter()
-            .map(|i| &*i.info.name)
-            .collect::<Vec<_>>(),
-        ["a2"]
-    );
+    assert_eq!(first.impls().iter().map(|i| &*i.info.name).collect::<Vec<_>>(), ["a2"]);
 }
 
 #[test]
@@ -555,6 +480,6 @@ fn a_snapshot_is_unaffected_by_later_registrations() {
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     let snapshot = pm.hook::<dyn OrderSpec>();
     pm.register_plugin(Plain(2, log.clone()), "m2").unwrap();
-    assert_eq!(snapshot.compute(0).unwrap(), [1]);
+    assert_eq!(snapshot.compute(0).unwrap().into_vec(), [1]);
     assert_eq!(compute(&pm), [2, 1]);
 }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use arc_core::nn::Layer;
 use arc_core::plugin::{
-    ComponentKind, LayerHookSpec, LayerRegistrations, Plugin, PluginManager, PluginMetadata,
-    Registrations,
+    ComponentKind, LayerHookSpec, LayerRegistrations, Plugin, PluginManager, PluginMetadata, Registrations,
 };
 use arc_core::spec::Config;
 use arc_core::{Error, Result, hookimpl};
@@ -35,16 +34,11 @@ impl Plugin for Pack {
 #[hookimpl]
 impl LayerHookSpec for Pack {
     fn register_layers(&self) -> LayerRegistrations {
-        self.names
-            .iter()
-            .fold(Registrations::new(), |r, n| r.add(*n, dense))
+        self.names.iter().fold(Registrations::new(), |r, n| r.add(*n, dense))
     }
 
     fn validate_layer_config(&self, layer_type: &str, config: &Config) -> Option<bool> {
-        let mine = self
-            .names
-            .iter()
-            .any(|n| layer_type == format!("{}.{n}", self.namespace) || layer_type == *n);
+        let mine = self.names.iter().any(|n| layer_type == format!("{}.{n}", self.namespace) || layer_type == *n);
         mine.then(|| config.contains_key("units"))
     }
 }
@@ -59,10 +53,7 @@ fn a_taken_name_is_refused() {
     pm.register_plugin(pack("a", &[]), "p").unwrap();
     let err = pm.register_plugin(pack("b", &[]), "p").unwrap_err();
     assert!(matches!(err, Error::PluginNameTaken { ref name } if name == "p"));
-    assert_eq!(
-        err.to_string(),
-        "plugin name `p` is already taken by a registered plugin"
-    );
+    assert_eq!(err.to_string(), "plugin name `p` is already taken by a registered plugin");
 }
 
 #[test]
@@ -86,10 +77,7 @@ fn the_same_instance_twice_is_refused() {
     let shared = Arc::new(pack("a", &[]));
     pm.register_shared(shared.clone(), "first").unwrap();
     let err = pm.register_shared(shared, "second").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "cannot register plugin `second`: this instance is already registered as `first`"
-    );
+    assert_eq!(err.to_string(), "cannot register plugin `second`: this instance is already registered as `first`");
     assert!(!pm.is_registered("second"));
 }
 
@@ -103,24 +91,17 @@ fn unregister_and_metadata() {
     assert_eq!(err.to_string(), "no plugin named `p` is registered");
     pm.register_plugin(pack("ns", &[]), "plugin_one").unwrap();
     let err = pm.get_plugin_metadata("plugin_on").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "no plugin named `plugin_on` is registered (did you mean `plugin_one`?)"
-    );
+    assert_eq!(err.to_string(), "no plugin named `plugin_on` is registered (did you mean `plugin_one`?)");
 }
 
 #[test]
 fn names_without_a_dot_get_the_namespace_and_both_resolve() {
     let pm = PluginManager::new();
-    pm.register_plugin(pack("core", &["Linear"]), "core_layers")
-        .unwrap();
+    pm.register_plugin(pack("core", &["Linear"]), "core_layers").unwrap();
     pm.refresh_registries().unwrap();
-    assert_eq!(
-        pm.get_layers(),
-        [("core.Linear".to_owned(), "core_layers".to_owned())]
-    );
-    assert_eq!(&*pm.get_layer("Linear").unwrap().name, "core.Linear");
-    assert_eq!(&*pm.get_layer("core.Linear").unwrap().name, "core.Linear");
+    assert_eq!(pm.get_layers(), [("core.Linear".to_owned(), "core_layers".to_owned())]);
+    assert_eq!(pm.get_layer("Linear").unwrap().name(), "core.Linear");
+    assert_eq!(pm.get_layer("core.Linear").unwrap().name(), "core.Linear");
 }
 
 struct Seed;
@@ -132,10 +113,7 @@ impl Plugin for Seed {
 #[hookimpl]
 impl LayerHookSpec for Seed {
     fn register_layers(&self) -> LayerRegistrations {
-        Registrations::new()
-            .add("custom.MyLayer", dense)
-            .alias("MyLayer")
-            .alias("Mine")
+        Registrations::new().add("custom.MyLayer", dense).alias("MyLayer").alias("Mine")
     }
 }
 
@@ -146,11 +124,8 @@ fn aliases_resolve() {
     pm.refresh_registries().unwrap();
     for name in ["custom.MyLayer", "MyLayer", "Mine"] {
         let entry = pm.get_layer(name).unwrap();
-        assert_eq!(
-            (&*entry.name, &*entry.plugin),
-            ("custom.MyLayer", "my_plugin")
-        );
-        assert!(entry.factory.create(&Config::new()).is_ok());
+        assert_eq!((entry.name(), &*entry.plugin().name), ("custom.MyLayer", "my_plugin"));
+        assert!(entry.create(&Config::new()).is_ok());
     }
 }
 
@@ -160,39 +135,21 @@ fn an_unknown_component_suggests_close_names() {
     pm.register_plugin(Seed, "my_plugin").unwrap();
     pm.refresh_registries().unwrap();
     let err = pm.get_layer("MyLayr").unwrap_err();
-    assert!(matches!(
-        err,
-        Error::UnknownComponent {
-            kind: ComponentKind::Layer,
-            ..
-        }
-    ));
-    assert_eq!(
-        err.to_string(),
-        "unknown layer `MyLayr` (did you mean `MyLayer`?)"
-    );
-    assert_eq!(
-        pm.get_loss("MSELoss").unwrap_err().to_string(),
-        "unknown loss `MSELoss`"
-    );
+    assert!(matches!(err, Error::UnknownComponent { kind: ComponentKind::Layer, .. }));
+    assert_eq!(err.to_string(), "unknown layer `MyLayr` (did you mean `MyLayer`?)");
+    assert_eq!(pm.get_loss("MSELoss").unwrap_err().to_string(), "unknown loss `MSELoss`");
 }
 
 #[test]
 fn on_a_duplicate_name_the_later_registered_plugin_wins_with_a_warning() {
     let pm = PluginManager::new();
-    pm.register_plugin(pack("core", &["Linear", "ReLU"]), "builtin")
-        .unwrap();
-    pm.register_plugin(pack("core", &["Linear"]), "override")
-        .unwrap();
+    pm.register_plugin(pack("core", &["Linear", "ReLU"]), "builtin").unwrap();
+    pm.register_plugin(pack("core", &["Linear"]), "override").unwrap();
     pm.refresh_registries().unwrap();
-    assert_eq!(&*pm.get_layer("Linear").unwrap().plugin, "override");
-    assert_eq!(&*pm.get_layer("core.Linear").unwrap().plugin, "override");
-    assert_eq!(&*pm.get_layer("ReLU").unwrap().plugin, "builtin");
-    let warnings: Vec<String> = pm
-        .registry_warnings()
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    assert_eq!(&*pm.get_layer("Linear").unwrap().plugin().name, "override");
+    assert_eq!(&*pm.get_layer("core.Linear").unwrap().plugin().name, "override");
+    assert_eq!(&*pm.get_layer("ReLU").unwrap().plugin().name, "builtin");
+    let warnings: Vec<String> = pm.registry_warnings().iter().map(|w| w.to_string()).collect();
     assert_eq!(
         warnings,
         [
@@ -206,27 +163,23 @@ fn on_a_duplicate_name_the_later_registered_plugin_wins_with_a_warning() {
 #[test]
 fn a_short_name_taken_by_another_namespace_goes_to_the_later_plugin() {
     let pm = PluginManager::new();
-    pm.register_plugin(pack("core", &["Linear"]), "builtin")
-        .unwrap();
-    pm.register_plugin(pack("fast", &["Linear"]), "fast")
-        .unwrap();
+    pm.register_plugin(pack("core", &["Linear"]), "builtin").unwrap();
+    pm.register_plugin(pack("fast", &["Linear"]), "fast").unwrap();
     pm.refresh_registries().unwrap();
-    assert_eq!(&*pm.get_layer("Linear").unwrap().name, "fast.Linear");
-    assert_eq!(&*pm.get_layer("core.Linear").unwrap().name, "core.Linear");
+    assert_eq!(pm.get_layer("Linear").unwrap().name(), "fast.Linear");
+    assert_eq!(pm.get_layer("core.Linear").unwrap().name(), "core.Linear");
     assert_eq!(pm.registry_warnings().len(), 1);
 }
 
 #[test]
 fn legacy_torch_names_resolve_before_plugin_names() {
     let pm = PluginManager::new();
-    pm.register_plugin(pack("core", &["Linear"]), "builtin")
-        .unwrap();
+    pm.register_plugin(pack("core", &["Linear"]), "builtin").unwrap();
     // A plugin that registers the legacy name itself does not take it over.
-    pm.register_plugin(pack("torch", &["torch.nn.Linear"]), "hijack")
-        .unwrap();
+    pm.register_plugin(pack("torch", &["torch.nn.Linear"]), "hijack").unwrap();
     pm.refresh_registries().unwrap();
     let entry = pm.get_layer("torch.nn.Linear").unwrap();
-    assert_eq!((&*entry.name, &*entry.plugin), ("core.Linear", "builtin"));
+    assert_eq!((entry.name(), &*entry.plugin().name), ("core.Linear", "builtin"));
 }
 
 #[test]
@@ -236,27 +189,13 @@ fn validate_component_config_is_false_if_any_plugin_says_so() {
     pm.refresh_registries().unwrap();
     let good = Config::from_yaml("units: 3").unwrap();
     let bad = Config::from_yaml("unit: 3").unwrap();
-    assert!(
-        pm.validate_component_config(ComponentKind::Layer, "Dense", &good)
-            .unwrap()
-    );
-    assert!(
-        !pm.validate_component_config(ComponentKind::Layer, "Dense", &bad)
-            .unwrap()
-    );
+    assert!(pm.validate_component_config(ComponentKind::Layer, "Dense", &good).unwrap());
+    assert!(!pm.validate_component_config(ComponentKind::Layer, "Dense", &bad).unwrap());
     // A second plugin that owns no such layer answers None and changes nothing.
     pm.register_plugin(pack("other", &["Conv"]), "b").unwrap();
-    assert!(
-        pm.validate_component_config(ComponentKind::Layer, "core.Dense", &good)
-            .unwrap()
-    );
-    let err = pm
-        .validate_component_config(ComponentKind::Layer, "Dens", &good)
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "unknown layer `Dens` (did you mean `Dense`?)"
-    );
+    assert!(pm.validate_component_config(ComponentKind::Layer, "core.Dense", &good).unwrap());
+    let err = pm.validate_component_config(ComponentKind::Layer, "Dens", &good).unwrap_err();
+    assert_eq!(err.to_string(), "unknown layer `Dens` (did you mean `Dense`?)");
 }
 
 #[test]
@@ -265,10 +204,7 @@ fn runtime_registration_then_refresh_shows_components() {
     pm.refresh_registries().unwrap();
     assert!(pm.get_layer("MyLayer").is_err());
     pm.register_plugin(Seed, "my_plugin").unwrap();
-    assert!(
-        pm.get_layer("MyLayer").is_err(),
-        "components appear on refresh"
-    );
+    assert!(pm.get_layer("MyLayer").is_err(), "components appear on refresh");
     pm.refresh_registries().unwrap();
     assert!(pm.get_layer("MyLayer").is_ok());
     pm.unregister("my_plugin").unwrap();

@@ -63,9 +63,7 @@ pub fn parse_crate_only(args: TokenStream, macro_name: &str, errors: &mut Errors
         if parse_crate(&meta, &mut krate)? {
             Ok(())
         } else {
-            Err(meta.error(format!(
-                "unknown {macro_name} option: only `crate = path` goes on the item itself"
-            )))
+            Err(meta.error(format!("unknown {macro_name} option: only `crate = path` goes on the item itself")))
         }
     });
     if let Err(e) = parser.parse2(args) {
@@ -76,12 +74,7 @@ pub fn parse_crate_only(args: TokenStream, macro_name: &str, errors: &mut Errors
 
 /// Takes the helper attributes named `name` off `attrs` and parses their
 /// flags, each checked against `allowed`. Returns (flag, span) pairs.
-pub fn take_flags(
-    attrs: &mut Vec<Attribute>,
-    name: &str,
-    allowed: &[&str],
-    errors: &mut Errors,
-) -> Vec<Ident> {
+pub fn take_flags(attrs: &mut Vec<Attribute>, name: &str, allowed: &[&str], errors: &mut Errors) -> Vec<Ident> {
     let mut flags: Vec<Ident> = Vec::new();
     attrs.retain(|attr| {
         if !attr.path().is_ident(name) {
@@ -92,16 +85,12 @@ pub fn take_flags(
         }
         let parsed = attr.parse_nested_meta(|meta| {
             let Some(ident) = meta.path.get_ident() else {
-                return Err(meta.error(format!(
-                    "unknown {name} option; expected one of: {}",
-                    allowed.join(", ")
-                )));
+                return Err(meta.error(format!("unknown {name} option; expected one of: {}", allowed.join(", "))));
             };
             if !allowed.iter().any(|a| ident == a) {
-                return Err(meta.error(format!(
-                    "unknown {name} option `{ident}`; expected one of: {}",
-                    allowed.join(", ")
-                )));
+                return Err(
+                    meta.error(format!("unknown {name} option `{ident}`; expected one of: {}", allowed.join(", ")))
+                );
             }
             if flags.iter().any(|f| f == ident) {
                 return Err(meta.error(format!("duplicate {name} option `{ident}`")));

@@ -17,23 +17,19 @@ pub struct Plugin {
 
 pub fn parse(args: TokenStream, item: &ItemStruct) -> Result<Plugin, syn::Error> {
     let mut errors = Errors::default();
-    let (mut krate, mut name, mut version, mut description, mut namespace) =
-        (None, None, None, None, None);
+    let (mut krate, mut name, mut version, mut description, mut namespace) = (None, None, None, None, None);
     let parser = syn::meta::parser(|meta| {
         if parse_crate(&meta, &mut krate)? {
             return Ok(());
         }
-        let key = meta
-            .path
-            .get_ident()
-            .map(|i| i.to_string())
-            .unwrap_or_default();
+        let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
         match key.as_str() {
             "name" => parse_str(&meta, &mut name, "name"),
             "version" => parse_str(&meta, &mut version, "version"),
             "description" => parse_str(&meta, &mut description, "description"),
             "namespace" => parse_str(&meta, &mut namespace, "namespace"),
-            _ => Err(meta.error("unknown arc_plugin option; expected `name`, `version`, `description`, `namespace` or `crate`")),
+            _ => Err(meta
+                .error("unknown arc_plugin option; expected `name`, `version`, `description`, `namespace` or `crate`")),
         }
     });
     if let Err(e) = parser.parse2(args) {
@@ -48,36 +44,18 @@ pub fn parse(args: TokenStream, item: &ItemStruct) -> Result<Plugin, syn::Error>
     for lit in [&name, &namespace].into_iter().flatten() {
         let v = lit.value();
         if v.is_empty() || v.contains('.') || v.chars().any(char::is_whitespace) {
-            errors.push_spanned(
-                lit,
-                "names and namespaces are non-empty, with no dots or spaces",
-            );
+            errors.push_spanned(lit, "names and namespaces are non-empty, with no dots or spaces");
         }
     }
     if name.is_none() {
-        errors.push(syn::Error::new(
-            call_site(),
-            "#[arc_plugin] needs a name: #[arc_plugin(name = \"my_plugin\")]",
-        ));
+        errors.push(syn::Error::new(call_site(), "#[arc_plugin] needs a name: #[arc_plugin(name = \"my_plugin\")]"));
     }
     let name = name.unwrap_or_else(|| LitStr::new("", call_site()));
-    errors.finish(Plugin {
-        krate: krate.unwrap_or_else(default_crate),
-        name,
-        version,
-        description,
-        namespace,
-    })
+    errors.finish(Plugin { krate: krate.unwrap_or_else(default_crate), name, version, description, namespace })
 }
 
 pub fn expand(plugin: Plugin, item: &ItemStruct) -> TokenStream {
-    let Plugin {
-        krate,
-        name,
-        version,
-        description,
-        namespace,
-    } = plugin;
+    let Plugin { krate, name, version, description, namespace } = plugin;
     let p = quote!(#krate::__private);
     let ident = &item.ident;
     let version = version.map_or_else(|| quote!(::core::env!("CARGO_PKG_VERSION")), |v| quote!(#v));

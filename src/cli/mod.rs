@@ -17,10 +17,8 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // A closed pipe (`arc plugins | head`) is not a failure.
-            if err.chain().any(|e| {
-                e.downcast_ref::<io::Error>()
-                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-            }) {
+            if err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+            {
                 return ExitCode::SUCCESS;
             }
             let mut stderr = io::stderr().lock();

@@ -13,13 +13,11 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
     let registries = pm.registries();
     let plugins = pm.list_plugins();
     let components = |plugin: &PluginInfo, kind: ComponentKind| -> Vec<String> {
-        let names = registries.names(kind);
-        let owners = owners(&registries, kind);
-        names
+        registries
+            .components(kind)
             .into_iter()
-            .zip(owners)
-            .filter(|(_, owner)| *owner == *plugin.name)
-            .map(|(n, _)| n.to_owned())
+            .filter(|(_, owner)| *owner == &*plugin.name)
+            .map(|(name, _)| name.to_owned())
             .collect()
     };
     let mut out = io::stdout().lock();
@@ -45,25 +43,10 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(
-        out,
-        "{} plugin{}",
-        plugins.len(),
-        if plugins.len() == 1 { "" } else { "s" }
-    )?;
+    writeln!(out, "{} plugin{}", plugins.len(), if plugins.len() == 1 { "" } else { "s" })?;
     for p in &plugins {
-        let version = if p.metadata.version.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", p.metadata.version)
-        };
-        writeln!(
-            out,
-            "\n{}{version}  [{}, namespace `{}`]",
-            p.name,
-            p.origin.as_str(),
-            p.metadata.namespace
-        )?;
+        let version = if p.metadata.version.is_empty() { String::new() } else { format!(" {}", p.metadata.version) };
+        writeln!(out, "\n{}{version}  [{}, namespace `{}`]", p.name, p.origin.as_str(), p.metadata.namespace)?;
         if !p.metadata.description.is_empty() {
             writeln!(out, "  {}", p.metadata.description)?;
         }
@@ -83,20 +66,4 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "\nwarning: {warning}")?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The registering plugin of each name of `names(kind)`, in the same order.
-fn owners(registries: &arc::plugin::Registries, kind: ComponentKind) -> Vec<String> {
-    fn of<C: ?Sized>(r: &arc::plugin::Registry<C>) -> Vec<String> {
-        r.entries().map(|e| e.plugin.to_string()).collect()
-    }
-    match kind {
-        ComponentKind::Layer => of(&registries.layers),
-        ComponentKind::Processor => of(&registries.processors),
-        ComponentKind::Optimizer => of(&registries.optimizers),
-        ComponentKind::Loss => of(&registries.losses),
-        ComponentKind::Validator => of(&registries.validators),
-        ComponentKind::DataSource => of(&registries.data_sources),
-        ComponentKind::Exporter => of(&registries.exporters),
-    }
 }

@@ -29,15 +29,8 @@ pub enum ComponentKind {
 
 impl ComponentKind {
     /// Every kind, in the order `arc plugins` lists them.
-    pub const ALL: [ComponentKind; 7] = [
-        Self::Layer,
-        Self::Processor,
-        Self::Optimizer,
-        Self::Loss,
-        Self::Validator,
-        Self::DataSource,
-        Self::Exporter,
-    ];
+    pub const ALL: [ComponentKind; 7] =
+        [Self::Layer, Self::Processor, Self::Optimizer, Self::Loss, Self::Validator, Self::DataSource, Self::Exporter];
 
     /// The kind's name as `validate_component_config` takes it: `layer`,
     /// `processor`, `optimizer`, `loss`, `validator`, `data_source`, `exporter`.
@@ -65,6 +58,9 @@ impl fmt::Display for ComponentKind {
     }
 }
 
+/// A constructor closure shared between registries.
+pub type SharedFactory<C> = Arc<dyn Fn(&Config) -> Result<Box<C>> + Send + Sync>;
+
 /// Builds a component of type `C` (e.g. `dyn Layer`) from its config.
 ///
 /// Cloning is cheap: a function pointer or a shared closure.
@@ -72,7 +68,7 @@ pub enum Factory<C: ?Sized> {
     /// A plain function, e.g. `Linear::from_config`.
     Fn(fn(&Config) -> Result<Box<C>>),
     /// A closure that captures state.
-    Shared(Arc<dyn Fn(&Config) -> Result<Box<C>> + Send + Sync>),
+    Shared(SharedFactory<C>),
 }
 
 impl<C: ?Sized> Factory<C> {
@@ -118,11 +114,7 @@ pub struct Registration<C: ?Sized> {
 
 impl<C: ?Sized> Clone for Registration<C> {
     fn clone(&self) -> Self {
-        Self {
-            name: self.name.clone(),
-            aliases: self.aliases.clone(),
-            factory: self.factory.clone(),
-        }
+        Self { name: self.name.clone(), aliases: self.aliases.clone(), factory: self.factory.clone() }
     }
 }
 
@@ -142,22 +134,23 @@ impl<C: ?Sized> Clone for Registration<C> {
 /// assert_eq!(regs.len(), 1);
 /// assert_eq!(regs.iter().next().unwrap().aliases, ["NoCycles"]);
 /// ```
+///
+/// Cloning is cheap (the list is shared until changed), so a plugin can
+/// build its registrations once and hand out clones.
 #[derive(Debug)]
 pub struct Registrations<C: ?Sized> {
-    items: Vec<Registration<C>>,
+    items: Arc<Vec<Registration<C>>>,
 }
 
 impl<C: ?Sized> Clone for Registrations<C> {
     fn clone(&self) -> Self {
-        Self {
-            items: self.items.clone(),
-        }
+        Self { items: self.items.clone() }
     }
 }
 
 impl<C: ?Sized> Default for Registrations<C> {
     fn default() -> Self {
-        Self { items: Vec::new() }
+        Self { items: Arc::new(Vec::new()) }
     }
 }
 
@@ -168,11 +161,7 @@ impl<C: ?Sized> Registrations<C> {
     }
 
     /// Registers `name` with a plain constructor function.
-    pub fn add(
-        self,
-        name: impl Into<Cow<'static, str>>,
-        factory: fn(&Config) -> Result<Box<C>>,
-    ) -> Self {
+    pub fn add(self, name: impl Into<Cow<'static, str>>, factory: fn(&Config) -> Result<Box<C>>) -> Self {
         self.add_factory(name, Factory::Fn(factory))
     }
 
@@ -187,17 +176,13 @@ impl<C: ?Sized> Registrations<C> {
 
     /// Registers `name` with a [`Factory`].
     pub fn add_factory(mut self, name: impl Into<Cow<'static, str>>, factory: Factory<C>) -> Self {
-        self.items.push(Registration {
-            name: name.into(),
-            aliases: Vec::new(),
-            factory,
-        });
+        Arc::make_mut(&mut self.items).push(Registration { name: name.into(), aliases: Vec::new(), factory });
         self
     }
 
     /// Adds an alias to the component added last; does nothing when none was.
     pub fn alias(mut self, alias: impl Into<Cow<'static, str>>) -> Self {
-        if let Some(last) = self.items.last_mut() {
+        if let Some(last) = Arc::make_mut(&mut self.items).last_mut() {
             last.aliases.push(alias.into());
         }
         self
@@ -216,13 +201,5 @@ impl<C: ?Sized> Registrations<C> {
     /// The registrations, in the order added.
     pub fn iter(&self) -> std::slice::Iter<'_, Registration<C>> {
         self.items.iter()
-    }
-}
-
-impl<C: ?Sized> IntoIterator for Registrations<C> {
-    type Item = Registration<C>;
-    type IntoIter = std::vec::IntoIter<Registration<C>>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
     }
 }

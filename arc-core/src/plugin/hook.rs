@@ -87,13 +87,16 @@ pub struct HookImpl<S: ?Sized> {
 
 impl<S: ?Sized> Clone for HookImpl<S> {
     fn clone(&self) -> Self {
-        Self {
-            plugin: self.plugin.clone(),
-            info: self.info.clone(),
-            opts: self.opts,
-        }
+        Self { plugin: self.plugin.clone(), info: self.info.clone(), opts: self.opts }
     }
 }
+
+/// The results of a collecting hook call, in call order: up to four are
+/// held inline, so a call with few implementations does not allocate.
+pub type HookResults<R> = smallvec::SmallVec<[R; 4]>;
+
+/// Receives each result of a historic call, with the plugin that gave it.
+pub type ResultCallback<R> = Arc<dyn Fn(&PluginInfo, R) + Send + Sync>;
 
 type HistoricCall<S> = Arc<dyn Fn(&S, &PluginInfo) + Send + Sync>;
 
@@ -149,29 +152,14 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
             for imp in impls.iter().rev() {
                 for m in imp.methods.iter().filter(|m| m.hook == decl.name) {
                     if band(&m.opts) == b {
-                        sorted.push(HookImpl {
-                            plugin: imp.plugin.clone(),
-                            info: imp.info.clone(),
-                            opts: m.opts,
-                        });
+                        sorted.push(HookImpl { plugin: imp.plugin.clone(), info: imp.info.clone(), opts: m.opts });
                     }
                 }
             }
         }
         let wrappers = sorted.iter().take_while(|i| i.opts.wrapper).count();
-        let history = if decl.historic {
-            Some(prev.and_then(|p| p.history.clone()).unwrap_or_default())
-        } else {
-            None
-        };
-        Self {
-            spec: S::NAME,
-            decl,
-            impls: sorted.into_boxed_slice(),
-            wrappers,
-            monitors: monitors.clone(),
-            history,
-        }
+        let history = if decl.historic { Some(prev.and_then(|p| p.history.clone()).unwrap_or_default()) } else { None };
+        Self { spec: S::NAME, decl, impls: sorted.into_boxed_slice(), wrappers, monitors: monitors.clone(), history }
     }
 
     /// The hook's name.
@@ -190,14 +178,15 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     }
 
     /// Calls every implementation; collects their results in call order.
+    #[inline]
     pub fn call_collect<R>(
         &self,
         call: impl Fn(&S) -> R,
-        wrap: impl Fn(&S, Inner<'_, Vec<R>>) -> HookResult<Vec<R>>,
-    ) -> HookResult<Vec<R>> {
+        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
+    ) -> HookResult<HookResults<R>> {
         self.execute(
             |plain| {
-                let mut out = Vec::with_capacity(plain.len());
+                let mut out = HookResults::with_capacity(plain.len());
                 self.guarded_walk(plain, |p| {
                     out.push(call(p));
                     ControlFlow::Continue(())
@@ -210,14 +199,15 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
 
     /// Calls every implementation; collects the `Some` results (a `None`
     /// means "nothing to say" and is dropped, as pluggy drops `None`).
+    #[inline]
     pub fn call_collect_some<R>(
         &self,
         call: impl Fn(&S) -> Option<R>,
-        wrap: impl Fn(&S, Inner<'_, Vec<R>>) -> HookResult<Vec<R>>,
-    ) -> HookResult<Vec<R>> {
+        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
+    ) -> HookResult<HookResults<R>> {
         self.execute(
             |plain| {
-                let mut out = Vec::with_capacity(plain.len());
+                let mut out = HookResults::with_capacity(plain.len());
                 self.guarded_walk(plain, |p| {
                     out.extend(call(p));
                     ControlFlow::Continue(())
@@ -229,6 +219,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     }
 
     /// `firstresult`: calls implementations until one answers `Some`.
+    #[inline]
     pub fn call_first<R>(
         &self,
         call: impl Fn(&S) -> Option<R>,
@@ -256,16 +247,17 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     ///
     /// With wrappers present the results are collected first (wrappers see
     /// the whole list), then visited.
+    #[inline]
     pub fn visit<R>(
         &self,
         call: impl Fn(&S) -> R,
         mut visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
-        wrap: impl Fn(&S, Inner<'_, Vec<R>>) -> HookResult<Vec<R>>,
+        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
     ) -> HookResult<()> {
         if self.wrappers > 0 {
             let results = self.call_collect(&call, wrap)?;
             // Wrappers may have changed the list, so no plugin is attributable.
-            let anonymous = Arc::new(PluginInfo::anonymous());
+            let anonymous = PluginInfo::anonymous();
             for r in results {
                 if visit(&anonymous, r).is_break() {
                     break;
@@ -289,14 +281,15 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
 
     /// [`visit`](Self::visit) for hooks answering `Option<R>`: `None`
     /// answers are skipped.
+    #[inline]
     pub fn visit_some<R>(
         &self,
         call: impl Fn(&S) -> Option<R>,
         mut visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
-        wrap: impl Fn(&S, Inner<'_, Vec<R>>) -> HookResult<Vec<R>>,
+        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
     ) -> HookResult<()> {
         if self.wrappers > 0 {
-            let anonymous = Arc::new(PluginInfo::anonymous());
+            let anonymous = PluginInfo::anonymous();
             for r in self.call_collect_some(&call, wrap)? {
                 if visit(&anonymous, r).is_break() {
                     break;
@@ -326,7 +319,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     pub fn call_historic<R: 'static>(
         &self,
         call: impl Fn(&S) -> R + Send + Sync + 'static,
-        on_result: Option<Arc<dyn Fn(&PluginInfo, R) + Send + Sync>>,
+        on_result: Option<ResultCallback<R>>,
     ) -> HookResult<()> {
         let record: HistoricCall<S> = Arc::new(move |plugin: &S, info: &PluginInfo| {
             let r = call(plugin);
@@ -335,10 +328,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
             }
         });
         if let Some(history) = &self.history {
-            history
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(record.clone());
+            history.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
         }
         self.execute(
             |plain| {
@@ -367,13 +357,29 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     }
 
     /// Wrappers, monitoring and tracing around the plain walk.
+    #[inline]
     fn execute<O>(
         &self,
         plain: impl FnOnce(&[HookImpl<S>]) -> HookResult<O>,
         wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
     ) -> HookResult<O> {
-        let _span = tracing::trace_span!("hook", spec = self.spec, hook = self.decl.name).entered();
+        // The hot path: no wrapper, no monitor, no trace subscriber.
         let monitored = self.monitors.is_active();
+        if self.wrappers == 0 && !monitored && !tracing::level_enabled!(tracing::Level::TRACE) {
+            return plain(&self.impls);
+        }
+        self.execute_traced(plain, wrap, monitored)
+    }
+
+    #[inline(never)]
+    fn execute_traced<O>(
+        &self,
+        plain: impl FnOnce(&[HookImpl<S>]) -> HookResult<O>,
+        wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
+        monitored: bool,
+    ) -> HookResult<O> {
+        let _span = tracing::level_enabled!(tracing::Level::TRACE)
+            .then(|| tracing::trace_span!("hook", spec = self.spec, hook = self.decl.name).entered());
         if monitored {
             self.monitors.before(&self.call_info());
         }
@@ -384,8 +390,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
             self.wrapped(0, &mut plain, wrap)
         };
         if monitored {
-            self.monitors
-                .after(&self.call_info(), out.as_ref().map(|_| ()));
+            self.monitors.after(&self.call_info(), out.as_ref().map(|_| ()));
         }
         out
     }
@@ -409,9 +414,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         P: FnOnce(&[HookImpl<S>]) -> HookResult<O>,
     {
         if i == self.wrappers {
-            let plain = plain
-                .take()
-                .expect("the plain implementations run once per call");
+            let plain = plain.take().expect("the plain implementations run once per call");
             return plain(&self.impls[self.wrappers..]);
         }
         let w = &self.impls[i];
@@ -421,27 +424,21 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
                 called = true;
                 self.wrapped(i + 1, plain, wrap)
             };
-            guard(&w.info, self.decl.name, || {
-                wrap(&w.plugin, Inner { next: &mut next })
-            })
+            guard(&w.info, self.decl.name, || wrap(&w.plugin, Inner { next: &mut next }))
         };
         match result {
             // A wrapper that never ran the inner call broke the protocol.
-            Ok(_) if !called => Err(Error::WrapperSkippedInner {
-                plugin: w.info.name.to_string(),
-                hook: self.decl.name,
-            }),
+            Ok(_) if !called => {
+                Err(Error::WrapperSkippedInner { plugin: w.info.name.to_string(), hook: self.decl.name })
+            }
             Ok(r) => r,
             Err(panic) => Err(panic),
         }
     }
 
     /// Walks the plain implementations under one panic guard.
-    fn guarded_walk(
-        &self,
-        plain: &[HookImpl<S>],
-        mut step: impl FnMut(&S) -> ControlFlow<()>,
-    ) -> HookResult<()> {
+    #[inline]
+    fn guarded_walk(&self, plain: &[HookImpl<S>], mut step: impl FnMut(&S) -> ControlFlow<()>) -> HookResult<()> {
         let mut at = 0;
         let walk = catch_unwind(AssertUnwindSafe(|| {
             for (i, imp) in plain.iter().enumerate() {
@@ -468,9 +465,5 @@ fn panicked(info: &PluginInfo, hook: &'static str, payload: Box<dyn Any + Send>)
     } else {
         "non-string panic payload".to_owned()
     };
-    Error::HookPanicked {
-        plugin: info.name.to_string(),
-        hook,
-        message,
-    }
+    Error::HookPanicked { plugin: info.name.to_string(), hook, message }
 }

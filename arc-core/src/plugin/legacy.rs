@@ -15,10 +15,7 @@ const LEGACY_LAYERS: &[(&str, &str)] = &[
     ("torch.nn.LayerNorm", "core.LayerNorm"),
     ("torch.nn.Embedding", "core.Embedding"),
     ("torch.nn.MultiheadAttention", "core.MultiHeadAttention"),
-    (
-        "torch.nn.TransformerEncoderLayer",
-        "core.TransformerEncoderLayer",
-    ),
+    ("torch.nn.TransformerEncoderLayer", "core.TransformerEncoderLayer"),
     ("torch.nn.LSTM", "core.LSTM"),
     ("torch.nn.GRU", "core.GRU"),
     ("torch.nn.Flatten", "core.Flatten"),
@@ -34,8 +31,5 @@ pub fn legacy_layer_name(name: &str) -> Option<&'static str> {
     if !name.starts_with("torch.nn.") {
         return None;
     }
-    LEGACY_LAYERS
-        .iter()
-        .find(|(legacy, _)| *legacy == name)
-        .map(|(_, core)| *core)
+    LEGACY_LAYERS.iter().find(|(legacy, _)| *legacy == name).map(|(_, core)| *core)
 }

@@ -9,6 +9,9 @@ use rustc_hash::FxHashMap;
 use super::hook::HookImplMethod;
 use super::metadata::PluginMetadata;
 
+/// A plugin instance of unknown type.
+pub type AnyPlugin = Arc<dyn Any + Send + Sync>;
+
 /// A plugin linked into the binary (`#[arc_plugin]`).
 pub struct LinkedPlugin {
     /// Its metadata.
@@ -16,7 +19,7 @@ pub struct LinkedPlugin {
     /// Its concrete type.
     pub type_id: fn() -> TypeId,
     /// Makes an instance (`Default::default()`).
-    pub construct: fn() -> Arc<dyn Any + Send + Sync>,
+    pub construct: fn() -> AnyPlugin,
 }
 
 /// One `#[hookimpl] impl Spec for Plugin` block.
@@ -26,7 +29,7 @@ pub struct LinkedHookImpl {
     /// `TypeId` of the plugin type.
     pub plugin: fn() -> TypeId,
     /// Turns an instance of the plugin type into `Box<Arc<dyn Spec>>`.
-    pub cast: fn(Arc<dyn Any + Send + Sync>) -> Option<Box<dyn Any>>,
+    pub cast: fn(AnyPlugin) -> Option<Box<dyn Any>>,
     /// The hooks the block implements.
     pub methods: &'static [HookImplMethod],
 }
@@ -43,12 +46,7 @@ pub static HOOK_IMPLS: [LinkedHookImpl];
 pub(crate) fn hook_impl(spec: TypeId, plugin: TypeId) -> Option<&'static LinkedHookImpl> {
     static INDEX: OnceLock<FxHashMap<(TypeId, TypeId), &'static LinkedHookImpl>> = OnceLock::new();
     INDEX
-        .get_or_init(|| {
-            HOOK_IMPLS
-                .iter()
-                .map(|h| (((h.spec)(), (h.plugin)()), h))
-                .collect()
-        })
+        .get_or_init(|| HOOK_IMPLS.iter().map(|h| (((h.spec)(), (h.plugin)()), h)).collect())
         .get(&(spec, plugin))
         .copied()
 }

@@ -7,11 +7,11 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::component::{ComponentKind, Registrations};
-use super::hook::{HookSpec, PluginImpl, SpecRelay};
+use super::hook::{HookResults, HookSpec, PluginImpl, SpecRelay};
 use super::linked::{hook_impl, linked_plugins};
 use super::metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};
 use super::monitor::{AfterHook, BeforeHook, HookCallInfo, HookMonitors, MonitorId};
-use super::registry::{ComponentEntry, Registries, Registry, RegistryWarning};
+use super::registry::{Component, Registries, Registry, RegistryWarning};
 use super::specs::*;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
@@ -75,9 +75,7 @@ pub struct Hook<S: ?Sized + HookSpec> {
 
 impl<S: ?Sized + HookSpec> Clone for Hook<S> {
     fn clone(&self) -> Self {
-        Self {
-            relay: self.relay.clone(),
-        }
+        Self { relay: self.relay.clone() }
     }
 }
 
@@ -109,11 +107,7 @@ pub fn get_plugin_manager() -> &'static PluginManager {
 impl PluginManager {
     /// An empty manager; [`discover_plugins`](Self::discover_plugins) fills it.
     pub fn new() -> Self {
-        Self {
-            state: RwLock::default(),
-            registries: RwLock::default(),
-            monitors: Arc::default(),
-        }
+        Self { state: RwLock::default(), registries: RwLock::default(), monitors: Arc::default() }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -140,11 +134,8 @@ impl PluginManager {
             if skip {
                 continue;
             }
-            let info = PluginInfo {
-                name: Arc::from(name),
-                metadata: linked.metadata.clone(),
-                origin: PluginOrigin::Linked,
-            };
+            let info =
+                PluginInfo { name: Arc::from(name), metadata: linked.metadata.clone(), origin: PluginOrigin::Linked };
             self.insert(info, (linked.construct)(), (linked.type_id)())?;
             count += 1;
         }
@@ -164,47 +155,26 @@ impl PluginManager {
     /// twice (under any name) is an error.
     pub fn register_shared<P: Plugin>(&self, plugin: Arc<P>, name: &str) -> Result<()> {
         let metadata = plugin.metadata();
-        let info = PluginInfo {
-            name: Arc::from(name),
-            metadata,
-            origin: PluginOrigin::Runtime,
-        };
+        let info = PluginInfo { name: Arc::from(name), metadata, origin: PluginOrigin::Runtime };
         self.insert(info, plugin, TypeId::of::<P>())
     }
 
-    fn insert(
-        &self,
-        info: PluginInfo,
-        instance: Arc<dyn Any + Send + Sync>,
-        type_id: TypeId,
-    ) -> Result<()> {
-        let registered = Registered {
-            info: Arc::new(info),
-            instance,
-            type_id,
-        };
+    fn insert(&self, info: PluginInfo, instance: Arc<dyn Any + Send + Sync>, type_id: TypeId) -> Result<()> {
+        let registered = Registered { info: Arc::new(info), instance, type_id };
         let replays: Vec<_> = {
             let mut state = self.write();
             let name = &*registered.info.name;
             if state.blocked.contains(name) {
-                return Err(Error::PluginBlocked {
-                    name: name.to_owned(),
-                });
+                return Err(Error::PluginBlocked { name: name.to_owned() });
             }
-            if let Some(other) = state
-                .plugins
-                .iter()
-                .find(|p| Arc::ptr_eq(&p.instance, &registered.instance))
-            {
+            if let Some(other) = state.plugins.iter().find(|p| Arc::ptr_eq(&p.instance, &registered.instance)) {
                 return Err(Error::PluginAlreadyRegistered {
                     name: name.to_owned(),
                     as_name: other.info.name.to_string(),
                 });
             }
             if state.plugins.iter().any(|p| &*p.info.name == name) {
-                return Err(Error::PluginNameTaken {
-                    name: name.to_owned(),
-                });
+                return Err(Error::PluginNameTaken { name: name.to_owned() });
             }
             state.plugins.push(Registered {
                 info: registered.info.clone(),
@@ -214,11 +184,7 @@ impl PluginManager {
             for slot in state.relays.values_mut() {
                 slot.is_fresh = false;
             }
-            state
-                .relays
-                .values()
-                .map(|s| (s.relay.clone(), s.replay))
-                .collect()
+            state.relays.values().map(|s| (s.relay.clone(), s.replay)).collect()
         };
         // Historic calls are replayed outside the lock: a plugin may call
         // back into the manager.
@@ -231,11 +197,8 @@ impl PluginManager {
     /// Unregisters the plugin named `name`; returns its metadata.
     pub fn unregister(&self, name: &str) -> Result<PluginMetadata> {
         let mut state = self.write();
-        let at = state
-            .plugins
-            .iter()
-            .position(|p| &*p.info.name == name)
-            .ok_or_else(|| self.not_found(&state, name))?;
+        let at =
+            state.plugins.iter().position(|p| &*p.info.name == name).ok_or_else(|| self.not_found(&state, name))?;
         let removed = state.plugins.remove(at);
         for slot in state.relays.values_mut() {
             slot.is_fresh = false;
@@ -280,11 +243,7 @@ impl PluginManager {
 
     /// The registered plugins, in registration order.
     pub fn list_plugins(&self) -> Vec<PluginInfo> {
-        self.read()
-            .plugins
-            .iter()
-            .map(|p| (*p.info).clone())
-            .collect()
+        self.read().plugins.iter().map(|p| (*p.info).clone()).collect()
     }
 
     /// The metadata of the plugin registered as `name`.
@@ -305,30 +264,16 @@ impl PluginManager {
     pub fn hook<S: ?Sized + HookSpec>(&self) -> Hook<S> {
         let key = TypeId::of::<S>();
         if let Some(slot) = self.read().relays.get(&key).filter(|s| s.is_fresh) {
-            return Hook {
-                relay: downcast_relay::<S>(&slot.relay),
-            };
+            return Hook { relay: downcast_relay::<S>(&slot.relay) };
         }
         let mut state = self.write();
         if let Some(slot) = state.relays.get(&key).filter(|s| s.is_fresh) {
-            return Hook {
-                relay: downcast_relay::<S>(&slot.relay),
-            };
+            return Hook { relay: downcast_relay::<S>(&slot.relay) };
         }
         let impls = impls_of::<S>(&state.plugins);
-        let prev = state
-            .relays
-            .get(&key)
-            .map(|s| downcast_relay::<S>(&s.relay));
+        let prev = state.relays.get(&key).map(|s| downcast_relay::<S>(&s.relay));
         let relay = Arc::new(S::Relay::build(&impls, &self.monitors, prev.as_deref()));
-        state.relays.insert(
-            key,
-            RelaySlot {
-                relay: relay.clone(),
-                is_fresh: true,
-                replay: replay_historic::<S>,
-            },
-        );
+        state.relays.insert(key, RelaySlot { relay: relay.clone(), is_fresh: true, replay: replay_historic::<S> });
         Hook { relay }
     }
 
@@ -338,11 +283,9 @@ impl PluginManager {
     pub fn refresh_registries(&self) -> Result<()> {
         let mut warnings = Vec::new();
         let registries = Registries {
-            layers: self.build_registry::<dyn LayerHookSpec, _>(
-                ComponentKind::Layer,
-                &mut warnings,
-                |h, v| h.visit_register_layers(v),
-            )?,
+            layers: self.build_registry::<dyn LayerHookSpec, _>(ComponentKind::Layer, &mut warnings, |h, v| {
+                h.visit_register_layers(v)
+            })?,
             processors: self.build_registry::<dyn ProcessorHookSpec, _>(
                 ComponentKind::Processor,
                 &mut warnings,
@@ -353,11 +296,9 @@ impl PluginManager {
                 &mut warnings,
                 |h, v| h.visit_register_optimizers(v),
             )?,
-            losses: self.build_registry::<dyn LossHookSpec, _>(
-                ComponentKind::Loss,
-                &mut warnings,
-                |h, v| h.visit_register_losses(v),
-            )?,
+            losses: self.build_registry::<dyn LossHookSpec, _>(ComponentKind::Loss, &mut warnings, |h, v| {
+                h.visit_register_losses(v)
+            })?,
             validators: self.build_registry::<dyn ValidatorHookSpec, _>(
                 ComponentKind::Validator,
                 &mut warnings,
@@ -375,10 +316,7 @@ impl PluginManager {
             )?,
             warnings: Vec::new(),
         };
-        let registries = Registries {
-            warnings,
-            ..registries
-        };
+        let registries = Registries { warnings, ..registries };
         *self.registries.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registries);
         Ok(())
     }
@@ -408,10 +346,7 @@ impl PluginManager {
     /// The registries as of the last [`refresh_registries`](Self::refresh_registries):
     /// an immutable snapshot, cheap to hold.
     pub fn registries(&self) -> Arc<Registries> {
-        self.registries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.registries.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Duplicate component names found by the last refresh.
@@ -423,34 +358,20 @@ impl PluginManager {
     /// `validate_*_config` hook rejects it. The name is resolved first (an
     /// unknown name is an error with suggestions) and the hooks see the
     /// full name (`core.Linear`).
-    pub fn validate_component_config(
-        &self,
-        kind: ComponentKind,
-        name: &str,
-        config: &Config,
-    ) -> Result<bool> {
-        let full = self.registries().full_name(kind, name)?;
+    pub fn validate_component_config(&self, kind: ComponentKind, name: &str, config: &Config) -> Result<bool> {
+        let registries = self.registries();
+        let full = registries.full_name(kind, name)?;
         let answers = match kind {
-            ComponentKind::Layer => self
-                .hook::<dyn LayerHookSpec>()
-                .validate_layer_config(&full, config)?,
-            ComponentKind::Processor => self
-                .hook::<dyn ProcessorHookSpec>()
-                .validate_processor_config(&full, config)?,
-            ComponentKind::Optimizer => self
-                .hook::<dyn OptimizerHookSpec>()
-                .validate_optimizer_config(&full, config)?,
-            ComponentKind::Loss => self
-                .hook::<dyn LossHookSpec>()
-                .validate_loss_config(&full, config)?,
-            ComponentKind::DataSource => self
-                .hook::<dyn DataSourceHookSpec>()
-                .validate_data_source_config(&full, config)?,
-            ComponentKind::Exporter => self
-                .hook::<dyn ExportHookSpec>()
-                .validate_export_config(&full, config)?,
+            ComponentKind::Layer => self.hook::<dyn LayerHookSpec>().validate_layer_config(full, config)?,
+            ComponentKind::Processor => self.hook::<dyn ProcessorHookSpec>().validate_processor_config(full, config)?,
+            ComponentKind::Optimizer => self.hook::<dyn OptimizerHookSpec>().validate_optimizer_config(full, config)?,
+            ComponentKind::Loss => self.hook::<dyn LossHookSpec>().validate_loss_config(full, config)?,
+            ComponentKind::DataSource => {
+                self.hook::<dyn DataSourceHookSpec>().validate_data_source_config(full, config)?
+            }
+            ComponentKind::Exporter => self.hook::<dyn ExportHookSpec>().validate_export_config(full, config)?,
             // Validators take no config.
-            ComponentKind::Validator => Vec::new(),
+            ComponentKind::Validator => HookResults::new(),
         };
         Ok(answers.into_iter().all(|ok| ok))
     }
@@ -477,14 +398,13 @@ macro_rules! getters {
         impl PluginManager {
             $(
                 $(#[$doc])*
-                pub fn $one(&self, name: &str) -> Result<Arc<ComponentEntry<$ty>>> {
-                    let registries = self.registries();
-                    registries.$field.resolve(name).cloned()
+                pub fn $one(&self, name: &str) -> Result<Component<$ty>> {
+                    Component::new(self.registries(), |r| &r.$field, name)
                 }
 
-                /// Every full name of this kind, with the plugin that registered it.
+                /// (full name, plugin) of every component of this kind.
                 pub fn $all(&self) -> Vec<(String, String)> {
-                    self.registries().$field.entries().map(|e| (e.name.to_string(), e.plugin.to_string())).collect()
+                    self.registries().$field.entries().map(|e| (e.name().to_owned(), e.plugin().name.to_string())).collect()
                 }
             )*
         }
@@ -510,18 +430,14 @@ impl PluginManager {
     /// The layer a type name resolves to: the legacy `torch.nn.*` table
     /// first, then full names, short names and aliases; an unknown name is
     /// an error with did-you-mean suggestions.
-    pub fn get_layer(&self, name: &str) -> Result<Arc<ComponentEntry<dyn Layer>>> {
-        let registries = self.registries();
-        registries.layer(name).cloned()
+    pub fn get_layer(&self, name: &str) -> Result<Component<dyn Layer>> {
+        let name = super::legacy::legacy_layer_name(name).unwrap_or(name);
+        Component::new(self.registries(), |r| &r.layers, name)
     }
 
-    /// Every layer's full name, with the plugin that registered it.
+    /// (full name, plugin) of every layer.
     pub fn get_layers(&self) -> Vec<(String, String)> {
-        self.registries()
-            .layers
-            .entries()
-            .map(|e| (e.name.to_string(), e.plugin.to_string()))
-            .collect()
+        self.registries().layers.entries().map(|e| (e.name().to_owned(), e.plugin().name.to_string())).collect()
     }
 }
 
@@ -535,28 +451,16 @@ fn downcast_relay<S: ?Sized + HookSpec>(relay: &Arc<dyn Any + Send + Sync>) -> A
 /// The registered plugins that implement `S`, in registration order.
 fn impls_of<S: ?Sized + HookSpec>(plugins: &[Registered]) -> Vec<PluginImpl<S>> {
     let spec = TypeId::of::<S>();
-    plugins
-        .iter()
-        .filter_map(|p| plugin_impl::<S>(spec, p))
-        .collect()
+    plugins.iter().filter_map(|p| plugin_impl::<S>(spec, p)).collect()
 }
 
 fn plugin_impl<S: ?Sized + HookSpec>(spec: TypeId, p: &Registered) -> Option<PluginImpl<S>> {
     let record = hook_impl(spec, p.type_id)?;
-    let plugin = (record.cast)(p.instance.clone())?
-        .downcast::<Arc<S>>()
-        .ok()?;
-    Some(PluginImpl {
-        plugin: *plugin,
-        info: p.info.clone(),
-        methods: record.methods,
-    })
+    let plugin = (record.cast)(p.instance.clone())?.downcast::<Arc<S>>().ok()?;
+    Some(PluginImpl { plugin: *plugin, info: p.info.clone(), methods: record.methods })
 }
 
-fn replay_historic<S: ?Sized + HookSpec>(
-    relay: &(dyn Any + Send + Sync),
-    plugin: &Registered,
-) -> Result<()> {
+fn replay_historic<S: ?Sized + HookSpec>(relay: &(dyn Any + Send + Sync), plugin: &Registered) -> Result<()> {
     let Some(relay) = relay.downcast_ref::<S::Relay>() else {
         return Ok(());
     };

@@ -80,12 +80,14 @@ pub struct PluginInfo {
 
 impl PluginInfo {
     /// Stands for "several plugins" where results were merged by wrappers.
-    pub(crate) fn anonymous() -> Self {
-        Self {
+    pub(crate) fn anonymous() -> Arc<Self> {
+        static ANONYMOUS: std::sync::OnceLock<Arc<PluginInfo>> = std::sync::OnceLock::new();
+        let make = || Self {
             name: Arc::from("<wrapped>"),
             metadata: PluginMetadata::named("<wrapped>"),
             origin: PluginOrigin::Runtime,
-        }
+        };
+        ANONYMOUS.get_or_init(|| Arc::new(make())).clone()
     }
 
     /// The namespace for component names given without a dot.

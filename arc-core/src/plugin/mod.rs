@@ -16,19 +16,17 @@ mod monitor;
 mod registry;
 mod specs;
 
-pub use component::{ComponentKind, Factory, Registration, Registrations};
+pub use component::{ComponentKind, Factory, Registration, Registrations, SharedFactory};
 pub use hook::{
-    HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookSpec, Inner, PluginImpl,
-    SpecRelay,
+    HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookResults, HookSpec, Inner, PluginImpl,
+    ResultCallback, SpecRelay,
 };
 pub use legacy::legacy_layer_name;
-pub use linked::{LinkedHookImpl, LinkedPlugin};
+pub use linked::{AnyPlugin, LinkedHookImpl, LinkedPlugin};
 pub use manager::{Hook, PluginManager, get_plugin_manager};
 pub use metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};
 pub use monitor::{AfterHook, BeforeHook, HookCallInfo, MonitorId};
-pub use registry::{ComponentEntry, Registries, Registry, RegistryWarning};
+pub use registry::{Component, ComponentRef, Registries, Registry, RegistryWarning};
 pub use specs::*;
 
-#[doc(hidden)]
-pub use hook::HookCaller as __HookCaller;
 pub use monitor::HookMonitors;

@@ -36,6 +36,7 @@ pub struct HookMonitors {
 }
 
 impl HookMonitors {
+    #[inline]
     pub(crate) fn is_active(&self) -> bool {
         self.active.load(Ordering::Relaxed)
     }
@@ -57,23 +58,13 @@ impl HookMonitors {
     }
 
     pub(crate) fn before(&self, info: &HookCallInfo<'_>) {
-        for (_, before, _) in self
-            .monitors
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for (_, before, _) in self.monitors.read().unwrap_or_else(|e| e.into_inner()).iter() {
             before(info);
         }
     }
 
     pub(crate) fn after(&self, info: &HookCallInfo<'_>, outcome: Result<(), &Error>) {
-        for (_, _, after) in self
-            .monitors
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for (_, _, after) in self.monitors.read().unwrap_or_else(|e| e.into_inner()).iter() {
             after(info, outcome);
         }
     }

@@ -1,37 +1,23 @@
 //! Component registries: every `register_*` hook's answers merged into one
 //! name index per component kind.
+//!
+//! A refresh merges about a thousand names, so a registry keeps every name
+//! in one string arena and indexes it with a hash table of offsets: no
+//! allocation per component.
 
+use std::hash::BuildHasher;
+use std::ops::Range;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 use super::component::{ComponentKind, Factory, Registrations};
 use super::metadata::PluginInfo;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
+use crate::spec::Config;
 use crate::{Result, data::DataSource, export::Exporter, process::Processor, validate::Validator};
-
-/// One component in a registry.
-pub struct ComponentEntry<C: ?Sized> {
-    /// Its full name, e.g. `core.Linear`.
-    pub name: Arc<str>,
-    /// The plugin that registered it.
-    pub plugin: Arc<str>,
-    /// Other names that resolved to it when it was registered.
-    pub aliases: Vec<Arc<str>>,
-    /// Its constructor.
-    pub factory: Factory<C>,
-}
-
-impl<C: ?Sized> std::fmt::Debug for ComponentEntry<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ComponentEntry")
-            .field("name", &self.name)
-            .field("plugin", &self.plugin)
-            .field("aliases", &self.aliases)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A duplicate component name: the later-registered plugin won.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,11 +42,87 @@ impl std::fmt::Display for RegistryWarning {
     }
 }
 
+type Span = Range<u32>;
+
+struct Slot<C: ?Sized> {
+    /// Full name, in the arena.
+    name: Span,
+    /// Short name and aliases, in `alias_spans`.
+    aliases: Span,
+    plugin: u32,
+    factory: Factory<C>,
+}
+
+/// An index key: a name in the arena and the component it resolves to.
+#[derive(Clone)]
+struct Key {
+    name: Span,
+    slot: u32,
+}
+
 /// The components of one kind, by name.
 pub struct Registry<C: ?Sized> {
     kind: ComponentKind,
-    entries: Vec<Arc<ComponentEntry<C>>>,
-    index: FxHashMap<Box<str>, u32>,
+    arena: String,
+    alias_spans: Vec<Span>,
+    plugins: Vec<Arc<PluginInfo>>,
+    slots: Vec<Slot<C>>,
+    index: HashTable<Key>,
+}
+
+/// A component in a registry: its names, its plugin, its constructor.
+pub struct ComponentRef<'a, C: ?Sized> {
+    registry: &'a Registry<C>,
+    slot: &'a Slot<C>,
+}
+
+impl<C: ?Sized> Clone for ComponentRef<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C: ?Sized> Copy for ComponentRef<'_, C> {}
+
+impl<'a, C: ?Sized> ComponentRef<'a, C> {
+    /// Its full name, e.g. `core.Linear`.
+    pub fn name(&self) -> &'a str {
+        self.registry.text(&self.slot.name)
+    }
+
+    /// The plugin that registered it.
+    pub fn plugin(&self) -> &'a PluginInfo {
+        &self.registry.plugins[self.slot.plugin as usize]
+    }
+
+    /// Its short name (when registered without a dot) and aliases.
+    pub fn aliases(&self) -> Vec<&'a str> {
+        let Span { start, end } = self.slot.aliases.clone();
+        self.registry.alias_spans[start as usize..end as usize].iter().map(|s| self.registry.text(s)).collect()
+    }
+
+    /// Its constructor.
+    pub fn factory(&self) -> &'a Factory<C> {
+        &self.slot.factory
+    }
+
+    /// Builds the component from its config.
+    pub fn create(&self, config: &Config) -> Result<Box<C>> {
+        self.slot.factory.create(config)
+    }
+}
+
+impl<C: ?Sized> std::fmt::Debug for ComponentRef<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Component")
+            .field("name", &self.name())
+            .field("plugin", &&*self.plugin().name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hash_bytes(name: &[u8]) -> u64 {
+    FxBuildHasher.hash_one(name)
 }
 
 impl<C: ?Sized> Registry<C> {
@@ -68,8 +130,11 @@ impl<C: ?Sized> Registry<C> {
     pub fn empty(kind: ComponentKind) -> Self {
         Self {
             kind,
-            entries: Vec::new(),
-            index: FxHashMap::default(),
+            arena: String::new(),
+            alias_spans: Vec::new(),
+            plugins: Vec::new(),
+            slots: Vec::new(),
+            index: HashTable::new(),
         }
     }
 
@@ -83,91 +148,126 @@ impl<C: ?Sized> Registry<C> {
         warnings: &mut Vec<RegistryWarning>,
     ) -> Self {
         let total: usize = answers.iter().map(|(_, r)| r.len()).sum();
-        let mut registry = Self {
-            kind,
-            entries: Vec::with_capacity(total),
-            index: FxHashMap::default(),
-        };
-        registry.index.reserve(total * 2);
+        let mut registry = Self::empty(kind);
+        registry.slots.reserve(total);
+        registry.index.reserve(total * 2, |k| hash_bytes(registry_bytes(&registry.arena, &k.name)));
+        registry.arena.reserve(total * 24);
         for (plugin, registrations) in answers.into_iter().rev() {
-            for reg in registrations {
-                let at = registry.entries.len() as u32;
-                let (full, short): (Box<str>, Option<Box<str>>) = if reg.name.contains('.') {
-                    (reg.name.as_ref().into(), None)
+            let plugin_at = registry.plugins.len() as u32;
+            let namespace_len = plugin.namespace().len() + 1;
+            registry.plugins.push(plugin.clone());
+            for reg in registrations.iter() {
+                let slot = registry.slots.len() as u32;
+                // Names are short: a byte scan beats memchr's set-up.
+                let has_dot = reg.name.bytes().any(|b| b == b'.');
+                let full = if has_dot {
+                    registry.push_text(&[&reg.name])
                 } else {
-                    (
-                        format!("{}.{}", plugin.namespace(), reg.name).into(),
-                        Some(reg.name.as_ref().into()),
-                    )
+                    registry.push_text(&[plugin.namespace(), ".", &reg.name])
                 };
-                let aliases: Vec<Arc<str>> = short
-                    .iter()
-                    .map(|s| Arc::from(&**s))
-                    .chain(reg.aliases.iter().map(|a| Arc::from(&**a)))
-                    .collect();
-                registry.entries.push(Arc::new(ComponentEntry {
-                    name: Arc::from(&*full),
-                    plugin: plugin.name.clone(),
-                    aliases,
-                    factory: reg.factory,
-                }));
-                registry.insert(full, at, warnings);
-                if let Some(short) = short {
-                    registry.insert(short, at, warnings);
+                let aliases_start = registry.alias_spans.len() as u32;
+                if !has_dot {
+                    // The short name is the full name's tail: no new text.
+                    registry.alias_spans.push(full.start + namespace_len as u32..full.end);
                 }
-                for alias in reg.aliases {
-                    registry.insert(alias.as_ref().into(), at, warnings);
+                for alias in &reg.aliases {
+                    let span = registry.push_text(&[alias]);
+                    registry.alias_spans.push(span);
+                }
+                let aliases = aliases_start..registry.alias_spans.len() as u32;
+                registry.slots.push(Slot {
+                    name: full.clone(),
+                    aliases: aliases.clone(),
+                    plugin: plugin_at,
+                    factory: reg.factory.clone(),
+                });
+                registry.insert(Key { name: full, slot }, warnings);
+                for at in aliases.start..aliases.end {
+                    let name = registry.alias_spans[at as usize].clone();
+                    registry.insert(Key { name, slot }, warnings);
                 }
             }
         }
         registry
     }
 
-    fn insert(&mut self, key: Box<str>, at: u32, warnings: &mut Vec<RegistryWarning>) {
-        let winner = &self.entries[at as usize].plugin;
-        if let Some(old) = self.index.insert(key.clone(), at) {
-            let loser = &self.entries[old as usize].plugin;
-            if loser != winner {
-                let warning = RegistryWarning {
-                    kind: self.kind,
-                    name: key.into(),
-                    winner: winner.to_string(),
-                    loser: loser.to_string(),
-                };
-                tracing::warn!("{warning}");
-                warnings.push(warning);
+    fn push_text(&mut self, parts: &[&str]) -> Span {
+        let start = self.arena.len() as u32;
+        for p in parts {
+            self.arena.push_str(p);
+        }
+        start..self.arena.len() as u32
+    }
+
+    fn text(&self, span: &Span) -> &str {
+        registry_text(&self.arena, span)
+    }
+
+    #[inline]
+    fn insert(&mut self, key: Key, warnings: &mut Vec<RegistryWarning>) {
+        let arena = &self.arena;
+        let name = registry_bytes(arena, &key.name);
+        let entry = self.index.entry(
+            hash_bytes(name),
+            |k| registry_bytes(arena, &k.name) == name,
+            |k| hash_bytes(registry_bytes(arena, &k.name)),
+        );
+        let old = match entry {
+            hashbrown::hash_table::Entry::Occupied(mut o) => std::mem::replace(&mut o.get_mut().slot, key.slot),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(key);
+                return;
             }
+        };
+        let winner = &self.plugins[self.slots[key.slot as usize].plugin as usize].name;
+        let loser = &self.plugins[self.slots[old as usize].plugin as usize].name;
+        if loser != winner {
+            let warning = RegistryWarning {
+                kind: self.kind,
+                name: self.text(&key.name).to_owned(),
+                winner: winner.to_string(),
+                loser: loser.to_string(),
+            };
+            tracing::warn!("{warning}");
+            warnings.push(warning);
         }
     }
 
+    fn slot_of(&self, name: &str) -> Option<u32> {
+        let name = name.as_bytes();
+        self.index.find(hash_bytes(name), |k| registry_bytes(&self.arena, &k.name) == name).map(|k| k.slot)
+    }
+
+    fn at(&self, slot: u32) -> ComponentRef<'_, C> {
+        ComponentRef { registry: self, slot: &self.slots[slot as usize] }
+    }
+
     /// The component a name resolves to (full name, short name or alias).
-    pub fn get(&self, name: &str) -> Option<&Arc<ComponentEntry<C>>> {
-        self.index.get(name).map(|&i| &self.entries[i as usize])
+    pub fn get(&self, name: &str) -> Option<ComponentRef<'_, C>> {
+        self.slot_of(name).map(|s| self.at(s))
     }
 
     /// Like [`get`](Self::get), but an unknown name is an error with
     /// did-you-mean suggestions.
-    pub fn resolve(&self, name: &str) -> Result<&Arc<ComponentEntry<C>>> {
-        self.get(name).ok_or_else(|| Error::UnknownComponent {
-            kind: self.kind,
-            name: name.to_owned(),
-            hint: DidYouMean::among(name, self.index.keys().map(|k| &**k)),
-        })
+    pub fn resolve(&self, name: &str) -> Result<ComponentRef<'_, C>> {
+        self.get(name).ok_or_else(|| self.unknown(name))
     }
 
-    /// The components each name resolves to now, in registration order
-    /// (a component whose full name was taken over is left out).
-    pub fn entries(&self) -> impl Iterator<Item = &Arc<ComponentEntry<C>>> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| self.index.get(&*e.name) == Some(&(*i as u32)))
-            .map(|(_, e)| e)
+    fn unknown(&self, name: &str) -> Error {
+        Error::UnknownComponent { kind: self.kind, name: name.to_owned(), hint: DidYouMean::among(name, self.keys()) }
+    }
+
+    /// The components their full names resolve to, in registration order
+    /// (one whose full name another plugin took over is left out).
+    pub fn entries(&self) -> impl Iterator<Item = ComponentRef<'_, C>> {
+        (0..self.slots.len() as u32)
+            .filter(|&s| self.slot_of(self.text(&self.slots[s as usize].name)) == Some(s))
+            .map(|s| self.at(s))
     }
 
     /// The full names, in registration order.
     pub fn names(&self) -> Vec<&str> {
-        self.entries().map(|e| &*e.name).collect()
+        self.entries().map(|e| e.name()).collect()
     }
 
     /// How many components.
@@ -177,13 +277,22 @@ impl<C: ?Sized> Registry<C> {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
     /// Every name that resolves (full names, short names and aliases).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.index.keys().map(|k| &**k)
+        self.index.iter().map(|k| self.text(&k.name))
     }
+}
+
+/// Byte comparisons skip the char-boundary checks of `str` slicing.
+fn registry_bytes<'a>(arena: &'a str, span: &Span) -> &'a [u8] {
+    &arena.as_bytes()[span.start as usize..span.end as usize]
+}
+
+fn registry_text<'a>(arena: &'a str, span: &Span) -> &'a str {
+    &arena[span.start as usize..span.end as usize]
 }
 
 /// Every component registry, built by `refresh_registries`.
@@ -224,35 +333,83 @@ impl Default for Registries {
 impl Registries {
     /// The layer a spec's type name stands for: the legacy `torch.nn.*`
     /// table first, then the registry.
-    pub fn layer(&self, name: &str) -> Result<&Arc<ComponentEntry<dyn Layer>>> {
+    pub fn layer(&self, name: &str) -> Result<ComponentRef<'_, dyn Layer>> {
         let name = super::legacy::legacy_layer_name(name).unwrap_or(name);
         self.layers.resolve(name)
     }
 
-    /// The full names of every component of `kind`, in registration order.
-    pub fn names(&self, kind: ComponentKind) -> Vec<&str> {
+    /// (full name, plugin) of every component of `kind`, in registration order.
+    pub fn components(&self, kind: ComponentKind) -> Vec<(&str, &str)> {
+        fn pairs<C: ?Sized>(r: &Registry<C>) -> Vec<(&str, &str)> {
+            r.entries().map(|e| (e.name(), &*e.plugin().name)).collect()
+        }
         match kind {
-            ComponentKind::Layer => self.layers.names(),
-            ComponentKind::Processor => self.processors.names(),
-            ComponentKind::Optimizer => self.optimizers.names(),
-            ComponentKind::Loss => self.losses.names(),
-            ComponentKind::Validator => self.validators.names(),
-            ComponentKind::DataSource => self.data_sources.names(),
-            ComponentKind::Exporter => self.exporters.names(),
+            ComponentKind::Layer => pairs(&self.layers),
+            ComponentKind::Processor => pairs(&self.processors),
+            ComponentKind::Optimizer => pairs(&self.optimizers),
+            ComponentKind::Loss => pairs(&self.losses),
+            ComponentKind::Validator => pairs(&self.validators),
+            ComponentKind::DataSource => pairs(&self.data_sources),
+            ComponentKind::Exporter => pairs(&self.exporters),
         }
     }
 
     /// The full name `name` resolves to among components of `kind`, the
     /// legacy table included for layers.
-    pub fn full_name(&self, kind: ComponentKind, name: &str) -> Result<Arc<str>> {
+    pub fn full_name(&self, kind: ComponentKind, name: &str) -> Result<&str> {
         Ok(match kind {
-            ComponentKind::Layer => self.layer(name)?.name.clone(),
-            ComponentKind::Processor => self.processors.resolve(name)?.name.clone(),
-            ComponentKind::Optimizer => self.optimizers.resolve(name)?.name.clone(),
-            ComponentKind::Loss => self.losses.resolve(name)?.name.clone(),
-            ComponentKind::Validator => self.validators.resolve(name)?.name.clone(),
-            ComponentKind::DataSource => self.data_sources.resolve(name)?.name.clone(),
-            ComponentKind::Exporter => self.exporters.resolve(name)?.name.clone(),
+            ComponentKind::Layer => self.layer(name)?.name(),
+            ComponentKind::Processor => self.processors.resolve(name)?.name(),
+            ComponentKind::Optimizer => self.optimizers.resolve(name)?.name(),
+            ComponentKind::Loss => self.losses.resolve(name)?.name(),
+            ComponentKind::Validator => self.validators.resolve(name)?.name(),
+            ComponentKind::DataSource => self.data_sources.resolve(name)?.name(),
+            ComponentKind::Exporter => self.exporters.resolve(name)?.name(),
         })
+    }
+}
+
+/// An owned handle on a component, valid as long as it is held (it keeps
+/// the registries snapshot it came from alive).
+pub struct Component<C: ?Sized> {
+    registries: Arc<Registries>,
+    select: fn(&Registries) -> &Registry<C>,
+    slot: u32,
+}
+
+impl<C: ?Sized> Component<C> {
+    pub(crate) fn new(
+        registries: Arc<Registries>,
+        select: fn(&Registries) -> &Registry<C>,
+        name: &str,
+    ) -> Result<Self> {
+        let slot = select(&registries).slot_of(name).ok_or_else(|| select(&registries).unknown(name))?;
+        Ok(Self { registries, select, slot })
+    }
+
+    /// The component, borrowed.
+    pub fn get(&self) -> ComponentRef<'_, C> {
+        (self.select)(&self.registries).at(self.slot)
+    }
+
+    /// Its full name.
+    pub fn name(&self) -> &str {
+        self.get().name()
+    }
+
+    /// The plugin that registered it.
+    pub fn plugin(&self) -> &PluginInfo {
+        (self.select)(&self.registries).at(self.slot).plugin()
+    }
+
+    /// Builds the component from its config.
+    pub fn create(&self, config: &Config) -> Result<Box<C>> {
+        self.get().create(config)
+    }
+}
+
+impl<C: ?Sized> std::fmt::Debug for Component<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
     }
 }

@@ -35,28 +35,20 @@ impl Config {
     pub fn from_yaml(text: &str) -> Result<Self> {
         serde_yaml::from_str(text)
             .map(Self)
-            .map_err(|e| Error::Yaml {
-                origin: "<string>".into(),
-                message: e.to_string(),
-            })
+            .map_err(|e| Error::Yaml { origin: "<string>".into(), message: e.to_string() })
     }
 
     /// Builds a config from any serializable value (e.g. a struct).
     pub fn from_value(value: impl serde::Serialize) -> Result<Self> {
         serde_yaml::to_value(value)
             .map(Self)
-            .map_err(|e| Error::InvalidConfig {
-                component: "<config>".into(),
-                message: e.to_string(),
-            })
+            .map_err(|e| Error::InvalidConfig { component: "<config>".into(), message: e.to_string() })
     }
 
     /// Sets `key` to a value (turning a non-mapping config into a mapping).
     pub fn with(mut self, key: &str, value: impl serde::Serialize) -> Result<Self> {
-        let value = serde_yaml::to_value(value).map_err(|e| Error::InvalidConfig {
-            component: key.into(),
-            message: e.to_string(),
-        })?;
+        let value = serde_yaml::to_value(value)
+            .map_err(|e| Error::InvalidConfig { component: key.into(), message: e.to_string() })?;
         if !self.0.is_mapping() {
             self.0 = serde_yaml::Value::Mapping(Default::default());
         }
@@ -102,9 +94,7 @@ impl Config {
     /// Deserializes the whole config into `T` (typically a config struct
     /// with `#[serde(deny_unknown_fields)]`); `component` names it in errors.
     pub fn parse<T: DeserializeOwned>(&self, component: &str) -> Result<T> {
-        serde_yaml::from_value(self.0.clone()).map_err(|e| Error::InvalidConfig {
-            component: component.into(),
-            message: e.to_string(),
-        })
+        serde_yaml::from_value(self.0.clone())
+            .map_err(|e| Error::InvalidConfig { component: component.into(), message: e.to_string() })
     }
 }

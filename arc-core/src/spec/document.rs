@@ -56,9 +56,6 @@ impl ArcSpec {
     /// Parses a spec; `origin` (a file name) is named in errors, which carry
     /// the YAML line and column.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
-        serde_yaml::from_str(text).map_err(|e| Error::Yaml {
-            origin: origin.into(),
-            message: e.to_string(),
-        })
+        serde_yaml::from_str(text).map_err(|e| Error::Yaml { origin: origin.into(), message: e.to_string() })
     }
 }

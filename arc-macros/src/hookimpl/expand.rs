@@ -6,13 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use super::parse::{Block, Method};
 
 pub fn expand(block: Block) -> TokenStream {
-    let Block {
-        krate,
-        item,
-        spec,
-        plugin,
-        methods,
-    } = block;
+    let Block { krate, item, spec, plugin, methods } = block;
     let p = quote!(#krate::__private);
     let records = methods.iter().map(|m| {
         let Method { ident, tryfirst, trylast, wrapper } = m;

@@ -37,7 +37,10 @@ pub fn parse(args: TokenStream, item: &ItemImpl) -> Result<Block, syn::Error> {
         }
     };
     if !item.generics.params.is_empty() {
-        errors.push_spanned(&item.generics, "#[hookimpl] cannot go on a generic impl: the manager must know the plugin's concrete type");
+        errors.push_spanned(
+            &item.generics,
+            "#[hookimpl] cannot go on a generic impl: the manager must know the plugin's concrete type",
+        );
     }
     if spec.segments.iter().any(|s| !s.arguments.is_empty()) {
         errors.push_spanned(&spec, "a hook spec trait has no generic arguments");
@@ -45,47 +48,22 @@ pub fn parse(args: TokenStream, item: &ItemImpl) -> Result<Block, syn::Error> {
     let mut methods = Vec::new();
     for it in &mut item.items {
         let ImplItem::Fn(f) = it else { continue };
-        let flags = take_flags(
-            &mut f.attrs,
-            "hookimpl",
-            &["tryfirst", "trylast", "wrapper"],
-            &mut errors,
-        );
+        let flags = take_flags(&mut f.attrs, "hookimpl", &["tryfirst", "trylast", "wrapper"], &mut errors);
         let (tryfirst, trylast) = (flag(&flags, "tryfirst"), flag(&flags, "trylast"));
         if let (Some(_), Some(last)) = (tryfirst, trylast) {
-            errors.push_spanned(
-                last,
-                "a hook implementation cannot be both `tryfirst` and `trylast`",
-            );
+            errors.push_spanned(last, "a hook implementation cannot be both `tryfirst` and `trylast`");
         }
         if f.sig.ident.to_string().starts_with("__arc") {
-            errors.push_spanned(
-                &f.sig.ident,
-                "names starting with `__arc` are reserved for generated code",
-            );
+            errors.push_spanned(&f.sig.ident, "names starting with `__arc` are reserved for generated code");
         }
         let wrapper = flag(&flags, "wrapper").cloned();
         if wrapper.is_some() {
             // The spec's hidden wrapper entry point is what a wrapper overrides.
             f.sig.ident = Ident::new(&format!("__arc_wrap_{}", f.sig.ident), f.sig.ident.span());
         }
-        let ident = Ident::new(
-            f.sig.ident.to_string().trim_start_matches("__arc_wrap_"),
-            f.sig.ident.span(),
-        );
-        methods.push(Method {
-            ident,
-            tryfirst: tryfirst.is_some(),
-            trylast: trylast.is_some(),
-            wrapper,
-        });
+        let ident = Ident::new(f.sig.ident.to_string().trim_start_matches("__arc_wrap_"), f.sig.ident.span());
+        methods.push(Method { ident, tryfirst: tryfirst.is_some(), trylast: trylast.is_some(), wrapper });
     }
     let plugin = (*item.self_ty).clone();
-    errors.finish(Block {
-        krate,
-        item,
-        spec,
-        plugin,
-        methods,
-    })
+    errors.finish(Block { krate, item, spec, plugin, methods })
 }

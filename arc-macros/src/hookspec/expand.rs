@@ -7,11 +7,7 @@ use syn::spanned::Spanned;
 use super::parse::{Hook, Output, Spec};
 
 pub fn expand(spec: Spec) -> TokenStream {
-    let Spec {
-        krate,
-        mut item,
-        hooks,
-    } = spec;
+    let Spec { krate, mut item, hooks } = spec;
     let p = quote!(#krate::__private);
     let trait_ident = item.ident.clone();
     let vis = item.vis.clone();
@@ -19,11 +15,7 @@ pub fn expand(spec: Spec) -> TokenStream {
     let name = trait_ident.to_string();
 
     // Plugins are shared between threads and live as long as the manager.
-    for bound in [
-        quote!(::core::marker::Send),
-        quote!(::core::marker::Sync),
-        quote!('static),
-    ] {
+    for bound in [quote!(::core::marker::Send), quote!(::core::marker::Sync), quote!('static)] {
         item.supertraits.push(syn::parse_quote!(#bound));
     }
     if item.colon_token.is_none() {
@@ -35,7 +27,7 @@ pub fn expand(spec: Spec) -> TokenStream {
     // message of its own.
     for h in &hooks {
         let wrap = format_ident!("__arc_wrap_{}", h.ident);
-        let out = whole_output(h);
+        let out = whole_output(h, &p);
         let args = h.args.iter().map(|(n, t)| quote!(#n: #t));
         let unused = h.args.iter().map(|(n, _)| quote!(let _ = #n;));
         item.items.push(syn::parse_quote! {
@@ -68,9 +60,7 @@ pub fn expand(spec: Spec) -> TokenStream {
         quote!(#n => ::core::option::Option::Some(&self.#f))
     });
     let methods = hooks.iter().map(|h| relay_methods(h, &p));
-    let doc = format!(
-        "Calls the hooks of [`{name}`] on every plugin that implements them, in pluggy's order."
-    );
+    let doc = format!("Calls the hooks of [`{name}`] on every plugin that implements them, in pluggy's order.");
 
     quote! {
         #item
@@ -114,27 +104,18 @@ pub fn expand(spec: Spec) -> TokenStream {
 }
 
 /// What the whole call returns (and what a wrapper sees).
-fn whole_output(h: &Hook) -> TokenStream {
+fn whole_output(h: &Hook, p: &TokenStream) -> TokenStream {
     match &h.output {
-        Output::Collect(r) | Output::CollectSome(r) => quote!(::std::vec::Vec<#r>),
+        Output::Collect(r) | Output::CollectSome(r) => quote!(#p::HookResults<#r>),
         Output::First(ret) => quote!(#ret),
         Output::Historic(_) => quote!(()),
     }
 }
 
 fn relay_methods(h: &Hook, p: &TokenStream) -> TokenStream {
-    let Hook {
-        ident,
-        docs,
-        args,
-        output,
-        ..
-    } = h;
+    let Hook { ident, docs, args, output, .. } = h;
     let params: Vec<_> = args.iter().map(|(n, t)| quote!(#n: #t)).collect();
-    let clones: Vec<_> = args
-        .iter()
-        .map(|(n, _)| quote!(::core::clone::Clone::clone(&#n)))
-        .collect();
+    let clones: Vec<_> = args.iter().map(|(n, _)| quote!(::core::clone::Clone::clone(&#n))).collect();
     let checks: Vec<_> = args
         .iter()
         .map(|(_, t)| {
@@ -154,7 +135,7 @@ fn relay_methods(h: &Hook, p: &TokenStream) -> TokenStream {
             #(#docs)*
             ///
             /// Returns every implementation's result, in call order.
-            pub fn #ident(&self, #(#params),*) -> #p::Result<::std::vec::Vec<#r>> {
+            pub fn #ident(&self, #(#params),*) -> #p::Result<#p::HookResults<#r>> {
                 #(#checks)*
                 self.#ident.call_collect(#call, #wrapper)
             }
@@ -172,7 +153,7 @@ fn relay_methods(h: &Hook, p: &TokenStream) -> TokenStream {
             #(#docs)*
             ///
             /// Returns the implementations' `Some` answers, in call order.
-            pub fn #ident(&self, #(#params),*) -> #p::Result<::std::vec::Vec<#r>> {
+            pub fn #ident(&self, #(#params),*) -> #p::Result<#p::HookResults<#r>> {
                 #(#checks)*
                 self.#ident.call_collect_some(#call, #wrapper)
             }

@@ -1,9 +1,7 @@
 //! The typed form of a hook-spec trait, checked.
 
 use proc_macro2::TokenStream;
-use syn::{
-    FnArg, GenericArgument, Ident, ItemTrait, Pat, PathArguments, ReturnType, TraitItem, Type,
-};
+use syn::{FnArg, GenericArgument, Ident, ItemTrait, Pat, PathArguments, ReturnType, TraitItem, Type};
 
 use crate::attr::{Errors, flag, parse_crate_only, take_flags};
 
@@ -52,12 +50,7 @@ pub fn parse(args: TokenStream, item: &ItemTrait) -> Result<Spec, syn::Error> {
             errors.push_spanned(&*it, "a hook spec holds only hook methods");
             continue;
         };
-        let flags = take_flags(
-            &mut f.attrs,
-            "hookspec",
-            &["firstresult", "historic"],
-            &mut errors,
-        );
+        let flags = take_flags(&mut f.attrs, "hookspec", &["firstresult", "historic"], &mut errors);
         let firstresult = flag(&flags, "firstresult");
         let historic = flag(&flags, "historic");
         if let (Some(_), Some(h)) = (firstresult, historic) {
@@ -65,10 +58,7 @@ pub fn parse(args: TokenStream, item: &ItemTrait) -> Result<Spec, syn::Error> {
         }
         let sig = &f.sig;
         if sig.ident.to_string().starts_with("__arc") {
-            errors.push_spanned(
-                &sig.ident,
-                "names starting with `__arc` are reserved for generated code",
-            );
+            errors.push_spanned(&sig.ident, "names starting with `__arc` are reserved for generated code");
         }
         if !sig.generics.params.is_empty() {
             errors.push_spanned(
@@ -82,7 +72,10 @@ pub fn parse(args: TokenStream, item: &ItemTrait) -> Result<Spec, syn::Error> {
         if f.default.is_none() {
             errors.push_spanned(
                 &sig.ident,
-                format!("hook `{}` needs a default body, so that plugins implement only the hooks they want", sig.ident),
+                format!(
+                    "hook `{}` needs a default body, so that plugins implement only the hooks they want",
+                    sig.ident
+                ),
             );
         }
         let mut args = Vec::new();
@@ -90,24 +83,20 @@ pub fn parse(args: TokenStream, item: &ItemTrait) -> Result<Spec, syn::Error> {
         for (i, arg) in sig.inputs.iter().enumerate() {
             match arg {
                 FnArg::Receiver(r) if i == 0 => {
-                    receiver_ok = r.mutability.is_none()
-                        && matches!(r.kind, syn::ReceiverKind::Reference(_, None, None));
+                    receiver_ok =
+                        r.mutability.is_none() && matches!(r.kind, syn::ReceiverKind::Reference(_, None, None));
                 }
                 FnArg::Receiver(r) => errors.push_spanned(r, "unexpected receiver"),
                 FnArg::Typed(pt) => match &*pt.pat {
                     Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                         args.push((p.ident.clone(), (*pt.ty).clone()))
                     }
-                    other => errors
-                        .push_spanned(other, "hook arguments must be plain names (`name: Type`)"),
+                    other => errors.push_spanned(other, "hook arguments must be plain names (`name: Type`)"),
                 },
             }
         }
         if !receiver_ok {
-            errors.push_spanned(
-                &sig.ident,
-                format!("hook `{}` must take `&self`", sig.ident),
-            );
+            errors.push_spanned(&sig.ident, format!("hook `{}` must take `&self`", sig.ident));
         }
         let ret: Type = match &sig.output {
             ReturnType::Default => syn::parse_quote!(()),
@@ -134,12 +123,7 @@ pub fn parse(args: TokenStream, item: &ItemTrait) -> Result<Spec, syn::Error> {
         } else {
             Output::Collect(ret)
         };
-        let docs = f
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .cloned()
-            .collect();
+        let docs = f.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
         hooks.push(Hook {
             ident: sig.ident.clone(),
             docs,
