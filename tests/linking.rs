@@ -20,7 +20,7 @@ fn names(pm: &PluginManager) -> Vec<String> {
 }
 
 #[test]
-fn builtin_groups_follow_their_features() {
+fn plugin_crates_follow_their_features() {
     let names = names(get_plugin_manager());
     let groups = [
         ("builtin_layers", cfg!(feature = "layers")),
@@ -30,6 +30,7 @@ fn builtin_groups_follow_their_features() {
         ("builtin_validators", cfg!(feature = "validators")),
         ("builtin_data_sources", cfg!(feature = "data-sources")),
         ("builtin_exporters", cfg!(feature = "exporters")),
+        ("my_plugin", cfg!(feature = "example-plugin")),
     ];
     for (plugin, enabled) in groups {
         assert_eq!(
