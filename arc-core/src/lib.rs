@@ -8,5 +8,7 @@
 extern crate self as arc_core;
 
 pub mod error;
+pub mod tensor;
 
 pub use error::{Error, Result};
+pub use tensor::{DType, Device, Tensor};
