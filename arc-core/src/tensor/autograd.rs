@@ -431,6 +431,33 @@ mod tests {
     }
 
     #[test]
+    fn a_node_reached_by_paths_of_different_length_gets_all_its_gradient() -> Result<()> {
+        // a = 2x, b = 3a, c = a + b = 8x: a feeds c directly and through b, so a's backward
+        // must run only after both contributions arrived. dc/dx = 2 + 6 = 8.
+        let x = Tensor::from_vec(vec![1.0, 5.0], &[2])?.requires_grad_()?;
+        let a = x.mul_scalar(2.0)?;
+        let b = a.mul_scalar(3.0)?;
+        a.add(&b)?.sum_all()?.backward()?;
+        assert_eq!(
+            x.grad().map(|g| g.to_vec()).transpose()?,
+            Some(vec![8.0, 8.0])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_gradient_for_an_input_that_needs_one_is_an_error() -> Result<()> {
+        let x = Tensor::ones(&[2]).requires_grad_()?;
+        let out = record(x.detach(), "drops_grads", &[&x], |_| Ok(vec![None]));
+        let err = out.sum_all()?.backward().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "op `drops_grads`: backward returned no gradient for input 0, which requires one"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn backward_twice_errors_unless_retained() -> Result<()> {
         let x = Tensor::from_vec(vec![1.0, 2.0], &[2])?.requires_grad_()?;
         let y = x.exp()?.sum_all()?;

@@ -37,3 +37,4 @@ pub use ops::fused;
 pub use ops::fused::CrossEntropyOptions;
 pub use repr::Tensor;
 pub use rng::Rng;
+pub use storage::num_threads;

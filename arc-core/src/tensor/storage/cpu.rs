@@ -32,6 +32,12 @@ impl CpuStorage {
     }
 }
 
+/// The number of threads the CPU kernels (and gemm) use: rayon's current pool, sized by
+/// `RAYON_NUM_THREADS` or the core count.
+pub fn num_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Whether a kernel over `n` elements should use rayon.
 #[inline]
 pub(crate) fn should_par(n: usize) -> bool {

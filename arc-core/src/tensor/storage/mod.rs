@@ -2,6 +2,7 @@
 
 mod cpu;
 
+pub use cpu::num_threads;
 pub(crate) use cpu::{CpuStorage, build_f32, map_f32, par_rows, should_par, view_f32, zip_map_f32};
 
 use super::cuda::CudaStorage;
