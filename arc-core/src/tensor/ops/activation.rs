@@ -357,6 +357,32 @@ mod tests {
     }
 
     #[test]
+    fn parallel_paths_match_the_formulas() -> Result<()> {
+        // 64 x 1024 is above the rayon threshold; compare with f64 formulas (tol 1e-5).
+        let x = Tensor::randn(&[64, 1024], &mut Rng::new(4)).mul_scalar(3.0)?;
+        let xs = x.to_vec()?;
+        let gelu = x.gelu_tanh()?.to_vec()?;
+        for (&v, &g) in xs.iter().zip(&gelu) {
+            let v = v as f64;
+            let want =
+                0.5 * v * (1.0 + (0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)).tanh());
+            assert!((g as f64 - want).abs() < 1e-5, "{v}: {g} vs {want}");
+        }
+        let p = x.softmax(-1)?.to_vec()?;
+        let lp = x.log_softmax(-1)?.to_vec()?;
+        for ((row, prow), lrow) in xs.chunks(1024).zip(p.chunks(1024)).zip(lp.chunks(1024)) {
+            let m = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
+            let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+            for ((&v, &pv), &lv) in row.iter().zip(prow).zip(lrow) {
+                let want = (v as f64 - m).exp() / s;
+                assert!((pv as f64 - want).abs() < 1e-6 * want.max(1e-3) * 10.0 + 1e-9);
+                assert!((lv as f64 - (v as f64 - m - s.ln())).abs() < 1e-4);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn gradcheck_activations() -> Result<()> {
         let x = Tensor::randn(&[4, 5], &mut Rng::new(2));
         gradcheck(|t| t[0].relu(), &[&x], 1e-3, 1e-2)?;

@@ -48,7 +48,7 @@ impl Tensor {
                 rhs: b.shape().to_vec(),
             });
         }
-        let rows = self.numel() / in_f.max(1);
+        let rows: usize = self.shape()[..self.rank() - 1].iter().product();
         let x2 = self.reshape_raw(&[rows, in_f])?;
         let (xd, xl) = x2.cpu_f32(op)?;
         let (wd, wl) = weight.cpu_f32(op)?;

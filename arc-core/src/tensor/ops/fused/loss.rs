@@ -139,7 +139,10 @@ impl Tensor {
             };
             ((1.0 - eps) * nll + smooth_scale * smooth, lse)
         };
-        let per_row: Vec<(f32, f32)> = if should_par(x.len()) && c > 0 {
+        let per_row: Vec<(f32, f32)> = if c == 0 {
+            // No classes: every target was ignored (others failed the range check above).
+            vec![(0.0, 0.0); n]
+        } else if should_par(x.len()) {
             x.par_chunks(c).zip(targets.par_iter()).map(row).collect()
         } else {
             x.chunks(c.max(1)).zip(targets.iter()).map(row).collect()
