@@ -14,6 +14,7 @@ pub mod nn;
 pub mod plugin;
 pub mod process;
 pub mod spec;
+pub mod tensor;
 pub mod validate;
 
 #[doc(hidden)]
@@ -22,3 +23,4 @@ pub mod __private;
 pub use arc_macros::{arc_plugin, hookimpl, hookspec};
 pub use error::{DidYouMean, Error, Result};
 pub use plugin::{PluginManager, get_plugin_manager};
+pub use tensor::{DType, Device, Tensor};

@@ -1,0 +1,235 @@
+//! Constructors. Every constructor makes a contiguous CPU tensor that does not require grad.
+
+use super::Tensor;
+use super::rng::Rng;
+use crate::{Error, Result};
+
+fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl Tensor {
+    /// An f32 tensor of `shape` filled with 0.
+    pub fn zeros(shape: &[usize]) -> Tensor {
+        Tensor::from_f32(vec![0.0; numel(shape)], shape)
+    }
+
+    /// An f32 tensor of `shape` filled with 1.
+    pub fn ones(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// An f32 tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: f32) -> Tensor {
+        Tensor::from_f32(vec![value; numel(shape)], shape)
+    }
+
+    /// A rank-0 f32 tensor holding `value`.
+    pub fn scalar(value: f32) -> Tensor {
+        Tensor::from_f32(vec![value], &[])
+    }
+
+    /// Zeros with the shape of `other`.
+    pub fn zeros_like(other: &Tensor) -> Tensor {
+        Tensor::zeros(other.shape())
+    }
+
+    /// Ones with the shape of `other`.
+    pub fn ones_like(other: &Tensor) -> Tensor {
+        Tensor::ones(other.shape())
+    }
+
+    /// An f32 tensor from row-major `data`; errors when `data.len()` is not the shape's
+    /// element count.
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    /// # fn main() -> arc_core::Result<()> {
+    /// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// assert_eq!(t.to_vec()?, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// let err = Tensor::from_vec(vec![1.0; 5], &[2, 3]).unwrap_err();
+    /// assert_eq!(err.to_string(), "op `from_vec`: shape [2, 3] holds 6 elements, got 5");
+    /// # Ok(()) }
+    /// ```
+    pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
+        check_len("from_vec", data.len(), shape)?;
+        Ok(Tensor::from_f32(data, shape))
+    }
+
+    /// An i64 tensor (indices, class labels) from row-major `data`.
+    pub fn from_vec_i64(data: Vec<i64>, shape: &[usize]) -> Result<Tensor> {
+        check_len("from_vec_i64", data.len(), shape)?;
+        Ok(Tensor::from_i64(data, shape))
+    }
+
+    /// An i64 tensor of `shape` filled with `value`.
+    pub fn full_i64(shape: &[usize], value: i64) -> Tensor {
+        Tensor::from_i64(vec![value; numel(shape)], shape)
+    }
+
+    /// An f32 tensor from an ndarray array (any layout).
+    pub fn from_ndarray(array: &ndarray::ArrayD<f32>) -> Tensor {
+        let shape = array.shape().to_vec();
+        Tensor::from_f32(array.iter().copied().collect(), &shape)
+    }
+
+    /// `[start, start + step, ...]` up to but excluding `end` (PyTorch's `arange`), as f32.
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    /// # fn main() -> arc_core::Result<()> {
+    /// assert_eq!(Tensor::arange(0.0, 2.0, 0.5)?.to_vec()?, vec![0.0, 0.5, 1.0, 1.5]);
+    /// assert!(Tensor::arange(0.0, 1.0, 0.0).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn arange(start: f32, end: f32, step: f32) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+            return Err(Error::InvalidArgument {
+                op: "arange",
+                name: "step",
+                value: step.to_string(),
+                expected: "a finite non-zero step and finite bounds",
+            });
+        }
+        let n = (((end as f64) - (start as f64)) / step as f64)
+            .ceil()
+            .max(0.0) as usize;
+        let data: Vec<f32> = (0..n)
+            .map(|i| (start as f64 + i as f64 * step as f64) as f32)
+            .collect();
+        Ok(Tensor::from_f32(data, &[n]))
+    }
+
+    /// `[start, start + 1, ..., end - 1]` as i64.
+    pub fn arange_i64(start: i64, end: i64) -> Tensor {
+        let data: Vec<i64> = (start..end.max(start)).collect();
+        let n = data.len();
+        Tensor::from_i64(data, &[n])
+    }
+
+    /// Uniform samples in `[0, 1)`, drawn in row-major order from `rng`.
+    ///
+    /// ```
+    /// use arc_core::{tensor::Rng, Tensor};
+    /// # fn main() -> arc_core::Result<()> {
+    /// let a = Tensor::rand(&[3], &mut Rng::new(0));
+    /// let b = Tensor::rand(&[3], &mut Rng::new(0));
+    /// assert_eq!(a.to_vec()?, b.to_vec()?); // same seed, same values
+    /// # Ok(()) }
+    /// ```
+    pub fn rand(shape: &[usize], rng: &mut Rng) -> Tensor {
+        Tensor::from_f32((0..numel(shape)).map(|_| rng.uniform()).collect(), shape)
+    }
+
+    /// Uniform samples in `[low, high)`.
+    pub fn uniform(shape: &[usize], low: f32, high: f32, rng: &mut Rng) -> Tensor {
+        let span = high - low;
+        Tensor::from_f32(
+            (0..numel(shape))
+                .map(|_| low + span * rng.uniform())
+                .collect(),
+            shape,
+        )
+    }
+
+    /// Standard normal samples (mean 0, std 1).
+    pub fn randn(shape: &[usize], rng: &mut Rng) -> Tensor {
+        Tensor::from_f32((0..numel(shape)).map(|_| rng.normal()).collect(), shape)
+    }
+
+    /// Normal samples with the given mean and standard deviation.
+    pub fn normal(shape: &[usize], mean: f32, std: f32, rng: &mut Rng) -> Tensor {
+        Tensor::from_f32(
+            (0..numel(shape))
+                .map(|_| mean + std * rng.normal())
+                .collect(),
+            shape,
+        )
+    }
+
+    /// Uniform integers in `[low, high)` as i64 (e.g. random class labels).
+    pub fn randint(shape: &[usize], low: i64, high: i64, rng: &mut Rng) -> Result<Tensor> {
+        if high <= low {
+            return Err(Error::InvalidArgument {
+                op: "randint",
+                name: "high",
+                value: high.to_string(),
+                expected: "high > low",
+            });
+        }
+        let span = (high - low) as u64;
+        let data = (0..numel(shape))
+            .map(|_| low + rng.below(span) as i64)
+            .collect();
+        Ok(Tensor::from_i64(data, shape))
+    }
+}
+
+fn check_len(op: &'static str, got: usize, shape: &[usize]) -> Result<()> {
+    let expected = numel(shape);
+    if got != expected {
+        return Err(Error::ElementCountMismatch {
+            op,
+            shape: shape.to_vec(),
+            expected,
+            got,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::{DType, Device};
+
+    #[test]
+    fn constructors_fill_and_report_metadata() -> Result<()> {
+        let t = Tensor::full(&[2, 3], 1.5);
+        assert_eq!((t.shape(), t.rank(), t.numel()), (&[2usize, 3][..], 2, 6));
+        assert_eq!((t.dtype(), t.device()), (DType::F32, Device::Cpu));
+        assert_eq!(t.to_vec()?, vec![1.5; 6]);
+        assert_eq!(Tensor::zeros(&[0, 4]).numel(), 0);
+        assert_eq!(Tensor::scalar(3.0).item()?, 3.0);
+        assert_eq!(
+            Tensor::arange(1.0, 0.0, -0.25)?.to_vec()?,
+            vec![1.0, 0.75, 0.5, 0.25]
+        );
+        let l = Tensor::arange_i64(2, 5);
+        assert_eq!((l.dtype(), l.to_vec_i64()?), (DType::I64, vec![2, 3, 4]));
+        assert_eq!(Tensor::full_i64(&[1], 7).item_i64()?, 7);
+        Ok(())
+    }
+
+    #[test]
+    fn seeded_constructors_are_reproducible() -> Result<()> {
+        let a = Tensor::randn(&[4, 4], &mut Rng::new(3)).to_vec()?;
+        assert_eq!(a, Tensor::randn(&[4, 4], &mut Rng::new(3)).to_vec()?);
+        assert_ne!(a, Tensor::randn(&[4, 4], &mut Rng::new(4)).to_vec()?);
+        let u = Tensor::uniform(&[1000], -2.0, 3.0, &mut Rng::new(0)).to_vec()?;
+        assert!(u.iter().all(|v| (-2.0..3.0).contains(v)));
+        let k = Tensor::randint(&[1000], -1, 2, &mut Rng::new(0))?.to_vec_i64()?;
+        assert!(k.iter().all(|v| (-1..2).contains(v)) && k.contains(&-1) && k.contains(&1));
+        assert!(Tensor::randint(&[1], 2, 2, &mut Rng::new(0)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn dtype_misuse_and_scalar_errors() -> Result<()> {
+        let labels = Tensor::from_vec_i64(vec![1, 2], &[2])?;
+        let err = labels.to_vec().unwrap_err();
+        assert_eq!(err.to_string(), "op `to_vec`: expected dtype f32, got i64");
+        let err = Tensor::zeros(&[2, 2]).item().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "op `item`: tensor of shape [2, 2] does not hold exactly one element"
+        );
+        let err = Tensor::zeros(&[1]).to_device(Device::Cuda(0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "op `to_device`: arc-core was built without CUDA support (enable the `cuda` feature)"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! Custom ops for plugins (candle's `custom_op.rs` pattern): a plugin supplies a fused CPU
+//! kernel, optionally CUDA C source for the GPU backend, and optionally a backward. A missing
+//! backward is an error the moment a gradient is needed through the op, never a silent zero.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::Tensor;
+use super::autograd::{attach, needs_grad, no_grad};
+use crate::{Error, Result};
+
+/// An op implemented outside arc-core.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arc_core::{tensor::{CustomOp, gradcheck, Rng}, Result, Tensor};
+///
+/// /// y = x^3 with a hand-written kernel and backward (dy/dx = 3x^2).
+/// struct Cube;
+/// impl CustomOp for Cube {
+///     fn name(&self) -> &str { "cube" }
+///     fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+///         let x = inputs[0].to_vec()?;
+///         Tensor::from_vec(x.iter().map(|v| v * v * v).collect(), inputs[0].shape())
+///     }
+///     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor)
+///         -> Result<Vec<Option<Tensor>>> {
+///         Ok(vec![Some(grad.mul(&inputs[0].square()?.mul_scalar(3.0)?)?)])
+///     }
+/// }
+/// # fn main() -> Result<()> {
+/// let op: Arc<dyn CustomOp> = Arc::new(Cube);
+/// let x = Tensor::from_vec(vec![2.0], &[1])?;
+/// assert_eq!(Tensor::apply_custom(op.clone(), &[&x])?.to_vec()?, vec![8.0]);
+/// gradcheck(|t| Tensor::apply_custom(op.clone(), &[&t[0]]), &[&x], 1e-3, 1e-2)?;
+/// # Ok(()) }
+/// ```
+pub trait CustomOp: Send + Sync {
+    /// The op's name, used in errors and graph dumps.
+    fn name(&self) -> &str;
+
+    /// Computes the output on the CPU. Runs with gradient recording off.
+    fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor>;
+
+    /// CUDA C source of the op's kernel, for the GPU backend (compiled by NVRTC there).
+    fn cuda_source(&self) -> Option<&str> {
+        None
+    }
+
+    /// Gradients with respect to each input, given the output's gradient; `None` for inputs
+    /// that take none (integer inputs). Runs with gradient recording off.
+    /// The default returns [`Error::NoBackward`] naming the op.
+    fn backward(
+        &self,
+        _inputs: &[&Tensor],
+        _output: &Tensor,
+        _grad_output: &Tensor,
+    ) -> Result<Vec<Option<Tensor>>> {
+        Err(Error::NoBackward {
+            op: self.name().to_owned(),
+        })
+    }
+}
+
+impl Tensor {
+    /// Runs a custom op and, when an input requires grad, records it in the graph with the
+    /// op's `backward`.
+    pub fn apply_custom(op: Arc<dyn CustomOp>, inputs: &[&Tensor]) -> Result<Tensor> {
+        let out = {
+            let _guard = no_grad();
+            op.forward_cpu(inputs)?.detach()
+        };
+        if !needs_grad(inputs) {
+            return Ok(out);
+        }
+        let saved = out.detach();
+        let name = Cow::Owned(op.name().to_owned());
+        Ok(attach(
+            out,
+            name,
+            inputs,
+            Some(saved),
+            Box::new(move |a| {
+                let ins: Vec<&Tensor> = a.inputs.iter().collect();
+                op.backward(&ins, a.output(), a.grad)
+            }),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::{Rng, gradcheck};
+
+    /// `a * b + a`, fused, without a backward.
+    struct NoGradKernel;
+    impl CustomOp for NoGradKernel {
+        fn name(&self) -> &str {
+            "plugin.fused_mul_add"
+        }
+        fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+            inputs[0].mul(inputs[1])?.add(inputs[0])
+        }
+        fn cuda_source(&self) -> Option<&str> {
+            Some("extern \"C\" __global__ void fused_mul_add() {}")
+        }
+    }
+
+    /// `a * b + a` with its backward: d/da = b + 1, d/db = a.
+    struct WithBackward;
+    impl CustomOp for WithBackward {
+        fn name(&self) -> &str {
+            "plugin.fused_mul_add_bwd"
+        }
+        fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+            NoGradKernel.forward_cpu(inputs)
+        }
+        fn backward(
+            &self,
+            inputs: &[&Tensor],
+            _output: &Tensor,
+            g: &Tensor,
+        ) -> Result<Vec<Option<Tensor>>> {
+            Ok(vec![
+                Some(g.mul(&inputs[1].add_scalar(1.0)?)?),
+                Some(g.mul(inputs[0])?),
+            ])
+        }
+    }
+
+    #[test]
+    fn a_custom_op_without_backward_fails_at_backward_naming_it() -> Result<()> {
+        let a = Tensor::randn(&[2, 2], &mut Rng::new(0)).requires_grad_()?;
+        let b = Tensor::randn(&[2, 2], &mut Rng::new(1));
+        let op: Arc<dyn CustomOp> = Arc::new(NoGradKernel);
+        assert!(op.cuda_source().is_some());
+        // Forward works, with or without grads.
+        let y = Tensor::apply_custom(op.clone(), &[&a, &b])?;
+        assert_eq!(y.grad_fn_name(), Some("plugin.fused_mul_add"));
+        let err = y.sum_all()?.backward().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "op `plugin.fused_mul_add` has no backward, but a gradient is needed through it"
+        );
+        assert!(a.grad().is_none(), "no gradient may be silently produced");
+        // Outside a graph needing grads it is a plain kernel.
+        let plain = Tensor::apply_custom(op, &[&b, &b])?;
+        assert!(!plain.requires_grad());
+        Ok(())
+    }
+
+    #[test]
+    fn a_custom_op_with_backward_passes_gradcheck() -> Result<()> {
+        let a = Tensor::randn(&[3, 2], &mut Rng::new(2));
+        let b = Tensor::randn(&[3, 2], &mut Rng::new(3));
+        let op: Arc<dyn CustomOp> = Arc::new(WithBackward);
+        assert!(op.cuda_source().is_none());
+        gradcheck(
+            |t| Tensor::apply_custom(op.clone(), &[&t[0], &t[1]]),
+            &[&a, &b],
+            1e-3,
+            1e-2,
+        )
+    }
+
+    #[test]
+    fn a_backward_returning_a_wrong_shape_is_an_error() -> Result<()> {
+        struct BadShape;
+        impl CustomOp for BadShape {
+            fn name(&self) -> &str {
+                "bad_shape"
+            }
+            fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+                Ok(inputs[0].clone())
+            }
+            fn backward(
+                &self,
+                _: &[&Tensor],
+                _: &Tensor,
+                _: &Tensor,
+            ) -> Result<Vec<Option<Tensor>>> {
+                Ok(vec![Some(Tensor::zeros(&[5]))])
+            }
+        }
+        let x = Tensor::ones(&[2]).requires_grad_()?;
+        let err = Tensor::apply_custom(Arc::new(BadShape), &[&x])?
+            .sum_all()?
+            .backward()
+            .unwrap_err();
+        assert!(matches!(err, Error::BadGradient { input: 0, .. }), "{err}");
+        Ok(())
+    }
+}

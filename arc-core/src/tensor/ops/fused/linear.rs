@@ -1,0 +1,213 @@
+//! `linear(x, W, b) = x @ W^T + b`, the bias written first and the product accumulated onto
+//! it by gemm (one pass over the output), with `W^T` read through strides, never copied.
+
+use super::super::super::Tensor;
+use super::super::super::autograd::record;
+use super::super::matmul::{MatRef, gemm_into, gemm_new};
+use crate::{Error, Result};
+
+impl Tensor {
+    /// PyTorch's `F.linear`: `x @ weight^T + bias` for `x: [..., in]`, `weight: [out, in]`,
+    /// `bias: [out]`; the result is `[..., out]`.
+    ///
+    /// Backward: `dx = g @ W`, `dW = g^T @ x` (written directly in `[out, in]` layout),
+    /// `db = sum of g over rows`.
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    /// # fn main() -> arc_core::Result<()> {
+    /// let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?;
+    /// let w = Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2])?;
+    /// let b = Tensor::from_vec(vec![0.5, 0.5, 0.5], &[3])?;
+    /// assert_eq!(x.linear(&w, Some(&b))?.to_vec()?, vec![1.5, 2.5, 3.5]);
+    /// # Ok(()) }
+    /// ```
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let op = "linear";
+        if weight.rank() != 2 || self.rank() == 0 {
+            return Err(Error::BadRank {
+                op,
+                expected: "x [..., in] and weight [out, in]",
+                shape: weight.shape().to_vec(),
+            });
+        }
+        let (out_f, in_f) = (weight.shape()[0], weight.shape()[1]);
+        if self.shape()[self.rank() - 1] != in_f {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: self.shape().to_vec(),
+                rhs: weight.shape().to_vec(),
+            });
+        }
+        if let Some(b) = bias
+            && b.shape() != [out_f]
+        {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: weight.shape().to_vec(),
+                rhs: b.shape().to_vec(),
+            });
+        }
+        let rows: usize = self.shape()[..self.rank() - 1].iter().product();
+        let x2 = self.reshape_raw(&[rows, in_f])?;
+        let (xd, xl) = x2.cpu_f32(op)?;
+        let (wd, wl) = weight.cpu_f32(op)?;
+        let a = MatRef {
+            data: xd,
+            offset: xl.offset,
+            rs: xl.strides[0] as isize,
+            cs: xl.strides[1] as isize,
+        };
+        // W^T[i][j] = W[j][i]: swap W's strides.
+        let bt = MatRef {
+            data: wd,
+            offset: wl.offset,
+            rs: wl.strides[1] as isize,
+            cs: wl.strides[0] as isize,
+        };
+        let out = match bias {
+            None => gemm_new(rows, out_f, in_f, a, bt),
+            Some(b) => {
+                let bias = b.f32_data(op)?;
+                let mut out = Vec::with_capacity(rows * out_f);
+                for _ in 0..rows {
+                    out.extend_from_slice(&bias);
+                }
+                if in_f > 0 {
+                    // SAFETY: `out` holds rows*out_f initialised floats; operands are valid.
+                    unsafe { gemm_into(out.as_mut_ptr(), rows, out_f, in_f, a, bt, true) };
+                }
+                out
+            }
+        };
+        let mut shape = self.shape().to_vec();
+        *shape.last_mut().expect("rank >= 1 (checked above)") = out_f;
+        let out = Tensor::from_f32(out, &shape);
+        let inputs: Vec<&Tensor> = match bias {
+            Some(b) => vec![self, weight, b],
+            None => vec![self, weight],
+        };
+        Ok(record(out, op, &inputs, move |args| {
+            let (x, w) = (&args.inputs[0], &args.inputs[1]);
+            let g = args.grad.reshape_raw(&[rows, out_f])?;
+            let (gd, gl) = g.cpu_f32(op)?;
+            let gm = MatRef {
+                data: gd,
+                offset: gl.offset,
+                rs: out_f as isize,
+                cs: 1,
+            };
+            let mut grads = Vec::with_capacity(args.inputs.len());
+            grads.push(if args.needs[0] {
+                let (wd, wl) = w.cpu_f32(op)?;
+                let wm = MatRef {
+                    data: wd,
+                    offset: wl.offset,
+                    rs: wl.strides[0] as isize,
+                    cs: wl.strides[1] as isize,
+                };
+                Some(Tensor::from_f32(
+                    gemm_new(rows, in_f, out_f, gm, wm),
+                    x.shape(),
+                ))
+            } else {
+                None
+            });
+            grads.push(if args.needs[1] {
+                let x2 = x.reshape_raw(&[rows, in_f])?;
+                let (xd, xl) = x2.cpu_f32(op)?;
+                let xm = MatRef {
+                    data: xd,
+                    offset: xl.offset,
+                    rs: in_f as isize,
+                    cs: 1,
+                };
+                let gt = MatRef {
+                    data: gd,
+                    offset: gl.offset,
+                    rs: 1,
+                    cs: out_f as isize,
+                };
+                Some(Tensor::from_f32(
+                    gemm_new(out_f, in_f, rows, gt, xm),
+                    &[out_f, in_f],
+                ))
+            } else {
+                None
+            });
+            if args.inputs.len() == 3 {
+                grads.push(if args.needs[2] {
+                    Some(g.sum(&[0], false)?)
+                } else {
+                    None
+                });
+            }
+            Ok(grads)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tensor::{Rng, Tensor, gradcheck};
+    use crate::{Error, Result};
+
+    #[test]
+    fn linear_matches_matmul_plus_bias() -> Result<()> {
+        // 3-D input [2, 5, 8] through [6, 8]: same as x @ w^T + b within 1e-5.
+        let x = Tensor::randn(&[2, 5, 8], &mut Rng::new(0));
+        let w = Tensor::randn(&[6, 8], &mut Rng::new(1));
+        let b = Tensor::randn(&[6], &mut Rng::new(2));
+        let fused = x.linear(&w, Some(&b))?;
+        let composed = x.matmul(&w.t()?)?.add(&b)?;
+        assert_eq!(fused.shape(), &[2, 5, 6]);
+        let (f, c) = (fused.to_vec()?, composed.to_vec()?);
+        assert!(f.iter().zip(&c).all(|(a, b)| (a - b).abs() < 1e-5));
+        let nb = x.linear(&w, None)?.to_vec()?;
+        assert!(
+            nb.iter()
+                .zip(&c)
+                .zip(b.to_vec()?.iter().cycle())
+                .all(|((n, c), b)| (n + b - c).abs() < 1e-5)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn linear_shape_errors() {
+        let err = Tensor::zeros(&[2, 3])
+            .linear(&Tensor::zeros(&[4, 5]), None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "op `linear`: shapes [2, 3] and [4, 5] are incompatible"
+        );
+        let err = Tensor::zeros(&[2, 3])
+            .linear(&Tensor::zeros(&[4, 3]), Some(&Tensor::zeros(&[3])))
+            .unwrap_err();
+        assert!(matches!(err, Error::ShapeMismatch { op: "linear", .. }));
+        assert!(
+            Tensor::zeros(&[2, 3])
+                .linear(&Tensor::zeros(&[3]), None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn gradcheck_linear() -> Result<()> {
+        let x = Tensor::randn(&[2, 3, 4], &mut Rng::new(3));
+        let w = Tensor::randn(&[5, 4], &mut Rng::new(4));
+        let b = Tensor::randn(&[5], &mut Rng::new(5));
+        gradcheck(
+            |t| t[0].linear(&t[1], Some(&t[2])),
+            &[&x, &w, &b],
+            1e-3,
+            1e-2,
+        )?;
+        gradcheck(|t| t[0].linear(&t[1], None), &[&x, &w], 1e-3, 1e-2)?;
+        // A transposed view as weight.
+        let wt = Tensor::randn(&[4, 5], &mut Rng::new(6));
+        gradcheck(|t| t[0].linear(&t[1].t()?, None), &[&x, &wt], 1e-3, 1e-2)?;
+        Ok(())
+    }
+}

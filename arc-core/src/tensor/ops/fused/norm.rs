@@ -1,0 +1,335 @@
+//! Fused LayerNorm and RMSNorm over the last dim.
+//!
+//! Forward, per row of `D` elements (a 16 KiB row of 4096 floats stays in L1 across passes):
+//! LayerNorm: `mean`, then `var = mean((x - mean)^2)` (two-pass, no cancellation), then
+//! `y = (x - mean) * rstd * w + b` with `rstd = 1 / sqrt(var + eps)`.
+//! RMSNorm: `rstd = 1 / sqrt(mean(x^2) + eps)`, `y = x * rstd * w`.
+//! The per-row `mean` and `rstd` are saved for the backward:
+//! with `xhat = (x - mean) * rstd` and `h = g * w`,
+//! LayerNorm `dx = rstd * (h - mean(h) - xhat * mean(h * xhat))`, `dw = sum_rows g * xhat`,
+//! `db = sum_rows g`; RMSNorm `dx = rstd * (h - xhat * mean(h * xhat))`, `dw = sum_rows g * xhat`.
+
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use super::super::super::Tensor;
+use super::super::super::autograd::record;
+use super::super::super::math::{self, Isa, multiversion};
+use super::super::super::storage::{build_f32, should_par};
+use crate::{Error, Result};
+
+#[inline(always)]
+fn layer_norm_row_impl<I: Isa>(
+    x: &[f32],
+    w: Option<&[f32]>,
+    b: Option<&[f32]>,
+    eps: f32,
+    o: &mut [MaybeUninit<f32>],
+) -> (f32, f32) {
+    let inv_d = 1.0 / x.len() as f32;
+    let mean = math::sum(x) * inv_d;
+    let var = math::sum_sq_dev::<I>(x, mean) * inv_d;
+    let rstd = 1.0 / (var + eps).sqrt();
+    let shift = -mean * rstd;
+    match (w, b) {
+        (Some(w), Some(b)) => {
+            for (((o, &v), &w), &b) in o.iter_mut().zip(x).zip(w).zip(b) {
+                o.write(I::fma(I::fma(v, rstd, shift), w, b));
+            }
+        }
+        (Some(w), None) => {
+            for ((o, &v), &w) in o.iter_mut().zip(x).zip(w) {
+                o.write(I::fma(v, rstd, shift) * w);
+            }
+        }
+        (None, Some(b)) => {
+            for ((o, &v), &b) in o.iter_mut().zip(x).zip(b) {
+                o.write(I::fma(v, rstd, shift) + b);
+            }
+        }
+        (None, None) => {
+            for (o, &v) in o.iter_mut().zip(x) {
+                o.write(I::fma(v, rstd, shift));
+            }
+        }
+    }
+    (mean, rstd)
+}
+multiversion!(fn layer_norm_row(
+    x: &[f32], w: Option<&[f32]>, b: Option<&[f32]>, eps: f32, o: &mut [MaybeUninit<f32>]
+) -> (f32, f32) => layer_norm_row_impl);
+
+#[inline(always)]
+fn rms_norm_row_impl<I: Isa>(
+    x: &[f32],
+    w: Option<&[f32]>,
+    eps: f32,
+    o: &mut [MaybeUninit<f32>],
+) -> (f32, f32) {
+    let ms = math::dot::<I>(x, x) / x.len() as f32;
+    let rstd = 1.0 / (ms + eps).sqrt();
+    match w {
+        Some(w) => {
+            for ((o, &v), &w) in o.iter_mut().zip(x).zip(w) {
+                o.write(v * rstd * w);
+            }
+        }
+        None => {
+            for (o, &v) in o.iter_mut().zip(x) {
+                o.write(v * rstd);
+            }
+        }
+    }
+    (0.0, rstd)
+}
+multiversion!(fn rms_norm_row(
+    x: &[f32], w: Option<&[f32]>, eps: f32, o: &mut [MaybeUninit<f32>]
+) -> (f32, f32) => rms_norm_row_impl);
+
+/// Runs a row kernel returning `(mean, rstd)` over all rows, in parallel when large.
+fn rows_with_stats(
+    x: &[f32],
+    d: usize,
+    kernel: impl Fn(&[f32], &mut [MaybeUninit<f32>]) -> (f32, f32) + Sync,
+) -> (Vec<f32>, Vec<(f32, f32)>) {
+    let rows = x.len() / d;
+    let mut stats = vec![(0.0, 0.0); rows];
+    let out = build_f32(x.len(), |o| {
+        if should_par(x.len()) {
+            o.par_chunks_mut(d)
+                .zip(x.par_chunks(d))
+                .zip(stats.par_iter_mut())
+                .for_each(|((o, x), s)| *s = kernel(x, o));
+        } else {
+            for ((o, x), s) in o.chunks_mut(d).zip(x.chunks(d)).zip(stats.iter_mut()) {
+                *s = kernel(x, o);
+            }
+        }
+    });
+    (out, stats)
+}
+
+/// Validates a norm's input and affine parameters; returns `D`.
+fn check(op: &'static str, x: &Tensor, params: &[Option<&Tensor>], eps: f32) -> Result<usize> {
+    if x.rank() == 0 || x.shape()[x.rank() - 1] == 0 {
+        return Err(Error::BadRank {
+            op,
+            expected: "a non-empty last dim",
+            shape: x.shape().to_vec(),
+        });
+    }
+    if eps.is_nan() || eps < 0.0 {
+        return Err(Error::InvalidArgument {
+            op,
+            name: "eps",
+            value: eps.to_string(),
+            expected: "eps >= 0",
+        });
+    }
+    let d = x.shape()[x.rank() - 1];
+    for p in params.iter().flatten() {
+        if p.shape() != [d] {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: x.shape().to_vec(),
+                rhs: p.shape().to_vec(),
+            });
+        }
+    }
+    Ok(d)
+}
+
+/// Shared backward of both norms (`centered` selects LayerNorm's extra `- mean(h)` term).
+#[allow(clippy::too_many_arguments)]
+fn norm_backward(
+    op: &'static str,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    g: &Tensor,
+    stats: &[(f32, f32)],
+    d: usize,
+    centered: bool,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let (xs, gs) = (x.f32_data(op)?, g.f32_data(op)?);
+    let ws = w.map(|w| w.f32_data(op)).transpose()?;
+    let mut dx = vec![0.0f32; xs.len()];
+    let (mut dw, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
+    let mut h = vec![0.0f32; d];
+    let mut xhat = vec![0.0f32; d];
+    for (((xr, gr), dxr), &(mean, rstd)) in xs
+        .chunks(d)
+        .zip(gs.chunks(d))
+        .zip(dx.chunks_mut(d))
+        .zip(stats)
+    {
+        for i in 0..d {
+            xhat[i] = (xr[i] - mean) * rstd;
+            h[i] = gr[i] * ws.as_ref().map_or(1.0, |w| w[i]);
+            dw[i] += gr[i] * xhat[i];
+            db[i] += gr[i];
+        }
+        let mean_h = if centered {
+            h.iter().sum::<f32>() / d as f32
+        } else {
+            0.0
+        };
+        let mean_hx = h.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f32>() / d as f32;
+        for i in 0..d {
+            dxr[i] = rstd * (h[i] - mean_h - xhat[i] * mean_hx);
+        }
+    }
+    Ok((dx, dw, db))
+}
+
+impl Tensor {
+    /// Layer normalisation over the last dim (PyTorch's `F.layer_norm` with
+    /// `normalized_shape = [D]`): `(x - mean) / sqrt(var + eps) * weight + bias`, biased
+    /// variance. `weight` and `bias` are optional `[D]` tensors; PyTorch's default eps is 1e-5.
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    /// # fn main() -> arc_core::Result<()> {
+    /// // mean 2.5, var 1.25: (x - 2.5) / sqrt(1.25)
+    /// let y = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 4])?.layer_norm(None, None, 0.0)?;
+    /// let want = [-1.341_640_8, -0.447_213_6, 0.447_213_6, 1.341_640_8];
+    /// assert!(y.to_vec()?.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6));
+    /// # Ok(()) }
+    /// ```
+    pub fn layer_norm(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f32,
+    ) -> Result<Tensor> {
+        let op = "layer_norm";
+        let d = check(op, self, &[weight, bias], eps)?;
+        let x = self.f32_data(op)?;
+        let wv = weight.map(|w| w.f32_data(op)).transpose()?;
+        let bv = bias.map(|b| b.f32_data(op)).transpose()?;
+        let (out, stats) = rows_with_stats(&x, d, |x, o| {
+            layer_norm_row(x, wv.as_deref(), bv.as_deref(), eps, o)
+        });
+        let out = Tensor::from_f32(out, self.shape());
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        let (has_w, has_b) = (weight.is_some(), bias.is_some());
+        Ok(record(out, op, &inputs, move |a| {
+            let w = has_w.then(|| &a.inputs[1]);
+            let (dx, dw, db) = norm_backward(op, &a.inputs[0], w, a.grad, &stats, d, true)?;
+            let mut grads = vec![Some(Tensor::from_f32(dx, a.inputs[0].shape()))];
+            if has_w {
+                grads.push(Some(Tensor::from_f32(dw, &[d])));
+            }
+            if has_b {
+                grads.push(Some(Tensor::from_f32(db, &[d])));
+            }
+            Ok(grads)
+        }))
+    }
+
+    /// RMS normalisation over the last dim (PyTorch's `F.rms_norm`):
+    /// `x / sqrt(mean(x^2) + eps) * weight`, `weight` an optional `[D]` tensor.
+    pub fn rms_norm(&self, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+        let op = "rms_norm";
+        let d = check(op, self, &[weight], eps)?;
+        let x = self.f32_data(op)?;
+        let wv = weight.map(|w| w.f32_data(op)).transpose()?;
+        let (out, stats) = rows_with_stats(&x, d, |x, o| rms_norm_row(x, wv.as_deref(), eps, o));
+        let out = Tensor::from_f32(out, self.shape());
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        Ok(record(out, op, &inputs, move |a| {
+            let w = a.inputs.get(1);
+            let (dx, dw, _) = norm_backward(op, &a.inputs[0], w, a.grad, &stats, d, false)?;
+            let mut grads = vec![Some(Tensor::from_f32(dx, a.inputs[0].shape()))];
+            if w.is_some() {
+                grads.push(Some(Tensor::from_f32(dw, &[d])));
+            }
+            Ok(grads)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tensor::{Rng, Tensor, gradcheck};
+    use crate::{Error, Result};
+
+    /// LayerNorm composed from primitive ops (biased variance), the reference.
+    fn composed_layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor> {
+        let mean = x.mean(&[-1], true)?;
+        let var = x.var(&[-1], false, true)?;
+        x.sub(&mean)?
+            .div(&var.add_scalar(eps)?.sqrt()?)?
+            .mul(w)?
+            .add(b)
+    }
+
+    #[test]
+    fn fused_norms_match_composed_ops() -> Result<()> {
+        // Rows of 4096 exceed the parallel threshold with 16 rows; tolerance 1e-5.
+        for shape in [&[3, 7][..], &[16, 4096]] {
+            let d = shape[1];
+            let x = Tensor::randn(shape, &mut Rng::new(0)).affine(2.0, 1.0)?;
+            let w = Tensor::randn(&[d], &mut Rng::new(1));
+            let b = Tensor::randn(&[d], &mut Rng::new(2));
+            let fused = x.layer_norm(Some(&w), Some(&b), 1e-5)?.to_vec()?;
+            let want = composed_layer_norm(&x, &w, &b, 1e-5)?.to_vec()?;
+            assert!(fused.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
+            let rms = x.rms_norm(Some(&w), 1e-6)?.to_vec()?;
+            let want = x
+                .div(&x.square()?.mean(&[-1], true)?.add_scalar(1e-6)?.sqrt()?)?
+                .mul(&w)?
+                .to_vec()?;
+            assert!(rms.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
+        }
+        // RMSNorm of [3, 4]: rms = sqrt(12.5) -> [0.8485281, 1.1313708]
+        let r = Tensor::from_vec(vec![3.0, 4.0], &[1, 2])?
+            .rms_norm(None, 0.0)?
+            .to_vec()?;
+        assert!((r[0] - 0.848_528_1).abs() < 1e-6 && (r[1] - 1.131_370_8).abs() < 1e-6);
+        Ok(())
+    }
+
+    #[test]
+    fn norm_errors() {
+        let x = Tensor::zeros(&[2, 4]);
+        let err = x
+            .layer_norm(Some(&Tensor::ones(&[3])), None, 1e-5)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "op `layer_norm`: shapes [2, 4] and [3] are incompatible"
+        );
+        assert!(matches!(
+            x.rms_norm(None, -1.0),
+            Err(Error::InvalidArgument { op: "rms_norm", .. })
+        ));
+        assert!(Tensor::scalar(1.0).layer_norm(None, None, 1e-5).is_err());
+    }
+
+    #[test]
+    fn gradcheck_norms() -> Result<()> {
+        let x = Tensor::randn(&[2, 3, 5], &mut Rng::new(3));
+        let w = Tensor::randn(&[5], &mut Rng::new(4));
+        let b = Tensor::randn(&[5], &mut Rng::new(5));
+        gradcheck(
+            |t| t[0].layer_norm(Some(&t[1]), Some(&t[2]), 1e-5),
+            &[&x, &w, &b],
+            1e-3,
+            1e-2,
+        )?;
+        gradcheck(|t| t[0].layer_norm(None, None, 1e-5), &[&x], 1e-3, 1e-2)?;
+        gradcheck(
+            |t| t[0].layer_norm(None, Some(&t[1]), 1e-5),
+            &[&x, &b],
+            1e-3,
+            1e-2,
+        )?;
+        gradcheck(|t| t[0].rms_norm(Some(&t[1]), 1e-6), &[&x, &w], 1e-3, 1e-2)?;
+        gradcheck(|t| t[0].rms_norm(None, 1e-6), &[&x], 1e-3, 1e-2)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,305 @@
+//! The [`Tensor`] handle: shared storage, a layout, and autograd bookkeeping.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::autograd::Node;
+use super::device::{DType, Device};
+use super::shape::Layout;
+use super::storage::{CpuStorage, Storage};
+use crate::{Error, Result};
+
+/// An n-dimensional array of `f32` (or `i64` indices) on a [`Device`], with reverse-mode
+/// autograd.
+///
+/// Cloning is cheap: clones share storage *and* gradient slot (a clone of a parameter sees the
+/// gradients accumulated into the original). View ops (`transpose`, `permute`, `narrow`) share
+/// storage too; kernels that need row-major data copy a view first.
+///
+/// ```
+/// use arc_core::Tensor;
+/// # fn main() -> arc_core::Result<()> {
+/// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// let y = x.add(&x)?.sum_all()?;
+/// assert_eq!(y.item()?, 20.0);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorInner>);
+
+pub(crate) struct TensorInner {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+    /// Leaf flag set by `set_requires_grad`; an op output requires grad iff it has a node.
+    pub(crate) requires_grad: AtomicBool,
+    /// The op that produced this tensor, when it was recorded for autograd.
+    pub(crate) node: Option<Arc<Node>>,
+    /// Accumulated gradient of a leaf.
+    pub(crate) grad: Mutex<Option<Tensor>>,
+}
+
+impl Tensor {
+    /// Wraps a storage and layout; no autograd node.
+    pub(crate) fn from_storage(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        Tensor(Arc::new(TensorInner {
+            storage,
+            layout,
+            requires_grad: AtomicBool::new(false),
+            node: None,
+            grad: Mutex::new(None),
+        }))
+    }
+
+    /// A contiguous f32 tensor; `data.len()` must equal the shape's element count.
+    pub(crate) fn from_f32(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        Tensor::from_storage(
+            Arc::new(Storage::Cpu(CpuStorage::F32(data))),
+            Layout::contiguous(shape),
+        )
+    }
+
+    /// A contiguous i64 tensor; `data.len()` must equal the shape's element count.
+    pub(crate) fn from_i64(data: Vec<i64>, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        Tensor::from_storage(
+            Arc::new(Storage::Cpu(CpuStorage::I64(data))),
+            Layout::contiguous(shape),
+        )
+    }
+
+    /// The same data under a new autograd node.
+    pub(crate) fn with_node(self, node: Arc<Node>) -> Tensor {
+        let inner = match Arc::try_unwrap(self.0) {
+            Ok(inner) => TensorInner {
+                node: Some(node),
+                ..inner
+            },
+            Err(shared) => TensorInner {
+                storage: shared.storage.clone(),
+                layout: shared.layout.clone(),
+                requires_grad: AtomicBool::new(false),
+                node: Some(node),
+                grad: Mutex::new(None),
+            },
+        };
+        Tensor(Arc::new(inner))
+    }
+
+    /// A view of the same storage through another layout (no autograd node).
+    pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
+        Tensor::from_storage(self.0.storage.clone(), layout)
+    }
+
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    /// The host f32 buffer and layout, or an error naming `op` for other dtypes and devices.
+    pub(crate) fn cpu_f32(&self, op: &'static str) -> Result<(&[f32], &Layout)> {
+        match &*self.0.storage {
+            Storage::Cpu(CpuStorage::F32(v)) => Ok((v, &self.0.layout)),
+            Storage::Cpu(CpuStorage::I64(_)) => Err(Error::DTypeMismatch {
+                op,
+                expected: DType::F32,
+                got: DType::I64,
+            }),
+            Storage::Cuda(s) => match *s {},
+        }
+    }
+
+    /// The host i64 buffer and layout, or an error naming `op`.
+    pub(crate) fn cpu_i64(&self, op: &'static str) -> Result<(&[i64], &Layout)> {
+        match &*self.0.storage {
+            Storage::Cpu(CpuStorage::I64(v)) => Ok((v, &self.0.layout)),
+            Storage::Cpu(CpuStorage::F32(_)) => Err(Error::DTypeMismatch {
+                op,
+                expected: DType::I64,
+                got: DType::F32,
+            }),
+            Storage::Cuda(s) => match *s {},
+        }
+    }
+
+    /// The f32 elements in row-major order: borrowed when contiguous, copied otherwise.
+    pub(crate) fn f32_data(&self, op: &'static str) -> Result<Cow<'_, [f32]>> {
+        let (data, layout) = self.cpu_f32(op)?;
+        Ok(gather_contiguous(data, layout))
+    }
+
+    /// The i64 elements in row-major order.
+    pub(crate) fn i64_data(&self, op: &'static str) -> Result<Cow<'_, [i64]>> {
+        let (data, layout) = self.cpu_i64(op)?;
+        Ok(gather_contiguous(data, layout))
+    }
+
+    /// The shape, outermost dimension first.
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+
+    /// The shape (alias of [`shape`](Self::shape), as in candle).
+    pub fn dims(&self) -> &[usize] {
+        self.shape()
+    }
+
+    /// The number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.0.layout.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.storage.dtype()
+    }
+
+    /// The device holding the storage.
+    pub fn device(&self) -> Device {
+        self.0.storage.device()
+    }
+
+    /// Whether the elements are row-major without gaps (false for most transposed views).
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+
+    /// Whether `self` and `other` are handles to the same tensor (same storage, layout and
+    /// gradient slot).
+    pub fn same_tensor(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The f32 elements in row-major order.
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    /// # fn main() -> arc_core::Result<()> {
+    /// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(t.t()?.to_vec()?, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    /// # Ok(()) }
+    /// ```
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        Ok(self.f32_data("to_vec")?.into_owned())
+    }
+
+    /// The i64 elements in row-major order.
+    pub fn to_vec_i64(&self) -> Result<Vec<i64>> {
+        Ok(self.i64_data("to_vec_i64")?.into_owned())
+    }
+
+    /// The value of a one-element f32 tensor (any rank).
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    /// # fn main() -> arc_core::Result<()> {
+    /// assert_eq!(Tensor::full(&[1, 1], 2.5).item()?, 2.5);
+    /// assert!(Tensor::zeros(&[2]).item().is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn item(&self) -> Result<f32> {
+        if self.numel() != 1 {
+            return Err(Error::NotAScalar {
+                shape: self.shape().to_vec(),
+            });
+        }
+        let (data, layout) = self.cpu_f32("item")?;
+        Ok(data[layout.offset])
+    }
+
+    /// The value of a one-element i64 tensor.
+    pub fn item_i64(&self) -> Result<i64> {
+        if self.numel() != 1 {
+            return Err(Error::NotAScalar {
+                shape: self.shape().to_vec(),
+            });
+        }
+        let (data, layout) = self.cpu_i64("item_i64")?;
+        Ok(data[layout.offset])
+    }
+
+    /// The contiguous f32 buffer, when this is a contiguous CPU f32 tensor (else `None`).
+    /// Plugins' custom kernels read their inputs through this.
+    pub fn as_f32_slice(&self) -> Option<&[f32]> {
+        match (&*self.0.storage, self.is_contiguous()) {
+            (Storage::Cpu(CpuStorage::F32(v)), true) => {
+                let o = self.0.layout.offset;
+                Some(&v[o..o + self.numel()])
+            }
+            _ => None,
+        }
+    }
+
+    /// An owned ndarray copy of an f32 tensor.
+    pub fn to_ndarray(&self) -> Result<ndarray::ArrayD<f32>> {
+        let data = self.to_vec()?;
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(self.shape()), data).map_err(|_| {
+            Error::ElementCountMismatch {
+                op: "to_ndarray",
+                shape: self.shape().to_vec(),
+                expected: self.numel(),
+                got: self.numel(),
+            }
+        })
+    }
+
+    /// Copies the tensor to `device`. In a build without CUDA, any `Cuda` device is an error.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        match (device, &*self.0.storage) {
+            (Device::Cpu, Storage::Cpu(_)) => Ok(self.clone()),
+            (Device::Cuda(ordinal), Storage::Cpu(c)) => {
+                let s = super::cuda::CudaStorage::from_cpu(c, ordinal, "to_device")?;
+                Ok(Tensor::from_storage(
+                    Arc::new(Storage::Cuda(s)),
+                    self.layout().clone(),
+                ))
+            }
+            (_, Storage::Cuda(s)) => match *s {},
+        }
+    }
+
+    pub(crate) fn leaf_requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+}
+
+fn gather_contiguous<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+    if layout.is_contiguous() {
+        Cow::Borrowed(&data[layout.offset..layout.offset + layout.numel()])
+    } else {
+        Cow::Owned(layout.offsets().map(|o| data[o]).collect())
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Tensor");
+        d.field("shape", &self.shape())
+            .field("dtype", &self.dtype());
+        if let Some(node) = &self.0.node {
+            d.field("grad_fn", &node.name());
+        } else if self.leaf_requires_grad() {
+            d.field("requires_grad", &true);
+        }
+        const SHOWN: usize = 16;
+        match self.dtype() {
+            DType::F32 => {
+                if let Ok(v) = self.f32_data("debug") {
+                    d.field("data", &&v[..v.len().min(SHOWN)]);
+                }
+            }
+            DType::I64 => {
+                if let Ok(v) = self.i64_data("debug") {
+                    d.field("data", &&v[..v.len().min(SHOWN)]);
+                }
+            }
+        }
+        d.finish()
+    }
+}
