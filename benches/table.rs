@@ -8,6 +8,8 @@
 mod fixtures;
 #[path = "table/hooks.rs"]
 mod hooks;
+#[path = "table/tensor.rs"]
+mod tensor;
 #[path = "table/timing.rs"]
 mod timing;
 
@@ -19,5 +21,8 @@ fn main() {
     let mut out = |case: &str, value: f64, unit: &str| println!("{case}\t{value:.4}\t{unit}");
     if wants("hooks") {
         hooks::run(&mut out);
+    }
+    if wants("tensor") {
+        tensor::run(&mut out);
     }
 }

@@ -21,26 +21,17 @@ fn bench_layers(c: &mut Criterion) {
     let gy = Tensor::randn(&[64, 1024], &mut rng);
     {
         let _guard = no_grad();
-        c.bench_function("linear1024_fwd", |bn| {
-            bn.iter(|| black_box(x.linear(&w, Some(&b))))
-        });
-        c.bench_function("gelu_tanh_fwd_64x4096", |bn| {
-            bn.iter(|| black_box(xh.gelu_tanh()))
-        });
+        c.bench_function("linear1024_fwd", |bn| bn.iter(|| black_box(x.linear(&w, Some(&b)))));
+        c.bench_function("gelu_tanh_fwd_64x4096", |bn| bn.iter(|| black_box(xh.gelu_tanh())));
         c.bench_function("layernorm_fwd_64x4096", |bn| {
             bn.iter(|| black_box(xh.layer_norm(Some(&gamma), Some(&beta), 1e-5)))
         });
-        c.bench_function("rmsnorm_fwd_64x4096", |bn| {
-            bn.iter(|| black_box(xh.rms_norm(Some(&gamma), 1e-6)))
-        });
-        c.bench_function("softmax_fwd_64x4096", |bn| {
-            bn.iter(|| black_box(xh.softmax(-1)))
-        });
+        c.bench_function("rmsnorm_fwd_64x4096", |bn| bn.iter(|| black_box(xh.rms_norm(Some(&gamma), 1e-6))));
+        c.bench_function("softmax_fwd_64x4096", |bn| bn.iter(|| black_box(xh.softmax(-1))));
     }
     let params = [x.detach(), w.detach(), b.detach()];
     for p in &params {
-        p.set_requires_grad(true)
-            .expect("f32 leaves accept requires_grad");
+        p.set_requires_grad(true).expect("f32 leaves accept requires_grad");
     }
     let [xg, wg, bg] = &params;
     c.bench_function("linear1024_fwd_bwd", |bn| {
@@ -59,13 +50,8 @@ fn bench_sgemm(c: &mut Criterion) {
     group.sample_size(10);
     for n in [1024usize, 2048] {
         let mut rng = Rng::new(n as u64);
-        let (a, b) = (
-            Tensor::randn(&[n, n], &mut rng),
-            Tensor::randn(&[n, n], &mut rng),
-        );
-        group.bench_function(format!("sgemm{n}"), |bn| {
-            bn.iter(|| black_box(a.matmul(&b)))
-        });
+        let (a, b) = (Tensor::randn(&[n, n], &mut rng), Tensor::randn(&[n, n], &mut rng));
+        group.bench_function(format!("sgemm{n}"), |bn| bn.iter(|| black_box(a.matmul(&b))));
     }
     group.finish();
 }
@@ -73,25 +59,16 @@ fn bench_sgemm(c: &mut Criterion) {
 fn bench_tiny(c: &mut Criterion) {
     let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).expect("4 elements for [2, 2]");
     let b = Tensor::from_vec(vec![5.0, 6.0, 7.0, 8.0], &[2, 2]).expect("4 elements for [2, 2]");
-    c.bench_function("add_2x2_nograd", |bn| {
-        bn.iter(|| black_box(black_box(&a).add(&b)))
-    });
+    c.bench_function("add_2x2_nograd", |bn| bn.iter(|| black_box(black_box(&a).add(&b))));
     let ag = a.detach();
-    ag.set_requires_grad(true)
-        .expect("f32 leaves accept requires_grad");
-    c.bench_function("add_2x2_grad", |bn| {
-        bn.iter(|| black_box(black_box(&ag).add(&b)))
-    });
+    ag.set_requires_grad(true).expect("f32 leaves accept requires_grad");
+    c.bench_function("add_2x2_grad", |bn| bn.iter(|| black_box(black_box(&ag).add(&b))));
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--table") {
         table_tensor::run(&mut |case, value, unit| {
-            let text = if value.abs() >= 100.0 {
-                format!("{value:.1}")
-            } else {
-                format!("{value:.3}")
-            };
+            let text = if value.abs() >= 100.0 { format!("{value:.1}") } else { format!("{value:.3}") };
             println!("{case}\t{text}\t{unit}");
         });
         return;

@@ -115,9 +115,7 @@ pub enum Error {
         input: usize,
     },
     /// A backward returned a gradient of the wrong shape or count.
-    #[error(
-        "op `{op}`: backward returned a gradient of shape {got:?} for input {input} of shape {expected:?}"
-    )]
+    #[error("op `{op}`: backward returned a gradient of shape {got:?} for input {input} of shape {expected:?}")]
     BadGradient {
         /// The op.
         op: String,
@@ -129,17 +127,13 @@ pub enum Error {
         got: Vec<usize>,
     },
     /// `backward` walked into a graph already freed by an earlier `backward`.
-    #[error(
-        "op `{op}`: the graph was freed by an earlier backward; pass `retain_graph` to backward twice"
-    )]
+    #[error("op `{op}`: the graph was freed by an earlier backward; pass `retain_graph` to backward twice")]
     GraphFreed {
         /// The first op found freed.
         op: String,
     },
     /// `backward()` without a seed gradient on a tensor of more than one element.
-    #[error(
-        "backward without a seed gradient needs a one-element tensor, got shape {shape:?}; use backward_with"
-    )]
+    #[error("backward without a seed gradient needs a one-element tensor, got shape {shape:?}; use backward_with")]
     NonScalarBackward {
         /// The tensor's shape.
         shape: Vec<usize>,
@@ -154,9 +148,7 @@ pub enum Error {
         op: String,
     },
     /// `gradcheck` found an analytic gradient far from the finite-difference one.
-    #[error(
-        "gradcheck: input {input}, element {index}: analytic {analytic} vs numeric {numeric} (tolerance {tol})"
-    )]
+    #[error("gradcheck: input {input}, element {index}: analytic {analytic} vs numeric {numeric} (tolerance {tol})")]
     GradcheckFailed {
         /// The input position.
         input: usize,
@@ -238,7 +230,37 @@ pub enum Error {
         hint: DidYouMean,
     },
 
+    // ---- layers ----------------------------------------------------------
+    /// A layer got inputs that match none of its ports.
+    #[error("layer `{layer}`: expected {expected}, got {got}")]
+    LayerInputs {
+        /// The layer (node name or type).
+        layer: String,
+        /// Its ports.
+        expected: String,
+        /// What it got.
+        got: String,
+    },
+
     // ---- configs -------------------------------------------------------
+    /// A component's params name a parameter it does not take.
+    #[error("{component}: unknown parameter `{param}`{hint}")]
+    UnknownParam {
+        /// The component, e.g. `core.Linear`.
+        component: String,
+        /// The parameter given.
+        param: String,
+        /// Close parameter names.
+        hint: DidYouMean,
+    },
+    /// A required parameter is missing.
+    #[error("{component}: missing parameter `{param}`")]
+    MissingParam {
+        /// The component.
+        component: String,
+        /// The parameter.
+        param: String,
+    },
     /// A component's config is not what it expects.
     #[error("{component}: invalid config: {message}")]
     InvalidConfig {

@@ -12,7 +12,11 @@ use arc_core::spec::Config;
 use arc_core::{Error, Result, hookimpl};
 
 struct Dense;
-impl Layer for Dense {}
+impl Layer for Dense {
+    fn output_shape(&self, inputs: &[arc_core::nn::ShapeSpec]) -> Result<arc_core::nn::ShapeSpec> {
+        Ok(inputs[0].clone())
+    }
+}
 
 fn dense(_: &Config) -> Result<Box<dyn Layer>> {
     Ok(Box::new(Dense))

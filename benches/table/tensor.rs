@@ -30,11 +30,8 @@ fn ns_per_call(mut f: impl FnMut()) -> f64 {
         n *= 10;
         took = time(&mut f, n);
     }
-    let n =
-        ((n as f64 * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-9)).round() as u64).max(1);
-    let mut runs: Vec<f64> = (0..REPEATS)
-        .map(|_| time(&mut f, n).as_nanos() as f64 / n as f64)
-        .collect();
+    let n = ((n as f64 * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-9)).round() as u64).max(1);
+    let mut runs: Vec<f64> = (0..REPEATS).map(|_| time(&mut f, n).as_nanos() as f64 / n as f64).collect();
     runs.sort_by(f64::total_cmp);
     runs[REPEATS / 2]
 }
@@ -100,30 +97,14 @@ pub fn run(out: &mut dyn FnMut(&str, f64, &str)) {
 
 fn run_cases(out: &mut dyn FnMut(&str, f64, &str)) -> Result<()> {
     let t = inputs();
-    out(
-        "arc_num_threads",
-        arc_core::tensor::num_threads() as f64,
-        "threads",
-    );
+    out("arc_num_threads", arc_core::tensor::num_threads() as f64, "threads");
     let (b, d) = (B as f64, D as f64);
     {
         let _guard = no_grad();
         let (x, w, bias) = (&t.x, &t.w, &t.b);
-        per_call(
-            out,
-            "linear1024_fwd",
-            || drop(black_box(x.linear(w, Some(bias)))),
-            Some(b),
-            Some(2.0 * b * d * d),
-        );
+        per_call(out, "linear1024_fwd", || drop(black_box(x.linear(w, Some(bias)))), Some(b), Some(2.0 * b * d * d));
         let xh = &t.xh;
-        per_call(
-            out,
-            "gelu_tanh_fwd_64x4096",
-            || drop(black_box(xh.gelu_tanh())),
-            Some(b),
-            None,
-        );
+        per_call(out, "gelu_tanh_fwd_64x4096", || drop(black_box(xh.gelu_tanh())), Some(b), None);
         let (g, be) = (&t.gamma, &t.beta);
         per_call(
             out,
@@ -132,20 +113,8 @@ fn run_cases(out: &mut dyn FnMut(&str, f64, &str)) -> Result<()> {
             Some(b),
             None,
         );
-        per_call(
-            out,
-            "rmsnorm_fwd_64x4096",
-            || drop(black_box(xh.rms_norm(Some(g), 1e-6))),
-            Some(b),
-            None,
-        );
-        per_call(
-            out,
-            "softmax_fwd_64x4096",
-            || drop(black_box(xh.softmax(-1))),
-            Some(b),
-            None,
-        );
+        per_call(out, "rmsnorm_fwd_64x4096", || drop(black_box(xh.rms_norm(Some(g), 1e-6))), Some(b), None);
+        per_call(out, "softmax_fwd_64x4096", || drop(black_box(xh.softmax(-1))), Some(b), None);
     }
     // Forward + backward: dX, dW, db through autograd, grads reset each call.
     let xg = t.x.detach().requires_grad_()?;
@@ -169,32 +138,15 @@ fn run_cases(out: &mut dyn FnMut(&str, f64, &str)) -> Result<()> {
         let _guard = no_grad();
         for n in [1024usize, 2048] {
             let mut rng = Rng::new(n as u64);
-            let (a, c) = (
-                Tensor::randn(&[n, n], &mut rng),
-                Tensor::randn(&[n, n], &mut rng),
-            );
+            let (a, c) = (Tensor::randn(&[n, n], &mut rng), Tensor::randn(&[n, n], &mut rng));
             let nf = n as f64;
-            per_call(
-                out,
-                &format!("sgemm{n}"),
-                || drop(black_box(a.matmul(&c))),
-                None,
-                Some(2.0 * nf * nf * nf),
-            );
+            per_call(out, &format!("sgemm{n}"), || drop(black_box(a.matmul(&c))), None, Some(2.0 * nf * nf * nf));
         }
     }
     let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
     let c = Tensor::from_vec(vec![5.0, 6.0, 7.0, 8.0], &[2, 2])?;
-    out(
-        "add_2x2_nograd",
-        ns_per_call(|| drop(black_box(black_box(&a).add(&c)))),
-        "ns/call",
-    );
+    out("add_2x2_nograd", ns_per_call(|| drop(black_box(black_box(&a).add(&c)))), "ns/call");
     let ag = a.detach().requires_grad_()?;
-    out(
-        "add_2x2_grad",
-        ns_per_call(|| drop(black_box(black_box(&ag).add(&c)))),
-        "ns/call",
-    );
+    out("add_2x2_grad", ns_per_call(|| drop(black_box(black_box(&ag).add(&c)))), "ns/call");
     Ok(())
 }

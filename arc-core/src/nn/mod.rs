@@ -1,19 +1,14 @@
-//! Layers, losses, optimizers and the built model.
+//! Layers, losses, optimizers and the built model: the component traits that
+//! plugins implement, over [`Tensor`](crate::Tensor).
 
-/// A graph layer, registered by `LayerHookSpec::register_layers`.
-pub trait Layer: Send + Sync {}
+mod layer;
+mod loss;
+mod model;
+mod optim;
+mod param;
 
-/// A loss, registered by `LossHookSpec::register_losses`.
-pub trait Loss: Send + Sync {}
-
-/// An optimizer, registered by `OptimizerHookSpec::register_optimizers`.
-pub trait Optimizer: Send + Sync {}
-
-/// A model built from a spec: its layers by node name, in graph order.
-#[derive(Default)]
-pub struct Model {
-    /// The spec's `model_name`.
-    pub name: String,
-    /// The layers, by node name.
-    pub layers: Vec<(String, Box<dyn Layer>)>,
-}
+pub use layer::{Layer, LayerInputs, ShapeSpec, forward, join_name};
+pub use loss::Loss;
+pub use model::Model;
+pub use optim::{Optimizer, OptimizerState};
+pub use param::Param;

@@ -91,10 +91,48 @@ impl Config {
         self.0.get(key)?.as_bool()
     }
 
-    /// Deserializes the whole config into `T` (typically a config struct
-    /// with `#[serde(deny_unknown_fields)]`); `component` names it in errors.
+    /// Deserializes the whole config into `T` (a config struct with
+    /// `#[serde(deny_unknown_fields)]`); `component` names it in errors. An
+    /// unknown parameter is [`Error::UnknownParam`] with did-you-mean
+    /// suggestions, a missing one [`Error::MissingParam`].
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct LinearConfig { in_features: usize, out_features: usize, #[serde(default)] bias: Option<bool> }
+    ///
+    /// let config = arc_core::spec::Config::from_yaml("in_features: 4\nout_feature: 2")?;
+    /// let err = config.parse::<LinearConfig>("core.Linear").err().unwrap();
+    /// assert_eq!(err.to_string(), "core.Linear: unknown parameter `out_feature` (did you mean `out_features`?)");
+    /// let config = arc_core::spec::Config::from_yaml("in_features: 4")?;
+    /// let err = config.parse::<LinearConfig>("core.Linear").err().unwrap();
+    /// assert_eq!(err.to_string(), "core.Linear: missing parameter `out_features`");
+    /// # Ok::<(), arc_core::Error>(())
+    /// ```
     pub fn parse<T: DeserializeOwned>(&self, component: &str) -> Result<T> {
-        serde_yaml::from_value(self.0.clone())
-            .map_err(|e| Error::InvalidConfig { component: component.into(), message: e.to_string() })
+        // An absent `params:` is an empty mapping, not null.
+        let value = if self.0.is_null() { serde_yaml::Value::Mapping(Default::default()) } else { self.0.clone() };
+        serde_yaml::from_value(value).map_err(|e| config_error(component, &e.to_string()))
     }
+}
+
+/// Turns serde's messages for unknown and missing fields into typed errors.
+fn config_error(component: &str, message: &str) -> Error {
+    let quoted = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names = quoted(rest);
+        if let Some((param, expected)) = names.split_first() {
+            return Error::UnknownParam {
+                component: component.to_owned(),
+                param: param.clone(),
+                hint: crate::DidYouMean::among(param, expected.iter().map(String::as_str)),
+            };
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field ")
+        && let Some(param) = quoted(rest).into_iter().next()
+    {
+        return Error::MissingParam { component: component.to_owned(), param };
+    }
+    Error::InvalidConfig { component: component.to_owned(), message: message.to_owned() }
 }

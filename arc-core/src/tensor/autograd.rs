@@ -49,10 +49,7 @@ pub fn is_grad_enabled() -> bool {
 /// ```
 pub fn no_grad() -> NoGradGuard {
     let prev = GRAD_ENABLED.with(|g| g.replace(false));
-    NoGradGuard {
-        prev,
-        _not_send: PhantomData,
-    }
+    NoGradGuard { prev, _not_send: PhantomData }
 }
 
 /// Restores the previous gradient-recording state on drop. See [`no_grad`].
@@ -84,13 +81,11 @@ pub(crate) struct BackwardArgs<'a> {
 impl BackwardArgs<'_> {
     /// The saved output; only called by closures recorded with [`record_with_output`].
     pub(crate) fn output(&self) -> &Tensor {
-        self.output
-            .expect("record_with_output always saves the output")
+        self.output.expect("record_with_output always saves the output")
     }
 }
 
-pub(crate) type BackwardFn =
-    dyn Fn(&BackwardArgs<'_>) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static;
+pub(crate) type BackwardFn = dyn Fn(&BackwardArgs<'_>) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static;
 
 struct NodeState {
     inputs: Vec<Tensor>,
@@ -133,12 +128,7 @@ where
 }
 
 /// Like [`record`], also saving the (detached) output for the backward.
-pub(crate) fn record_with_output<F>(
-    out: Tensor,
-    name: &'static str,
-    inputs: &[&Tensor],
-    backward: F,
-) -> Tensor
+pub(crate) fn record_with_output<F>(out: Tensor, name: &'static str, inputs: &[&Tensor], backward: F) -> Tensor
 where
     F: Fn(&BackwardArgs<'_>) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
 {
@@ -146,13 +136,7 @@ where
         return out;
     }
     let saved = out.detach();
-    attach(
-        out,
-        Cow::Borrowed(name),
-        inputs,
-        Some(saved),
-        Box::new(backward),
-    )
+    attach(out, Cow::Borrowed(name), inputs, Some(saved), Box::new(backward))
 }
 
 /// Attaches a node with a runtime name (custom ops).
@@ -163,15 +147,8 @@ pub(crate) fn attach(
     output: Option<Tensor>,
     backward: Box<BackwardFn>,
 ) -> Tensor {
-    let state = NodeState {
-        inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-        output,
-        backward,
-    };
-    out.with_node(Arc::new(Node {
-        name,
-        state: Mutex::new(Some(state)),
-    }))
+    let state = NodeState { inputs: inputs.iter().map(|t| (*t).clone()).collect(), output, backward };
+    out.with_node(Arc::new(Node { name, state: Mutex::new(Some(state)) }))
 }
 
 impl Tensor {
@@ -190,9 +167,7 @@ impl Tensor {
     /// Errors on an op output ([`Error::NotALeaf`]) and, when turning it on, on an i64 tensor.
     pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
         if let Some(node) = &self.0.node {
-            return Err(Error::NotALeaf {
-                op: node.name().to_owned(),
-            });
+            return Err(Error::NotALeaf { op: node.name().to_owned() });
         }
         if requires_grad && self.dtype() != super::DType::F32 {
             return Err(Error::DTypeMismatch {
@@ -213,11 +188,7 @@ impl Tensor {
 
     /// The gradient accumulated into this leaf, if any backward reached it.
     pub fn grad(&self) -> Option<Tensor> {
-        self.0
-            .grad
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Clears the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).
@@ -265,9 +236,7 @@ impl Tensor {
         }
         let seed = match seed {
             None if self.numel() != 1 => {
-                return Err(Error::NonScalarBackward {
-                    shape: self.shape().to_vec(),
-                });
+                return Err(Error::NonScalarBackward { shape: self.shape().to_vec() });
             }
             None => Tensor::ones(self.shape()),
             Some(s) => {
@@ -293,16 +262,10 @@ impl Tensor {
                 continue;
             };
             let mut slot = node.lock();
-            let state = slot.as_ref().ok_or_else(|| Error::GraphFreed {
-                op: node.name().to_owned(),
-            })?;
+            let state = slot.as_ref().ok_or_else(|| Error::GraphFreed { op: node.name().to_owned() })?;
             let needs: Vec<bool> = state.inputs.iter().map(Tensor::requires_grad).collect();
-            let args = BackwardArgs {
-                grad: &grad,
-                inputs: &state.inputs,
-                output: state.output.as_ref(),
-                needs: &needs,
-            };
+            let args =
+                BackwardArgs { grad: &grad, inputs: &state.inputs, output: state.output.as_ref(), needs: &needs };
             let input_grads = (state.backward)(&args)?;
             if input_grads.len() != state.inputs.len() {
                 return Err(Error::BadGradient {
@@ -316,10 +279,7 @@ impl Tensor {
                 if !needs[i] {
                     continue;
                 }
-                let g = g.ok_or_else(|| Error::MissingGradient {
-                    op: node.name().to_owned(),
-                    input: i,
-                })?;
+                let g = g.ok_or_else(|| Error::MissingGradient { op: node.name().to_owned(), input: i })?;
                 if g.shape() != input.shape() {
                     return Err(Error::BadGradient {
                         op: node.name().to_owned(),
@@ -379,14 +339,8 @@ fn topo_order(root: &Arc<Node>) -> Result<Vec<Arc<Node>>> {
         }
         let parents: Vec<Arc<Node>> = {
             let slot = node.lock();
-            let state = slot.as_ref().ok_or_else(|| Error::GraphFreed {
-                op: node.name().to_owned(),
-            })?;
-            state
-                .inputs
-                .iter()
-                .filter_map(|t| t.0.node.clone())
-                .collect()
+            let state = slot.as_ref().ok_or_else(|| Error::GraphFreed { op: node.name().to_owned() })?;
+            state.inputs.iter().filter_map(|t| t.0.node.clone()).collect()
         };
         stack.push((node, true));
         for p in parents {
@@ -408,10 +362,7 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0, 2.0], &[2])?.requires_grad_()?;
         x.mul_scalar(3.0)?.sum_all()?.backward()?;
         x.mul_scalar(3.0)?.sum_all()?.backward()?;
-        assert_eq!(
-            x.grad().map(|g| g.to_vec()).transpose()?,
-            Some(vec![6.0, 6.0])
-        );
+        assert_eq!(x.grad().map(|g| g.to_vec()).transpose()?, Some(vec![6.0, 6.0]));
         x.zero_grad();
         assert!(x.grad().is_none());
         Ok(())
@@ -423,10 +374,7 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0, -3.0], &[2])?.requires_grad_()?;
         let y = x.mul_scalar(2.0)?;
         y.mul(&y)?.sum_all()?.backward()?;
-        assert_eq!(
-            x.grad().map(|g| g.to_vec()).transpose()?,
-            Some(vec![8.0, -24.0])
-        );
+        assert_eq!(x.grad().map(|g| g.to_vec()).transpose()?, Some(vec![8.0, -24.0]));
         Ok(())
     }
 
@@ -438,10 +386,7 @@ mod tests {
         let a = x.mul_scalar(2.0)?;
         let b = a.mul_scalar(3.0)?;
         a.add(&b)?.sum_all()?.backward()?;
-        assert_eq!(
-            x.grad().map(|g| g.to_vec()).transpose()?,
-            Some(vec![8.0, 8.0])
-        );
+        assert_eq!(x.grad().map(|g| g.to_vec()).transpose()?, Some(vec![8.0, 8.0]));
         Ok(())
     }
 
@@ -450,10 +395,7 @@ mod tests {
         let x = Tensor::ones(&[2]).requires_grad_()?;
         let out = record(x.detach(), "drops_grads", &[&x], |_| Ok(vec![None]));
         let err = out.sum_all()?.backward().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `drops_grads`: backward returned no gradient for input 0, which requires one"
-        );
+        assert_eq!(err.to_string(), "op `drops_grads`: backward returned no gradient for input 0, which requires one");
         Ok(())
     }
 
@@ -467,11 +409,7 @@ mod tests {
         assert!(matches!(err, Error::GraphFreed { .. }));
         assert!(err.to_string().contains("retain_graph"), "{err}");
         // d/dx sum(exp x) = exp x, accumulated twice
-        let g = x
-            .grad()
-            .map(|g| g.to_vec())
-            .transpose()?
-            .unwrap_or_default();
+        let g = x.grad().map(|g| g.to_vec()).transpose()?.unwrap_or_default();
         assert!((g[0] - 2.0 * 1f32.exp()).abs() < 1e-6 && (g[1] - 2.0 * 2f32.exp()).abs() < 1e-5);
         Ok(())
     }
@@ -488,21 +426,12 @@ mod tests {
         let err = y.backward_with(&Tensor::ones(&[3])).unwrap_err();
         assert!(matches!(err, Error::ShapeMismatch { op: "backward", .. }));
         y.backward_with(&Tensor::from_vec(vec![1.0, 10.0], &[2])?)?;
-        assert_eq!(
-            x.grad().map(|g| g.to_vec()).transpose()?,
-            Some(vec![2.0, 20.0])
-        );
+        assert_eq!(x.grad().map(|g| g.to_vec()).transpose()?, Some(vec![2.0, 20.0]));
         let plain = Tensor::ones(&[1]);
         assert!(matches!(plain.backward(), Err(Error::NoGradFn)));
-        assert!(matches!(
-            y.set_requires_grad(false),
-            Err(Error::NotALeaf { .. })
-        ));
+        assert!(matches!(y.set_requires_grad(false), Err(Error::NotALeaf { .. })));
         let labels = Tensor::from_vec_i64(vec![1, 2], &[2])?;
-        assert!(matches!(
-            labels.set_requires_grad(true),
-            Err(Error::DTypeMismatch { .. })
-        ));
+        assert!(matches!(labels.set_requires_grad(true), Err(Error::DTypeMismatch { .. })));
         Ok(())
     }
 

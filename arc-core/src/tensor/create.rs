@@ -92,12 +92,8 @@ impl Tensor {
                 expected: "a finite non-zero step and finite bounds",
             });
         }
-        let n = (((end as f64) - (start as f64)) / step as f64)
-            .ceil()
-            .max(0.0) as usize;
-        let data: Vec<f32> = (0..n)
-            .map(|i| (start as f64 + i as f64 * step as f64) as f32)
-            .collect();
+        let n = (((end as f64) - (start as f64)) / step as f64).ceil().max(0.0) as usize;
+        let data: Vec<f32> = (0..n).map(|i| (start as f64 + i as f64 * step as f64) as f32).collect();
         Ok(Tensor::from_f32(data, &[n]))
     }
 
@@ -125,12 +121,7 @@ impl Tensor {
     /// Uniform samples in `[low, high)`.
     pub fn uniform(shape: &[usize], low: f32, high: f32, rng: &mut Rng) -> Tensor {
         let span = high - low;
-        Tensor::from_f32(
-            (0..numel(shape))
-                .map(|_| low + span * rng.uniform())
-                .collect(),
-            shape,
-        )
+        Tensor::from_f32((0..numel(shape)).map(|_| low + span * rng.uniform()).collect(), shape)
     }
 
     /// Standard normal samples (mean 0, std 1).
@@ -140,12 +131,7 @@ impl Tensor {
 
     /// Normal samples with the given mean and standard deviation.
     pub fn normal(shape: &[usize], mean: f32, std: f32, rng: &mut Rng) -> Tensor {
-        Tensor::from_f32(
-            (0..numel(shape))
-                .map(|_| mean + std * rng.normal())
-                .collect(),
-            shape,
-        )
+        Tensor::from_f32((0..numel(shape)).map(|_| mean + std * rng.normal()).collect(), shape)
     }
 
     /// Uniform integers in `[low, high)` as i64 (e.g. random class labels).
@@ -159,9 +145,7 @@ impl Tensor {
             });
         }
         let span = (high - low) as u64;
-        let data = (0..numel(shape))
-            .map(|_| low + rng.below(span) as i64)
-            .collect();
+        let data = (0..numel(shape)).map(|_| low + rng.below(span) as i64).collect();
         Ok(Tensor::from_i64(data, shape))
     }
 }
@@ -169,12 +153,7 @@ impl Tensor {
 fn check_len(op: &'static str, got: usize, shape: &[usize]) -> Result<()> {
     let expected = numel(shape);
     if got != expected {
-        return Err(Error::ElementCountMismatch {
-            op,
-            shape: shape.to_vec(),
-            expected,
-            got,
-        });
+        return Err(Error::ElementCountMismatch { op, shape: shape.to_vec(), expected, got });
     }
     Ok(())
 }
@@ -192,10 +171,7 @@ mod tests {
         assert_eq!(t.to_vec()?, vec![1.5; 6]);
         assert_eq!(Tensor::zeros(&[0, 4]).numel(), 0);
         assert_eq!(Tensor::scalar(3.0).item()?, 3.0);
-        assert_eq!(
-            Tensor::arange(1.0, 0.0, -0.25)?.to_vec()?,
-            vec![1.0, 0.75, 0.5, 0.25]
-        );
+        assert_eq!(Tensor::arange(1.0, 0.0, -0.25)?.to_vec()?, vec![1.0, 0.75, 0.5, 0.25]);
         let l = Tensor::arange_i64(2, 5);
         assert_eq!((l.dtype(), l.to_vec_i64()?), (DType::I64, vec![2, 3, 4]));
         assert_eq!(Tensor::full_i64(&[1], 7).item_i64()?, 7);
@@ -221,10 +197,7 @@ mod tests {
         let err = labels.to_vec().unwrap_err();
         assert_eq!(err.to_string(), "op `to_vec`: expected dtype f32, got i64");
         let err = Tensor::zeros(&[2, 2]).item().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `item`: tensor of shape [2, 2] does not hold exactly one element"
-        );
+        assert_eq!(err.to_string(), "op `item`: tensor of shape [2, 2] does not hold exactly one element");
         let err = Tensor::zeros(&[1]).to_device(Device::Cuda(0)).unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -50,15 +50,8 @@ pub trait CustomOp: Send + Sync {
     /// Gradients with respect to each input, given the output's gradient; `None` for inputs
     /// that take none (integer inputs). Runs with gradient recording off.
     /// The default returns [`Error::NoBackward`] naming the op.
-    fn backward(
-        &self,
-        _inputs: &[&Tensor],
-        _output: &Tensor,
-        _grad_output: &Tensor,
-    ) -> Result<Vec<Option<Tensor>>> {
-        Err(Error::NoBackward {
-            op: self.name().to_owned(),
-        })
+    fn backward(&self, _inputs: &[&Tensor], _output: &Tensor, _grad_output: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Err(Error::NoBackward { op: self.name().to_owned() })
     }
 }
 
@@ -116,16 +109,8 @@ mod tests {
         fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
             NoGradKernel.forward_cpu(inputs)
         }
-        fn backward(
-            &self,
-            inputs: &[&Tensor],
-            _output: &Tensor,
-            g: &Tensor,
-        ) -> Result<Vec<Option<Tensor>>> {
-            Ok(vec![
-                Some(g.mul(&inputs[1].add_scalar(1.0)?)?),
-                Some(g.mul(inputs[0])?),
-            ])
+        fn backward(&self, inputs: &[&Tensor], _output: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+            Ok(vec![Some(g.mul(&inputs[1].add_scalar(1.0)?)?), Some(g.mul(inputs[0])?)])
         }
     }
 
@@ -139,10 +124,7 @@ mod tests {
         let y = Tensor::apply_custom(op.clone(), &[&a, &b])?;
         assert_eq!(y.grad_fn_name(), Some("plugin.fused_mul_add"));
         let err = y.sum_all()?.backward().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `plugin.fused_mul_add` has no backward, but a gradient is needed through it"
-        );
+        assert_eq!(err.to_string(), "op `plugin.fused_mul_add` has no backward, but a gradient is needed through it");
         assert!(a.grad().is_none(), "no gradient may be silently produced");
         // Outside a graph needing grads it is a plain kernel.
         let plain = Tensor::apply_custom(op, &[&b, &b])?;
@@ -156,12 +138,7 @@ mod tests {
         let b = Tensor::randn(&[3, 2], &mut Rng::new(3));
         let op: Arc<dyn CustomOp> = Arc::new(WithBackward);
         assert!(op.cuda_source().is_none());
-        gradcheck(
-            |t| Tensor::apply_custom(op.clone(), &[&t[0], &t[1]]),
-            &[&a, &b],
-            1e-3,
-            1e-2,
-        )
+        gradcheck(|t| Tensor::apply_custom(op.clone(), &[&t[0], &t[1]]), &[&a, &b], 1e-3, 1e-2)
     }
 
     #[test]
@@ -174,20 +151,12 @@ mod tests {
             fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
                 Ok(inputs[0].clone())
             }
-            fn backward(
-                &self,
-                _: &[&Tensor],
-                _: &Tensor,
-                _: &Tensor,
-            ) -> Result<Vec<Option<Tensor>>> {
+            fn backward(&self, _: &[&Tensor], _: &Tensor, _: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 Ok(vec![Some(Tensor::zeros(&[5]))])
             }
         }
         let x = Tensor::ones(&[2]).requires_grad_()?;
-        let err = Tensor::apply_custom(Arc::new(BadShape), &[&x])?
-            .sum_all()?
-            .backward()
-            .unwrap_err();
+        let err = Tensor::apply_custom(Arc::new(BadShape), &[&x])?.sum_all()?.backward().unwrap_err();
         assert!(matches!(err, Error::BadGradient { input: 0, .. }), "{err}");
         Ok(())
     }

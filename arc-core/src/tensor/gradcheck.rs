@@ -42,11 +42,7 @@ where
     let loss = |xs: &[Tensor]| -> Result<f64> {
         let _guard = no_grad();
         let y = f(xs)?;
-        Ok(y.to_vec()?
-            .iter()
-            .zip(&rv)
-            .map(|(&a, &b)| a as f64 * b)
-            .sum())
+        Ok(y.to_vec()?.iter().zip(&rv).map(|(&a, &b)| a as f64 * b).sum())
     };
     for (i, leaf) in leaves.iter().enumerate() {
         if leaf.dtype() != DType::F32 {
@@ -71,13 +67,7 @@ where
             // NaN on either side fails too.
             let agrees = (a - numeric).abs() <= tol as f64 * (1.0 + numeric.abs());
             if !agrees {
-                return Err(Error::GradcheckFailed {
-                    input: i,
-                    index: j,
-                    analytic: a,
-                    numeric,
-                    tol: tol as f64,
-                });
+                return Err(Error::GradcheckFailed { input: i, index: j, analytic: a, numeric, tol: tol as f64 });
             }
         }
     }
@@ -94,27 +84,12 @@ mod tests {
         // A deliberately wrong op: forward x^2, backward claims 3x.
         let wrong = |t: &[Tensor]| -> Result<Tensor> {
             let out = t[0].detach().square()?;
-            Ok(record(out, "wrong_square", &[&t[0]], |a| {
-                Ok(vec![Some(a.grad.mul(&a.inputs[0].mul_scalar(3.0)?)?)])
-            }))
+            Ok(record(out, "wrong_square", &[&t[0]], |a| Ok(vec![Some(a.grad.mul(&a.inputs[0].mul_scalar(3.0)?)?)])))
         };
         let x = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
         let err = gradcheck(wrong, &[&x], 1e-3, 1e-2).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::GradcheckFailed {
-                    input: 0,
-                    index: 0,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(
-            err.to_string()
-                .starts_with("gradcheck: input 0, element 0: analytic")
-        );
+        assert!(matches!(err, Error::GradcheckFailed { input: 0, index: 0, .. }), "{err}");
+        assert!(err.to_string().starts_with("gradcheck: input 0, element 0: analytic"));
         gradcheck(|t| t[0].square(), &[&x], 1e-3, 1e-2)
     }
 }

@@ -91,12 +91,7 @@ pub(crate) fn sum_sq_dev<I: Isa>(x: &[f32], shift: f32) -> f32 {
 pub(crate) fn dot<I: Isa>(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let rest: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
+    let rest: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
     for (c, d) in ca.zip(cb) {
         for ((s, &x), &y) in acc.iter_mut().zip(c).zip(d) {
             *s = I::fma(x, y, *s);
@@ -116,9 +111,7 @@ pub(crate) fn max(x: &[f32]) -> f32 {
             *a = if v > *a { v } else { *a };
         }
     }
-    acc.iter()
-        .chain(rest)
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+    acc.iter().chain(rest).fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
 /// `e^x` to about 2 ulp, branch-free so that loops over it vectorise (Cephes `expf`
@@ -191,12 +184,8 @@ mod tests {
         for i in -2000..=2000 {
             let x = i as f32 * 5e-3;
             let xd = x as f64;
-            let want =
-                0.5 * xd * (1.0 + (0.7978845608028654 * (xd + 0.044715 * xd.powi(3))).tanh());
-            assert!(
-                (gelu_tanh::<Generic>(x) as f64 - want).abs() < 1e-6,
-                "x = {x}"
-            );
+            let want = 0.5 * xd * (1.0 + (0.7978845608028654 * (xd + 0.044715 * xd.powi(3))).tanh());
+            assert!((gelu_tanh::<Generic>(x) as f64 - want).abs() < 1e-6, "x = {x}");
         }
     }
 

@@ -55,28 +55,19 @@ impl Tensor {
     /// A contiguous f32 tensor; `data.len()` must equal the shape's element count.
     pub(crate) fn from_f32(data: Vec<f32>, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
-        Tensor::from_storage(
-            Arc::new(Storage::Cpu(CpuStorage::F32(data))),
-            Layout::contiguous(shape),
-        )
+        Tensor::from_storage(Arc::new(Storage::Cpu(CpuStorage::F32(data))), Layout::contiguous(shape))
     }
 
     /// A contiguous i64 tensor; `data.len()` must equal the shape's element count.
     pub(crate) fn from_i64(data: Vec<i64>, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
-        Tensor::from_storage(
-            Arc::new(Storage::Cpu(CpuStorage::I64(data))),
-            Layout::contiguous(shape),
-        )
+        Tensor::from_storage(Arc::new(Storage::Cpu(CpuStorage::I64(data))), Layout::contiguous(shape))
     }
 
     /// The same data under a new autograd node.
     pub(crate) fn with_node(self, node: Arc<Node>) -> Tensor {
         let inner = match Arc::try_unwrap(self.0) {
-            Ok(inner) => TensorInner {
-                node: Some(node),
-                ..inner
-            },
+            Ok(inner) => TensorInner { node: Some(node), ..inner },
             Err(shared) => TensorInner {
                 storage: shared.storage.clone(),
                 layout: shared.layout.clone(),
@@ -101,11 +92,7 @@ impl Tensor {
     pub(crate) fn cpu_f32(&self, op: &'static str) -> Result<(&[f32], &Layout)> {
         match &*self.0.storage {
             Storage::Cpu(CpuStorage::F32(v)) => Ok((v, &self.0.layout)),
-            Storage::Cpu(CpuStorage::I64(_)) => Err(Error::DTypeMismatch {
-                op,
-                expected: DType::F32,
-                got: DType::I64,
-            }),
+            Storage::Cpu(CpuStorage::I64(_)) => Err(Error::DTypeMismatch { op, expected: DType::F32, got: DType::I64 }),
             Storage::Cuda(s) => match *s {},
         }
     }
@@ -114,11 +101,7 @@ impl Tensor {
     pub(crate) fn cpu_i64(&self, op: &'static str) -> Result<(&[i64], &Layout)> {
         match &*self.0.storage {
             Storage::Cpu(CpuStorage::I64(v)) => Ok((v, &self.0.layout)),
-            Storage::Cpu(CpuStorage::F32(_)) => Err(Error::DTypeMismatch {
-                op,
-                expected: DType::I64,
-                got: DType::F32,
-            }),
+            Storage::Cpu(CpuStorage::F32(_)) => Err(Error::DTypeMismatch { op, expected: DType::I64, got: DType::F32 }),
             Storage::Cuda(s) => match *s {},
         }
     }
@@ -205,9 +188,7 @@ impl Tensor {
     /// ```
     pub fn item(&self) -> Result<f32> {
         if self.numel() != 1 {
-            return Err(Error::NotAScalar {
-                shape: self.shape().to_vec(),
-            });
+            return Err(Error::NotAScalar { shape: self.shape().to_vec() });
         }
         let (data, layout) = self.cpu_f32("item")?;
         Ok(data[layout.offset])
@@ -216,9 +197,7 @@ impl Tensor {
     /// The value of a one-element i64 tensor.
     pub fn item_i64(&self) -> Result<i64> {
         if self.numel() != 1 {
-            return Err(Error::NotAScalar {
-                shape: self.shape().to_vec(),
-            });
+            return Err(Error::NotAScalar { shape: self.shape().to_vec() });
         }
         let (data, layout) = self.cpu_i64("item_i64")?;
         Ok(data[layout.offset])
@@ -239,13 +218,11 @@ impl Tensor {
     /// An owned ndarray copy of an f32 tensor.
     pub fn to_ndarray(&self) -> Result<ndarray::ArrayD<f32>> {
         let data = self.to_vec()?;
-        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(self.shape()), data).map_err(|_| {
-            Error::ElementCountMismatch {
-                op: "to_ndarray",
-                shape: self.shape().to_vec(),
-                expected: self.numel(),
-                got: self.numel(),
-            }
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(self.shape()), data).map_err(|_| Error::ElementCountMismatch {
+            op: "to_ndarray",
+            shape: self.shape().to_vec(),
+            expected: self.numel(),
+            got: self.numel(),
         })
     }
 
@@ -255,10 +232,7 @@ impl Tensor {
             (Device::Cpu, Storage::Cpu(_)) => Ok(self.clone()),
             (Device::Cuda(ordinal), Storage::Cpu(c)) => {
                 let s = super::cuda::CudaStorage::from_cpu(c, ordinal, "to_device")?;
-                Ok(Tensor::from_storage(
-                    Arc::new(Storage::Cuda(s)),
-                    self.layout().clone(),
-                ))
+                Ok(Tensor::from_storage(Arc::new(Storage::Cuda(s)), self.layout().clone()))
             }
             (_, Storage::Cuda(s)) => match *s {},
         }
@@ -280,8 +254,7 @@ fn gather_contiguous<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Tensor");
-        d.field("shape", &self.shape())
-            .field("dtype", &self.dtype());
+        d.field("shape", &self.shape()).field("dtype", &self.dtype());
         if let Some(node) = &self.0.node {
             d.field("grad_fn", &node.name());
         } else if self.leaf_requires_grad() {

@@ -35,16 +35,8 @@ impl Rng {
     /// A generator whose whole stream is determined by `seed`.
     pub fn new(seed: u64) -> Self {
         let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
-        Rng {
-            s,
-            spare_normal: None,
-        }
+        let s = [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)];
+        Rng { s, spare_normal: None }
     }
 
     /// The next 64 random bits.
@@ -107,10 +99,7 @@ mod tests {
         let normals: Vec<f64> = (0..n).map(|_| r.normal() as f64).collect();
         let mean = normals.iter().sum::<f64>() / n as f64;
         let var = normals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(
-            mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
-            "mean {mean} var {var}"
-        );
+        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.02, "mean {mean} var {var}");
         let uniform_mean = (0..n).map(|_| r.uniform() as f64).sum::<f64>() / n as f64;
         assert!((uniform_mean - 0.5).abs() < 0.003, "{uniform_mean}");
         assert!((0..1000).all(|_| r.below(3) < 3));

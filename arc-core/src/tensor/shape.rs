@@ -23,10 +23,7 @@ impl Dims {
         if s.len() <= INLINE {
             let mut dims = [0; INLINE];
             dims[..s.len()].copy_from_slice(s);
-            Dims::Inline {
-                len: s.len() as u8,
-                dims,
-            }
+            Dims::Inline { len: s.len() as u8, dims }
         } else {
             Dims::Heap(s.to_vec())
         }
@@ -86,11 +83,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// A contiguous row-major layout starting at offset 0.
     pub(crate) fn contiguous(shape: &[usize]) -> Self {
-        Layout {
-            shape: Dims::from_slice(shape),
-            strides: contiguous_strides(shape),
-            offset: 0,
-        }
+        Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
     pub(crate) fn numel(&self) -> usize {
@@ -125,12 +118,7 @@ pub(crate) struct StridedOffsets<'a> {
 
 impl<'a> StridedOffsets<'a> {
     fn new(layout: &'a Layout) -> Self {
-        StridedOffsets {
-            layout,
-            index: vec![0; layout.shape.len()],
-            next: layout.offset,
-            remaining: layout.numel(),
-        }
+        StridedOffsets { layout, index: vec![0; layout.shape.len()], next: layout.offset, remaining: layout.numel() }
     }
 }
 
@@ -174,26 +162,14 @@ pub(crate) fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -
     let rank = lhs.len().max(rhs.len());
     let mut out = vec![0; rank];
     for (i, o) in out.iter_mut().enumerate() {
-        let l = if i + lhs.len() >= rank {
-            lhs[i + lhs.len() - rank]
-        } else {
-            1
-        };
-        let r = if i + rhs.len() >= rank {
-            rhs[i + rhs.len() - rank]
-        } else {
-            1
-        };
+        let l = if i + lhs.len() >= rank { lhs[i + lhs.len() - rank] } else { 1 };
+        let r = if i + rhs.len() >= rank { rhs[i + rhs.len() - rank] } else { 1 };
         *o = match (l, r) {
             (a, b) if a == b => a,
             (1, b) => b,
             (a, 1) => a,
             _ => {
-                return Err(Error::ShapeMismatch {
-                    op,
-                    lhs: lhs.to_vec(),
-                    rhs: rhs.to_vec(),
-                });
+                return Err(Error::ShapeMismatch { op, lhs: lhs.to_vec(), rhs: rhs.to_vec() });
             }
         };
     }
@@ -210,10 +186,7 @@ mod tests {
         assert_eq!(&*broadcast_shapes("t", &[], &[5])?, &[5]);
         assert_eq!(&*broadcast_shapes("t", &[3], &[3])?, &[3]);
         let err = broadcast_shapes("add", &[2, 3], &[4]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `add`: shapes [2, 3] and [4] are incompatible"
-        );
+        assert_eq!(err.to_string(), "op `add`: shapes [2, 3] and [4] are incompatible");
         Ok(())
     }
 
@@ -221,11 +194,7 @@ mod tests {
     fn strides_and_offsets() {
         assert_eq!(&*contiguous_strides(&[2, 3, 4]), &[12, 4, 1]);
         // A transposed 2x3 view of a contiguous 3x2 buffer.
-        let l = Layout {
-            shape: Dims::from_slice(&[2, 3]),
-            strides: Dims::from_slice(&[1, 2]),
-            offset: 0,
-        };
+        let l = Layout { shape: Dims::from_slice(&[2, 3]), strides: Dims::from_slice(&[1, 2]), offset: 0 };
         assert!(!l.is_contiguous());
         assert_eq!(l.offsets().collect::<Vec<_>>(), vec![0, 2, 4, 1, 3, 5]);
         assert!(Layout::contiguous(&[7, 1, 3]).is_contiguous());
@@ -242,9 +211,6 @@ mod tests {
     fn negative_dims_count_from_the_end() {
         assert_eq!(normalize_dim("t", -1, 3).ok(), Some(2));
         let err = normalize_dim("sum", 3, 3).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `sum`: dim 3 is out of range for a tensor of rank 3"
-        );
+        assert_eq!(err.to_string(), "op `sum`: dim 3 is out of range for a tensor of rank 3");
     }
 }

@@ -94,19 +94,11 @@ fn along_dim(
 ) -> Result<Tensor> {
     let d = normalize_dim(op, dim, x.rank())?;
     let last = x.rank() - 1;
-    let moved = if d == last {
-        x.clone()
-    } else {
-        x.transpose_raw(d, last)
-    };
+    let moved = if d == last { x.clone() } else { x.transpose_raw(d, last) };
     let data = moved.f32_data(op)?;
     let cols = moved.shape()[last];
     let out = Tensor::from_f32(par_rows(&data, cols, |_, i, o| kernel(i, o)), moved.shape());
-    Ok(if d == last {
-        out
-    } else {
-        out.transpose_raw(d, last)
-    })
+    Ok(if d == last { out } else { out.transpose_raw(d, last) })
 }
 
 /// Like [`along_dim`] over two same-shape tensors (for backwards).
@@ -118,11 +110,8 @@ fn along_dim2(
     kernel: impl Fn(&[f32], &[f32], &mut [MaybeUninit<f32>]) + Sync,
 ) -> Result<Tensor> {
     let last = a.rank() - 1;
-    let (ma, mb) = if dim == last {
-        (a.clone(), b.clone())
-    } else {
-        (a.transpose_raw(dim, last), b.transpose_raw(dim, last))
-    };
+    let (ma, mb) =
+        if dim == last { (a.clone(), b.clone()) } else { (a.transpose_raw(dim, last), b.transpose_raw(dim, last)) };
     let (da, db) = (ma.f32_data(op)?, mb.f32_data(op)?);
     let cols = ma.shape()[last];
     let n = da.len();
@@ -142,11 +131,7 @@ fn along_dim2(
         })
     };
     let out = Tensor::from_f32(out, ma.shape());
-    Ok(if dim == last {
-        out
-    } else {
-        out.transpose_raw(dim, last)
-    })
+    Ok(if dim == last { out } else { out.transpose_raw(dim, last) })
 }
 
 /// The standard normal density and distribution function at `x` (f64 for the backward).
@@ -162,9 +147,7 @@ impl Tensor {
     pub fn relu(&self) -> Result<Tensor> {
         let out = self.map1("relu", |x| if x > 0.0 { x } else { 0.0 })?;
         Ok(record(out, "relu", &[self], |a| {
-            Ok(vec![Some(map2("relu", a.grad, &a.inputs[0], |g, x| {
-                if x > 0.0 { g } else { 0.0 }
-            })?)])
+            Ok(vec![Some(map2("relu", a.grad, &a.inputs[0], |g, x| if x > 0.0 { g } else { 0.0 })?)])
         }))
     }
 
@@ -172,9 +155,7 @@ impl Tensor {
     pub fn sigmoid(&self) -> Result<Tensor> {
         let out = self.map1("sigmoid", |x| 1.0 / (1.0 + (-x).exp()))?;
         Ok(record_with_output(out, "sigmoid", &[self], |a| {
-            Ok(vec![Some(map2("sigmoid", a.grad, a.output(), |g, y| {
-                g * y * (1.0 - y)
-            })?)])
+            Ok(vec![Some(map2("sigmoid", a.grad, a.output(), |g, y| g * y * (1.0 - y))?)])
         }))
     }
 
@@ -182,9 +163,7 @@ impl Tensor {
     pub fn tanh(&self) -> Result<Tensor> {
         let out = self.map1("tanh", f32::tanh)?;
         Ok(record_with_output(out, "tanh", &[self], |a| {
-            Ok(vec![Some(map2("tanh", a.grad, a.output(), |g, y| {
-                g * (1.0 - y * y)
-            })?)])
+            Ok(vec![Some(map2("tanh", a.grad, a.output(), |g, y| g * (1.0 - y * y))?)])
         }))
     }
 
@@ -303,18 +282,13 @@ mod tests {
         assert!(close(&x.tanh()?.to_vec()?, &tanh, 1e-7));
         assert_eq!(x.relu()?.to_vec()?, vec![0.0, 0.0, 0.0, 0.7, 2.5]);
         // Exact GELU: x * Phi(x), Phi from erf (libm, f64).
-        let gelu: Vec<f64> = xs
-            .iter()
-            .map(|v| 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)))
-            .collect();
+        let gelu: Vec<f64> = xs.iter().map(|v| 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2))).collect();
         assert!(close(&x.gelu()?.to_vec()?, &gelu, 1e-6));
         // gelu(1) = 0.841344746..., gelu(-0.5) = -0.154268...
         assert!((gelu[3] - 0.7 * 0.758_036_347_776_927_4).abs() < 1e-9);
         let gt: Vec<f64> = xs
             .iter()
-            .map(|v| {
-                0.5 * v * (1.0 + (0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)).tanh())
-            })
+            .map(|v| 0.5 * v * (1.0 + (0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)).tanh()))
             .collect();
         assert!(close(&x.gelu_tanh()?.to_vec()?, &gt, 1e-6));
         Ok(())
@@ -325,14 +299,7 @@ mod tests {
         // softmax([1, 2, 3]) = e^(x-3) / sum = [0.09003057, 0.24472847, 0.66524096]
         let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 1000.0, 1000.0, 1000.0], &[2, 3])?;
         let p = x.softmax(1)?.to_vec()?;
-        let want = [
-            0.090_030_57,
-            0.244_728_47,
-            0.665_240_96,
-            1.0 / 3.0,
-            1.0 / 3.0,
-            1.0 / 3.0,
-        ];
+        let want = [0.090_030_57, 0.244_728_47, 0.665_240_96, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0];
         assert!(close(&p, &want, 1e-6));
         // log_softmax = x - logsumexp(x); logsumexp([1,2,3]) = 3.40760596
         let lp = x.log_softmax(-1)?.to_vec()?;
@@ -345,14 +312,7 @@ mod tests {
         let long = Tensor::randn(&[3, 37], &mut Rng::new(1));
         let sums = long.softmax(-1)?.sum(&[-1], false)?.to_vec()?;
         assert!(close(&sums, &[1.0, 1.0, 1.0], 1e-6));
-        assert!(matches!(
-            x.softmax(2),
-            Err(Error::BadAxis {
-                op: "softmax",
-                dim: 2,
-                rank: 2
-            })
-        ));
+        assert!(matches!(x.softmax(2), Err(Error::BadAxis { op: "softmax", dim: 2, rank: 2 })));
         Ok(())
     }
 
@@ -364,8 +324,7 @@ mod tests {
         let gelu = x.gelu_tanh()?.to_vec()?;
         for (&v, &g) in xs.iter().zip(&gelu) {
             let v = v as f64;
-            let want =
-                0.5 * v * (1.0 + (0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)).tanh());
+            let want = 0.5 * v * (1.0 + (0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)).tanh());
             assert!((g as f64 - want).abs() < 1e-5, "{v}: {g} vs {want}");
         }
         let p = x.softmax(-1)?.to_vec()?;

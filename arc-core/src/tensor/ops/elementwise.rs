@@ -22,11 +22,7 @@ pub(crate) fn map2(
     let (bd, bl) = b.cpu_f32(op)?;
     if al.shape == bl.shape && al.is_contiguous() && bl.is_contiguous() {
         let n = al.numel();
-        let out = zip_map_f32(
-            &ad[al.offset..al.offset + n],
-            &bd[bl.offset..bl.offset + n],
-            f,
-        );
+        let out = zip_map_f32(&ad[al.offset..al.offset + n], &bd[bl.offset..bl.offset + n], f);
         return Ok(Tensor::from_f32(out, &al.shape));
     }
     let shape = broadcast_shapes(op, &al.shape, &bl.shape)?;
@@ -35,10 +31,7 @@ pub(crate) fn map2(
     // the output is a sequence of rows, each zipped with the whole smaller operand.
     if al.is_contiguous() && bl.is_contiguous() && n > 0 {
         let (an, bn) = (al.numel(), bl.numel());
-        let (a_s, b_s) = (
-            &ad[al.offset..al.offset + an],
-            &bd[bl.offset..bl.offset + bn],
-        );
+        let (a_s, b_s) = (&ad[al.offset..al.offset + an], &bd[bl.offset..bl.offset + bn]);
         if an == n && is_trailing(&bl.shape, &shape) {
             let mut out = Vec::with_capacity(n);
             for row in a_s.chunks_exact(bn) {
@@ -58,12 +51,8 @@ pub(crate) fn map2(
     let av = view_f32(ad, al);
     let bv = view_f32(bd, bl);
     // Both broadcasts succeed: `shape` is the broadcast of the two shapes.
-    let av = av
-        .broadcast(target.clone())
-        .expect("broadcast_shapes validated lhs");
-    let bv = bv
-        .broadcast(target.clone())
-        .expect("broadcast_shapes validated rhs");
+    let av = av.broadcast(target.clone()).expect("broadcast_shapes validated lhs");
+    let bv = bv.broadcast(target.clone()).expect("broadcast_shapes validated rhs");
     let mut out = ArrayD::<f32>::zeros(target);
     let zip = Zip::from(&mut out).and(&av).and(&bv);
     if should_par(n) {
@@ -121,10 +110,7 @@ impl Tensor {
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
         let out = map2("add", self, rhs, |x, y| x + y)?;
         Ok(record(out, "add", &[self, rhs], |a| {
-            Ok(vec![
-                grad_for(a, 0, || Ok(a.grad.clone()))?,
-                grad_for(a, 1, || Ok(a.grad.clone()))?,
-            ])
+            Ok(vec![grad_for(a, 0, || Ok(a.grad.clone()))?, grad_for(a, 1, || Ok(a.grad.clone()))?])
         }))
     }
 
@@ -132,10 +118,7 @@ impl Tensor {
     pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
         let out = map2("sub", self, rhs, |x, y| x - y)?;
         Ok(record(out, "sub", &[self, rhs], |a| {
-            Ok(vec![
-                grad_for(a, 0, || Ok(a.grad.clone()))?,
-                grad_for(a, 1, || a.grad.neg())?,
-            ])
+            Ok(vec![grad_for(a, 0, || Ok(a.grad.clone()))?, grad_for(a, 1, || a.grad.neg())?])
         }))
     }
 
@@ -144,10 +127,7 @@ impl Tensor {
         let out = map2("mul", self, rhs, |x, y| x * y)?;
         Ok(record(out, "mul", &[self, rhs], |a| {
             let (x, y) = (&a.inputs[0], &a.inputs[1]);
-            Ok(vec![
-                grad_for(a, 0, || a.grad.mul(y))?,
-                grad_for(a, 1, || a.grad.mul(x))?,
-            ])
+            Ok(vec![grad_for(a, 0, || a.grad.mul(y))?, grad_for(a, 1, || a.grad.mul(x))?])
         }))
     }
 
@@ -159,9 +139,7 @@ impl Tensor {
             // d(x/y)/dx = 1/y; d(x/y)/dy = -x/y^2
             Ok(vec![
                 grad_for(a, 0, || a.grad.div(y))?,
-                grad_for(a, 1, || {
-                    a.grad.mul(&map2("div", x, y, |x, y| -x / (y * y))?)
-                })?,
+                grad_for(a, 1, || a.grad.mul(&map2("div", x, y, |x, y| -x / (y * y))?))?,
             ])
         }))
     }
@@ -170,13 +148,8 @@ impl Tensor {
     pub fn maximum(&self, rhs: &Tensor) -> Result<Tensor> {
         let out = map2("maximum", self, rhs, |x, y| if x >= y { x } else { y })?;
         Ok(record(out, "maximum", &[self, rhs], |a| {
-            let share = map2("maximum", &a.inputs[0], &a.inputs[1], |x, y| {
-                tie_share(x, y)
-            })?;
-            Ok(vec![
-                grad_for(a, 0, || a.grad.mul(&share))?,
-                grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?,
-            ])
+            let share = map2("maximum", &a.inputs[0], &a.inputs[1], |x, y| tie_share(x, y))?;
+            Ok(vec![grad_for(a, 0, || a.grad.mul(&share))?, grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?])
         }))
     }
 
@@ -184,22 +157,15 @@ impl Tensor {
     pub fn minimum(&self, rhs: &Tensor) -> Result<Tensor> {
         let out = map2("minimum", self, rhs, |x, y| if x <= y { x } else { y })?;
         Ok(record(out, "minimum", &[self, rhs], |a| {
-            let share = map2("minimum", &a.inputs[0], &a.inputs[1], |x, y| {
-                tie_share(y, x)
-            })?;
-            Ok(vec![
-                grad_for(a, 0, || a.grad.mul(&share))?,
-                grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?,
-            ])
+            let share = map2("minimum", &a.inputs[0], &a.inputs[1], |x, y| tie_share(y, x))?;
+            Ok(vec![grad_for(a, 0, || a.grad.mul(&share))?, grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?])
         }))
     }
 
     /// `self * mul + add` with scalars.
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
         let out = self.map1("affine", move |x| x * mul + add)?;
-        Ok(record(out, "affine", &[self], move |a| {
-            Ok(vec![Some(a.grad.affine(mul, 0.0)?)])
-        }))
+        Ok(record(out, "affine", &[self], move |a| Ok(vec![Some(a.grad.affine(mul, 0.0)?)])))
     }
 
     /// `self + value`.
@@ -254,10 +220,7 @@ mod tests {
         assert_eq!(a.minimum(&b)?.to_vec()?, vec![1.0, -2.0, -1.0]);
         assert_eq!(a.affine(2.0, 1.0)?.to_vec()?, vec![3.0, -3.0, 7.0]);
         assert_eq!(a.div_scalar(2.0)?.to_vec()?, vec![0.5, -1.0, 1.5]);
-        assert_eq!(
-            a.sub_scalar(1.0)?.add_scalar(0.5)?.to_vec()?,
-            vec![0.5, -2.5, 2.5]
-        );
+        assert_eq!(a.sub_scalar(1.0)?.add_scalar(0.5)?.to_vec()?, vec![0.5, -2.5, 2.5]);
         Ok(())
     }
 
@@ -266,14 +229,8 @@ mod tests {
         // [2,1] + [3] -> [2,3]: out[i][j] = a[i] + b[j]
         let a = Tensor::from_vec(vec![10.0, 20.0], &[2, 1])?;
         let b = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3])?;
-        assert_eq!(
-            a.add(&b)?.to_vec()?,
-            vec![11.0, 12.0, 13.0, 21.0, 22.0, 23.0]
-        );
-        assert_eq!(
-            b.sub(&a)?.to_vec()?,
-            vec![-9.0, -8.0, -7.0, -19.0, -18.0, -17.0]
-        );
+        assert_eq!(a.add(&b)?.to_vec()?, vec![11.0, 12.0, 13.0, 21.0, 22.0, 23.0]);
+        assert_eq!(b.sub(&a)?.to_vec()?, vec![-9.0, -8.0, -7.0, -19.0, -18.0, -17.0]);
         // A transposed view on one side: [[1,3],[2,4]] * [[1,1],[2,2]]
         let m = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?.t()?;
         let n = Tensor::from_vec(vec![1.0, 1.0, 2.0, 2.0], &[2, 2])?;
@@ -283,25 +240,16 @@ mod tests {
 
     #[test]
     fn mismatched_shapes_name_both() {
-        let err = Tensor::zeros(&[2, 3])
-            .mul(&Tensor::zeros(&[2]))
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `mul`: shapes [2, 3] and [2] are incompatible"
-        );
+        let err = Tensor::zeros(&[2, 3]).mul(&Tensor::zeros(&[2])).unwrap_err();
+        assert_eq!(err.to_string(), "op `mul`: shapes [2, 3] and [2] are incompatible");
         let i = Tensor::full_i64(&[2], 1);
-        assert!(matches!(
-            Tensor::zeros(&[2]).add(&i),
-            Err(Error::DTypeMismatch { op: "add", .. })
-        ));
+        assert!(matches!(Tensor::zeros(&[2]).add(&i), Err(Error::DTypeMismatch { op: "add", .. })));
     }
 
     #[test]
     fn gradcheck_binary_ops_with_broadcasting() -> Result<()> {
         // Gradients checked against central differences (eps 1e-3, tolerance 1e-2 relative).
-        let shapes: [(&[usize], &[usize]); 3] =
-            [(&[3, 4], &[3, 4]), (&[2, 3, 4], &[4]), (&[3, 1], &[1, 4])];
+        let shapes: [(&[usize], &[usize]); 3] = [(&[3, 4], &[3, 4]), (&[2, 3, 4], &[4]), (&[3, 1], &[1, 4])];
         for (i, (sa, sb)) in shapes.iter().enumerate() {
             let a = randn(sa, i as u64);
             // Keep divisors away from 0 and max/min inputs away from ties.

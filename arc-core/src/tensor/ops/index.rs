@@ -24,13 +24,7 @@ fn checked_indices(op: &'static str, index: &[i64], size: usize) -> Result<Vec<u
 }
 
 /// `out[o, j, :] = x[o, idx[j], :]` over a `[outer, size, inner]` view of `x`.
-fn select_blocks<T: Copy>(
-    x: &[T],
-    outer: usize,
-    size: usize,
-    inner: usize,
-    idx: &[usize],
-) -> Vec<T> {
+fn select_blocks<T: Copy>(x: &[T], outer: usize, size: usize, inner: usize, idx: &[usize]) -> Vec<T> {
     let mut out = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         let base = o * size * inner;
@@ -48,12 +42,8 @@ fn gather_offsets(shape: &[usize], index_shape: &[usize], dim: usize, idx: &[usi
     let mut pos = vec![0usize; index_shape.len()];
     let mut out = Vec::with_capacity(idx.len());
     for &i in idx {
-        let off: usize = pos
-            .iter()
-            .zip(strides.iter())
-            .enumerate()
-            .map(|(d, (&p, &s))| if d == dim { i * s } else { p * s })
-            .sum();
+        let off: usize =
+            pos.iter().zip(strides.iter()).enumerate().map(|(d, (&p, &s))| if d == dim { i * s } else { p * s }).sum();
         out.push(off);
         for d in (0..pos.len()).rev() {
             pos[d] += 1;
@@ -81,11 +71,7 @@ impl Tensor {
     pub fn index_select(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         let d = normalize_dim("index_select", dim, self.rank())?;
         if index.rank() != 1 {
-            return Err(Error::BadRank {
-                op: "index_select",
-                expected: "a 1-D index",
-                shape: index.shape().to_vec(),
-            });
+            return Err(Error::BadRank { op: "index_select", expected: "a 1-D index", shape: index.shape().to_vec() });
         }
         let size = self.shape()[d];
         let idx = checked_indices("index_select", &index.i64_data("index_select")?, size)?;
@@ -94,14 +80,12 @@ impl Tensor {
         let mut shape = self.shape().to_vec();
         shape[d] = idx.len();
         let out = match self.dtype() {
-            DType::F32 => Tensor::from_f32(
-                select_blocks(&self.f32_data("index_select")?, outer, size, inner, &idx),
-                &shape,
-            ),
-            DType::I64 => Tensor::from_i64(
-                select_blocks(&self.i64_data("index_select")?, outer, size, inner, &idx),
-                &shape,
-            ),
+            DType::F32 => {
+                Tensor::from_f32(select_blocks(&self.f32_data("index_select")?, outer, size, inner, &idx), &shape)
+            }
+            DType::I64 => {
+                Tensor::from_i64(select_blocks(&self.i64_data("index_select")?, outer, size, inner, &idx), &shape)
+            }
         };
         Ok(record(out, "index_select", &[self, index], move |a| {
             let g = a.grad.f32_data("index_select")?;
@@ -113,10 +97,7 @@ impl Tensor {
                     dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
                 }
             }
-            Ok(vec![
-                Some(Tensor::from_f32(full, a.inputs[0].shape())),
-                None,
-            ])
+            Ok(vec![Some(Tensor::from_f32(full, a.inputs[0].shape())), None])
         }))
     }
 
@@ -134,18 +115,9 @@ impl Tensor {
     pub fn gather(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         let d = normalize_dim("gather", dim, self.rank())?;
         let fits = index.rank() == self.rank()
-            && index
-                .shape()
-                .iter()
-                .zip(self.shape())
-                .enumerate()
-                .all(|(i, (a, b))| i == d || a <= b);
+            && index.shape().iter().zip(self.shape()).enumerate().all(|(i, (a, b))| i == d || a <= b);
         if !fits {
-            return Err(Error::ShapeMismatch {
-                op: "gather",
-                lhs: self.shape().to_vec(),
-                rhs: index.shape().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op: "gather", lhs: self.shape().to_vec(), rhs: index.shape().to_vec() });
         }
         let idx = checked_indices("gather", &index.i64_data("gather")?, self.shape()[d])?;
         let offsets = gather_offsets(self.shape(), index.shape(), d, &idx);
@@ -157,10 +129,7 @@ impl Tensor {
             for (&o, &gv) in offsets.iter().zip(g.iter()) {
                 full[o] += gv;
             }
-            Ok(vec![
-                Some(Tensor::from_f32(full, a.inputs[0].shape())),
-                None,
-            ])
+            Ok(vec![Some(Tensor::from_f32(full, a.inputs[0].shape())), None])
         }))
     }
 }
@@ -174,10 +143,7 @@ mod tests {
     fn index_select_along_inner_dims_and_on_labels() -> Result<()> {
         let x = Tensor::arange(0.0, 6.0, 1.0)?.reshape(&[2, 3])?;
         let idx = Tensor::from_vec_i64(vec![2, 2, 0], &[3])?;
-        assert_eq!(
-            x.index_select(1, &idx)?.to_vec()?,
-            vec![2.0, 2.0, 0.0, 5.0, 5.0, 3.0]
-        );
+        assert_eq!(x.index_select(1, &idx)?.to_vec()?, vec![2.0, 2.0, 0.0, 5.0, 5.0, 3.0]);
         let labels = Tensor::from_vec_i64(vec![7, 8, 9], &[3])?;
         assert_eq!(labels.index_select(0, &idx)?.to_vec_i64()?, vec![9, 9, 7]);
         Ok(())
@@ -198,36 +164,14 @@ mod tests {
     #[test]
     fn index_errors() -> Result<()> {
         let x = Tensor::zeros(&[2, 3]);
-        let err = x
-            .index_select(0, &Tensor::from_vec_i64(vec![0, 2], &[2])?)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `index_select`: index 2 is out of range for a dimension of size 2"
-        );
-        let err = x
-            .gather(1, &Tensor::from_vec_i64(vec![-1, 0], &[2, 1])?)
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            Error::IndexOutOfRange {
-                op: "gather",
-                index: -1,
-                size: 3
-            }
-        ));
+        let err = x.index_select(0, &Tensor::from_vec_i64(vec![0, 2], &[2])?).unwrap_err();
+        assert_eq!(err.to_string(), "op `index_select`: index 2 is out of range for a dimension of size 2");
+        let err = x.gather(1, &Tensor::from_vec_i64(vec![-1, 0], &[2, 1])?).unwrap_err();
+        assert!(matches!(err, Error::IndexOutOfRange { op: "gather", index: -1, size: 3 }));
         let err = x.index_select(0, &Tensor::zeros(&[1])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `index_select`: expected dtype i64, got f32"
-        );
-        let err = x
-            .gather(1, &Tensor::from_vec_i64(vec![0; 3], &[3, 1])?)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `gather`: shapes [2, 3] and [3, 1] are incompatible"
-        );
+        assert_eq!(err.to_string(), "op `index_select`: expected dtype i64, got f32");
+        let err = x.gather(1, &Tensor::from_vec_i64(vec![0; 3], &[3, 1])?).unwrap_err();
+        assert_eq!(err.to_string(), "op `gather`: shapes [2, 3] and [3, 1] are incompatible");
         Ok(())
     }
 

@@ -94,12 +94,7 @@ pub(crate) fn gemm_new(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_
 
 fn mat<'a>(data: &'a [f32], l: &Layout, offset: usize) -> MatRef<'a> {
     let r = l.shape.len();
-    MatRef {
-        data,
-        offset,
-        rs: l.strides[r - 2] as isize,
-        cs: l.strides[r - 1] as isize,
-    }
+    MatRef { data, offset, rs: l.strides[r - 2] as isize, cs: l.strides[r - 1] as isize }
 }
 
 /// Batched product of rank >= 2 operands (no autograd).
@@ -107,27 +102,12 @@ fn matmul_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (ad, al) = a.cpu_f32("matmul")?;
     let (bd, bl) = b.cpu_f32("matmul")?;
     let (ra, rb) = (al.shape.len(), bl.shape.len());
-    let (m, k, k2, n) = (
-        al.shape[ra - 2],
-        al.shape[ra - 1],
-        bl.shape[rb - 2],
-        bl.shape[rb - 1],
-    );
+    let (m, k, k2, n) = (al.shape[ra - 2], al.shape[ra - 1], bl.shape[rb - 2], bl.shape[rb - 1]);
     if k != k2 {
-        return Err(Error::ShapeMismatch {
-            op: "matmul",
-            lhs: a.shape().to_vec(),
-            rhs: b.shape().to_vec(),
-        });
+        return Err(Error::ShapeMismatch { op: "matmul", lhs: a.shape().to_vec(), rhs: b.shape().to_vec() });
     }
-    let batch =
-        broadcast_shapes("matmul", &al.shape[..ra - 2], &bl.shape[..rb - 2]).map_err(|_| {
-            Error::ShapeMismatch {
-                op: "matmul",
-                lhs: a.shape().to_vec(),
-                rhs: b.shape().to_vec(),
-            }
-        })?;
+    let batch = broadcast_shapes("matmul", &al.shape[..ra - 2], &bl.shape[..rb - 2])
+        .map_err(|_| Error::ShapeMismatch { op: "matmul", lhs: a.shape().to_vec(), rhs: b.shape().to_vec() })?;
     let nb: usize = batch.iter().product();
     let mut shape = batch.to_vec();
     shape.extend([m, n]);
@@ -138,15 +118,7 @@ fn matmul_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     // Per-operand batch strides, 0 along broadcast dims.
     let bstrides = |l: &Layout, r: usize| -> Vec<usize> {
         let lead = batch.len() - (r - 2);
-        (0..batch.len())
-            .map(|i| {
-                if i < lead || l.shape[i - lead] == 1 {
-                    0
-                } else {
-                    l.strides[i - lead]
-                }
-            })
-            .collect()
+        (0..batch.len()).map(|i| if i < lead || l.shape[i - lead] == 1 { 0 } else { l.strides[i - lead] }).collect()
     };
     let (sa, sb) = (bstrides(al, ra), bstrides(bl, rb));
     let mut out = vec![0.0f32; nb * m * n];
@@ -156,17 +128,7 @@ fn matmul_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let ob = bl.offset + index.iter().zip(&sb).map(|(i, s)| i * s).sum::<usize>();
         if k > 0 && m * n > 0 {
             // SAFETY: `chunk` holds m*n initialised floats; offsets index valid batches.
-            unsafe {
-                gemm_into(
-                    chunk.as_mut_ptr(),
-                    m,
-                    n,
-                    k,
-                    mat(ad, al, oa),
-                    mat(bd, bl, ob),
-                    false,
-                )
-            };
+            unsafe { gemm_into(chunk.as_mut_ptr(), m, n, k, mat(ad, al, oa), mat(bd, bl, ob), false) };
         }
         for d in (0..batch.len()).rev() {
             index[d] += 1;
@@ -204,16 +166,8 @@ impl Tensor {
     /// ```
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
         if self.rank() == 0 || rhs.rank() == 0 {
-            let shape = if self.rank() == 0 {
-                self.shape()
-            } else {
-                rhs.shape()
-            };
-            return Err(Error::BadRank {
-                op: "matmul",
-                expected: "at least 1 dim",
-                shape: shape.to_vec(),
-            });
+            let shape = if self.rank() == 0 { self.shape() } else { rhs.shape() };
+            return Err(Error::BadRank { op: "matmul", expected: "at least 1 dim", shape: shape.to_vec() });
         }
         if self.rank() == 1 {
             // The added row dim is second to last, or last once a 1-D rhs dropped its own.
@@ -263,9 +217,7 @@ mod tests {
         let mut out = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
-                out[i * n + j] = (0..k)
-                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
-                    .sum::<f64>() as f32;
+                out[i * n + j] = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() as f32;
             }
         }
         out
@@ -296,10 +248,7 @@ mod tests {
         // Batch (1, 2) = a[1,0] @ b[2]
         let a10 = a.narrow(0, 1, 1)?.reshape(&[2, 3])?;
         let b2 = b.narrow(0, 2, 1)?.reshape(&[3, 2])?;
-        assert_eq!(
-            c.narrow(0, 1, 1)?.narrow(1, 2, 1)?.to_vec()?,
-            a10.matmul(&b2)?.to_vec()?
-        );
+        assert_eq!(c.narrow(0, 1, 1)?.narrow(1, 2, 1)?.to_vec()?, a10.matmul(&b2)?.to_vec()?);
         let v = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
         let m = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
         assert_eq!(v.matmul(&m)?.to_vec()?, vec![7.0, 10.0]);
@@ -311,21 +260,11 @@ mod tests {
 
     #[test]
     fn matmul_errors() {
-        let err = Tensor::zeros(&[2, 3])
-            .matmul(&Tensor::zeros(&[2, 3]))
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `matmul`: shapes [2, 3] and [2, 3] are incompatible"
-        );
-        let err = Tensor::zeros(&[2, 2, 3])
-            .matmul(&Tensor::zeros(&[3, 3, 2]))
-            .unwrap_err();
+        let err = Tensor::zeros(&[2, 3]).matmul(&Tensor::zeros(&[2, 3])).unwrap_err();
+        assert_eq!(err.to_string(), "op `matmul`: shapes [2, 3] and [2, 3] are incompatible");
+        let err = Tensor::zeros(&[2, 2, 3]).matmul(&Tensor::zeros(&[3, 3, 2])).unwrap_err();
         assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }));
-        assert!(matches!(
-            Tensor::scalar(1.0).matmul(&Tensor::zeros(&[1])),
-            Err(Error::BadRank { .. })
-        ));
+        assert!(matches!(Tensor::scalar(1.0).matmul(&Tensor::zeros(&[1])), Err(Error::BadRank { .. })));
     }
 
     #[test]
@@ -336,12 +275,7 @@ mod tests {
         // Through a transposed weight, as in Linear: x @ w^T.
         let w = Tensor::randn(&[2, 4], &mut Rng::new(6));
         gradcheck(|t| t[0].matmul(&t[1].t()?), &[&a, &w], 1e-3, 1e-2)?;
-        gradcheck(
-            |t| t[0].t()?.matmul(&t[1]),
-            &[&a.t()?.contiguous()?, &b],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| t[0].t()?.matmul(&t[1]), &[&a.t()?.contiguous()?, &b], 1e-3, 1e-2)?;
         // Batched with broadcasting: [2,3,4] @ [4,2] and [1,3,4] @ [2,4,2].
         let ab = Tensor::randn(&[2, 3, 4], &mut Rng::new(7));
         gradcheck(|t| t[0].matmul(&t[1]), &[&ab, &b], 1e-3, 1e-2)?;

@@ -26,10 +26,7 @@ fn compare_views<T: Copy>(
         unreachable!("both shapes broadcast to `shape` (checked above)")
     };
     let mut out = ArrayD::<f32>::zeros(target);
-    Zip::from(&mut out)
-        .and(&av)
-        .and(&bv)
-        .for_each(|o, &x, &y| *o = if f(x, y) { 1.0 } else { 0.0 });
+    Zip::from(&mut out).and(&av).and(&bv).for_each(|o, &x, &y| *o = if f(x, y) { 1.0 } else { 0.0 });
     Ok(Tensor::from_ndarray_owned(out))
 }
 
@@ -87,13 +84,7 @@ impl Tensor {
         self.arg_extreme("argmin", dim, keepdim, |v, best| v < best)
     }
 
-    fn arg_extreme(
-        &self,
-        op: &'static str,
-        dim: isize,
-        keepdim: bool,
-        better: fn(f32, f32) -> bool,
-    ) -> Result<Tensor> {
+    fn arg_extreme(&self, op: &'static str, dim: isize, keepdim: bool, better: fn(f32, f32) -> bool) -> Result<Tensor> {
         let d = normalize_dim(op, dim, self.rank())?;
         let size = self.shape()[d];
         if size == 0 {
@@ -105,11 +96,7 @@ impl Tensor {
             });
         }
         let last = self.rank() - 1;
-        let moved = if d == last {
-            self.clone()
-        } else {
-            self.transpose_raw(d, last)
-        };
+        let moved = if d == last { self.clone() } else { self.transpose_raw(d, last) };
         let data = moved.f32_data(op)?;
         let idx: Vec<i64> = data
             .chunks(size)
@@ -131,11 +118,7 @@ impl Tensor {
         let mut shape = moved.shape().to_vec();
         shape[last] = 1;
         let out = Tensor::from_i64(idx, &shape);
-        let out = if d == last {
-            out
-        } else {
-            out.transpose_raw(d, last).contiguous_raw()?
-        };
+        let out = if d == last { out } else { out.transpose_raw(d, last).contiguous_raw()? };
         if keepdim {
             return Ok(out);
         }
@@ -159,20 +142,12 @@ impl Tensor {
         let mut out = vec![0.0f32; labels.len() * num_classes];
         for (row, &l) in out.chunks_exact_mut(num_classes.max(1)).zip(labels.iter()) {
             if l < 0 || l as u64 >= num_classes as u64 {
-                return Err(Error::IndexOutOfRange {
-                    op: "one_hot",
-                    index: l,
-                    size: num_classes,
-                });
+                return Err(Error::IndexOutOfRange { op: "one_hot", index: l, size: num_classes });
             }
             row[l as usize] = 1.0;
         }
         if num_classes == 0 && !labels.is_empty() {
-            return Err(Error::IndexOutOfRange {
-                op: "one_hot",
-                index: labels[0],
-                size: 0,
-            });
+            return Err(Error::IndexOutOfRange { op: "one_hot", index: labels[0], size: 0 });
         }
         let mut shape = self.shape().to_vec();
         shape.push(num_classes);
@@ -184,20 +159,12 @@ impl Tensor {
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         Ok(match (self.dtype(), dtype) {
             (DType::F32, DType::F32) | (DType::I64, DType::I64) => self.detach(),
-            (DType::I64, DType::F32) => Tensor::from_f32(
-                self.i64_data("to_dtype")?
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect(),
-                self.shape(),
-            ),
-            (DType::F32, DType::I64) => Tensor::from_i64(
-                self.f32_data("to_dtype")?
-                    .iter()
-                    .map(|&v| v as i64)
-                    .collect(),
-                self.shape(),
-            ),
+            (DType::I64, DType::F32) => {
+                Tensor::from_f32(self.i64_data("to_dtype")?.iter().map(|&v| v as f32).collect(), self.shape())
+            }
+            (DType::F32, DType::I64) => {
+                Tensor::from_i64(self.f32_data("to_dtype")?.iter().map(|&v| v as i64).collect(), self.shape())
+            }
         })
     }
 
@@ -228,10 +195,7 @@ mod tests {
         let x = Tensor::ones(&[2]).requires_grad_()?;
         assert!(!x.gt(&two)?.requires_grad());
         let i = Tensor::from_vec_i64(vec![1, 5], &[2])?;
-        assert!(matches!(
-            a.eq(&i),
-            Err(Error::DTypeMismatch { op: "eq", .. })
-        ));
+        assert!(matches!(a.eq(&i), Err(Error::DTypeMismatch { op: "eq", .. })));
         Ok(())
     }
 
@@ -247,16 +211,8 @@ mod tests {
         assert_eq!(y.shape(), &[2, 2, 3]);
         assert_eq!(y.sum(&[-1], false)?.to_vec()?, vec![1.0; 4]);
         let err = Tensor::from_vec_i64(vec![3], &[1])?.one_hot(3).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `one_hot`: index 3 is out of range for a dimension of size 3"
-        );
-        assert_eq!(
-            Tensor::from_vec(vec![-1.7, 2.9], &[2])?
-                .to_dtype(DType::I64)?
-                .to_vec_i64()?,
-            vec![-1, 2]
-        );
+        assert_eq!(err.to_string(), "op `one_hot`: index 3 is out of range for a dimension of size 3");
+        assert_eq!(Tensor::from_vec(vec![-1.7, 2.9], &[2])?.to_dtype(DType::I64)?.to_vec_i64()?, vec![-1, 2]);
         assert!(Tensor::zeros(&[2]).one_hot(2).is_err());
         Ok(())
     }

@@ -30,11 +30,7 @@ fn reduced_mask(op: &'static str, dims: &[isize], rank: usize) -> Result<Vec<boo
 
 /// The keepdim shape: reduced dims become 1.
 fn keep_shape(shape: &[usize], mask: &[bool]) -> Vec<usize> {
-    shape
-        .iter()
-        .zip(mask)
-        .map(|(&s, &m)| if m { 1 } else { s })
-        .collect()
+    shape.iter().zip(mask).map(|(&s, &m)| if m { 1 } else { s }).collect()
 }
 
 /// The output shape with or without the reduced dims.
@@ -42,12 +38,7 @@ fn out_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
     if keepdim {
         return keep_shape(shape, mask);
     }
-    shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, m)| !**m)
-        .map(|(&s, _)| s)
-        .collect()
+    shape.iter().zip(mask).filter(|(_, m)| !**m).map(|(&s, _)| s).collect()
 }
 
 /// Reduces over the masked dims; the result is in keepdim row-major order.
@@ -62,28 +53,13 @@ fn reduce_raw(x: &Tensor, op: &'static str, mask: &[bool], kind: Kind) -> Result
         });
     }
     // Dims of size 1 may count as reduced or kept; ignore them when classifying.
-    let significant: Vec<bool> = shape
-        .iter()
-        .zip(mask)
-        .filter(|(s, _)| **s != 1)
-        .map(|(_, &m)| m)
-        .collect();
+    let significant: Vec<bool> = shape.iter().zip(mask).filter(|(s, _)| **s != 1).map(|(_, &m)| m).collect();
     let k = significant.iter().rev().take_while(|&&m| m).count();
     let is_suffix = significant[..significant.len() - k].iter().all(|&m| !m);
     let p = significant.iter().take_while(|&&m| m).count();
     let is_prefix = significant[p..].iter().all(|&m| !m);
-    let reduced: usize = shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, m)| **m)
-        .map(|(&s, _)| s)
-        .product();
-    let kept: usize = shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, m)| !**m)
-        .map(|(&s, _)| s)
-        .product();
+    let reduced: usize = shape.iter().zip(mask).filter(|(_, m)| **m).map(|(&s, _)| s).product();
+    let kept: usize = shape.iter().zip(mask).filter(|(_, m)| !**m).map(|(&s, _)| s).product();
     if is_suffix {
         let data = x.f32_data(op)?;
         return Ok(reduce_rows(&data, kept, reduced, kind));
@@ -92,10 +68,8 @@ fn reduce_raw(x: &Tensor, op: &'static str, mask: &[bool], kind: Kind) -> Result
         let data = x.f32_data(op)?;
         return Ok(reduce_cols(&data, reduced, kept, kind));
     }
-    let perm: Vec<usize> = (0..shape.len())
-        .filter(|&d| !mask[d])
-        .chain((0..shape.len()).filter(|&d| mask[d]))
-        .collect();
+    let perm: Vec<usize> =
+        (0..shape.len()).filter(|&d| !mask[d]).chain((0..shape.len()).filter(|&d| mask[d])).collect();
     let moved = x.permute_raw(&perm);
     let data = moved.f32_data(op)?;
     Ok(reduce_rows(&data, kept, reduced, kind))
@@ -107,36 +81,18 @@ fn reduce_rows(data: &[f32], rows: usize, cols: usize, kind: Kind) -> Vec<f32> {
         Kind::Max => math::max(r),
     };
     if cols == 0 {
-        return vec![
-            if kind == Kind::Sum {
-                0.0
-            } else {
-                f32::NEG_INFINITY
-            };
-            rows
-        ];
+        return vec![if kind == Kind::Sum { 0.0 } else { f32::NEG_INFINITY }; rows];
     }
-    if should_par(data.len()) {
-        data.par_chunks(cols).map(f).collect()
-    } else {
-        data.chunks(cols).map(f).collect()
-    }
+    if should_par(data.len()) { data.par_chunks(cols).map(f).collect() } else { data.chunks(cols).map(f).collect() }
 }
 
 fn reduce_cols(data: &[f32], rows: usize, cols: usize, kind: Kind) -> Vec<f32> {
-    let init = if kind == Kind::Sum {
-        0.0
-    } else {
-        f32::NEG_INFINITY
-    };
+    let init = if kind == Kind::Sum { 0.0 } else { f32::NEG_INFINITY };
     let mut acc = vec![init; cols];
     for r in data.chunks_exact(cols.max(1)).take(rows) {
         match kind {
             Kind::Sum => acc.iter_mut().zip(r).for_each(|(a, &v)| *a += v),
-            Kind::Max => acc
-                .iter_mut()
-                .zip(r)
-                .for_each(|(a, &v)| *a = if v > *a { v } else { *a }),
+            Kind::Max => acc.iter_mut().zip(r).for_each(|(a, &v)| *a = if v > *a { v } else { *a }),
         }
     }
     acc
@@ -159,9 +115,7 @@ impl Tensor {
         let out = Tensor::from_f32(data, &out_shape(self.shape(), &mask, keepdim));
         let keep = keep_shape(self.shape(), &mask);
         Ok(record(out, "sum", &[self], move |a| {
-            Ok(vec![Some(
-                a.grad.reshape(&keep)?.broadcast_as(a.inputs[0].shape())?,
-            )])
+            Ok(vec![Some(a.grad.reshape(&keep)?.broadcast_as(a.inputs[0].shape())?)])
         }))
     }
 
@@ -173,27 +127,13 @@ impl Tensor {
     /// Mean over `dims` (all when empty).
     pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let mask = reduced_mask("mean", dims, self.rank())?;
-        let count: usize = self
-            .shape()
-            .iter()
-            .zip(&mask)
-            .filter(|(_, m)| **m)
-            .map(|(&s, _)| s)
-            .product();
+        let count: usize = self.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(&s, _)| s).product();
         let scale = 1.0 / count as f32;
-        let data: Vec<f32> = reduce_raw(self, "mean", &mask, Kind::Sum)?
-            .into_iter()
-            .map(|v| v * scale)
-            .collect();
+        let data: Vec<f32> = reduce_raw(self, "mean", &mask, Kind::Sum)?.into_iter().map(|v| v * scale).collect();
         let out = Tensor::from_f32(data, &out_shape(self.shape(), &mask, keepdim));
         let keep = keep_shape(self.shape(), &mask);
         Ok(record(out, "mean", &[self], move |a| {
-            Ok(vec![Some(
-                a.grad
-                    .reshape(&keep)?
-                    .affine(scale, 0.0)?
-                    .broadcast_as(a.inputs[0].shape())?,
-            )])
+            Ok(vec![Some(a.grad.reshape(&keep)?.affine(scale, 0.0)?.broadcast_as(a.inputs[0].shape())?)])
         }))
     }
 
@@ -209,10 +149,7 @@ impl Tensor {
         let data = reduce_raw(self, "max", &mask, Kind::Max)?;
         let keep = keep_shape(self.shape(), &mask);
         let out = Tensor::from_f32(data, &out_shape(self.shape(), &mask, keepdim));
-        let dims: Vec<isize> = (0..self.rank())
-            .filter(|&d| mask[d])
-            .map(|d| d as isize)
-            .collect();
+        let dims: Vec<isize> = (0..self.rank()).filter(|&d| mask[d]).map(|d| d as isize).collect();
         Ok(record(out, "max", &[self], move |a| {
             let x = &a.inputs[0];
             let m = Tensor::from_f32(reduce_raw(x, "max", &mask, Kind::Max)?, &keep);
@@ -227,18 +164,9 @@ impl Tensor {
     /// Backward: `dx = 2 (x - mean) / (N - c) * g`.
     pub fn var(&self, dims: &[isize], unbiased: bool, keepdim: bool) -> Result<Tensor> {
         let mask = reduced_mask("var", dims, self.rank())?;
-        let count: usize = self
-            .shape()
-            .iter()
-            .zip(&mask)
-            .filter(|(_, m)| **m)
-            .map(|(&s, _)| s)
-            .product();
+        let count: usize = self.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(&s, _)| s).product();
         let denom = count as f32 - if unbiased { 1.0 } else { 0.0 };
-        let dims: Vec<isize> = (0..self.rank())
-            .filter(|&d| mask[d])
-            .map(|d| d as isize)
-            .collect();
+        let dims: Vec<isize> = (0..self.rank()).filter(|&d| mask[d]).map(|d| d as isize).collect();
         let keep = keep_shape(self.shape(), &mask);
         let out = {
             let _g = no_grad();
@@ -248,11 +176,7 @@ impl Tensor {
         Ok(record(out, "var", &[self], move |a| {
             let x = &a.inputs[0];
             let centered = x.sub(&x.mean(&dims, true)?)?;
-            Ok(vec![Some(
-                centered
-                    .mul(&a.grad.reshape(&keep)?)?
-                    .mul_scalar(2.0 / denom)?,
-            )])
+            Ok(vec![Some(centered.mul(&a.grad.reshape(&keep)?)?.mul_scalar(2.0 / denom)?)])
         }))
     }
 
@@ -264,19 +188,10 @@ impl Tensor {
         }
         let target = super::super::shape::broadcast_shapes("broadcast_as", self.shape(), shape)?;
         if &*target != shape {
-            return Err(Error::ShapeMismatch {
-                op: "broadcast_as",
-                lhs: self.shape().to_vec(),
-                rhs: shape.to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op: "broadcast_as", lhs: self.shape().to_vec(), rhs: shape.to_vec() });
         }
         let out = super::map2("broadcast_as", self, &Tensor::zeros(shape), |x, _| x)?;
-        Ok(record(out, "broadcast_as", &[self], |a| {
-            Ok(vec![Some(super::sum_to_shape(
-                a.grad,
-                a.inputs[0].shape(),
-            )?)])
-        }))
+        Ok(record(out, "broadcast_as", &[self], |a| Ok(vec![Some(super::sum_to_shape(a.grad, a.inputs[0].shape())?)])))
     }
 }
 
@@ -289,30 +204,18 @@ mod tests {
     fn reductions_over_every_kind_of_dim_set() -> Result<()> {
         // t[i][j][k] = 12i + 4j + k
         let t = Tensor::arange(0.0, 24.0, 1.0)?.reshape(&[2, 3, 4])?;
-        assert_eq!(
-            t.sum(&[2], false)?.to_vec()?,
-            vec![6.0, 22.0, 38.0, 54.0, 70.0, 86.0]
-        );
+        assert_eq!(t.sum(&[2], false)?.to_vec()?, vec![6.0, 22.0, 38.0, 54.0, 70.0, 86.0]);
         // prefix: sum over i of (12i + 4j + k) = 12 + 8j + 2k
         assert_eq!(t.sum(&[0], false)?.to_vec()?[..4], [12.0, 14.0, 16.0, 18.0]);
         // middle: sum over j = 36i + 12 + 3k
-        assert_eq!(
-            t.sum(&[1], true)?.to_vec()?,
-            vec![12.0, 15.0, 18.0, 21.0, 48.0, 51.0, 54.0, 57.0]
-        );
+        assert_eq!(t.sum(&[1], true)?.to_vec()?, vec![12.0, 15.0, 18.0, 21.0, 48.0, 51.0, 54.0, 57.0]);
         assert_eq!(t.sum(&[1], true)?.shape(), &[2, 1, 4]);
         // i and k: sum = 4*(12i+4j) + 6 over i -> 48 + 32j + 12
         assert_eq!(t.sum(&[0, 2], false)?.to_vec()?, vec![60.0, 92.0, 124.0]);
         assert_eq!(t.sum_all()?.item()?, 276.0);
         assert_eq!(t.mean_all()?.item()?, 11.5);
-        assert_eq!(
-            t.mean(&[-1], false)?.to_vec()?,
-            vec![1.5, 5.5, 9.5, 13.5, 17.5, 21.5]
-        );
-        assert_eq!(
-            t.max(&[1], false)?.to_vec()?,
-            vec![8.0, 9.0, 10.0, 11.0, 20.0, 21.0, 22.0, 23.0]
-        );
+        assert_eq!(t.mean(&[-1], false)?.to_vec()?, vec![1.5, 5.5, 9.5, 13.5, 17.5, 21.5]);
+        assert_eq!(t.max(&[1], false)?.to_vec()?, vec![8.0, 9.0, 10.0, 11.0, 20.0, 21.0, 22.0, 23.0]);
         assert_eq!(t.max(&[], false)?.item()?, 23.0);
         // var of [0,1,2,3]: mean 1.5, sum sq dev 5 -> 5/3 unbiased, 5/4 biased
         let v = t.var(&[2], true, false)?.to_vec()?;
@@ -320,12 +223,7 @@ mod tests {
         let v = t.var(&[2], false, true)?;
         assert_eq!(v.shape(), &[2, 3, 1]);
         assert!(v.to_vec()?.iter().all(|&x| (x - 1.25).abs() < 1e-6));
-        assert_eq!(
-            Tensor::from_vec(vec![1.0, 2.0], &[2])?
-                .broadcast_as(&[2, 2])?
-                .to_vec()?,
-            vec![1.0, 2.0, 1.0, 2.0]
-        );
+        assert_eq!(Tensor::from_vec(vec![1.0, 2.0], &[2])?.broadcast_as(&[2, 2])?.to_vec()?, vec![1.0, 2.0, 1.0, 2.0]);
         Ok(())
     }
 
@@ -333,14 +231,8 @@ mod tests {
     fn reduction_errors() {
         let t = Tensor::zeros(&[2, 3]);
         let err = t.sum(&[2], false).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `sum`: dim 2 is out of range for a tensor of rank 2"
-        );
-        assert!(matches!(
-            Tensor::zeros(&[0, 2]).max(&[0], false),
-            Err(Error::InvalidArgument { op: "max", .. })
-        ));
+        assert_eq!(err.to_string(), "op `sum`: dim 2 is out of range for a tensor of rank 2");
+        assert!(matches!(Tensor::zeros(&[0, 2]).max(&[0], false), Err(Error::InvalidArgument { op: "max", .. })));
         assert!(t.broadcast_as(&[3, 3]).is_err());
         assert!(t.broadcast_as(&[3]).is_err());
     }

@@ -19,21 +19,13 @@ fn select3(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (ad, al) = a.cpu_f32(op)?;
     let (bd, bl) = b.cpu_f32(op)?;
     let target = IxDyn(&shape);
-    let bc = |d, l| {
-        view_f32(d, l)
-            .broadcast(target.clone())
-            .map(|v| v.to_owned())
-    };
+    let bc = |d, l| view_f32(d, l).broadcast(target.clone()).map(|v| v.to_owned());
     let (cv, av, bv) = match (bc(cd, cl), bc(ad, al), bc(bd, bl)) {
         (Some(c), Some(a), Some(b)) => (c, a, b),
         _ => unreachable!("the three shapes broadcast to `shape` (checked above)"),
     };
     let mut out = ArrayD::<f32>::zeros(target);
-    Zip::from(&mut out)
-        .and(&cv)
-        .and(&av)
-        .and(&bv)
-        .for_each(|o, &c, &x, &y| *o = if c != 0.0 { x } else { y });
+    Zip::from(&mut out).and(&cv).and(&av).and(&bv).for_each(|o, &c, &x, &y| *o = if c != 0.0 { x } else { y });
     Ok(Tensor::from_ndarray_owned(out))
 }
 
@@ -56,18 +48,12 @@ impl Tensor {
         Ok(record(out, "where_cond", &[on_true, on_false], move |a| {
             let zero = Tensor::scalar(0.0);
             let ga = if a.needs[0] {
-                Some(sum_to_shape(
-                    &select3(&cond, a.grad, &zero)?,
-                    a.inputs[0].shape(),
-                )?)
+                Some(sum_to_shape(&select3(&cond, a.grad, &zero)?, a.inputs[0].shape())?)
             } else {
                 None
             };
             let gb = if a.needs[1] {
-                Some(sum_to_shape(
-                    &select3(&cond, &zero, a.grad)?,
-                    a.inputs[1].shape(),
-                )?)
+                Some(sum_to_shape(&select3(&cond, &zero, a.grad)?, a.inputs[1].shape())?)
             } else {
                 None
             };
@@ -101,12 +87,7 @@ impl Tensor {
         }
         let keep = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
         let n: usize = shape.iter().product();
-        Ok(Tensor::from_f32(
-            (0..n)
-                .map(|_| if rng.uniform() >= p { keep } else { 0.0 })
-                .collect(),
-            shape,
-        ))
+        Ok(Tensor::from_f32((0..n).map(|_| if rng.uniform() >= p { keep } else { 0.0 }).collect(), shape))
     }
 
     /// Inverted dropout (training mode): zeroes each element with probability `p` and scales
@@ -141,20 +122,11 @@ mod tests {
         let out = Tensor::where_cond(&c, &a, &Tensor::scalar(-1.0))?;
         assert_eq!(out.to_vec()?, vec![1.0, 2.0, 3.0, -1.0, -1.0, -1.0]);
         let ci = Tensor::from_vec_i64(vec![0, 1, 0], &[3])?;
-        assert_eq!(
-            Tensor::where_cond(&ci, &a, &a.neg()?)?.to_vec()?,
-            vec![-1.0, 2.0, -3.0]
-        );
+        assert_eq!(Tensor::where_cond(&ci, &a, &a.neg()?)?.to_vec()?, vec![-1.0, 2.0, -3.0]);
         let m = Tensor::from_vec(vec![0.0, 1.0, 1.0], &[3])?;
-        assert_eq!(
-            a.masked_fill(&m, f32::NEG_INFINITY)?.to_vec()?,
-            vec![1.0, f32::NEG_INFINITY, f32::NEG_INFINITY]
-        );
+        assert_eq!(a.masked_fill(&m, f32::NEG_INFINITY)?.to_vec()?, vec![1.0, f32::NEG_INFINITY, f32::NEG_INFINITY]);
         let err = a.masked_fill(&Tensor::zeros(&[2, 3]), 0.0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `masked_fill`: shapes [3] and [2, 3] are incompatible"
-        );
+        assert_eq!(err.to_string(), "op `masked_fill`: shapes [3] and [2, 3] are incompatible");
         Ok(())
     }
 
@@ -168,10 +140,7 @@ mod tests {
         assert!((6800..7200).contains(&kept), "{kept}");
         assert!(a.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
         assert_eq!(x.dropout(1.0, &mut Rng::new(0))?.sum_all()?.item()?, 0.0);
-        assert!(matches!(
-            x.dropout(1.5, &mut Rng::new(0)),
-            Err(Error::InvalidArgument { op: "dropout", .. })
-        ));
+        assert!(matches!(x.dropout(1.5, &mut Rng::new(0)), Err(Error::InvalidArgument { op: "dropout", .. })));
         Ok(())
     }
 
@@ -180,12 +149,7 @@ mod tests {
         let c = Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0], &[2, 3])?;
         let a = Tensor::randn(&[2, 3], &mut Rng::new(0));
         let b = Tensor::randn(&[3], &mut Rng::new(1));
-        gradcheck(
-            |t| Tensor::where_cond(&c, &t[0], &t[1]),
-            &[&a, &b],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| Tensor::where_cond(&c, &t[0], &t[1]), &[&a, &b], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].masked_fill(&c, 0.5), &[&a], 1e-3, 1e-2)?;
         // The same seed gives the same mask on every evaluation.
         gradcheck(|t| t[0].dropout(0.5, &mut Rng::new(9)), &[&a], 1e-3, 1e-2)?;

@@ -61,10 +61,7 @@ impl Tensor {
         }
         let base = self.contiguous_raw()?;
         let offset = base.layout().offset;
-        Ok(base.view_with(Layout {
-            offset,
-            ..Layout::contiguous(shape)
-        }))
+        Ok(base.view_with(Layout { offset, ..Layout::contiguous(shape) }))
     }
 
     /// The same elements (row-major order) under a new shape with the same element count.
@@ -79,9 +76,7 @@ impl Tensor {
     /// ```
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let out = self.reshape_raw(shape)?;
-        Ok(record(out, "reshape", &[self], |a| {
-            Ok(vec![Some(a.grad.reshape(a.inputs[0].shape())?)])
-        }))
+        Ok(record(out, "reshape", &[self], |a| Ok(vec![Some(a.grad.reshape(a.inputs[0].shape())?)])))
     }
 
     /// Flattens to one dimension.
@@ -94,19 +89,13 @@ impl Tensor {
         let a = normalize_dim("transpose", dim0, self.rank())?;
         let b = normalize_dim("transpose", dim1, self.rank())?;
         let out = self.transpose_raw(a, b);
-        Ok(record(out, "transpose", &[self], move |g| {
-            Ok(vec![Some(g.grad.transpose_raw(a, b))])
-        }))
+        Ok(record(out, "transpose", &[self], move |g| Ok(vec![Some(g.grad.transpose_raw(a, b))])))
     }
 
     /// Transpose of the last two dims (a view); errors on tensors of rank below 2.
     pub fn t(&self) -> Result<Tensor> {
         if self.rank() < 2 {
-            return Err(Error::BadRank {
-                op: "t",
-                expected: "at least 2 dims",
-                shape: self.shape().to_vec(),
-            });
+            return Err(Error::BadRank { op: "t", expected: "at least 2 dims", shape: self.shape().to_vec() });
         }
         self.transpose(-2, -1)
     }
@@ -115,11 +104,7 @@ impl Tensor {
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
         let mut seen = vec![false; self.rank()];
         if perm.len() != self.rank() {
-            return Err(Error::ShapeMismatch {
-                op: "permute",
-                lhs: self.shape().to_vec(),
-                rhs: perm.to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op: "permute", lhs: self.shape().to_vec(), rhs: perm.to_vec() });
         }
         for &p in perm {
             if p >= self.rank() || std::mem::replace(&mut seen[p], true) {
@@ -136,9 +121,7 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i;
         }
-        Ok(record(out, "permute", &[self], move |a| {
-            Ok(vec![Some(a.grad.permute_raw(&inverse))])
-        }))
+        Ok(record(out, "permute", &[self], move |a| Ok(vec![Some(a.grad.permute_raw(&inverse))])))
     }
 
     /// A row-major copy (or `self` when already contiguous).
@@ -147,9 +130,7 @@ impl Tensor {
             return Ok(self.clone());
         }
         let out = self.contiguous_raw()?;
-        Ok(record(out, "contiguous", &[self], |a| {
-            Ok(vec![Some(a.grad.clone())])
-        }))
+        Ok(record(out, "contiguous", &[self], |a| Ok(vec![Some(a.grad.clone())])))
     }
 
     /// Inserts a dim of size 1 at `dim` (`0..=rank`, negative counts from the end).
@@ -157,11 +138,7 @@ impl Tensor {
         let d = normalize_dim("unsqueeze", dim, self.rank() + 1)?;
         let l = self.layout();
         let (mut shape, mut strides) = (l.shape.to_vec(), l.strides.to_vec());
-        let stride = if d < shape.len() {
-            shape[d] * strides[d]
-        } else {
-            1
-        };
+        let stride = if d < shape.len() { shape[d] * strides[d] } else { 1 };
         shape.insert(d, 1);
         strides.insert(d, stride);
         let out = self.view_with(Layout {
@@ -169,9 +146,7 @@ impl Tensor {
             strides: Dims::from_slice(&strides),
             offset: l.offset,
         });
-        Ok(record(out, "unsqueeze", &[self], |a| {
-            Ok(vec![Some(a.grad.reshape(a.inputs[0].shape())?)])
-        }))
+        Ok(record(out, "unsqueeze", &[self], |a| Ok(vec![Some(a.grad.reshape(a.inputs[0].shape())?)])))
     }
 
     /// Removes the dim `dim`, which must have size 1.
@@ -194,9 +169,7 @@ impl Tensor {
             strides: Dims::from_slice(&strides),
             offset: l.offset,
         });
-        Ok(record(out, "squeeze", &[self], |a| {
-            Ok(vec![Some(a.grad.reshape(a.inputs[0].shape())?)])
-        }))
+        Ok(record(out, "squeeze", &[self], |a| Ok(vec![Some(a.grad.reshape(a.inputs[0].shape())?)])))
     }
 
     /// The slice `start..start + len` of dim `dim` (a view). The gradient is zero outside it.
@@ -213,31 +186,18 @@ impl Tensor {
         let d = normalize_dim("narrow", dim, self.rank())?;
         let size = self.shape()[d];
         if start.checked_add(len).is_none_or(|end| end > size) {
-            return Err(Error::IndexOutOfRange {
-                op: "narrow",
-                index: start.saturating_add(len) as i64,
-                size,
-            });
+            return Err(Error::IndexOutOfRange { op: "narrow", index: start.saturating_add(len) as i64, size });
         }
         let l = self.layout();
         let mut shape = l.shape.to_vec();
         shape[d] = len;
-        let offset = if len == 0 {
-            l.offset
-        } else {
-            l.offset + start * l.strides[d]
-        };
-        let out = self.view_with(Layout {
-            shape: Dims::from_slice(&shape),
-            strides: l.strides.clone(),
-            offset,
-        });
+        let offset = if len == 0 { l.offset } else { l.offset + start * l.strides[d] };
+        let out = self.view_with(Layout { shape: Dims::from_slice(&shape), strides: l.strides.clone(), offset });
         Ok(record(out, "narrow", &[self], move |a| {
             // Scatter the gradient into zeros of the input's shape.
             let (gd, gl) = a.grad.cpu_f32("narrow")?;
             let mut full = ArrayD::<f32>::zeros(IxDyn(a.inputs[0].shape()));
-            full.slice_axis_mut(Axis(d), Slice::from(start..start + len))
-                .assign(&view_f32(gd, gl));
+            full.slice_axis_mut(Axis(d), Slice::from(start..start + len)).assign(&view_f32(gd, gl));
             Ok(vec![Some(Tensor::from_ndarray_owned(full))])
         }))
     }
@@ -256,13 +216,7 @@ impl Tensor {
         }
         let size = self.shape()[d];
         (0..size.div_ceil(split_size))
-            .map(|i| {
-                self.narrow(
-                    d as isize,
-                    i * split_size,
-                    split_size.min(size - i * split_size),
-                )
-            })
+            .map(|i| self.narrow(d as isize, i * split_size, split_size.min(size - i * split_size)))
             .collect()
     }
 
@@ -270,11 +224,7 @@ impl Tensor {
     pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
         let d = normalize_dim("split", dim, self.rank())?;
         if sizes.iter().sum::<usize>() != self.shape()[d] {
-            return Err(Error::ShapeMismatch {
-                op: "split",
-                lhs: self.shape().to_vec(),
-                rhs: sizes.to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op: "split", lhs: self.shape().to_vec(), rhs: sizes.to_vec() });
         }
         let mut start = 0;
         sizes
@@ -309,11 +259,7 @@ impl Tensor {
         let d = normalize_dim("concat", dim, first.rank())?;
         for t in &tensors[1..] {
             let compatible = t.rank() == first.rank()
-                && t.shape()
-                    .iter()
-                    .zip(first.shape())
-                    .enumerate()
-                    .all(|(i, (a, b))| i == d || a == b);
+                && t.shape().iter().zip(first.shape()).enumerate().all(|(i, (a, b))| i == d || a == b);
             if !compatible {
                 return Err(Error::ShapeMismatch {
                     op: "concat",
@@ -322,11 +268,7 @@ impl Tensor {
                 });
             }
             if t.dtype() != first.dtype() {
-                return Err(Error::DTypeMismatch {
-                    op: "concat",
-                    expected: first.dtype(),
-                    got: t.dtype(),
-                });
+                return Err(Error::DTypeMismatch { op: "concat", expected: first.dtype(), got: t.dtype() });
             }
         }
         let outer: usize = first.shape()[..d].iter().product();
@@ -334,17 +276,11 @@ impl Tensor {
         shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
         let out = match first.dtype() {
             DType::F32 => {
-                let parts = tensors
-                    .iter()
-                    .map(|t| t.f32_data("concat"))
-                    .collect::<Result<Vec<_>>>()?;
+                let parts = tensors.iter().map(|t| t.f32_data("concat")).collect::<Result<Vec<_>>>()?;
                 Tensor::from_f32(interleave(&parts, outer), &shape)
             }
             DType::I64 => {
-                let parts = tensors
-                    .iter()
-                    .map(|t| t.i64_data("concat"))
-                    .collect::<Result<Vec<_>>>()?;
+                let parts = tensors.iter().map(|t| t.i64_data("concat")).collect::<Result<Vec<_>>>()?;
                 Tensor::from_i64(interleave(&parts, outer), &shape)
             }
         };
@@ -353,11 +289,7 @@ impl Tensor {
             let mut start = 0;
             let mut grads = Vec::with_capacity(sizes.len());
             for (i, &s) in sizes.iter().enumerate() {
-                grads.push(if a.needs[i] {
-                    Some(a.grad.narrow(d as isize, start, s)?)
-                } else {
-                    None
-                });
+                grads.push(if a.needs[i] { Some(a.grad.narrow(d as isize, start, s)?) } else { None });
                 start += s;
             }
             Ok(grads)
@@ -381,10 +313,7 @@ impl Tensor {
 fn interleave<T: Copy>(parts: &[std::borrow::Cow<'_, [T]>], outer: usize) -> Vec<T> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let mut out = Vec::with_capacity(total);
-    let blocks: Vec<usize> = parts
-        .iter()
-        .map(|p| p.len().checked_div(outer).unwrap_or(0))
-        .collect();
+    let blocks: Vec<usize> = parts.iter().map(|p| p.len().checked_div(outer).unwrap_or(0)).collect();
     for o in 0..outer {
         for (p, &b) in parts.iter().zip(&blocks) {
             out.extend_from_slice(&p[o * b..(o + 1) * b]);
@@ -413,24 +342,15 @@ mod tests {
         assert_eq!(u.squeeze(1)?.to_vec()?, t.to_vec()?);
         assert_eq!(t.unsqueeze(-1)?.shape(), &[2, 3, 4, 1]);
         let parts = t.split(3, 2)?;
-        assert_eq!(
-            parts.iter().map(|p| p.shape()[2]).collect::<Vec<_>>(),
-            vec![3, 1]
-        );
+        assert_eq!(parts.iter().map(|p| p.shape()[2]).collect::<Vec<_>>(), vec![3, 1]);
         assert_eq!(parts[1].to_vec()?, vec![3.0, 7.0, 11.0, 15.0, 19.0, 23.0]);
         let back = Tensor::concat(&parts.iter().collect::<Vec<_>>(), 2)?;
         assert_eq!(back.to_vec()?, t.to_vec()?);
         let s = t.split_sizes(&[1, 2], 1)?;
-        assert_eq!(
-            (s[0].shape(), s[1].shape()),
-            (&[2usize, 1, 4][..], &[2usize, 2, 4][..])
-        );
+        assert_eq!((s[0].shape(), s[1].shape()), (&[2usize, 1, 4][..], &[2usize, 2, 4][..]));
         let labels = Tensor::from_vec_i64(vec![1, 2, 3, 4], &[2, 2])?;
         assert_eq!(labels.t()?.reshape(&[4])?.to_vec_i64()?, vec![1, 3, 2, 4]);
-        assert_eq!(
-            Tensor::concat(&[&labels, &labels], 1)?.to_vec_i64()?,
-            vec![1, 2, 1, 2, 3, 4, 3, 4]
-        );
+        assert_eq!(Tensor::concat(&[&labels, &labels], 1)?.to_vec_i64()?, vec![1, 2, 1, 2, 3, 4, 3, 4]);
         Ok(())
     }
 
@@ -438,32 +358,13 @@ mod tests {
     fn shape_errors() {
         let t = Tensor::zeros(&[2, 3]);
         let err = t.reshape(&[4]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `reshape`: shape [4] holds 4 elements, got 6"
-        );
-        assert!(matches!(
-            t.transpose(0, 2),
-            Err(Error::BadAxis {
-                op: "transpose",
-                dim: 2,
-                rank: 2
-            })
-        ));
-        assert!(matches!(
-            t.permute(&[0, 0]),
-            Err(Error::InvalidArgument { op: "permute", .. })
-        ));
+        assert_eq!(err.to_string(), "op `reshape`: shape [4] holds 4 elements, got 6");
+        assert!(matches!(t.transpose(0, 2), Err(Error::BadAxis { op: "transpose", dim: 2, rank: 2 })));
+        assert!(matches!(t.permute(&[0, 0]), Err(Error::InvalidArgument { op: "permute", .. })));
         let err = t.narrow(0, 1, 2).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `narrow`: index 3 is out of range for a dimension of size 2"
-        );
+        assert_eq!(err.to_string(), "op `narrow`: index 3 is out of range for a dimension of size 2");
         let err = Tensor::concat(&[&t, &Tensor::zeros(&[2, 2, 1])], 0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `concat`: shapes [2, 3] and [2, 2, 1] are incompatible"
-        );
+        assert_eq!(err.to_string(), "op `concat`: shapes [2, 3] and [2, 2, 1] are incompatible");
         assert!(Tensor::concat(&[], 0).is_err());
         assert!(t.squeeze(0).is_err());
         assert!(t.split(0, 0).is_err());
@@ -476,20 +377,10 @@ mod tests {
         let y = Tensor::randn(&[2, 1, 4], &mut Rng::new(1));
         gradcheck(|t| t[0].reshape(&[6, 4]), &[&x], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].transpose(0, 2), &[&x], 1e-3, 1e-2)?;
-        gradcheck(
-            |t| t[0].permute(&[1, 2, 0])?.contiguous(),
-            &[&x],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| t[0].permute(&[1, 2, 0])?.contiguous(), &[&x], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].narrow(1, 1, 2), &[&x], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].unsqueeze(0)?.squeeze(0), &[&x], 1e-3, 1e-2)?;
-        gradcheck(
-            |t| Tensor::concat(&[&t[0], &t[1]], 1),
-            &[&x, &y],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| Tensor::concat(&[&t[0], &t[1]], 1), &[&x, &y], 1e-3, 1e-2)?;
         gradcheck(|t| Ok(t[0].split(3, -1)?[1].clone()), &[&x], 1e-3, 1e-2)?;
         Ok(())
     }

@@ -16,9 +16,7 @@ impl Tensor {
     /// `-self`.
     pub fn neg(&self) -> Result<Tensor> {
         let out = self.map1("neg", |x| -x)?;
-        Ok(record(out, "neg", &[self], |a| {
-            Ok(vec![Some(a.grad.neg()?)])
-        }))
+        Ok(record(out, "neg", &[self], |a| Ok(vec![Some(a.grad.neg()?)])))
     }
 
     /// `self^exponent` elementwise (`d/dx = p x^(p-1)`).
@@ -34,9 +32,7 @@ impl Tensor {
     pub fn square(&self) -> Result<Tensor> {
         let out = self.map1("square", |x| x * x)?;
         Ok(record(out, "square", &[self], |a| {
-            Ok(vec![Some(map2("square", a.grad, &a.inputs[0], |g, x| {
-                2.0 * g * x
-            })?)])
+            Ok(vec![Some(map2("square", a.grad, &a.inputs[0], |g, x| 2.0 * g * x)?)])
         }))
     }
 
@@ -44,9 +40,7 @@ impl Tensor {
     pub fn recip(&self) -> Result<Tensor> {
         let out = self.map1("recip", |x| 1.0 / x)?;
         Ok(record_with_output(out, "recip", &[self], |a| {
-            Ok(vec![Some(map2("recip", a.grad, a.output(), |g, y| {
-                -g * y * y
-            })?)])
+            Ok(vec![Some(map2("recip", a.grad, a.output(), |g, y| -g * y * y)?)])
         }))
     }
 
@@ -54,26 +48,20 @@ impl Tensor {
     pub fn sqrt(&self) -> Result<Tensor> {
         let out = self.map1("sqrt", f32::sqrt)?;
         Ok(record_with_output(out, "sqrt", &[self], |a| {
-            Ok(vec![Some(map2("sqrt", a.grad, a.output(), |g, y| {
-                0.5 * g / y
-            })?)])
+            Ok(vec![Some(map2("sqrt", a.grad, a.output(), |g, y| 0.5 * g / y)?)])
         }))
     }
 
     /// `e^x` (`d/dx = e^x`).
     pub fn exp(&self) -> Result<Tensor> {
         let out = self.map1("exp", f32::exp)?;
-        Ok(record_with_output(out, "exp", &[self], |a| {
-            Ok(vec![Some(a.grad.mul(a.output())?)])
-        }))
+        Ok(record_with_output(out, "exp", &[self], |a| Ok(vec![Some(a.grad.mul(a.output())?)])))
     }
 
     /// Natural logarithm (`d/dx = 1/x`).
     pub fn log(&self) -> Result<Tensor> {
         let out = self.map1("log", f32::ln)?;
-        Ok(record(out, "log", &[self], |a| {
-            Ok(vec![Some(a.grad.div(&a.inputs[0])?)])
-        }))
+        Ok(record(out, "log", &[self], |a| Ok(vec![Some(a.grad.div(&a.inputs[0])?)])))
     }
 
     /// Absolute value (`d/dx = sign x`, 0 at 0 as in PyTorch).
@@ -129,20 +117,13 @@ mod tests {
         assert_eq!(x.square()?.to_vec()?, vec![0.0625, 1.0, 16.0]);
         assert_eq!(x.recip()?.to_vec()?, vec![4.0, 1.0, 0.25]);
         assert_eq!(x.neg()?.to_vec()?, vec![-0.25, -1.0, -4.0]);
-        assert!(close(
-            &x.log()?.to_vec()?,
-            &[-1.386_294_4, 0.0, 1.386_294_4],
-            1e-6
-        ));
+        assert!(close(&x.log()?.to_vec()?, &[-1.386_294_4, 0.0, 1.386_294_4], 1e-6));
         assert!(close(&x.log()?.exp()?.to_vec()?, &[0.25, 1.0, 4.0], 1e-6));
         let y = Tensor::from_vec(vec![-2.0, 0.0, 3.0], &[3])?;
         assert_eq!(y.abs()?.to_vec()?, vec![2.0, 0.0, 3.0]);
         assert_eq!(y.clamp(-1.0, 1.0)?.to_vec()?, vec![-1.0, 0.0, 1.0]);
         let err = y.clamp(1.0, -1.0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `clamp`: argument `min` = 1 (max -1) is invalid: expected min <= max"
-        );
+        assert_eq!(err.to_string(), "op `clamp`: argument `min` = 1 (max -1) is invalid: expected min <= max");
         Ok(())
     }
 

@@ -61,13 +61,11 @@ pub(crate) fn map_f32(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
         return x.iter().map(|&v| f(v)).collect();
     }
     build_f32(x.len(), |out| {
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(o, i)| {
-                for (o, &v) in o.iter_mut().zip(i) {
-                    o.write(f(v));
-                }
-            })
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, i)| {
+            for (o, &v) in o.iter_mut().zip(i) {
+                o.write(f(v));
+            }
+        })
     })
 }
 
@@ -78,33 +76,24 @@ pub(crate) fn zip_map_f32(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sy
         return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
     }
     build_f32(a.len(), |out| {
-        out.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-            .for_each(|(o, (a, b))| {
-                for (o, (&x, &y)) in o.iter_mut().zip(a.iter().zip(b)) {
-                    o.write(f(x, y));
-                }
-            })
+        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
+            for (o, (&x, &y)) in o.iter_mut().zip(a.iter().zip(b)) {
+                o.write(f(x, y));
+            }
+        })
     })
 }
 
 /// Runs `f(row_index, input_row, output_row)` over the rows of a `[rows, cols]` buffer,
 /// in parallel when the buffer is large. Returns the new buffer.
-pub(crate) fn par_rows(
-    x: &[f32],
-    cols: usize,
-    f: impl Fn(usize, &[f32], &mut [MaybeUninit<f32>]) + Sync,
-) -> Vec<f32> {
+pub(crate) fn par_rows(x: &[f32], cols: usize, f: impl Fn(usize, &[f32], &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
     let n = x.len();
     if cols == 0 || n == 0 {
         return Vec::new();
     }
     build_f32(n, |out| {
         if should_par(n) {
-            out.par_chunks_mut(cols)
-                .zip(x.par_chunks(cols))
-                .enumerate()
-                .for_each(|(r, (o, i))| f(r, i, o));
+            out.par_chunks_mut(cols).zip(x.par_chunks(cols)).enumerate().for_each(|(r, (o, i))| f(r, i, o));
         } else {
             for (r, (o, i)) in out.chunks_mut(cols).zip(x.chunks(cols)).enumerate() {
                 f(r, i, o);

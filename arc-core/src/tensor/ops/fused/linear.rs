@@ -33,38 +33,20 @@ impl Tensor {
         }
         let (out_f, in_f) = (weight.shape()[0], weight.shape()[1]);
         if self.shape()[self.rank() - 1] != in_f {
-            return Err(Error::ShapeMismatch {
-                op,
-                lhs: self.shape().to_vec(),
-                rhs: weight.shape().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: weight.shape().to_vec() });
         }
         if let Some(b) = bias
             && b.shape() != [out_f]
         {
-            return Err(Error::ShapeMismatch {
-                op,
-                lhs: weight.shape().to_vec(),
-                rhs: b.shape().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
         }
         let rows: usize = self.shape()[..self.rank() - 1].iter().product();
         let x2 = self.reshape_raw(&[rows, in_f])?;
         let (xd, xl) = x2.cpu_f32(op)?;
         let (wd, wl) = weight.cpu_f32(op)?;
-        let a = MatRef {
-            data: xd,
-            offset: xl.offset,
-            rs: xl.strides[0] as isize,
-            cs: xl.strides[1] as isize,
-        };
+        let a = MatRef { data: xd, offset: xl.offset, rs: xl.strides[0] as isize, cs: xl.strides[1] as isize };
         // W^T[i][j] = W[j][i]: swap W's strides.
-        let bt = MatRef {
-            data: wd,
-            offset: wl.offset,
-            rs: wl.strides[1] as isize,
-            cs: wl.strides[0] as isize,
-        };
+        let bt = MatRef { data: wd, offset: wl.offset, rs: wl.strides[1] as isize, cs: wl.strides[0] as isize };
         let out = match bias {
             None => gemm_new(rows, out_f, in_f, a, bt),
             Some(b) => {
@@ -91,56 +73,26 @@ impl Tensor {
             let (x, w) = (&args.inputs[0], &args.inputs[1]);
             let g = args.grad.reshape_raw(&[rows, out_f])?;
             let (gd, gl) = g.cpu_f32(op)?;
-            let gm = MatRef {
-                data: gd,
-                offset: gl.offset,
-                rs: out_f as isize,
-                cs: 1,
-            };
+            let gm = MatRef { data: gd, offset: gl.offset, rs: out_f as isize, cs: 1 };
             let mut grads = Vec::with_capacity(args.inputs.len());
             grads.push(if args.needs[0] {
                 let (wd, wl) = w.cpu_f32(op)?;
-                let wm = MatRef {
-                    data: wd,
-                    offset: wl.offset,
-                    rs: wl.strides[0] as isize,
-                    cs: wl.strides[1] as isize,
-                };
-                Some(Tensor::from_f32(
-                    gemm_new(rows, in_f, out_f, gm, wm),
-                    x.shape(),
-                ))
+                let wm = MatRef { data: wd, offset: wl.offset, rs: wl.strides[0] as isize, cs: wl.strides[1] as isize };
+                Some(Tensor::from_f32(gemm_new(rows, in_f, out_f, gm, wm), x.shape()))
             } else {
                 None
             });
             grads.push(if args.needs[1] {
                 let x2 = x.reshape_raw(&[rows, in_f])?;
                 let (xd, xl) = x2.cpu_f32(op)?;
-                let xm = MatRef {
-                    data: xd,
-                    offset: xl.offset,
-                    rs: in_f as isize,
-                    cs: 1,
-                };
-                let gt = MatRef {
-                    data: gd,
-                    offset: gl.offset,
-                    rs: 1,
-                    cs: out_f as isize,
-                };
-                Some(Tensor::from_f32(
-                    gemm_new(out_f, in_f, rows, gt, xm),
-                    &[out_f, in_f],
-                ))
+                let xm = MatRef { data: xd, offset: xl.offset, rs: in_f as isize, cs: 1 };
+                let gt = MatRef { data: gd, offset: gl.offset, rs: 1, cs: out_f as isize };
+                Some(Tensor::from_f32(gemm_new(out_f, in_f, rows, gt, xm), &[out_f, in_f]))
             } else {
                 None
             });
             if args.inputs.len() == 3 {
-                grads.push(if args.needs[2] {
-                    Some(g.sum(&[0], false)?)
-                } else {
-                    None
-                });
+                grads.push(if args.needs[2] { Some(g.sum(&[0], false)?) } else { None });
             }
             Ok(grads)
         }))
@@ -164,33 +116,17 @@ mod tests {
         let (f, c) = (fused.to_vec()?, composed.to_vec()?);
         assert!(f.iter().zip(&c).all(|(a, b)| (a - b).abs() < 1e-5));
         let nb = x.linear(&w, None)?.to_vec()?;
-        assert!(
-            nb.iter()
-                .zip(&c)
-                .zip(b.to_vec()?.iter().cycle())
-                .all(|((n, c), b)| (n + b - c).abs() < 1e-5)
-        );
+        assert!(nb.iter().zip(&c).zip(b.to_vec()?.iter().cycle()).all(|((n, c), b)| (n + b - c).abs() < 1e-5));
         Ok(())
     }
 
     #[test]
     fn linear_shape_errors() {
-        let err = Tensor::zeros(&[2, 3])
-            .linear(&Tensor::zeros(&[4, 5]), None)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `linear`: shapes [2, 3] and [4, 5] are incompatible"
-        );
-        let err = Tensor::zeros(&[2, 3])
-            .linear(&Tensor::zeros(&[4, 3]), Some(&Tensor::zeros(&[3])))
-            .unwrap_err();
+        let err = Tensor::zeros(&[2, 3]).linear(&Tensor::zeros(&[4, 5]), None).unwrap_err();
+        assert_eq!(err.to_string(), "op `linear`: shapes [2, 3] and [4, 5] are incompatible");
+        let err = Tensor::zeros(&[2, 3]).linear(&Tensor::zeros(&[4, 3]), Some(&Tensor::zeros(&[3]))).unwrap_err();
         assert!(matches!(err, Error::ShapeMismatch { op: "linear", .. }));
-        assert!(
-            Tensor::zeros(&[2, 3])
-                .linear(&Tensor::zeros(&[3]), None)
-                .is_err()
-        );
+        assert!(Tensor::zeros(&[2, 3]).linear(&Tensor::zeros(&[3]), None).is_err());
     }
 
     #[test]
@@ -198,12 +134,7 @@ mod tests {
         let x = Tensor::randn(&[2, 3, 4], &mut Rng::new(3));
         let w = Tensor::randn(&[5, 4], &mut Rng::new(4));
         let b = Tensor::randn(&[5], &mut Rng::new(5));
-        gradcheck(
-            |t| t[0].linear(&t[1], Some(&t[2])),
-            &[&x, &w, &b],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| t[0].linear(&t[1], Some(&t[2])), &[&x, &w, &b], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].linear(&t[1], None), &[&x, &w], 1e-3, 1e-2)?;
         // A transposed view as weight.
         let wt = Tensor::randn(&[4, 5], &mut Rng::new(6));

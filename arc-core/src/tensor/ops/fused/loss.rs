@@ -50,12 +50,7 @@ pub struct CrossEntropyOptions {
 
 impl Default for CrossEntropyOptions {
     fn default() -> Self {
-        CrossEntropyOptions {
-            weight: None,
-            ignore_index: -100,
-            label_smoothing: 0.0,
-            reduction: Reduction::Mean,
-        }
+        CrossEntropyOptions { weight: None, ignore_index: -100, label_smoothing: 0.0, reduction: Reduction::Mean }
     }
 }
 
@@ -77,19 +72,11 @@ impl Tensor {
     pub fn cross_entropy(&self, target: &Tensor, options: &CrossEntropyOptions) -> Result<Tensor> {
         let op = "cross_entropy";
         if self.rank() != 2 {
-            return Err(Error::BadRank {
-                op,
-                expected: "logits of shape [N, C]",
-                shape: self.shape().to_vec(),
-            });
+            return Err(Error::BadRank { op, expected: "logits of shape [N, C]", shape: self.shape().to_vec() });
         }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         if target.shape() != [n] {
-            return Err(Error::ShapeMismatch {
-                op,
-                lhs: self.shape().to_vec(),
-                rhs: target.shape().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: target.shape().to_vec() });
         }
         let eps = options.label_smoothing;
         if !(0.0..=1.0).contains(&eps) {
@@ -102,11 +89,7 @@ impl Tensor {
         }
         let weights: Vec<f32> = match &options.weight {
             Some(w) if w.shape() != [c] => {
-                return Err(Error::ShapeMismatch {
-                    op,
-                    lhs: self.shape().to_vec(),
-                    rhs: w.shape().to_vec(),
-                });
+                return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: w.shape().to_vec() });
             }
             Some(w) => w.to_vec()?,
             None => vec![1.0; c],
@@ -115,11 +98,7 @@ impl Tensor {
         let targets = target.i64_data(op)?.into_owned();
         for &t in &targets {
             if t != ignore && (t < 0 || t as u64 >= c as u64) {
-                return Err(Error::IndexOutOfRange {
-                    op,
-                    index: t,
-                    size: c,
-                });
+                return Err(Error::IndexOutOfRange { op, index: t, size: c });
             }
         }
         let x = self.f32_data(op)?;
@@ -132,11 +111,8 @@ impl Tensor {
             }
             let lse = logsumexp(xr);
             let nll = weights[t as usize] * (lse - xr[t as usize]);
-            let smooth = if eps > 0.0 {
-                lse * w_total - xr.iter().zip(&weights).map(|(x, w)| x * w).sum::<f32>()
-            } else {
-                0.0
-            };
+            let smooth =
+                if eps > 0.0 { lse * w_total - xr.iter().zip(&weights).map(|(x, w)| x * w).sum::<f32>() } else { 0.0 };
             ((1.0 - eps) * nll + smooth_scale * smooth, lse)
         };
         let per_row: Vec<(f32, f32)> = if c == 0 {
@@ -148,11 +124,7 @@ impl Tensor {
             x.chunks(c.max(1)).zip(targets.iter()).map(row).collect()
         };
         let denom: f32 = match options.reduction {
-            Reduction::Mean => targets
-                .iter()
-                .filter(|&&t| t != ignore)
-                .map(|&t| weights[t as usize])
-                .sum(),
+            Reduction::Mean => targets.iter().filter(|&&t| t != ignore).map(|&t| weights[t as usize]).sum(),
             _ => 1.0,
         };
         let out = match options.reduction {
@@ -179,9 +151,7 @@ impl Tensor {
                 for (k, (d, &xv)) in dxr.iter_mut().zip(xr).enumerate() {
                     let p = (xv - lse).exp();
                     let hit = if k == t as usize { 1.0 } else { 0.0 };
-                    *d = scale
-                        * ((1.0 - eps) * wt * (p - hit)
-                            + smooth_scale * (w_total * p - weights[k]));
+                    *d = scale * ((1.0 - eps) * wt * (p - hit) + smooth_scale * (w_total * p - weights[k]));
                 }
             }
             Ok(vec![Some(Tensor::from_f32(dx, &[n, c]))])
@@ -200,14 +170,7 @@ mod tests {
     }
 
     /// The same loss from primitive ops (log_softmax, gather, sums) in f64 by hand.
-    fn reference(
-        x: &[f32],
-        t: &[i64],
-        w: &[f64],
-        eps: f64,
-        ignore: i64,
-        reduction: Reduction,
-    ) -> Vec<f64> {
+    fn reference(x: &[f32], t: &[i64], w: &[f64], eps: f64, ignore: i64, reduction: Reduction) -> Vec<f64> {
         let c = w.len();
         let (mut losses, mut denom) = (Vec::new(), 0.0);
         for (r, &tv) in t.iter().enumerate() {
@@ -237,17 +200,11 @@ mod tests {
         for targets in [vec![2i64, 0, 1], vec![2, 0, -100]] {
             let t = Tensor::from_vec_i64(targets.clone(), &[3])?;
             for weighted in [false, true] {
-                let w = if weighted {
-                    vec![0.2, 1.0, 3.0]
-                } else {
-                    vec![1.0; 3]
-                };
+                let w = if weighted { vec![0.2, 1.0, 3.0] } else { vec![1.0; 3] };
                 for eps in [0.0, 0.1] {
                     for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
                         let options = CrossEntropyOptions {
-                            weight: weighted
-                                .then(|| Tensor::from_vec(vec![0.2, 1.0, 3.0], &[3]))
-                                .transpose()?,
+                            weight: weighted.then(|| Tensor::from_vec(vec![0.2, 1.0, 3.0], &[3])).transpose()?,
                             label_smoothing: eps as f32,
                             reduction,
                             ..Default::default()
@@ -256,10 +213,7 @@ mod tests {
                         let want = reference(&xv, &targets, &w, eps, -100, reduction);
                         assert_eq!(got.len(), want.len());
                         for (g, w) in got.iter().zip(&want) {
-                            assert!(
-                                (*g as f64 - w).abs() < 1e-5,
-                                "{options:?}: {got:?} vs {want:?}"
-                            );
+                            assert!((*g as f64 - w).abs() < 1e-5, "{options:?}: {got:?} vs {want:?}");
                         }
                     }
                 }
@@ -269,9 +223,7 @@ mod tests {
         // with weight [0.2, 1, 3], label_smoothing 0.1, targets [2, 0, -100]:
         // mean 1.9446214, sum 6.2227884.
         let t = Tensor::from_vec_i64(vec![2, 0, 1], &[3])?;
-        let mean = x
-            .cross_entropy(&t, &CrossEntropyOptions::default())?
-            .item()?;
+        let mean = x.cross_entropy(&t, &CrossEntropyOptions::default())?.item()?;
         assert!((mean - 2.011_251_8).abs() < 1e-6, "{mean}");
         let t = Tensor::from_vec_i64(vec![2, 0, -100], &[3])?;
         let mut options = CrossEntropyOptions {
@@ -288,44 +240,14 @@ mod tests {
     #[test]
     fn cross_entropy_errors() -> Result<()> {
         let x = logits()?;
-        let err = x
-            .cross_entropy(
-                &Tensor::from_vec_i64(vec![0, 3, 1], &[3])?,
-                &Default::default(),
-            )
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `cross_entropy`: index 3 is out of range for a dimension of size 3"
-        );
-        let err = x
-            .cross_entropy(
-                &Tensor::from_vec_i64(vec![0, 1], &[2])?,
-                &Default::default(),
-            )
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `cross_entropy`: shapes [3, 3] and [2] are incompatible"
-        );
-        let err = x
-            .cross_entropy(&Tensor::zeros(&[3]), &Default::default())
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            Error::DTypeMismatch {
-                op: "cross_entropy",
-                ..
-            }
-        ));
-        let bad = CrossEntropyOptions {
-            label_smoothing: 1.5,
-            ..Default::default()
-        };
-        assert!(
-            x.cross_entropy(&Tensor::from_vec_i64(vec![0, 1, 2], &[3])?, &bad)
-                .is_err()
-        );
+        let err = x.cross_entropy(&Tensor::from_vec_i64(vec![0, 3, 1], &[3])?, &Default::default()).unwrap_err();
+        assert_eq!(err.to_string(), "op `cross_entropy`: index 3 is out of range for a dimension of size 3");
+        let err = x.cross_entropy(&Tensor::from_vec_i64(vec![0, 1], &[2])?, &Default::default()).unwrap_err();
+        assert_eq!(err.to_string(), "op `cross_entropy`: shapes [3, 3] and [2] are incompatible");
+        let err = x.cross_entropy(&Tensor::zeros(&[3]), &Default::default()).unwrap_err();
+        assert!(matches!(err, Error::DTypeMismatch { op: "cross_entropy", .. }));
+        let bad = CrossEntropyOptions { label_smoothing: 1.5, ..Default::default() };
+        assert!(x.cross_entropy(&Tensor::from_vec_i64(vec![0, 1, 2], &[3])?, &bad).is_err());
         Ok(())
     }
 
@@ -342,10 +264,7 @@ mod tests {
                     ..Default::default()
                 };
                 gradcheck(|v| v[0].cross_entropy(&t, &options), &[&x], 1e-3, 1e-2)?;
-                let plain = CrossEntropyOptions {
-                    weight: None,
-                    ..options.clone()
-                };
+                let plain = CrossEntropyOptions { weight: None, ..options.clone() };
                 gradcheck(|v| v[0].cross_entropy(&t, &plain), &[&x], 1e-3, 1e-2)?;
             }
         }

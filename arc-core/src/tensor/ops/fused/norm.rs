@@ -61,12 +61,7 @@ multiversion!(fn layer_norm_row(
 ) -> (f32, f32) => layer_norm_row_impl);
 
 #[inline(always)]
-fn rms_norm_row_impl<I: Isa>(
-    x: &[f32],
-    w: Option<&[f32]>,
-    eps: f32,
-    o: &mut [MaybeUninit<f32>],
-) -> (f32, f32) {
+fn rms_norm_row_impl<I: Isa>(x: &[f32], w: Option<&[f32]>, eps: f32, o: &mut [MaybeUninit<f32>]) -> (f32, f32) {
     let ms = math::dot::<I>(x, x) / x.len() as f32;
     let rstd = 1.0 / (ms + eps).sqrt();
     match w {
@@ -113,28 +108,15 @@ fn rows_with_stats(
 /// Validates a norm's input and affine parameters; returns `D`.
 fn check(op: &'static str, x: &Tensor, params: &[Option<&Tensor>], eps: f32) -> Result<usize> {
     if x.rank() == 0 || x.shape()[x.rank() - 1] == 0 {
-        return Err(Error::BadRank {
-            op,
-            expected: "a non-empty last dim",
-            shape: x.shape().to_vec(),
-        });
+        return Err(Error::BadRank { op, expected: "a non-empty last dim", shape: x.shape().to_vec() });
     }
     if eps.is_nan() || eps < 0.0 {
-        return Err(Error::InvalidArgument {
-            op,
-            name: "eps",
-            value: eps.to_string(),
-            expected: "eps >= 0",
-        });
+        return Err(Error::InvalidArgument { op, name: "eps", value: eps.to_string(), expected: "eps >= 0" });
     }
     let d = x.shape()[x.rank() - 1];
     for p in params.iter().flatten() {
         if p.shape() != [d] {
-            return Err(Error::ShapeMismatch {
-                op,
-                lhs: x.shape().to_vec(),
-                rhs: p.shape().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: p.shape().to_vec() });
         }
     }
     Ok(d)
@@ -157,23 +139,14 @@ fn norm_backward(
     let (mut dw, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
     let mut h = vec![0.0f32; d];
     let mut xhat = vec![0.0f32; d];
-    for (((xr, gr), dxr), &(mean, rstd)) in xs
-        .chunks(d)
-        .zip(gs.chunks(d))
-        .zip(dx.chunks_mut(d))
-        .zip(stats)
-    {
+    for (((xr, gr), dxr), &(mean, rstd)) in xs.chunks(d).zip(gs.chunks(d)).zip(dx.chunks_mut(d)).zip(stats) {
         for i in 0..d {
             xhat[i] = (xr[i] - mean) * rstd;
             h[i] = gr[i] * ws.as_ref().map_or(1.0, |w| w[i]);
             dw[i] += gr[i] * xhat[i];
             db[i] += gr[i];
         }
-        let mean_h = if centered {
-            h.iter().sum::<f32>() / d as f32
-        } else {
-            0.0
-        };
+        let mean_h = if centered { h.iter().sum::<f32>() / d as f32 } else { 0.0 };
         let mean_hx = h.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f32>() / d as f32;
         for i in 0..d {
             dxr[i] = rstd * (h[i] - mean_h - xhat[i] * mean_hx);
@@ -196,20 +169,13 @@ impl Tensor {
     /// assert!(y.to_vec()?.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6));
     /// # Ok(()) }
     /// ```
-    pub fn layer_norm(
-        &self,
-        weight: Option<&Tensor>,
-        bias: Option<&Tensor>,
-        eps: f32,
-    ) -> Result<Tensor> {
+    pub fn layer_norm(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
         let op = "layer_norm";
         let d = check(op, self, &[weight, bias], eps)?;
         let x = self.f32_data(op)?;
         let wv = weight.map(|w| w.f32_data(op)).transpose()?;
         let bv = bias.map(|b| b.f32_data(op)).transpose()?;
-        let (out, stats) = rows_with_stats(&x, d, |x, o| {
-            layer_norm_row(x, wv.as_deref(), bv.as_deref(), eps, o)
-        });
+        let (out, stats) = rows_with_stats(&x, d, |x, o| layer_norm_row(x, wv.as_deref(), bv.as_deref(), eps, o));
         let out = Tensor::from_f32(out, self.shape());
         let mut inputs = vec![self];
         inputs.extend(weight);
@@ -261,10 +227,7 @@ mod tests {
     fn composed_layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor> {
         let mean = x.mean(&[-1], true)?;
         let var = x.var(&[-1], false, true)?;
-        x.sub(&mean)?
-            .div(&var.add_scalar(eps)?.sqrt()?)?
-            .mul(w)?
-            .add(b)
+        x.sub(&mean)?.div(&var.add_scalar(eps)?.sqrt()?)?.mul(w)?.add(b)
     }
 
     #[test]
@@ -279,16 +242,11 @@ mod tests {
             let want = composed_layer_norm(&x, &w, &b, 1e-5)?.to_vec()?;
             assert!(fused.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
             let rms = x.rms_norm(Some(&w), 1e-6)?.to_vec()?;
-            let want = x
-                .div(&x.square()?.mean(&[-1], true)?.add_scalar(1e-6)?.sqrt()?)?
-                .mul(&w)?
-                .to_vec()?;
+            let want = x.div(&x.square()?.mean(&[-1], true)?.add_scalar(1e-6)?.sqrt()?)?.mul(&w)?.to_vec()?;
             assert!(rms.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
         }
         // RMSNorm of [3, 4]: rms = sqrt(12.5) -> [0.8485281, 1.1313708]
-        let r = Tensor::from_vec(vec![3.0, 4.0], &[1, 2])?
-            .rms_norm(None, 0.0)?
-            .to_vec()?;
+        let r = Tensor::from_vec(vec![3.0, 4.0], &[1, 2])?.rms_norm(None, 0.0)?.to_vec()?;
         assert!((r[0] - 0.848_528_1).abs() < 1e-6 && (r[1] - 1.131_370_8).abs() < 1e-6);
         Ok(())
     }
@@ -296,17 +254,9 @@ mod tests {
     #[test]
     fn norm_errors() {
         let x = Tensor::zeros(&[2, 4]);
-        let err = x
-            .layer_norm(Some(&Tensor::ones(&[3])), None, 1e-5)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `layer_norm`: shapes [2, 4] and [3] are incompatible"
-        );
-        assert!(matches!(
-            x.rms_norm(None, -1.0),
-            Err(Error::InvalidArgument { op: "rms_norm", .. })
-        ));
+        let err = x.layer_norm(Some(&Tensor::ones(&[3])), None, 1e-5).unwrap_err();
+        assert_eq!(err.to_string(), "op `layer_norm`: shapes [2, 4] and [3] are incompatible");
+        assert!(matches!(x.rms_norm(None, -1.0), Err(Error::InvalidArgument { op: "rms_norm", .. })));
         assert!(Tensor::scalar(1.0).layer_norm(None, None, 1e-5).is_err());
     }
 
@@ -315,19 +265,9 @@ mod tests {
         let x = Tensor::randn(&[2, 3, 5], &mut Rng::new(3));
         let w = Tensor::randn(&[5], &mut Rng::new(4));
         let b = Tensor::randn(&[5], &mut Rng::new(5));
-        gradcheck(
-            |t| t[0].layer_norm(Some(&t[1]), Some(&t[2]), 1e-5),
-            &[&x, &w, &b],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| t[0].layer_norm(Some(&t[1]), Some(&t[2]), 1e-5), &[&x, &w, &b], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].layer_norm(None, None, 1e-5), &[&x], 1e-3, 1e-2)?;
-        gradcheck(
-            |t| t[0].layer_norm(None, Some(&t[1]), 1e-5),
-            &[&x, &b],
-            1e-3,
-            1e-2,
-        )?;
+        gradcheck(|t| t[0].layer_norm(None, Some(&t[1]), 1e-5), &[&x, &b], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].rms_norm(Some(&t[1]), 1e-6), &[&x, &w], 1e-3, 1e-2)?;
         gradcheck(|t| t[0].rms_norm(None, 1e-6), &[&x], 1e-3, 1e-2)?;
         Ok(())

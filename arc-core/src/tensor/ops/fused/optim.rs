@@ -46,25 +46,14 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled_weight_decay: false,
-        }
+        AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled_weight_decay: false }
     }
 }
 
 fn check_lengths(op: &'static str, param: usize, others: &[usize]) -> Result<()> {
     for &o in others {
         if o != param {
-            return Err(Error::ShapeMismatch {
-                op,
-                lhs: vec![param],
-                rhs: vec![o],
-            });
+            return Err(Error::ShapeMismatch { op, lhs: vec![param], rhs: vec![o] });
         }
     }
     Ok(())
@@ -83,34 +72,20 @@ pub fn sgd_update(
     check_lengths("sgd_update", param.len(), &[grad.len()])?;
     let c = *config;
     if c.momentum == 0.0 {
-        param
-            .iter_mut()
-            .zip(grad)
-            .for_each(|(p, &g)| *p -= c.lr * (g + c.weight_decay * *p));
+        param.iter_mut().zip(grad).for_each(|(p, &g)| *p -= c.lr * (g + c.weight_decay * *p));
         return Ok(());
     }
     check_lengths("sgd_update", param.len(), &[momentum_buf.len()])?;
     let step = |(p, (&g, b)): (&mut f32, (&f32, &mut f32))| {
         let d = g + c.weight_decay * *p;
-        *b = if first_step {
-            d
-        } else {
-            c.momentum * *b + (1.0 - c.dampening) * d
-        };
+        *b = if first_step { d } else { c.momentum * *b + (1.0 - c.dampening) * d };
         let d = if c.nesterov { d + c.momentum * *b } else { *b };
         *p -= c.lr * d;
     };
     if should_par(param.len()) {
-        param
-            .par_iter_mut()
-            .zip(grad.par_iter().zip(momentum_buf.par_iter_mut()))
-            .with_min_len(CHUNK)
-            .for_each(step);
+        param.par_iter_mut().zip(grad.par_iter().zip(momentum_buf.par_iter_mut())).with_min_len(CHUNK).for_each(step);
     } else {
-        param
-            .iter_mut()
-            .zip(grad.iter().zip(momentum_buf.iter_mut()))
-            .for_each(step);
+        param.iter_mut().zip(grad.iter().zip(momentum_buf.iter_mut())).for_each(step);
     }
     Ok(())
 }
@@ -126,16 +101,8 @@ fn adam_chunk_impl<I: Isa>(
     step_size: f32,
     inv_sqrt_bc2: f32,
 ) {
-    let decay = if c.decoupled_weight_decay {
-        1.0 - c.lr * c.weight_decay
-    } else {
-        1.0
-    };
-    let l2 = if c.decoupled_weight_decay {
-        0.0
-    } else {
-        c.weight_decay
-    };
+    let decay = if c.decoupled_weight_decay { 1.0 - c.lr * c.weight_decay } else { 1.0 };
+    let l2 = if c.decoupled_weight_decay { 0.0 } else { c.weight_decay };
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         let g = I::fma(l2, *p, g);
         *m = I::fma(c.beta1, *m, (1.0 - c.beta1) * g);
@@ -208,11 +175,7 @@ mod tests {
             if c.decoupled_weight_decay {
                 p *= 1.0 - c.lr as f64 * c.weight_decay as f64;
             }
-            let g = if c.decoupled_weight_decay {
-                g0
-            } else {
-                g0 + c.weight_decay as f64 * p
-            };
+            let g = if c.decoupled_weight_decay { g0 } else { g0 + c.weight_decay as f64 * p };
             m = b1 * m + (1.0 - b1) * g;
             v = b2 * v + (1.0 - b2) * g * g;
             let mhat = m / (1.0 - b1.powi(t));
@@ -225,12 +188,7 @@ mod tests {
     #[test]
     fn adam_and_adamw_match_the_reference() -> Result<()> {
         for decoupled in [false, true] {
-            let c = AdamConfig {
-                lr: 0.01,
-                weight_decay: 0.1,
-                decoupled_weight_decay: decoupled,
-                ..Default::default()
-            };
+            let c = AdamConfig { lr: 0.01, weight_decay: 0.1, decoupled_weight_decay: decoupled, ..Default::default() };
             // 40_000 elements exercise the parallel path; each element i sees gradient g_i(t).
             let n = 40_000;
             let mut p: Vec<f32> = (0..n).map(|i| (i as f32 * 0.001).sin()).collect();
@@ -244,11 +202,7 @@ mod tests {
             for i in [0, 1, 777, n - 1] {
                 let grads: Vec<f64> = (1..=5).map(|t| grad_at(i, t)).collect();
                 let want = reference_adam(p0[i] as f64, &grads, &c);
-                assert!(
-                    (p[i] as f64 - want).abs() < 1e-5,
-                    "element {i}: {} vs {want}",
-                    p[i]
-                );
+                assert!((p[i] as f64 - want).abs() < 1e-5, "element {i}: {} vs {want}", p[i]);
             }
         }
         Ok(())
@@ -258,52 +212,24 @@ mod tests {
     fn sgd_with_momentum_and_nesterov() -> Result<()> {
         // p = 1, g = 0.5 twice, lr 0.1, momentum 0.9:
         // step 1: buf = 0.5, p = 1 - 0.05 = 0.95; step 2: buf = 0.45 + 0.5 = 0.95, p = 0.855
-        let c = SgdConfig {
-            lr: 0.1,
-            momentum: 0.9,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-        };
+        let c = SgdConfig { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false };
         let (mut p, mut buf) = (vec![1.0f32], vec![0.0f32]);
         sgd_update(&mut p, &[0.5], &mut buf, &c, true)?;
         sgd_update(&mut p, &[0.5], &mut buf, &c, false)?;
         assert!((p[0] - 0.855).abs() < 1e-6);
         // Nesterov: step 1 d = 0.5 + 0.9 * 0.5 = 0.95, p = 0.905
-        let c = SgdConfig {
-            nesterov: true,
-            ..c
-        };
+        let c = SgdConfig { nesterov: true, ..c };
         let (mut p, mut buf) = (vec![1.0f32], vec![0.0f32]);
         sgd_update(&mut p, &[0.5], &mut buf, &c, true)?;
         assert!((p[0] - 0.905).abs() < 1e-6);
         // Plain SGD with weight decay: p -= 0.1 * (0.5 + 0.01 * 1)
-        let c = SgdConfig {
-            lr: 0.1,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.01,
-            nesterov: false,
-        };
+        let c = SgdConfig { lr: 0.1, momentum: 0.0, dampening: 0.0, weight_decay: 0.01, nesterov: false };
         let mut p = vec![1.0f32];
         sgd_update(&mut p, &[0.5], &mut [], &c, true)?;
         assert!((p[0] - 0.949).abs() < 1e-6);
         let err = sgd_update(&mut p, &[0.5, 1.0], &mut [], &c, true).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `sgd_update`: shapes [1] and [2] are incompatible"
-        );
-        assert!(
-            adam_update(
-                &mut p,
-                &[0.5],
-                &mut [0.0],
-                &mut [0.0],
-                0,
-                &AdamConfig::default()
-            )
-            .is_err()
-        );
+        assert_eq!(err.to_string(), "op `sgd_update`: shapes [1] and [2] are incompatible");
+        assert!(adam_update(&mut p, &[0.5], &mut [0.0], &mut [0.0], 0, &AdamConfig::default()).is_err());
         Ok(())
     }
 }

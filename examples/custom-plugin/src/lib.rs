@@ -18,10 +18,18 @@
 //! let config = Config::from_yaml("custom_param: 3")?;
 //! assert!(pm.validate_component_config(ComponentKind::Layer, "MyLayer", &config)?);
 //! assert!(!pm.validate_component_config(ComponentKind::Layer, "MyLayer", &Config::new())?);
+//!
+//! // Built from its config, it multiplies its input by `custom_param`.
+//! let layer = pm.get_layer("MyLayer")?.create(&config)?;
+//! let x = arc_core::Tensor::from_vec(vec![1.0, -2.0], &[2])?;
+//! assert_eq!(layer.forward_single(&x)?.to_vec()?, [3.0, -6.0]);
+//! let err = pm.get_layer("MyLayer")?.create(&Config::from_yaml("custom_parm: 3")?).err().unwrap();
+//! assert_eq!(err.to_string(), "custom.MyLayer: unknown parameter `custom_parm` (did you mean `custom_param`?)");
 //! # Ok::<(), arc_core::Error>(())
 //! ```
 
-use arc_core::nn::Layer;
+use arc_core::Tensor;
+use arc_core::nn::{Layer, ShapeSpec};
 use arc_core::plugin::{LayerHookSpec, LayerRegistrations, Registrations};
 use arc_core::spec::Config;
 use arc_core::{Result, arc_plugin, hookimpl};
@@ -50,7 +58,15 @@ impl MyCustomLayer {
     }
 }
 
-impl Layer for MyCustomLayer {}
+impl Layer for MyCustomLayer {
+    fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
+        input.mul_scalar(self.custom_param)
+    }
+
+    fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
+        Ok(inputs[0].clone())
+    }
+}
 
 /// Registers `custom.MyLayer` (alias `MyLayer`) and checks its config.
 #[arc_plugin(name = "my_plugin", version = "1.0.0", description = "My custom Arc plugin", namespace = "custom")]

@@ -1,0 +1,164 @@
+//! The layer trait (the seed's `ArcLayerBase`) and input routing.
+
+use super::Param;
+use crate::{Error, Result, Tensor};
+
+/// A shape as known before running: `None` for the batch dimension or any
+/// size known only from data.
+pub type ShapeSpec = Vec<Option<usize>>;
+
+/// Named inputs of a multi-input layer, in the layer's port order.
+pub type LayerInputs<'a> = [(&'a str, &'a Tensor)];
+
+/// A graph layer, registered by `LayerHookSpec::register_layers`.
+///
+/// Input routing follows the seed: a single input goes to
+/// [`forward_single`](Self::forward_single); several go to
+/// [`forward_multi`](Self::forward_multi) by port name, the ports being
+/// [`input_names`](Self::input_names). See [`forward`].
+///
+/// Layers compute with `&self`: one built model serves many threads. State
+/// that changes in training (dropout's random stream, batch norm's running
+/// statistics) lives behind interior mutability.
+pub trait Layer: Send + Sync {
+    /// The input ports; `["input"]` by default.
+    fn input_names(&self) -> &[&str] {
+        &["input"]
+    }
+
+    /// The output for one input.
+    fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
+        let _ = input;
+        Err(Error::LayerInputs {
+            layer: std::any::type_name::<Self>().to_owned(),
+            expected: format!("{:?}", self.input_names()),
+            got: "one input".into(),
+        })
+    }
+
+    /// The output for several named inputs, in [`input_names`](Self::input_names) order.
+    fn forward_multi(&self, inputs: &LayerInputs<'_>) -> Result<Tensor> {
+        let _ = inputs;
+        Err(Error::LayerInputs {
+            layer: std::any::type_name::<Self>().to_owned(),
+            expected: "one input".into(),
+            got: format!("{} inputs", inputs.len()),
+        })
+    }
+
+    /// Calls `visit` with each trainable parameter under its dotted name
+    /// (`weight`, `encoder.linear.weight`), prefixed by `prefix`.
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+        let _ = (prefix, visit);
+    }
+
+    /// Calls `visit` with each non-trainable state tensor (batch norm's
+    /// running statistics) under its dotted name.
+    fn visit_buffers(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Tensor)) {
+        let _ = (prefix, visit);
+    }
+
+    /// Switches between training and evaluation behaviour.
+    fn set_training(&mut self, training: bool) {
+        let _ = training;
+    }
+
+    /// The output shape for the given input shapes (one per port).
+    fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec>;
+}
+
+/// Joins a parameter name to its prefix with a dot.
+pub fn join_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
+}
+
+/// Routes inputs as the seed does: one input to `forward_single`, several to
+/// `forward_multi`, matched to the layer's ports by name; any other
+/// combination (an unknown or missing port) is an error naming the ports.
+pub fn forward(layer: &dyn Layer, name: &str, inputs: &LayerInputs<'_>) -> Result<Tensor> {
+    let ports = layer.input_names();
+    match inputs {
+        [(_, x)] if ports.len() == 1 => layer.forward_single(x),
+        _ if inputs.len() == ports.len() && ports.len() > 1 => {
+            let mut ordered = Vec::with_capacity(ports.len());
+            for port in ports {
+                let found = inputs.iter().find(|(n, _)| n == port).ok_or_else(|| Error::LayerInputs {
+                    layer: name.to_owned(),
+                    expected: format!("ports {ports:?}"),
+                    got: format!("{:?}", inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+                })?;
+                ordered.push(*found);
+            }
+            layer.forward_multi(&ordered)
+        }
+        _ => Err(Error::LayerInputs {
+            layer: name.to_owned(),
+            expected: format!("ports {ports:?}"),
+            got: format!("{:?}", inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `input * 2`.
+    struct Double;
+    impl Layer for Double {
+        fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
+            input.mul_scalar(2.0)
+        }
+        fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
+            Ok(inputs[0].clone())
+        }
+    }
+
+    /// `a - b`, on ports `a` and `b`.
+    struct Minus;
+    impl Layer for Minus {
+        fn input_names(&self) -> &[&str] {
+            &["a", "b"]
+        }
+        fn forward_multi(&self, inputs: &LayerInputs<'_>) -> Result<Tensor> {
+            inputs[0].1.sub(inputs[1].1)
+        }
+        fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
+            Ok(inputs[0].clone())
+        }
+    }
+
+    fn t(v: f32) -> Tensor {
+        Tensor::from_vec(vec![v], &[1]).unwrap()
+    }
+
+    #[test]
+    fn one_input_goes_to_forward_single() {
+        let x = t(3.0);
+        assert_eq!(forward(&Double, "double", &[("input", &x)]).unwrap().to_vec().unwrap(), [6.0]);
+    }
+
+    #[test]
+    fn named_inputs_are_ordered_by_port() {
+        let (a, b) = (t(5.0), t(2.0));
+        let out = forward(&Minus, "minus", &[("b", &b), ("a", &a)]).unwrap();
+        assert_eq!(out.to_vec().unwrap(), [3.0]);
+    }
+
+    #[test]
+    fn other_combinations_are_errors_naming_the_ports() {
+        let (a, b) = (t(5.0), t(2.0));
+        let err = forward(&Minus, "minus", &[("a", &a), ("c", &b)]).unwrap_err();
+        assert_eq!(err.to_string(), r#"layer `minus`: expected ports ["a", "b"], got ["a", "c"]"#);
+        let err = forward(&Minus, "minus", &[("a", &a)]).unwrap_err();
+        assert_eq!(err.to_string(), r#"layer `minus`: expected ports ["a", "b"], got ["a"]"#);
+        let err = forward(&Double, "double", &[("input", &a), ("other", &b)]).unwrap_err();
+        assert_eq!(err.to_string(), r#"layer `double`: expected ports ["input"], got ["input", "other"]"#);
+    }
+
+    #[test]
+    fn join_name_dots_prefixes() {
+        assert_eq!(join_name("", "weight"), "weight");
+        assert_eq!(join_name("encoder.linear", "weight"), "encoder.linear.weight");
+    }
+}
