@@ -1,6 +1,7 @@
 //! Layers, losses, optimizers and the built model: the component traits that
 //! plugins implement, over [`Tensor`](crate::Tensor).
 
+pub mod init;
 mod layer;
 mod loss;
 mod model;
