@@ -31,6 +31,7 @@ fn plugin_crates_follow_their_features() {
         ("builtin_data_sources", cfg!(feature = "data-sources")),
         ("builtin_exporters", cfg!(feature = "exporters")),
         ("my_plugin", cfg!(feature = "example-plugin")),
+        ("example", cfg!(feature = "example-plugin")),
     ];
     for (plugin, enabled) in groups {
         assert_eq!(

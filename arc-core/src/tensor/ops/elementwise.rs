@@ -148,7 +148,7 @@ impl Tensor {
     pub fn maximum(&self, rhs: &Tensor) -> Result<Tensor> {
         let out = map2("maximum", self, rhs, |x, y| if x >= y { x } else { y })?;
         Ok(record(out, "maximum", &[self, rhs], |a| {
-            let share = map2("maximum", &a.inputs[0], &a.inputs[1], |x, y| tie_share(x, y))?;
+            let share = map2("maximum", &a.inputs[0], &a.inputs[1], tie_share)?;
             Ok(vec![grad_for(a, 0, || a.grad.mul(&share))?, grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?])
         }))
     }
