@@ -55,7 +55,7 @@ pub struct RotaryEmbedding {
 impl RotaryEmbedding {
     /// A RoPE over a last dimension of `dim` (even) with frequency base `base`.
     pub fn new(dim: usize, base: f32) -> Result<Self> {
-        if dim == 0 || dim % 2 != 0 {
+        if dim == 0 || !dim.is_multiple_of(2) {
             return Err(Error::InvalidConfig {
                 component: "example.RotaryEmbedding".into(),
                 message: format!("`dim` must be even and positive, got {dim}"),

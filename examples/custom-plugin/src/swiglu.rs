@@ -21,7 +21,7 @@ pub struct SwiGluOp;
 
 fn halves(op: &'static str, x: &Tensor) -> Result<(Vec<f32>, usize)> {
     let width = *x.shape().last().ok_or(Error::BadRank { op, expected: "at least 1 dimension", shape: vec![] })?;
-    if width % 2 != 0 {
+    if !width.is_multiple_of(2) {
         return Err(Error::InvalidArgument {
             op,
             name: "input",
@@ -128,7 +128,7 @@ impl Layer for SwiGlu {
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let mut shape = inputs.first().cloned().unwrap_or_default();
         match shape.last_mut() {
-            Some(Some(w)) if *w % 2 == 0 => *w /= 2,
+            Some(Some(w)) if w.is_multiple_of(2) => *w /= 2,
             Some(Some(w)) => {
                 return Err(Error::InvalidArgument {
                     op: "example.SwiGLU",
