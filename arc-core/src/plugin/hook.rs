@@ -184,17 +184,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         call: impl Fn(&S) -> R,
         wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
     ) -> HookResult<HookResults<R>> {
-        self.execute(
-            |plain| {
-                let mut out = HookResults::with_capacity(plain.len());
-                self.guarded_walk(plain, |p| {
-                    out.push(call(p));
-                    ControlFlow::Continue(())
-                })?;
-                Ok(out)
-            },
-            &wrap,
-        )
+        self.collect(|p, out| out.push(call(p)), wrap)
     }
 
     /// Calls every implementation; collects the `Some` results (a `None`
@@ -205,11 +195,21 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         call: impl Fn(&S) -> Option<R>,
         wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
     ) -> HookResult<HookResults<R>> {
+        self.collect(|p, out| out.extend(call(p)), wrap)
+    }
+
+    /// The plain walk of both collecting forms: `push` adds a plugin's answer.
+    #[inline]
+    fn collect<R>(
+        &self,
+        push: impl Fn(&S, &mut HookResults<R>),
+        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
+    ) -> HookResult<HookResults<R>> {
         self.execute(
             |plain| {
                 let mut out = HookResults::with_capacity(plain.len());
                 self.guarded_walk(plain, |p| {
-                    out.extend(call(p));
+                    push(p, &mut out);
                     ControlFlow::Continue(())
                 })?;
                 Ok(out)
@@ -251,32 +251,10 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     pub fn visit<R>(
         &self,
         call: impl Fn(&S) -> R,
-        mut visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
+        visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
         wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
     ) -> HookResult<()> {
-        if self.wrappers > 0 {
-            let results = self.call_collect(&call, wrap)?;
-            // Wrappers may have changed the list, so no plugin is attributable.
-            let anonymous = PluginInfo::anonymous();
-            for r in results {
-                if visit(&anonymous, r).is_break() {
-                    break;
-                }
-            }
-            return Ok(());
-        }
-        self.execute(
-            |plain| {
-                let mut at = 0;
-                self.guarded_walk(plain, |p| {
-                    let r = call(p);
-                    let flow = visit(&plain[at].info, r);
-                    at += 1;
-                    flow
-                })
-            },
-            &|_: &S, inner: Inner<'_, ()>| inner.call(),
-        )
+        self.visit_some(|p| Some(call(p)), visit, wrap)
     }
 
     /// [`visit`](Self::visit) for hooks answering `Option<R>`: `None`
@@ -289,6 +267,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
     ) -> HookResult<()> {
         if self.wrappers > 0 {
+            // Wrappers may have changed the list, so no plugin is attributable.
             let anonymous = PluginInfo::anonymous();
             for r in self.call_collect_some(&call, wrap)? {
                 if visit(&anonymous, r).is_break() {
