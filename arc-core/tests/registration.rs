@@ -215,3 +215,30 @@ fn runtime_registration_then_refresh_shows_components() {
     pm.refresh_registries().unwrap();
     assert!(pm.get_layer("MyLayer").is_err());
 }
+
+#[test]
+fn the_manager_is_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PluginManager>();
+    let pm = Arc::new(PluginManager::new());
+    let names: [&'static [&'static str]; 4] = [&["A"], &["B"], &["C"], &["D"]];
+    let threads: Vec<_> = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, layer_names)| {
+            let pm = pm.clone();
+            std::thread::spawn(move || {
+                pm.register_plugin(pack("core", layer_names), &format!("p{i}")).unwrap();
+                // Hook calls from every thread while others register.
+                pm.hook::<dyn LayerHookSpec>().register_layers().unwrap().len()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!((1..=4).contains(&t.join().unwrap()));
+    }
+    pm.refresh_registries().unwrap();
+    let mut layers: Vec<String> = pm.get_layers().into_iter().map(|(n, _)| n).collect();
+    layers.sort();
+    assert_eq!(layers, ["core.A", "core.B", "core.C", "core.D"]);
+}
