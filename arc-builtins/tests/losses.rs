@@ -438,6 +438,11 @@ fn losses_gradcheck_against_finite_differences() -> Result<()> {
     let cosine = build(&manager, "CosineEmbeddingLoss", &yaml("margin: -0.5"))?;
     let y = Tensor::from_vec(vec![1.0, -1.0, 1.0], &[3])?;
     gradcheck(|t| cosine.forward(&[&t[0], &t[1], &y]), &[&logits, &pred], 1e-3, 1e-2)?;
+    // MultiLabelMarginLoss runs a custom op too; the scores lie within 1 of each other, so
+    // every hinge 1 - x[j] + x[i] is positive and no kink is near.
+    let multilabel = build(&manager, "MultiLabelMarginLoss", &yaml("reduction: none"))?;
+    let listed = Tensor::from_vec_i64(vec![3, 0, -1, 0, 1, 1, -1, 2, 2, -1, 0, 0], &[3, 4])?;
+    gradcheck(|t| multilabel.forward(&[&t[0], &listed]), &[&pred], 1e-3, 1e-2)?;
     // KLDivLoss wrt pred only: y log y has no derivative at the zero targets.
     let kl = build(&manager, "KLDivLoss", &yaml("reduction: batchmean"))?;
     gradcheck(|t| kl.forward(&[&t[0], &target]), &[&logits.log_softmax(1)?], 1e-3, 1e-2)?;

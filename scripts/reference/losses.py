@@ -15,6 +15,7 @@ written as Python reprs of float32 values, which round-trip exactly.
 
 import json
 import os
+import warnings
 
 import torch
 import torch.nn as nn
@@ -275,6 +276,7 @@ def margin():
     out["HingeEmbeddingLoss"] = (
         with_reductions("HingeEmbeddingLoss", hinge())
         + [case("HingeEmbeddingLoss", {"margin": 2.0, "reduction": r}, hinge()(), f"margin=2 reduction={r}") for r in ["mean", "none"]]
+        + [case("HingeEmbeddingLoss", {"reduction": "none"}, [("pred", rand(6, low=-0.5, high=2.5), True), ("target", signs(6).long(), False)], "i64 target none")]
     )
 
     def mlm(n=4, c=5, one_d=False):
@@ -309,6 +311,7 @@ def margin():
         + [case("MultiMarginLoss", {"weight": w, "reduction": r}, mm()(), f"weight reduction={r}") for r in ["mean", "none"]]
         + [case("MultiMarginLoss", {"weight": w, "p": 2, "margin": 1.5, "reduction": "sum"}, mm()(), "weight p=2 margin=1.5 sum")]
         + [case("MultiMarginLoss", {"reduction": "none"}, [("pred", randn(4), True), ("target", classes(1, c=4), False)], "1-D none")]
+        + [case("MultiMarginLoss", {"reduction": "none"}, [("pred", randn(4), True), ("target", classes(c=4).reshape(()), False)], "1-D scalar target none")]
     )
 
     def triplet(shape=(5, 3)):
@@ -342,11 +345,14 @@ def margin():
         with_reductions("CosineEmbeddingLoss", cosine())
         + [case("CosineEmbeddingLoss", {"margin": 0.3, "reduction": r}, cosine()(), f"margin=0.3 reduction={r}") for r in ["mean", "none"]]
         + [case("CosineEmbeddingLoss", {"margin": -0.2}, cosine(one_d=True)(), "1-D margin=-0.2")]
+        + [case("CosineEmbeddingLoss", {"reduction": "none"}, [(n, t.long() if n == "target" else t, d) for n, t, d in cosine()()], "i64 target none")]
     )
     return out
 
 
 def main():
+    # KLDivLoss's 'mean' is tested on purpose (its FutureWarning says 'batchmean' is the true KL).
+    warnings.filterwarnings("ignore", message="reduction: 'mean' divides the total loss")
     os.makedirs(OUT, exist_ok=True)
     torch.set_default_dtype(torch.float32)
     fixtures = {}

@@ -19,7 +19,9 @@
 use arc_core::nn::Loss;
 use arc_core::plugin::LossRegistrations;
 use arc_core::spec::Config;
-use arc_core::tensor::DType;
+use std::sync::Arc;
+
+use arc_core::tensor::{CustomOp, DType};
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
@@ -204,32 +206,88 @@ impl Loss for MultiLabelMarginLoss {
         expect_dtype(op, target, DType::I64)?;
         expect_same_shape(op, pred, target)?;
         let x = rows(op, pred)?;
-        let (n, c) = (x.shape()[0], x.shape()[1]);
-        // pairs[n, j, i]: how often class j is listed as a target of row n (PyTorch counts
-        // repeats), where class i is not a target; 0 otherwise.
+        let c = x.shape()[1];
         let labels = target.to_vec_i64()?;
-        let mut pairs = vec![0.0f32; n * c * c];
-        for (row, pair_row) in labels.chunks(c.max(1)).zip(pairs.chunks_mut((c * c).max(1))) {
-            let listed: Vec<usize> = row
-                .iter()
-                .take_while(|&&t| t != -1)
-                .map(|&t| if t >= 0 && (t as u64) < c as u64 { Ok(t as usize) } else { Err(t) })
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|t| Error::IndexOutOfRange { op, index: t, size: c })?;
-            let mut is_target = vec![false; c];
-            listed.iter().for_each(|&j| is_target[j] = true);
-            for &j in &listed {
-                for i in (0..c).filter(|&i| !is_target[i]) {
-                    pair_row[j * c + i] += 1.0;
+        let targets = labels
+            .chunks(c.max(1))
+            .map(|row| {
+                // A row's targets end at the first -1.
+                row.iter()
+                    .take_while(|&&t| t != -1)
+                    .map(|&t| if t >= 0 && (t as u64) < c as u64 { Ok(t as usize) } else { Err(t) })
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|t| Error::IndexOutOfRange { op, index: t, size: c })
+            })
+            .collect::<Result<_>>()?;
+        let per_row = Tensor::apply_custom(Arc::new(MultiLabelMargin { targets, classes: c }), &[&x])?;
+        let per_row = if pred.rank() == 1 { per_row.reshape(&[])? } else { per_row };
+        self.reduction.apply(per_row)
+    }
+}
+
+/// PyTorch's `multilabel_margin_loss` kernel on `[N, C]` scores, one loss per
+/// row: `sum_{j in targets} sum_{i not in targets} max(0, 1 - x[j] + x[i]) / C`
+/// (a repeated target counts each time), in `O(N C |targets|)` time and no
+/// `[N, C, C]` temporary. Backward: each pair with a positive hinge adds
+/// `g / C` to `dx[i]` and `-g / C` to `dx[j]` (the kernel's `z > 0` test).
+struct MultiLabelMargin {
+    /// Each row's target classes, checked to lie in `0..classes`.
+    targets: Vec<Vec<usize>>,
+    /// `C`.
+    classes: usize,
+}
+
+impl MultiLabelMargin {
+    /// Calls `visit(j, i, z)` for each (target `j`, non-target `i`) pair of a row with
+    /// `z = 1 - x[j] + x[i] > 0`.
+    fn visit_hinges(&self, row: &[f32], targets: &[usize], mut visit: impl FnMut(usize, usize, f32)) {
+        let mut is_target = vec![false; self.classes];
+        targets.iter().for_each(|&j| is_target[j] = true);
+        for &j in targets {
+            for (i, &xi) in row.iter().enumerate().filter(|(i, _)| !is_target[*i]) {
+                let z = 1.0 - row[j] + xi;
+                if z > 0.0 {
+                    visit(j, i, z);
                 }
             }
         }
-        let pairs = Tensor::from_vec(pairs, &[n, c, c])?;
-        // hinge[n, j, i] = max(0, 1 - x[n, j] + x[n, i]); PyTorch's kernel counts z > 0 only.
-        let hinge = x.unsqueeze(1)?.sub(&x.unsqueeze(2)?)?.add_scalar(1.0)?.relu()?;
-        let per_row = hinge.mul(&pairs)?.sum(&[1, 2], false)?.div_scalar(c as f32)?;
-        let per_row = if pred.rank() == 1 { per_row.reshape(&[])? } else { per_row };
-        self.reduction.apply(per_row)
+    }
+}
+
+impl CustomOp for MultiLabelMargin {
+    fn name(&self) -> &str {
+        "core.MultiLabelMarginLoss.multilabel_margin"
+    }
+
+    fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let x = inputs[0].to_vec()?;
+        let c = self.classes;
+        let out = x
+            .chunks(c.max(1))
+            .zip(&self.targets)
+            .map(|(row, targets)| {
+                let mut sum = 0.0;
+                self.visit_hinges(row, targets, |_, _, z| sum += z);
+                sum / c as f32
+            })
+            .collect();
+        Tensor::from_vec(out, &[self.targets.len()])
+    }
+
+    fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (x, g) = (inputs[0].to_vec()?, grad.to_vec()?);
+        let c = self.classes;
+        let mut dx = vec![0.0f32; x.len()];
+        for ((row, drow), (targets, &g)) in
+            x.chunks(c.max(1)).zip(dx.chunks_mut(c.max(1))).zip(self.targets.iter().zip(&g))
+        {
+            let step = g / c as f32;
+            self.visit_hinges(row, targets, |j, i, _| {
+                drow[j] -= step;
+                drow[i] += step;
+            });
+        }
+        Ok(vec![Some(Tensor::from_vec(dx, inputs[0].shape())?)])
     }
 }
 
