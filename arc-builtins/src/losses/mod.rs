@@ -22,6 +22,32 @@ mod margin;
 mod regression;
 
 /// Registers PyTorch's standard loss functions.
+///
+/// ```
+/// use arc_builtins::BuiltinLossPlugin;
+/// use arc_core::Tensor;
+/// use arc_core::plugin::PluginManager;
+/// use arc_core::spec::Config;
+///
+/// let manager = PluginManager::new();
+/// manager.register_plugin(BuiltinLossPlugin, "builtin_losses")?;
+/// manager.refresh_registries()?;
+/// let mse = manager.get_loss("MSELoss")?.create(&Config::from_yaml("reduction: sum")?)?;
+/// assert_eq!(mse.input_names(), ["pred", "target"]);
+/// let pred = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
+/// let target = Tensor::from_vec(vec![0.0, 4.0], &[2])?;
+/// assert_eq!(mse.forward(&[&pred, &target])?.item()?, 5.0); // 1^2 + (-2)^2
+///
+/// // Uniform logits over 4 classes: the cross-entropy is ln 4 whatever the class.
+/// let ce = manager.get_loss("CrossEntropyLoss")?.create(&Config::new())?;
+/// let logits = Tensor::zeros(&[2, 4]);
+/// let classes = Tensor::from_vec_i64(vec![3, 0], &[2])?;
+/// assert!((ce.forward(&[&logits, &classes])?.item()? - 4f32.ln()).abs() < 1e-6);
+///
+/// let err = manager.get_loss("MSELoss")?.create(&Config::from_yaml("reduction: avg")?).err().unwrap();
+/// assert_eq!(err.to_string(), "core.MSELoss: invalid config: reduction: expected 'mean', 'sum' or 'none', got 'avg'");
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[arc_plugin(name = "builtin_losses", description = "Registers PyTorch's standard loss functions.")]
 #[derive(Debug, Default)]
 pub struct BuiltinLossPlugin;
