@@ -184,6 +184,13 @@ fn shape_inference_keeps_unknown_sizes_and_rejects_misfits() -> Result<()> {
         r#"layer `residual`: expected ports ["input_0", "input_1"], got ["input_0", "x"]"#
     );
 
+    let err = add.forward_single(&Tensor::ones(&[2])).unwrap_err();
+    assert_eq!(err.to_string(), r#"layer `core.Add`: expected ports ["input_0", "input_1"], got one input"#);
+    let lone = create(&pm, "Concatenate", "num_inputs: 1")?;
+    let x = Tensor::ones(&[2, 3]);
+    assert_eq!(nn::forward(&*lone, "lone", &[("input_0", &x)])?.to_vec()?, x.to_vec()?, "one input: itself");
+    assert_eq!(lone.output_shape(&[vec![None, Some(3)]])?, [None, Some(3)]);
+
     let flatten = create(&pm, "Flatten", "")?;
     assert_eq!(flatten.output_shape(&[vec![None, Some(3), Some(4)]])?, [None, Some(12)]);
     assert_eq!(flatten.output_shape(&[vec![Some(2), None, Some(4)]])?, [Some(2), None]);

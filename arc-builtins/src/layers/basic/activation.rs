@@ -81,6 +81,21 @@ pub enum Function {
 }
 
 /// A parameter-free activation; input and output have the same shape.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let x = Tensor::from_vec(vec![-1.0, 3f32.ln()], &[1, 2])?;
+/// assert_eq!(create("ReLU", "")?.forward_single(&x)?.to_vec()?, [0.0, 3f32.ln()]);
+/// // softmax([0, ln 3]) = [1, 3] / 4
+/// let p = create("Softmax", "dim: -1")?.forward_single(&x.relu()?)?.to_vec()?;
+/// assert!((p[0] - 0.25).abs() < 1e-6 && (p[1] - 0.75).abs() < 1e-6);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Activation {
     function: Function,

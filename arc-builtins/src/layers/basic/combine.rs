@@ -37,6 +37,11 @@ fn check_num_inputs(component: &str, n: usize) -> Result<()> {
     if n == 0 { Err(invalid(component, "`num_inputs` must be at least 1")) } else { Ok(()) }
 }
 
+/// One input is the whole input only for a one-port layer.
+fn check_single(layer: &str, ports: &[&str]) -> Result<()> {
+    if ports.len() == 1 { Ok(()) } else { Err(bad_input(layer, format!("ports {ports:?}"), "one input")) }
+}
+
 /// The input shapes, one per port.
 fn per_port<'a>(layer: &str, ports: &[&str], inputs: &'a [ShapeSpec]) -> Result<&'a [ShapeSpec]> {
     if inputs.len() == ports.len() {
@@ -75,6 +80,22 @@ impl LayerConfig for ConcatenateConfig {
 /// # Shapes
 /// inputs of one rank, equal outside `dim`; the output's `dim` is the sum of
 /// theirs.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let cat = create("Concatenate", "dim: -1")?;
+/// assert_eq!(cat.input_names(), ["input_0", "input_1"]);
+/// let (a, b) = (Tensor::ones(&[2, 3]), Tensor::zeros(&[2, 1]));
+/// let y = nn::forward(&*cat, "cat", &[("input_1", &b), ("input_0", &a)])?;
+/// assert_eq!(y.to_vec()?, [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0]);
+/// assert_eq!(cat.output_shape(&[vec![None, Some(3)], vec![None, Some(1)]])?, [None, Some(4)]);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Concatenate {
     dim: isize,
@@ -87,7 +108,8 @@ impl Layer for Concatenate {
     }
 
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
-        self.forward_multi(&[("input_0", input)])
+        check_single(ConcatenateConfig::NAME, &self.ports)?;
+        Ok(input.clone())
     }
 
     fn forward_multi(&self, inputs: &LayerInputs<'_>) -> Result<Tensor> {
@@ -143,6 +165,20 @@ impl LayerConfig for AddConfig {
 ///
 /// # Shapes
 /// inputs that broadcast together; the output has the broadcast shape.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let add = create("Add", "num_inputs: 3")?;
+/// let (a, b) = (Tensor::ones(&[2, 2]), Tensor::from_vec(vec![1.0, 2.0], &[2])?);
+/// let y = nn::forward(&*add, "sum", &[("input_0", &a), ("input_1", &b), ("input_2", &a)])?;
+/// assert_eq!(y.to_vec()?, [3.0, 4.0, 3.0, 4.0]);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Add {
     ports: Vec<&'static str>,
@@ -168,6 +204,7 @@ impl Layer for Add {
     }
 
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
+        check_single(AddConfig::NAME, &self.ports)?;
         Ok(input.clone())
     }
 

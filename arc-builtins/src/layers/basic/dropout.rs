@@ -62,6 +62,22 @@ impl LayerConfig for DropoutConfig {
 ///
 /// # Shapes
 /// any input; the output has its shape.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let mut dropout = create("Dropout", "p: 0.5")?;
+/// let x = Tensor::ones(&[1000]);
+/// let y = dropout.forward_single(&x)?.to_vec()?;
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0) && y.contains(&0.0));
+/// dropout.set_training(false);
+/// assert_eq!(dropout.forward_single(&x)?.to_vec()?, x.to_vec()?);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Dropout {
     p: f32,

@@ -104,6 +104,27 @@ impl LayerConfig for EmbeddingConfig {
 /// # Parameters and initialisation (PyTorch's)
 /// `weight` `[num_embeddings, embedding_dim]`, `N(0, 1)`, with the
 /// `padding_idx` row set to zeros.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let emb = create("Embedding", "{num_embeddings: 10, embedding_dim: 3, padding_idx: 0}")?;
+/// let ids = Tensor::from_vec_i64(vec![0, 4, 4, 9], &[2, 2])?;
+/// let y = emb.forward_single(&ids)?;
+/// assert_eq!(y.shape(), &[2, 2, 3]);
+/// assert_eq!(y.to_vec()?[..3], [0.0; 3], "the padding row starts at zero");
+/// y.sum_all()?.backward()?;
+/// emb.visit_params("", &mut |_, w| {
+///     let grad = w.grad().unwrap().to_vec().unwrap();
+///     assert_eq!(grad[..3], [0.0; 3], "and gets no gradient");
+///     assert_eq!(grad[12..15], [2.0; 3], "row 4 is looked up twice");
+/// });
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Embedding {
     num_embeddings: usize,
@@ -160,31 +181,33 @@ impl Embedding {
     /// exceeds `max_norm`, replacing the weight when any does.
     fn renorm(&self, rows: &[usize], max_norm: f32) -> Result<()> {
         let d = self.embedding_dim;
-        let p = self.norm_type;
         let weight = self.weight.value();
-        let mut data = weight.to_vec()?;
+        let owned;
+        let data = match weight.as_f32_slice() {
+            Some(data) => data,
+            None => {
+                owned = weight.to_vec()?;
+                &owned
+            }
+        };
+        // (row, scale) for each distinct looked-up row over the limit.
         let mut seen = vec![false; self.num_embeddings];
-        let mut changed = false;
+        let mut scales = Vec::new();
         for &r in rows {
             if std::mem::replace(&mut seen[r], true) {
                 continue;
             }
-            let row = &mut data[r * d..(r + 1) * d];
-            let norm = if p == 1.0 {
-                row.iter().map(|v| v.abs()).sum::<f32>()
-            } else if p == 2.0 {
-                row.iter().map(|v| v * v).sum::<f32>().sqrt()
-            } else {
-                row.iter().map(|v| v.abs().powf(p)).sum::<f32>().powf(1.0 / p)
-            };
+            let norm = p_norm(&data[r * d..(r + 1) * d], self.norm_type);
             if norm > max_norm {
-                let scale = max_norm / (norm + 1e-7);
-                row.iter_mut().for_each(|v| *v *= scale);
-                changed = true;
+                scales.push((r, max_norm / (norm + 1e-7)));
             }
         }
-        if !changed {
+        if scales.is_empty() {
             return Ok(());
+        }
+        let mut data = data.to_vec();
+        for (r, scale) in scales {
+            data[r * d..(r + 1) * d].iter_mut().for_each(|v| *v *= scale);
         }
         let pending = self.weight.grad();
         self.weight.set(Tensor::from_vec(data, &[self.num_embeddings, d])?)?;
@@ -194,6 +217,17 @@ impl Embedding {
             self.weight.value().backward_with(&grad)?;
         }
         Ok(())
+    }
+}
+
+/// `(sum |v|^p)^(1/p)`, with the usual fast paths for p = 1 and 2.
+fn p_norm(row: &[f32], p: f32) -> f32 {
+    if p == 1.0 {
+        row.iter().map(|v| v.abs()).sum()
+    } else if p == 2.0 {
+        row.iter().map(|v| v * v).sum::<f32>().sqrt()
+    } else {
+        row.iter().map(|v| v.abs().powf(p)).sum::<f32>().powf(1.0 / p)
     }
 }
 
@@ -237,11 +271,19 @@ impl CustomOp for Lookup {
     }
 
     fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let weight = inputs[0].to_vec()?;
-        let d = inputs[0].shape()[1];
+        let weight = inputs[0];
+        let d = weight.shape()[1];
+        let owned;
+        let table = match weight.as_f32_slice() {
+            Some(table) => table,
+            None => {
+                owned = weight.to_vec()?;
+                &owned
+            }
+        };
         let mut out = Vec::with_capacity(self.rows.len() * d);
         for &r in &self.rows {
-            out.extend_from_slice(&weight[r * d..(r + 1) * d]);
+            out.extend_from_slice(&table[r * d..(r + 1) * d]);
         }
         Tensor::from_vec(out, &self.out_shape)
     }

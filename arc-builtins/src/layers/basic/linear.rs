@@ -37,6 +37,24 @@ impl LayerConfig for LinearConfig {
 /// - `weight`: `[out_features, in_features]`, `kaiming_uniform_(a = sqrt(5))`,
 ///   i.e. `U(-k, k)` with `k = 1 / sqrt(in_features)`;
 /// - `bias` (when `bias: true`): `[out_features]`, `U(-k, k)`, drawn after the weight.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let linear = create("Linear", "{in_features: 2, out_features: 1}")?;
+/// linear.visit_params("", &mut |name, p| {
+///     let value = if name == "weight" { vec![1.0, -1.0] } else { vec![0.5] };
+///     p.set(Tensor::from_vec(value, &p.shape()).unwrap()).unwrap();
+/// });
+/// // [1, 2] . [1, -1] + 0.5 = -0.5 and [3, 1] . [1, -1] + 0.5 = 2.5
+/// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 1.0], &[2, 2])?;
+/// assert_eq!(linear.forward_single(&x)?.to_vec()?, [-0.5, 2.5]);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Linear {
     in_features: usize,

@@ -99,6 +99,26 @@ struct RunningStats {
 /// - `weight` `[C]` ones and `bias` `[C]` zeros, when `affine`;
 /// - buffers `running_mean` `[C]` zeros, `running_var` `[C]` ones,
 ///   `num_batches_tracked` (i64 scalar) 0, when `track_running_stats`.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let bn = create("BatchNorm1d", "num_features: 1")?;
+/// // Batch [1, 3]: mean 2, biased variance 1, so y = (x - 2) / sqrt(1 + 1e-5).
+/// let y = bn.forward_single(&Tensor::from_vec(vec![1.0, 3.0], &[2, 1])?)?.to_vec()?;
+/// assert!((y[0] + 1.0).abs() < 1e-5 && (y[1] - 1.0).abs() < 1e-5);
+/// // running_mean = 0.9 * 0 + 0.1 * 2; running_var = 0.9 * 1 + 0.1 * 2 (unbiased variance).
+/// let mut stats = Vec::new();
+/// bn.visit_buffers("bn", &mut |name, t| stats.push((name.to_owned(), t.clone())));
+/// assert_eq!(stats[0].0, "bn.running_mean");
+/// assert!((stats[0].1.item()? - 0.2).abs() < 1e-6 && (stats[1].1.item()? - 1.1).abs() < 1e-6);
+/// assert_eq!(stats[2].1.item_i64()?, 1);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct BatchNorm1d {
     num_features: usize,
@@ -290,6 +310,21 @@ impl LayerConfig for LayerNormConfig {
 /// # Parameters and initialisation (PyTorch's)
 /// `weight` ones and `bias` zeros, both of shape `normalized_shape`, when
 /// `elementwise_affine` (`bias` only when `bias` too).
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let ln = create("LayerNorm", "{normalized_shape: [2, 2], eps: 0.0}")?;
+/// // Over all four values: mean 2.5, variance 1.25.
+/// let y = ln.forward_single(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 2, 2])?)?;
+/// let want = [-1.341_640_8, -0.447_213_6, 0.447_213_6, 1.341_640_8];
+/// assert!(y.to_vec()?.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6));
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct LayerNorm {
     shape: Vec<usize>,

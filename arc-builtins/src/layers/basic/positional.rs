@@ -76,6 +76,22 @@ impl LayerConfig for PositionalEncodingConfig {
 /// # Parameters
 /// None. The table is not a buffer: like PyTorch's non-persistent buffers it
 /// is rebuilt from `d_model` and `max_len`, not saved with the weights.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let mut pe = create("PositionalEncoding", "d_model: 4")?;
+/// pe.set_training(false);
+/// let y = pe.forward_single(&Tensor::zeros(&[1, 2, 4]))?.to_vec()?;
+/// // Position 0: sin 0, cos 0, ...; position 1: sin 1, cos 1, sin 0.01, cos 0.01.
+/// let want = [0.0, 1.0, 0.0, 1.0, 1f32.sin(), 1f32.cos(), 0.01f32.sin(), 0.01f32.cos()];
+/// assert!(y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6));
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PositionalEncoding {
     d_model: usize,

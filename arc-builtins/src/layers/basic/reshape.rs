@@ -41,6 +41,19 @@ impl LayerConfig for FlattenConfig {
 /// input `[d_0, ..., d_{r-1}]`, output
 /// `[d_0, ..., d_{s-1}, d_s * ... * d_e, d_{e+1}, ...]`; a rank-0 input
 /// becomes `[1]`, as in PyTorch.
+///
+/// ```
+/// # use arc_builtins::BuiltinLayerPlugin;
+/// # use arc_core::{nn, plugin::PluginManager, spec::Config, Tensor};
+/// # let pm = PluginManager::new();
+/// # pm.register_plugin(BuiltinLayerPlugin, "builtin_layers")?;
+/// # pm.refresh_registries()?;
+/// # let create = |name: &str, yaml: &str| pm.get_layer(name)?.create(&Config::from_yaml(yaml)?);
+/// let flatten = create("Flatten", "")?;
+/// assert_eq!(flatten.forward_single(&Tensor::zeros(&[2, 3, 4]))?.shape(), &[2, 12]);
+/// assert_eq!(flatten.output_shape(&[vec![None, Some(3), Some(4)]])?, [None, Some(12)]);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Flatten {
     start_dim: isize,
