@@ -36,20 +36,22 @@ use arc_core::{Error, Result};
 use serde::de::DeserializeOwned;
 
 mod activation;
+mod batch_norm;
 mod combine;
 mod dropout;
 mod embedding;
+mod layer_norm;
 mod linear;
-mod norm;
 mod positional;
 mod reshape;
 
 use activation::{GeluConfig, ReluConfig, SigmoidConfig, SoftmaxConfig, TanhConfig};
+use batch_norm::BatchNorm1dConfig;
 use combine::{AddConfig, ConcatenateConfig};
 use dropout::DropoutConfig;
 use embedding::EmbeddingConfig;
+use layer_norm::LayerNormConfig;
 use linear::LinearConfig;
-use norm::{BatchNorm1dConfig, LayerNormConfig};
 use positional::PositionalEncodingConfig;
 use reshape::FlattenConfig;
 
@@ -121,6 +123,20 @@ pub fn validate(layer_type: &str, config: &Config) -> Option<bool> {
 /// `serde(default)` for flags that default to `true`.
 fn yes() -> bool {
     true
+}
+
+/// PyTorch's default `eps` of the norms.
+fn default_eps() -> f32 {
+    1e-5
+}
+
+/// A norm's `eps`: finite and not negative.
+fn check_eps(component: &str, eps: f32) -> Result<()> {
+    if eps >= 0.0 && eps.is_finite() {
+        Ok(())
+    } else {
+        Err(invalid(component, format!("`eps` must be a finite number >= 0, got {eps}")))
+    }
 }
 
 /// An out-of-range config value.
