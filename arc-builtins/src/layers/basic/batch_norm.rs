@@ -7,7 +7,7 @@ use arc_core::tensor::CustomOp;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
-use super::{LayerConfig, bad_input, check_eps, default_eps, invalid, show, single, yes};
+use super::{LayerConfig, bad_input, check_eps, data, default_eps, invalid, show, single, yes};
 
 fn default_momentum() -> Option<f32> {
     Some(0.1)
@@ -121,14 +121,6 @@ struct RunningStats {
     var: Tensor,
     /// i64, rank 0, as PyTorch's buffer.
     num_batches_tracked: Tensor,
-}
-
-/// The contiguous f32 data of a tensor, borrowed when possible.
-fn data(t: &Tensor) -> Result<std::borrow::Cow<'_, [f32]>> {
-    Ok(match t.as_f32_slice() {
-        Some(slice) => slice.into(),
-        None => t.to_vec()?.into(),
-    })
 }
 
 impl BatchNorm1d {

@@ -8,7 +8,7 @@ use arc_core::tensor::{CustomOp, DType};
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
-use super::{LayerConfig, invalid, single};
+use super::{LayerConfig, data, invalid, single};
 
 fn default_norm_type() -> f32 {
     2.0
@@ -182,14 +182,7 @@ impl Embedding {
     fn renorm(&self, rows: &[usize], max_norm: f32) -> Result<()> {
         let d = self.embedding_dim;
         let weight = self.weight.value();
-        let owned;
-        let data = match weight.as_f32_slice() {
-            Some(data) => data,
-            None => {
-                owned = weight.to_vec()?;
-                &owned
-            }
-        };
+        let data = data(&weight)?;
         // (row, scale) for each distinct looked-up row over the limit.
         let mut seen = vec![false; self.num_embeddings];
         let mut scales = Vec::new();
@@ -205,7 +198,7 @@ impl Embedding {
         if scales.is_empty() {
             return Ok(());
         }
-        let mut data = data.to_vec();
+        let mut data = data.into_owned();
         for (r, scale) in scales {
             data[r * d..(r + 1) * d].iter_mut().for_each(|v| *v *= scale);
         }
@@ -273,14 +266,7 @@ impl CustomOp for Lookup {
     fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let weight = inputs[0];
         let d = weight.shape()[1];
-        let owned;
-        let table = match weight.as_f32_slice() {
-            Some(table) => table,
-            None => {
-                owned = weight.to_vec()?;
-                &owned
-            }
-        };
+        let table = data(weight)?;
         let mut out = Vec::with_capacity(self.rows.len() * d);
         for &r in &self.rows {
             out.extend_from_slice(&table[r * d..(r + 1) * d]);
@@ -292,7 +278,7 @@ impl CustomOp for Lookup {
     /// `1 / count(r)` with `scale_grad_by_freq`), zero for the padding row.
     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (n, d) = (inputs[0].shape()[0], inputs[0].shape()[1]);
-        let g = grad.to_vec()?;
+        let g = data(grad)?;
         let mut counts = vec![0u32; n];
         if self.scale_grad_by_freq {
             self.rows.iter().for_each(|&r| counts[r] += 1);

@@ -32,7 +32,9 @@
 use arc_core::nn::{Layer, ShapeSpec};
 use arc_core::plugin::LayerRegistrations;
 use arc_core::spec::Config;
-use arc_core::{Error, Result};
+use std::borrow::Cow;
+
+use arc_core::{Error, Result, Tensor};
 use serde::de::DeserializeOwned;
 
 mod activation;
@@ -137,6 +139,14 @@ fn check_eps(component: &str, eps: f32) -> Result<()> {
     } else {
         Err(invalid(component, format!("`eps` must be a finite number >= 0, got {eps}")))
     }
+}
+
+/// The contiguous f32 data of a tensor, borrowed when it is contiguous on the CPU.
+fn data(t: &Tensor) -> Result<Cow<'_, [f32]>> {
+    Ok(match t.as_f32_slice() {
+        Some(slice) => slice.into(),
+        None => t.to_vec()?.into(),
+    })
 }
 
 /// An out-of-range config value.
