@@ -246,6 +246,9 @@ fn batchnorm_needs_more_than_one_value_per_channel_in_training() -> Result<()> {
     // Eval with fresh running stats (mean 0, var 1): y = x / sqrt(1 + eps).
     let want: Vec<f32> = one.to_vec()?.iter().map(|v| v / (1.0f32 + 1e-5).sqrt()).collect();
     assert_close(&bn.forward_single(&one)?.to_vec()?, &want, 1e-6, 1e-7, "eval output");
+    // Empty inputs pass through in evaluation mode (no statistics are needed).
+    assert_eq!(bn.forward_single(&Tensor::zeros(&[2, 3, 0]))?.shape(), [2, 3, 0]);
+    assert_eq!(bn.forward_single(&Tensor::zeros(&[0, 3]))?.shape(), [0, 3]);
     Ok(())
 }
 

@@ -234,7 +234,8 @@ impl Layer for BatchNorm1d {
 
 /// An input seen as `[n, c, l]` (`l = 1` for `[N, C]`).
 ///
-/// The loops below take two shapes: with `l = 1` a sample is one row of `c` values, zipped
+/// An empty input (`n = 0` or `l = 0`) has no samples: the loops walk chunks of at least one
+/// value so that they simply do nothing. The loops take two shapes: with `l = 1` a sample is one row of `c` values, zipped
 /// with the per-channel arrays (the compiler vectorises this across channels); otherwise each
 /// channel of a sample is a contiguous run of `l` values.
 #[derive(Clone, Copy, Debug)]
@@ -251,7 +252,7 @@ impl Layout {
         let count = (self.n * l).max(1) as f64;
         let mut mean = vec![0.0f64; c];
         let mut sq_dev = vec![0.0f64; c];
-        for sample in x.chunks_exact(c * l) {
+        for sample in x.chunks_exact((c * l).max(1)) {
             if l == 1 {
                 mean.iter_mut().zip(sample).for_each(|(acc, &v)| *acc += v as f64);
             } else {
@@ -261,7 +262,7 @@ impl Layout {
             }
         }
         mean.iter_mut().for_each(|m| *m /= count);
-        for sample in x.chunks_exact(c * l) {
+        for sample in x.chunks_exact((c * l).max(1)) {
             if l == 1 {
                 sq_dev.iter_mut().zip(sample).zip(&mean).for_each(|((acc, &v), m)| *acc += (v as f64 - m).powi(2));
             } else {
@@ -277,7 +278,7 @@ impl Layout {
     fn map2<T: Copy>(&self, x: &[f32], y: &[f32], p: &[T], f: impl Fn(f32, f32, T) -> f32) -> Vec<f32> {
         let (c, l) = (self.c, self.l);
         let mut out = Vec::with_capacity(x.len());
-        for (xs, ys) in x.chunks_exact(c * l).zip(y.chunks_exact(c * l)) {
+        for (xs, ys) in x.chunks_exact((c * l).max(1)).zip(y.chunks_exact((c * l).max(1))) {
             if l == 1 {
                 out.extend(xs.iter().zip(ys).zip(p).map(|((&a, &b), &p)| f(a, b, p)));
             } else {
@@ -337,7 +338,7 @@ impl CustomOp for BatchNormOp {
         let Layout { n, c, l } = self.layout;
         // sum(g) and sum(g (x - mean)) per channel, in f64.
         let (mut sum_g, mut sum_g_dev) = (vec![0.0f64; c], vec![0.0f64; c]);
-        for (xs, gs) in x.chunks_exact(c * l).zip(g.chunks_exact(c * l)) {
+        for (xs, gs) in x.chunks_exact((c * l).max(1)).zip(g.chunks_exact((c * l).max(1))) {
             if l == 1 {
                 let per_channel = sum_g.iter_mut().zip(sum_g_dev.iter_mut()).zip(xs).zip(gs).zip(&self.mean);
                 per_channel.for_each(|((((sg, sgd), &v), &gv), &m)| {
