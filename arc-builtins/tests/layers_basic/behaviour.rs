@@ -262,6 +262,14 @@ fn embedding_rejects_bad_indices() -> Result<()> {
     assert_eq!(err.to_string(), "op `embedding`: index -1 is out of range for a dimension of size 5");
     let err = emb.forward_single(&Tensor::zeros(&[2])).unwrap_err();
     assert_eq!(err.to_string(), "op `embedding`: expected dtype i64, got f32");
+    // A weight replaced by one of another shape is an error, not an out-of-bounds read.
+    emb.visit_params("", &mut |_, w| w.set(Tensor::zeros(&[4, 2])).unwrap());
+    let err = emb.forward_single(&Tensor::from_vec_i64(vec![4], &[1])?).unwrap_err();
+    assert_eq!(err.to_string(), "op `core.Embedding`: shapes [5, 2] and [4, 2] are incompatible");
+    let bn = create(&pm, "BatchNorm1d", "num_features: 3")?;
+    bn.visit_params("", &mut |_, p| p.set(Tensor::ones(&[2])).unwrap());
+    let err = bn.forward_single(&Tensor::ones(&[4, 3])).unwrap_err();
+    assert_eq!(err.to_string(), "op `core.BatchNorm1d`: shapes [3] and [2] are incompatible");
     Ok(())
 }
 

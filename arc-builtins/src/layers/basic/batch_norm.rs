@@ -7,7 +7,7 @@ use arc_core::tensor::CustomOp;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
-use super::{LayerConfig, bad_input, check_eps, data, default_eps, invalid, show, single, yes};
+use super::{LayerConfig, bad_input, check_eps, data, default_eps, invalid, param_value, show, single, yes};
 
 fn default_momentum() -> Option<f32> {
     Some(0.1)
@@ -197,8 +197,9 @@ impl Layer for BatchNorm1d {
             (data(&stats.mean)?.into_owned(), data(&stats.var)?.into_owned())
         };
         let invstd = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
-        let weight = self.weight.as_ref().map(Param::value);
-        let bias = self.bias.as_ref().map(Param::value);
+        let channel = [self.num_features];
+        let weight = self.weight.as_ref().map(|w| param_value(BatchNorm1dConfig::NAME, w, &channel)).transpose()?;
+        let bias = self.bias.as_ref().map(|b| param_value(BatchNorm1dConfig::NAME, b, &channel)).transpose()?;
         let op = Arc::new(BatchNormOp { layout, mean, invstd, batch_stats, affine: weight.is_some() });
         let mut inputs = vec![x];
         inputs.extend(weight.as_ref());

@@ -8,7 +8,7 @@ use arc_core::tensor::{CustomOp, DType};
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
-use super::{LayerConfig, data, invalid, single};
+use super::{LayerConfig, data, invalid, param_value, single};
 
 fn default_norm_type() -> f32 {
     2.0
@@ -227,6 +227,8 @@ fn p_norm(row: &[f32], p: f32) -> f32 {
 impl Layer for Embedding {
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
         let rows = self.rows(input)?;
+        let shape = [self.num_embeddings, self.embedding_dim];
+        param_value(EmbeddingConfig::NAME, &self.weight, &shape)?;
         if let Some(max_norm) = self.max_norm {
             self.renorm(&rows, max_norm)?;
         }

@@ -29,7 +29,7 @@
 //! # Ok::<(), arc_core::Error>(())
 //! ```
 
-use arc_core::nn::{Layer, ShapeSpec};
+use arc_core::nn::{Layer, Param, ShapeSpec};
 use arc_core::plugin::LayerRegistrations;
 use arc_core::spec::Config;
 use std::borrow::Cow;
@@ -147,6 +147,17 @@ fn data(t: &Tensor) -> Result<Cow<'_, [f32]>> {
         Some(slice) => slice.into(),
         None => t.to_vec()?.into(),
     })
+}
+
+/// A parameter's value, checked to have the layer's shape: `Param::set` does not check, and
+/// the fused kernels index by it.
+fn param_value(layer: &'static str, param: &Param, shape: &[usize]) -> Result<Tensor> {
+    let value = param.value();
+    if value.shape() == shape {
+        Ok(value)
+    } else {
+        Err(Error::ShapeMismatch { op: layer, lhs: shape.to_vec(), rhs: value.shape().to_vec() })
+    }
 }
 
 /// An out-of-range config value.
