@@ -253,6 +253,45 @@ fn batchnorm_needs_more_than_one_value_per_channel_in_training() -> Result<()> {
 }
 
 #[test]
+fn batchnorm_statistics_survive_a_large_offset() -> Result<()> {
+    // x = 1000 + N(0, 0.1^2) in f32: a naive f32 E[x^2] - E[x]^2 would lose the variance
+    // (1e6 against 1e-2); the output must still have mean 0 and biased variance 1 per
+    // channel, to 1e-3 (the eps of 1e-5 against a variance of 1e-2 shifts it by 1e-3 at most).
+    let pm = manager();
+    let bn = create(&pm, "BatchNorm1d", "num_features: 2")?;
+    let x = Tensor::randn(&[512, 2], &mut Rng::new(4)).mul_scalar(0.1)?.add_scalar(1000.0)?;
+    let y = bn.forward_single(&x)?;
+    let mean = y.mean(&[0], false)?.to_vec()?;
+    let var = y.var(&[0], false, false)?.to_vec()?;
+    assert!(mean.iter().all(|m| m.abs() < 1e-3) && var.iter().all(|v| (v - 1.0).abs() < 2e-3), "{mean:?} {var:?}");
+    Ok(())
+}
+
+#[test]
+fn batchnorm_large_inputs_match_composed_tensor_ops() -> Result<()> {
+    // Inputs above the kernel's parallel threshold (32768 elements), against the same maths
+    // written with tensor ops: y = (x - mean) / sqrt(var + eps) (biased var over N and L),
+    // and the gradient of sum(y * g) through autograd; rtol 1e-4, atol 1e-5.
+    let pm = manager();
+    let mut rng = Rng::new(6);
+    for (shape, dims, c) in [(vec![64, 600], vec![0isize], 600), (vec![8, 300, 20], vec![0, 2], 300)] {
+        let bn = create(&pm, "BatchNorm1d", &format!("num_features: {c}"))?;
+        let x = Tensor::randn(&shape, &mut rng).mul_scalar(3.0)?.add_scalar(1.0)?.requires_grad_()?;
+        let g = Tensor::randn(&shape, &mut rng);
+        let y = bn.forward_single(&x)?;
+        y.mul(&g)?.sum_all()?.backward()?;
+        let xr = x.detach().requires_grad_()?;
+        let var = xr.var(&dims, false, true)?;
+        let want = xr.sub(&xr.mean(&dims, true)?)?.div(&var.add_scalar(1e-5)?.sqrt()?)?;
+        want.mul(&g)?.sum_all()?.backward()?;
+        let what = format!("{shape:?}");
+        assert_close(&y.to_vec()?, &want.to_vec()?, 1e-4, 1e-5, &format!("{what}: output"));
+        assert_close(&x.grad().unwrap().to_vec()?, &xr.grad().unwrap().to_vec()?, 1e-4, 1e-5, &format!("{what}: dx"));
+    }
+    Ok(())
+}
+
+#[test]
 fn embedding_rejects_bad_indices() -> Result<()> {
     let pm = manager();
     let emb = create(&pm, "Embedding", "{num_embeddings: 5, embedding_dim: 2}")?;

@@ -3,10 +3,10 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_core::nn::{Layer, Param, ShapeSpec, join_name};
-use arc_core::tensor::CustomOp;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
+use super::batch_norm_kernel::{BatchNormOp, Layout};
 use super::{LayerConfig, bad_input, check_eps, data, default_eps, invalid, param_value, show, single, yes};
 
 fn default_momentum() -> Option<f32> {
@@ -230,152 +230,5 @@ impl Layer for BatchNorm1d {
         let input = single(BatchNorm1dConfig::NAME, inputs)?;
         self.check_shape(input)?;
         Ok(input.clone())
-    }
-}
-
-/// An input seen as `[n, c, l]` (`l = 1` for `[N, C]`).
-///
-/// An empty input (`n = 0` or `l = 0`) has no samples: the loops walk chunks of at least one
-/// value so that they simply do nothing. The loops take two shapes: with `l = 1` a sample is one row of `c` values, zipped
-/// with the per-channel arrays (the compiler vectorises this across channels); otherwise each
-/// channel of a sample is a contiguous run of `l` values.
-#[derive(Clone, Copy, Debug)]
-struct Layout {
-    n: usize,
-    c: usize,
-    l: usize,
-}
-
-impl Layout {
-    /// Per-channel mean and sum of squared deviations (two passes, accumulated in f64).
-    fn moments(&self, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
-        let (c, l) = (self.c, self.l);
-        let count = (self.n * l).max(1) as f64;
-        let mut mean = vec![0.0f64; c];
-        let mut sq_dev = vec![0.0f64; c];
-        for sample in x.chunks_exact((c * l).max(1)) {
-            if l == 1 {
-                mean.iter_mut().zip(sample).for_each(|(acc, &v)| *acc += v as f64);
-            } else {
-                for (acc, run) in mean.iter_mut().zip(sample.chunks_exact(l)) {
-                    *acc += run.iter().map(|&v| v as f64).sum::<f64>();
-                }
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= count);
-        for sample in x.chunks_exact((c * l).max(1)) {
-            if l == 1 {
-                sq_dev.iter_mut().zip(sample).zip(&mean).for_each(|((acc, &v), m)| *acc += (v as f64 - m).powi(2));
-            } else {
-                for ((acc, run), m) in sq_dev.iter_mut().zip(sample.chunks_exact(l)).zip(&mean) {
-                    *acc += run.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>();
-                }
-            }
-        }
-        (mean, sq_dev)
-    }
-
-    /// `out = f(x, y, p[ch])` elementwise, for per-channel values `p`.
-    fn map2<T: Copy>(&self, x: &[f32], y: &[f32], p: &[T], f: impl Fn(f32, f32, T) -> f32) -> Vec<f32> {
-        let (c, l) = (self.c, self.l);
-        let mut out = Vec::with_capacity(x.len());
-        for (xs, ys) in x.chunks_exact((c * l).max(1)).zip(y.chunks_exact((c * l).max(1))) {
-            if l == 1 {
-                out.extend(xs.iter().zip(ys).zip(p).map(|((&a, &b), &p)| f(a, b, p)));
-            } else {
-                for ((xr, yr), &p) in xs.chunks_exact(l).zip(ys.chunks_exact(l)).zip(p) {
-                    out.extend(xr.iter().zip(yr).map(|(&a, &b)| f(a, b, p)));
-                }
-            }
-        }
-        out
-    }
-}
-
-/// `y = (x - mean) * invstd * weight + bias` per channel, inputs `[x, weight, bias]` (or `[x]`
-/// without `affine`), the statistics fixed when the op is built.
-struct BatchNormOp {
-    layout: Layout,
-    mean: Vec<f32>,
-    invstd: Vec<f32>,
-    /// Whether `mean` and `invstd` are the batch's own (their gradient flows into `dx`).
-    batch_stats: bool,
-    affine: bool,
-}
-
-impl BatchNormOp {
-    fn weight(&self, inputs: &[&Tensor]) -> Result<Vec<f32>> {
-        if self.affine { Ok(data(inputs[1])?.into_owned()) } else { Ok(vec![1.0; self.layout.c]) }
-    }
-}
-
-impl CustomOp for BatchNormOp {
-    fn name(&self) -> &str {
-        "batch_norm"
-    }
-
-    fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let x = data(inputs[0])?;
-        let weight = self.weight(inputs)?;
-        let bias = if self.affine { data(inputs[2])?.into_owned() } else { vec![0.0; self.layout.c] };
-        // PyTorch's CPU form: y = x * alpha + beta, alpha = invstd * w, beta = b - mean * alpha.
-        let affine: Vec<(f32, f32)> = (0..self.layout.c)
-            .map(|ch| {
-                let alpha = self.invstd[ch] * weight[ch];
-                (alpha, bias[ch] - self.mean[ch] * alpha)
-            })
-            .collect();
-        let y = self.layout.map2(&x, &x, &affine, |v, _, (alpha, beta)| v * alpha + beta);
-        Tensor::from_vec(y, inputs[0].shape())
-    }
-
-    /// Per channel, with `xhat = (x - mean) invstd`, `n = N L`:
-    /// `dbias = sum g`, `dweight = sum g xhat`, and `dx = w invstd g` with running
-    /// statistics, or with batch statistics
-    /// `dx = w invstd (g - sum(g) / n - xhat sum(g xhat) / n)`.
-    fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let (x, g) = (data(inputs[0])?, data(grad)?);
-        let weight = self.weight(inputs)?;
-        let Layout { n, c, l } = self.layout;
-        // sum(g) and sum(g (x - mean)) per channel, in f64.
-        let (mut sum_g, mut sum_g_dev) = (vec![0.0f64; c], vec![0.0f64; c]);
-        for (xs, gs) in x.chunks_exact((c * l).max(1)).zip(g.chunks_exact((c * l).max(1))) {
-            if l == 1 {
-                let per_channel = sum_g.iter_mut().zip(sum_g_dev.iter_mut()).zip(xs).zip(gs).zip(&self.mean);
-                per_channel.for_each(|((((sg, sgd), &v), &gv), &m)| {
-                    *sg += gv as f64;
-                    *sgd += (gv * (v - m)) as f64;
-                });
-            } else {
-                let runs = xs.chunks_exact(l).zip(gs.chunks_exact(l)).zip(&self.mean);
-                for (ch, ((xr, gr), &m)) in runs.enumerate() {
-                    sum_g[ch] += gr.iter().map(|&v| v as f64).sum::<f64>();
-                    sum_g_dev[ch] += xr.iter().zip(gr).map(|(&v, &gv)| (gv * (v - m)) as f64).sum::<f64>();
-                }
-            }
-        }
-        let count = (n * l) as f64;
-        let scale: Vec<f32> = self.invstd.iter().zip(&weight).map(|(s, w)| s * w).collect();
-        let dx = if self.batch_stats {
-            // dx = scale (g - mean_g - (x - mean) k), k = invstd^2 sum(g (x - mean)) / n, is
-            // affine in (g, x) per channel: scale g - (scale k) x + scale (k mean - mean_g).
-            let factors: Vec<(f32, f32, f32)> = (0..c)
-                .map(|ch| {
-                    let k = (sum_g_dev[ch] / count) as f32 * self.invstd[ch] * self.invstd[ch];
-                    let shift = scale[ch] * (k * self.mean[ch] - (sum_g[ch] / count) as f32);
-                    (scale[ch], scale[ch] * k, shift)
-                })
-                .collect();
-            self.layout.map2(&g, &x, &factors, |gv, v, (s, slope, shift)| gv * s - slope * v + shift)
-        } else {
-            self.layout.map2(&g, &g, &scale, |gv, _, s| gv * s)
-        };
-        let mut grads = vec![Some(Tensor::from_vec(dx, inputs[0].shape())?)];
-        if self.affine {
-            let dweight = sum_g_dev.iter().zip(&self.invstd).map(|(s, &is)| (s * is as f64) as f32).collect();
-            grads.push(Some(Tensor::from_vec(dweight, &[c])?));
-            grads.push(Some(Tensor::from_vec(sum_g.iter().map(|&s| s as f32).collect(), &[c])?));
-        }
-        Ok(grads)
     }
 }

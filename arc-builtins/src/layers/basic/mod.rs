@@ -39,6 +39,7 @@ use serde::de::DeserializeOwned;
 
 mod activation;
 mod batch_norm;
+mod batch_norm_kernel;
 mod combine;
 mod dropout;
 mod embedding;
