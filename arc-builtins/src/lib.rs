@@ -1,10 +1,11 @@
 //! Arc's built-in plugins, one Cargo feature per component group.
 //!
 //! Each group's plugin is linked into the binary when its feature is on and
-//! found by `discover_plugins` with no registration code. The components
-//! themselves (PyTorch's layers, optimizers and losses; the CSV source; the
-//! exporters) arrive with the issues that build them; until then the
-//! plugins register none.
+//! found by `discover_plugins` with no registration code: PyTorch's layers,
+//! optimizers and losses (names, parameters, defaults and numerics checked
+//! against torch fixtures in `tests/`). The processors, validators, data
+//! sources and exporters arrive with the spec and interchange work; until
+//! then those plugins register none.
 
 #[cfg(feature = "data-sources")]
 mod data_sources;
