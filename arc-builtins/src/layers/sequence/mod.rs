@@ -17,6 +17,7 @@ use arc_core::{Error, Result, Tensor, nn::init};
 
 mod attention;
 mod recurrent;
+mod scan;
 mod transformer;
 
 use attention::MultiHeadAttention;

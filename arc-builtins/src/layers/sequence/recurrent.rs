@@ -17,7 +17,8 @@
 //! n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) h' = (1 - z) * n + z * h
 //! ```
 //!
-//! Initial states are zeros. Layer `k > 0` reads layer `k - 1`'s output,
+//! Initial states are zeros. The time loop of each layer direction is one
+//! fused op with its own backward (`scan.rs`). Layer `k > 0` reads layer `k - 1`'s output,
 //! with dropout `p` between layers in training only; `bidirectional` runs a
 //! second pass from the end and concatenates both on the feature dim.
 //!
@@ -33,11 +34,14 @@
 //! `in = input_size` for `k = 0`, else `D * hidden_size`; all drawn from
 //! `U(-1/sqrt(hidden), 1/sqrt(hidden))`.
 
+use std::sync::Arc;
+
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
+use super::scan::{Cell as ScanCell, Scan};
 use super::{DropoutStream, bad_shape, default_true, ensure, ensure_probability};
 
 /// Which recurrent cell.
@@ -185,52 +189,36 @@ impl RecurrentLayer {
         })
     }
 
-    /// Runs one direction of one layer over `x [T, N, in]`, giving `[T, N, H]`.
+    /// Runs one direction of one layer over `x [T, N, in]`, giving `[T, N, H]`:
+    /// the input projection of every step in one product, then the fused
+    /// time loop ([`Scan`]).
     fn run_cell(&self, cell: &Cell, x: &Tensor, reverse: bool) -> Result<Tensor> {
-        let (steps, n, h) = (x.shape()[0], x.shape()[1], self.hidden_size);
+        let w_ih = cell.weight_ih.value();
         let w_hh = cell.weight_hh.value();
         let biases = cell.bias.as_ref().map(|(b_ih, b_hh)| (b_ih.value(), b_hh.value()));
-        // The input projection of every step at once: one matrix product.
-        let projected = match (self.mode, &biases) {
-            // LSTM adds both biases outside the recurrence: fold them into one.
-            (RecurrentMode::Lstm, Some((b_ih, b_hh))) => x.linear(&cell.weight_ih.value(), Some(&b_ih.add(b_hh)?))?,
-            (RecurrentMode::Gru, Some((b_ih, _))) => x.linear(&cell.weight_ih.value(), Some(b_ih))?,
-            (_, None) => x.linear(&cell.weight_ih.value(), None)?,
-        };
-        let b_hh = match self.mode {
-            RecurrentMode::Gru => biases.as_ref().map(|(_, b_hh)| b_hh),
-            RecurrentMode::Lstm => None,
-        };
-        let mut state = Tensor::zeros(&[n, h]);
-        let mut cell_state = Tensor::zeros(&[n, h]);
-        let mut outputs = vec![None; steps];
-        for step in 0..steps {
-            let t = if reverse { steps - 1 - step } else { step };
-            let from_input = projected.narrow(0, t, 1)?.squeeze(0)?;
-            let from_state = state.linear(&w_hh, b_hh)?;
-            match self.mode {
-                RecurrentMode::Lstm => {
-                    let gates = from_input.add(&from_state)?;
-                    let sig = gates.sigmoid()?;
-                    let (i, f, o) = (sig.narrow(1, 0, h)?, sig.narrow(1, h, h)?, sig.narrow(1, 3 * h, h)?);
-                    let g = gates.narrow(1, 2 * h, h)?.tanh()?;
-                    cell_state = f.mul(&cell_state)?.add(&i.mul(&g)?)?;
-                    state = o.mul(&cell_state.tanh()?)?;
-                }
-                RecurrentMode::Gru => {
-                    let rz = from_input.narrow(1, 0, 2 * h)?.add(&from_state.narrow(1, 0, 2 * h)?)?.sigmoid()?;
-                    let (r, z) = (rz.narrow(1, 0, h)?, rz.narrow(1, h, h)?);
-                    let candidate =
-                        from_input.narrow(1, 2 * h, h)?.add(&r.mul(&from_state.narrow(1, 2 * h, h)?)?)?.tanh()?;
-                    // (1 - z) * n + z * h = n + z * (h - n)
-                    state = candidate.add(&z.mul(&state.sub(&candidate)?)?)?;
-                }
+        match (self.mode, &biases) {
+            (RecurrentMode::Lstm, bias) => {
+                // The LSTM adds both biases outside the recurrence: fold them into one.
+                let bias = bias.as_ref().map(|(b_ih, b_hh)| b_ih.add(b_hh)).transpose()?;
+                let projected = x.linear(&w_ih, bias.as_ref())?;
+                Tensor::apply_custom(
+                    Arc::new(Scan::new(ScanCell::Lstm, self.hidden_size, reverse)),
+                    &[&projected, &w_hh],
+                )
             }
-            outputs[t] = Some(state.unsqueeze(0)?);
+            (RecurrentMode::Gru, Some((b_ih, b_hh))) => {
+                let projected = x.linear(&w_ih, Some(b_ih))?;
+                let scan = Arc::new(Scan::new(ScanCell::Gru, self.hidden_size, reverse));
+                Tensor::apply_custom(scan, &[&projected, &w_hh, b_hh])
+            }
+            (RecurrentMode::Gru, None) => {
+                let projected = x.linear(&w_ih, None)?;
+                Tensor::apply_custom(
+                    Arc::new(Scan::new(ScanCell::Gru, self.hidden_size, reverse)),
+                    &[&projected, &w_hh],
+                )
+            }
         }
-        let outputs: Vec<Tensor> = outputs.into_iter().flatten().collect();
-        let refs: Vec<&Tensor> = outputs.iter().collect();
-        Tensor::concat(&refs, 0)
     }
 
     /// The output sequence for `input` (shapes in the module docs).
