@@ -15,7 +15,9 @@
 use std::sync::Mutex;
 
 use arc_core::tensor::CustomOp;
-use arc_core::{Error, Result, Tensor};
+use arc_core::{DType, Error, Result, Tensor};
+
+use super::cells;
 
 /// Which cell a [`Scan`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,16 +49,17 @@ pub(super) struct Scan {
     saved: Mutex<Saved>,
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// The f32 elements of `t`, row-major.
 fn values(t: &Tensor) -> Result<Vec<f32>> {
     match t.as_f32_slice() {
         Some(s) => Ok(s.to_vec()),
         None => t.to_vec(),
     }
+}
+
+/// The elements of a contiguous tensor; an error for an i64 one.
+fn slice(t: &Tensor) -> Result<&[f32]> {
+    t.as_f32_slice().ok_or(Error::DTypeMismatch { op: "core.recurrent_scan", expected: DType::F32, got: t.dtype() })
 }
 
 impl Scan {
@@ -109,9 +112,8 @@ impl Scan {
     }
 
     /// `h [N, H]` times `W_hh^T`, plus `b_hh` when given: `[N, G*H]`.
-    fn recurrent(h: &[f32], n: usize, w_hh: &Tensor, b_hh: Option<&Tensor>) -> Result<Vec<f32>> {
-        let hidden = w_hh.shape()[1];
-        values(&Tensor::from_vec(h.to_vec(), &[n, hidden])?.linear(w_hh, b_hh)?)
+    fn recurrent(h: &[f32], n: usize, w_hh: &Tensor, b_hh: Option<&Tensor>) -> Result<Tensor> {
+        Tensor::from_vec(h.to_vec(), &[n, w_hh.shape()[1]])?.linear(w_hh, b_hh)
     }
 }
 
@@ -125,12 +127,13 @@ impl CustomOp for Scan {
 
     fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let (steps, n) = self.check(inputs)?;
-        let (h_size, g) = (self.hidden, self.gates());
-        let xp = values(inputs[0])?;
+        let (hs, g) = (self.hidden, self.gates());
+        let xp = inputs[0].contiguous()?;
+        let xp = slice(&xp)?;
         let (w_hh, b_hh) = (inputs[1], inputs.get(2).copied());
-        let (row, gh) = (n * h_size, n * g * h_size);
+        let (row, gh, ah) = (n * hs, n * g * hs, n * 4 * hs);
         let mut out = vec![0.0f32; steps * row];
-        let mut saved = Saved { gates: vec![0.0; steps * n * 4 * h_size], cells: Vec::new() };
+        let mut saved = Saved { gates: vec![0.0; steps * ah], cells: Vec::new() };
         if self.cell == Cell::Lstm {
             saved.cells = vec![0.0; steps * row];
         }
@@ -138,123 +141,79 @@ impl CustomOp for Scan {
         let mut c = vec![0.0f32; row];
         for t in self.order(steps) {
             let rec = Self::recurrent(&h, n, w_hh, b_hh)?;
-            let x_t = &xp[t * gh..(t + 1) * gh];
-            let acts = &mut saved.gates[t * n * 4 * h_size..(t + 1) * n * 4 * h_size];
-            for b in 0..n {
-                let (x_row, r_row) = (&x_t[b * g * h_size..], &rec[b * g * h_size..]);
-                let a_row = &mut acts[b * 4 * h_size..(b + 1) * 4 * h_size];
-                for j in 0..h_size {
-                    let k = b * h_size + j;
-                    match self.cell {
-                        Cell::Lstm => {
-                            let pre = |q: usize| x_row[q * h_size + j] + r_row[q * h_size + j];
-                            let (i, f, gg, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
-                            c[k] = f * c[k] + i * gg;
-                            h[k] = o * c[k].tanh();
-                            [a_row[j], a_row[h_size + j], a_row[2 * h_size + j], a_row[3 * h_size + j]] = [i, f, gg, o];
-                        }
-                        Cell::Gru => {
-                            let r = sigmoid(x_row[j] + r_row[j]);
-                            let z = sigmoid(x_row[h_size + j] + r_row[h_size + j]);
-                            let hn = r_row[2 * h_size + j];
-                            let cand = (x_row[2 * h_size + j] + r * hn).tanh();
-                            h[k] = cand + z * (h[k] - cand);
-                            [a_row[j], a_row[h_size + j], a_row[2 * h_size + j], a_row[3 * h_size + j]] =
-                                [r, z, cand, hn];
-                        }
-                    }
+            let rec = slice(&rec)?;
+            let (x_t, acts) = (&xp[t * gh..(t + 1) * gh], &mut saved.gates[t * ah..(t + 1) * ah]);
+            match self.cell {
+                Cell::Lstm => {
+                    cells::lstm_step(x_t, rec, &mut c, &mut h, acts, hs);
+                    saved.cells[t * row..(t + 1) * row].copy_from_slice(&c);
                 }
+                Cell::Gru => cells::gru_step(x_t, rec, &mut h, acts, hs),
             }
             out[t * row..(t + 1) * row].copy_from_slice(&h);
-            if self.cell == Cell::Lstm {
-                saved.cells[t * row..(t + 1) * row].copy_from_slice(&c);
-            }
         }
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = saved;
-        Tensor::from_vec(out, &[steps, n, h_size])
+        Tensor::from_vec(out, &[steps, n, hs])
     }
 
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (steps, n) = self.check(inputs)?;
-        let (h_size, g) = (self.hidden, self.gates());
+        let (hs, g) = (self.hidden, self.gates());
         let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
-        if saved.gates.len() != steps * n * 4 * h_size {
+        let (row, gh, ah) = (n * hs, n * g * hs, n * 4 * hs);
+        if saved.gates.len() != steps * ah {
             return Err(Error::NoBackward { op: format!("{} (backward without its forward)", self.name()) });
         }
-        let (hs, gy) = (values(output)?, values(grad)?);
+        let (hs_all, gy) = (values(output)?, values(grad)?);
         let w_hh = inputs[1];
-        let (row, gh) = (n * h_size, n * g * h_size);
-        // d xp per step, and (GRU) the gradient of the recurrent pre-activations `h W_hh^T + b_hh`.
+        // d xp per step, and (GRU) the gradient of the recurrent pre-activations `h W_hh^T + b_hh`
+        // (for the LSTM they are the same: both enter the gates as a sum).
         let mut dxp = vec![0.0f32; steps * gh];
         let mut drec = if self.cell == Cell::Gru { vec![0.0f32; steps * gh] } else { Vec::new() };
         // h_{t-1} per step (zeros at the first processed step), for dW_hh.
         let mut h_prev_all = vec![0.0f32; steps * row];
-        let mut dh_next = vec![0.0f32; row];
-        let mut dc_next = vec![0.0f32; row];
+        let zeros = vec![0.0f32; row];
+        let mut dh = vec![0.0f32; row];
+        let mut dc = vec![0.0f32; row];
         let order: Vec<usize> = self.order(steps).collect();
         for (pos, &t) in order.iter().enumerate().rev() {
             let prev = (pos > 0).then(|| order[pos - 1]);
-            let h_prev = prev.map(|p| &hs[p * row..(p + 1) * row]);
-            if let Some(hp) = h_prev {
-                h_prev_all[t * row..(t + 1) * row].copy_from_slice(hp);
+            let h_prev = prev.map_or(&zeros[..], |p| &hs_all[p * row..(p + 1) * row]);
+            h_prev_all[t * row..(t + 1) * row].copy_from_slice(h_prev);
+            // dh += the output's own gradient at t (dh holds what came back from t + 1).
+            for (d, &y) in dh.iter_mut().zip(&gy[t * row..(t + 1) * row]) {
+                *d += y;
             }
-            let acts = &saved.gates[t * n * 4 * h_size..(t + 1) * n * 4 * h_size];
-            let dg = &mut dxp[t * gh..(t + 1) * gh];
-            for b in 0..n {
-                let a_row = &acts[b * 4 * h_size..(b + 1) * 4 * h_size];
-                for j in 0..h_size {
-                    let k = b * h_size + j;
-                    let dh = gy[t * row + k] + dh_next[k];
-                    let hp = h_prev.map_or(0.0, |hp| hp[k]);
-                    let base = b * g * h_size + j;
-                    match self.cell {
-                        Cell::Lstm => {
-                            let [i, f, gg, o] =
-                                [a_row[j], a_row[h_size + j], a_row[2 * h_size + j], a_row[3 * h_size + j]];
-                            let c = saved.cells[t * row + k];
-                            let c_prev = prev.map_or(0.0, |p| saved.cells[p * row + k]);
-                            let tc = c.tanh();
-                            let dc = dc_next[k] + dh * o * (1.0 - tc * tc);
-                            dc_next[k] = dc * f;
-                            dg[base] = dc * gg * i * (1.0 - i);
-                            dg[base + h_size] = dc * c_prev * f * (1.0 - f);
-                            dg[base + 2 * h_size] = dc * i * (1.0 - gg * gg);
-                            dg[base + 3 * h_size] = dh * tc * o * (1.0 - o);
-                            dh_next[k] = 0.0;
-                        }
-                        Cell::Gru => {
-                            let [r, z, cand, hn] =
-                                [a_row[j], a_row[h_size + j], a_row[2 * h_size + j], a_row[3 * h_size + j]];
-                            let dcand = dh * (1.0 - z) * (1.0 - cand * cand);
-                            let dz = dh * (hp - cand) * z * (1.0 - z);
-                            let dr = dcand * hn * r * (1.0 - r);
-                            dg[base] = dr;
-                            dg[base + h_size] = dz;
-                            dg[base + 2 * h_size] = dcand;
-                            let dr_row = &mut drec[t * gh..(t + 1) * gh];
-                            dr_row[base] = dr;
-                            dr_row[base + h_size] = dz;
-                            dr_row[base + 2 * h_size] = dcand * r;
-                            // The direct path h' = ... + z * h.
-                            dh_next[k] = dh * z;
-                        }
-                    }
+            let acts = &saved.gates[t * ah..(t + 1) * ah];
+            let dx_t = &mut dxp[t * gh..(t + 1) * gh];
+            let d_rec = match self.cell {
+                Cell::Lstm => {
+                    let c_prev = prev.map_or(&zeros[..], |p| &saved.cells[p * row..(p + 1) * row]);
+                    let c_t = &saved.cells[t * row..(t + 1) * row];
+                    cells::lstm_step_backward(acts, c_t, c_prev, &dh, &mut dc, dx_t, hs);
+                    dh.fill(0.0);
+                    &dxp[t * gh..(t + 1) * gh]
                 }
-            }
+                Cell::Gru => {
+                    let dr_t = &mut drec[t * gh..(t + 1) * gh];
+                    cells::gru_step_backward(acts, h_prev, &mut dh, dx_t, dr_t, hs);
+                    &drec[t * gh..(t + 1) * gh]
+                }
+            };
             if prev.is_some() {
-                let d_rec =
-                    if self.cell == Cell::Gru { &drec[t * gh..(t + 1) * gh] } else { &dxp[t * gh..(t + 1) * gh] };
-                let back = values(&Tensor::from_vec(d_rec.to_vec(), &[n, g * h_size])?.matmul(w_hh)?)?;
-                for (d, v) in dh_next.iter_mut().zip(back) {
+                // dh_{t-1} += d(h W_hh^T) W_hh
+                let back = Tensor::from_vec(d_rec.to_vec(), &[n, g * hs])?.matmul(w_hh)?;
+                let back = slice(&back)?;
+                for (d, &v) in dh.iter_mut().zip(back) {
                     *d += v;
                 }
             }
         }
         let d_rec_all = if self.cell == Cell::Gru { drec } else { dxp.clone() };
-        let d_rec_all = Tensor::from_vec(d_rec_all, &[steps * n, g * h_size])?;
-        let h_prev_all = Tensor::from_vec(h_prev_all, &[steps * n, h_size])?;
+        let d_rec_all = Tensor::from_vec(d_rec_all, &[steps * n, g * hs])?;
+        let h_prev_all = Tensor::from_vec(h_prev_all, &[steps * n, hs])?;
         let dw_hh = d_rec_all.t()?.matmul(&h_prev_all)?;
-        let mut grads = vec![Some(Tensor::from_vec(dxp, &[steps, n, g * h_size])?), Some(dw_hh)];
+        let mut grads = vec![Some(Tensor::from_vec(dxp, &[steps, n, g * hs])?), Some(dw_hh)];
         if inputs.len() == 3 {
             grads.push(Some(d_rec_all.sum(&[0], false)?));
         }
