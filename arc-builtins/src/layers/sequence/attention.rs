@@ -21,11 +21,14 @@
 //! Xavier uniform; `in_proj_bias [3E]` and `out_proj.bias [E]`: zeros;
 //! `out_proj.weight [E, E]`: `U(-1/sqrt(E), 1/sqrt(E))`.
 
+use std::sync::Arc;
+
 use arc_core::nn::{Layer, LayerInputs, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
 use arc_core::{DType, Error, Result, Tensor};
 use serde::Deserialize;
 
+use super::fused_attention::{Attention, Geometry};
 use super::{DropoutStream, bad_shape, default_true, ensure, ensure_probability};
 
 /// [`MultiHeadAttention`]'s config (PyTorch's parameter names and defaults).
@@ -94,6 +97,24 @@ pub struct MultiHeadAttention {
     out_proj_weight: Param,
     out_proj_bias: Option<Param>,
     rng: DropoutStream,
+}
+
+/// The projected `q, k, v`.
+enum Projected {
+    /// Self-attention's one `[.., 3E]` product.
+    Packed(Tensor),
+    /// Three products.
+    Separate(Tensor, Tensor, Tensor),
+}
+
+impl Projected {
+    /// `(q, k, v)`, as views of a packed product.
+    fn split(self, e: usize) -> Result<(Tensor, Tensor, Tensor)> {
+        match self {
+            Projected::Packed(qkv) => Ok((qkv.narrow(-1, 0, e)?, qkv.narrow(-1, e, e)?, qkv.narrow(-1, 2 * e, e)?)),
+            Projected::Separate(q, k, v) => Ok((q, k, v)),
+        }
+    }
 }
 
 /// The ports, in order: the first three are the attention's operands.
@@ -171,7 +192,29 @@ impl MultiHeadAttention {
             return Err(Error::ShapeMismatch { op: name, lhs: key.shape().to_vec(), rhs: value.shape().to_vec() });
         }
 
-        let (q, k, v) = self.project(&q_in, &k_in, &v_in, query.same_tensor(key) && key.same_tensor(value))?;
+        let projected = self.project(&q_in, &k_in, &v_in, query.same_tensor(key) && key.same_tensor(value))?;
+        let mask = self.additive_mask(attn_mask, key_padding_mask, batched, [n, l, s])?;
+        let dropout = self.training && self.dropout > 0.0;
+        let merged = if dropout || mask.as_ref().is_some_and(Tensor::requires_grad) {
+            self.composed(projected, mask.as_ref(), seq_first, [n, l, s])?
+        } else {
+            self.fused(projected, mask.as_ref(), seq_first, [n, l, s])?
+        };
+        let out =
+            merged.linear(&self.out_proj_weight.value(), self.out_proj_bias.as_ref().map(Param::value).as_ref())?;
+        if batched { Ok(out) } else { out.squeeze(1) }
+    }
+
+    /// Attention from composed tensor ops (any mask, dropout on the weights):
+    /// heads split and merged through views, `[N, H, L, S]` scores.
+    fn composed(
+        &self,
+        projected: Projected,
+        mask: Option<&Tensor>,
+        seq_first: bool,
+        [n, l, s]: [usize; 3],
+    ) -> Result<Tensor> {
+        let (q, k, v) = projected.split(self.embed_dim)?;
         let (h, e) = (self.num_heads, self.embed_dim);
         let hd = e / h;
         // [seq, N, E] -> [N, H, seq, hd] (and k -> [N, H, hd, S]) through views.
@@ -185,26 +228,59 @@ impl MultiHeadAttention {
         let v = split(&v, s)?.permute(&heads)?;
 
         let mut scores = q.matmul(&k_t)?; // [N, H, L, S]
-        if let Some(mask) = self.additive_mask(attn_mask, key_padding_mask, batched, [n, l, s])? {
-            scores = scores.add(&mask)?;
+        if let Some(mask) = mask {
+            scores = scores.add(mask)?;
         }
         let mut weights = scores.softmax(-1)?;
         if self.training {
             weights = self.rng.apply(&weights, self.dropout)?;
         }
         let heads_out = weights.matmul(&v)?; // [N, H, L, hd]
-        let merged = if seq_first {
-            heads_out.permute(&[2, 0, 1, 3])?.reshape(&[l, n, e])?
+        if seq_first {
+            heads_out.permute(&[2, 0, 1, 3])?.reshape(&[l, n, e])
         } else {
-            heads_out.permute(&[0, 2, 1, 3])?.reshape(&[n, l, e])?
-        };
-        let out =
-            merged.linear(&self.out_proj_weight.value(), self.out_proj_bias.as_ref().map(Param::value).as_ref())?;
-        if batched { Ok(out) } else { out.squeeze(1) }
+            heads_out.permute(&[0, 2, 1, 3])?.reshape(&[n, l, e])
+        }
     }
 
-    /// The input projections `q, k, v`, each in its input's layout.
-    fn project(&self, q_in: &Tensor, k_in: &Tensor, v_in: &Tensor, is_self: bool) -> Result<(Tensor, Tensor, Tensor)> {
+    /// Attention as one fused op (`fused_attention.rs`): no dropout, a mask
+    /// without gradient.
+    fn fused(
+        &self,
+        projected: Projected,
+        mask: Option<&Tensor>,
+        seq_first: bool,
+        [n, l, s]: [usize; 3],
+    ) -> Result<Tensor> {
+        let geometry = Geometry {
+            batch: n,
+            queries: l,
+            keys: s,
+            heads: self.num_heads,
+            head_dim: self.embed_dim / self.num_heads,
+            seq_first,
+            packed: matches!(projected, Projected::Packed(_)),
+        };
+        let mask = match mask {
+            None => None,
+            Some(m) => {
+                let m = if m.rank() == 2 { m.reshape(&[1, 1, l, s])? } else { m.clone() };
+                let (d0, d1) = (m.shape()[0], m.shape()[1]);
+                Some(m.broadcast_as(&[d0, d1, l, s])?.contiguous()?)
+            }
+        };
+        let op = Arc::new(Attention::new(geometry, mask.is_some()));
+        let mut inputs: Vec<&Tensor> = match &projected {
+            Projected::Packed(qkv) => vec![qkv],
+            Projected::Separate(q, k, v) => vec![q, k, v],
+        };
+        inputs.extend(mask.as_ref());
+        Tensor::apply_custom(op, &inputs)
+    }
+
+    /// The input projections, each in its input's layout: one packed
+    /// `[.., 3E]` product for self-attention, else three.
+    fn project(&self, q_in: &Tensor, k_in: &Tensor, v_in: &Tensor, is_self: bool) -> Result<Projected> {
         let e = self.embed_dim;
         let bias = self.in_proj_bias.as_ref().map(Param::value);
         let biases = bias.as_ref().map(|b| b.split(e, 0)).transpose()?;
@@ -212,16 +288,22 @@ impl MultiHeadAttention {
         if let Some(w) = &self.in_proj_weight {
             let w = w.value();
             if is_self {
-                let qkv = q_in.linear(&w, bias.as_ref())?;
-                let parts = qkv.split(e, -1)?;
-                return Ok((parts[0].clone(), parts[1].clone(), parts[2].clone()));
+                return Ok(Projected::Packed(q_in.linear(&w, bias.as_ref())?));
             }
             let ws = w.split(e, 0)?;
-            return Ok((q_in.linear(&ws[0], b(0))?, k_in.linear(&ws[1], b(1))?, v_in.linear(&ws[2], b(2))?));
+            return Ok(Projected::Separate(
+                q_in.linear(&ws[0], b(0))?,
+                k_in.linear(&ws[1], b(1))?,
+                v_in.linear(&ws[2], b(2))?,
+            ));
         }
         let [wq, wk, wv] =
             self.separate_proj_weights.as_ref().expect("in_proj_weight or the three separate weights exist");
-        Ok((q_in.linear(&wq.value(), b(0))?, k_in.linear(&wk.value(), b(1))?, v_in.linear(&wv.value(), b(2))?))
+        Ok(Projected::Separate(
+            q_in.linear(&wq.value(), b(0))?,
+            k_in.linear(&wk.value(), b(1))?,
+            v_in.linear(&wv.value(), b(2))?,
+        ))
     }
 
     /// The masks as one f32 tensor broadcasting to the scores `[N, H, L, S]`:

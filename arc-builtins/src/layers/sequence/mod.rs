@@ -16,6 +16,8 @@ use arc_core::tensor::Rng;
 use arc_core::{Error, Result, Tensor, nn::init};
 
 mod attention;
+mod cells;
+mod fused_attention;
 mod recurrent;
 mod scan;
 mod transformer;
