@@ -110,10 +110,73 @@ impl Scan {
         }
         Ok((xp.shape()[0], xp.shape()[1]))
     }
+}
 
-    /// `h [N, H]` times `W_hh^T`, plus `b_hh` when given: `[N, G*H]`.
-    fn recurrent(h: &[f32], n: usize, w_hh: &Tensor, b_hh: Option<&Tensor>) -> Result<Tensor> {
-        Tensor::from_vec(h.to_vec(), &[n, w_hh.shape()[1]])?.linear(w_hh, b_hh)
+/// A strided matrix operand: data, row stride, column stride.
+type Strided<'a> = (&'a [f32], usize, usize);
+
+/// Whether an `[rows, cols]` view with strides `(rs, cs)` fits in `len` elements.
+fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
+}
+
+/// `dst [m, n] (+)= a [m, k] @ b [k, n]` over strided views, straight into
+/// the scan's own buffers (no tensor, no allocation per step), on rayon's
+/// threads above 64^3 multiply-adds.
+///
+/// gemm splits the work over threads along `m`: the per-step products are
+/// asked for transposed (`m` = the gates, `n` = the batch) so that both
+/// threads get a share, and written through `dst`'s strides in the layout
+/// the cells read.
+fn matmul_into(
+    (dst, d_rs, d_cs): (&mut [f32], usize, usize),
+    a: Strided<'_>,
+    b: Strided<'_>,
+    [m, n, k]: [usize; 3],
+    add: bool,
+) {
+    assert!(
+        fits(dst.len(), m, n, d_rs, d_cs) && fits(a.0.len(), m, k, a.1, a.2) && fits(b.0.len(), k, n, b.1, b.2),
+        "matmul_into: operands smaller than [m, k] @ [k, n] (the scan checks its shapes first)"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !add {
+            dst.fill(0.0);
+        }
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    let parallelism = if m * n * k >= 64 * 64 * 64 && threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the assert above keeps every addressed element in bounds; `dst` is borrowed mutably.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            d_cs as isize,
+            d_rs as isize,
+            add,
+            a.0.as_ptr(),
+            a.2 as isize,
+            a.1 as isize,
+            b.0.as_ptr(),
+            b.2 as isize,
+            b.1 as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
     }
 }
 
@@ -130,9 +193,13 @@ impl CustomOp for Scan {
         let (hs, g) = (self.hidden, self.gates());
         let xp = inputs[0].contiguous()?;
         let xp = slice(&xp)?;
-        let (w_hh, b_hh) = (inputs[1], inputs.get(2).copied());
+        let w_hh = inputs[1].contiguous()?;
+        let w = slice(&w_hh)?;
+        let b_hh = inputs.get(2).map(|b| b.contiguous()).transpose()?;
+        let b_hh = b_hh.as_ref().map(slice).transpose()?;
         let (row, gh, ah) = (n * hs, n * g * hs, n * 4 * hs);
         let mut out = vec![0.0f32; steps * row];
+        let mut rec = vec![0.0f32; gh];
         let mut saved = Saved { gates: vec![0.0; steps * ah], cells: Vec::new() };
         if self.cell == Cell::Lstm {
             saved.cells = vec![0.0; steps * row];
@@ -140,8 +207,13 @@ impl CustomOp for Scan {
         let mut h = vec![0.0f32; row];
         let mut c = vec![0.0f32; row];
         for t in self.order(steps) {
-            let rec = Self::recurrent(&h, n, w_hh, b_hh)?;
-            let rec = slice(&rec)?;
+            // rec = h W_hh^T (+ b_hh).
+            if let Some(b) = b_hh {
+                rec.chunks_exact_mut(g * hs).for_each(|row| row.copy_from_slice(b));
+            }
+            // As rec^T [G*H, N] = W_hh [G*H, H] @ h^T [H, N], written transposed.
+            matmul_into((&mut rec, 1, g * hs), (w, hs, 1), (&h, 1, hs), [g * hs, n, hs], b_hh.is_some());
+            let rec = &rec[..];
             let (x_t, acts) = (&xp[t * gh..(t + 1) * gh], &mut saved.gates[t * ah..(t + 1) * ah]);
             match self.cell {
                 Cell::Lstm => {
@@ -165,7 +237,8 @@ impl CustomOp for Scan {
             return Err(Error::NoBackward { op: format!("{} (backward without its forward)", self.name()) });
         }
         let (hs_all, gy) = (values(output)?, values(grad)?);
-        let w_hh = inputs[1];
+        let w_hh = inputs[1].contiguous()?;
+        let w = slice(&w_hh)?;
         // d xp per step, and (GRU) the gradient of the recurrent pre-activations `h W_hh^T + b_hh`
         // (for the LSTM they are the same: both enter the gates as a sum).
         let mut dxp = vec![0.0f32; steps * gh];
@@ -202,11 +275,8 @@ impl CustomOp for Scan {
             };
             if prev.is_some() {
                 // dh_{t-1} += d(h W_hh^T) W_hh
-                let back = Tensor::from_vec(d_rec.to_vec(), &[n, g * hs])?.matmul(w_hh)?;
-                let back = slice(&back)?;
-                for (d, &v) in dh.iter_mut().zip(back) {
-                    *d += v;
-                }
+                // As dh^T [H, N] += W_hh^T [H, G*H] @ d_rec^T [G*H, N].
+                matmul_into((&mut dh, 1, hs), (w, 1, hs), (d_rec, 1, g * hs), [hs, n, g * hs], true);
             }
         }
         let d_rec_all = if self.cell == Cell::Gru { drec } else { dxp.clone() };
