@@ -10,7 +10,8 @@
 //!
 //! # Shapes
 //! `query [L, N, E]`, `key [S, N, kdim]`, `value [S, N, vdim]` → `[L, N, E]`
-//! (`[N, L, E]` ... with `batch_first`; unbatched `[L, E]` → `[L, E]`).
+//! (`[N, L, E]`, `[N, S, kdim]`, `[N, S, vdim]` → `[N, L, E]` with
+//! `batch_first`; unbatched `[L, E]` → `[L, E]`).
 //! `attn_mask`: `[L, S]` or `[N * num_heads, L, S]`; `key_padding_mask`: `[N, S]`.
 //! An i64 mask is boolean (non-zero = masked out), an f32 mask is added to
 //! the scores, as PyTorch's bool and float masks.
@@ -20,6 +21,13 @@
 //! [E, kdim]`, `v_proj_weight [E, vdim]` when `kdim`/`vdim` differ from `E`):
 //! Xavier uniform; `in_proj_bias [3E]` and `out_proj.bias [E]`: zeros;
 //! `out_proj.weight [E, E]`: `U(-1/sqrt(E), 1/sqrt(E))`.
+//!
+//! # Computation
+//! The projections are `linear` ops (one `[.., 3E]` product for
+//! self-attention). The attention itself runs as one fused op with its own
+//! backward (`fused_attention.rs`: heads read and written in place, parallel
+//! over batch and heads), or, when dropout is active or a float mask takes
+//! gradients, as composed tensor ops: the same maths either way.
 
 use std::sync::Arc;
 
