@@ -243,8 +243,6 @@ impl CustomOp for Scan {
         // (for the LSTM they are the same: both enter the gates as a sum).
         let mut dxp = vec![0.0f32; steps * gh];
         let mut drec = if self.cell == Cell::Gru { vec![0.0f32; steps * gh] } else { Vec::new() };
-        // h_{t-1} per step (zeros at the first processed step), for dW_hh.
-        let mut h_prev_all = vec![0.0f32; steps * row];
         let zeros = vec![0.0f32; row];
         let mut dh = vec![0.0f32; row];
         let mut dc = vec![0.0f32; row];
@@ -252,7 +250,6 @@ impl CustomOp for Scan {
         for (pos, &t) in order.iter().enumerate().rev() {
             let prev = (pos > 0).then(|| order[pos - 1]);
             let h_prev = prev.map_or(&zeros[..], |p| &hs_all[p * row..(p + 1) * row]);
-            h_prev_all[t * row..(t + 1) * row].copy_from_slice(h_prev);
             // dh += the output's own gradient at t (dh holds what came back from t + 1).
             for (d, &y) in dh.iter_mut().zip(&gy[t * row..(t + 1) * row]) {
                 *d += y;
@@ -279,13 +276,27 @@ impl CustomOp for Scan {
                 matmul_into((&mut dh, 1, hs), (w, 1, hs), (d_rec, 1, g * hs), [hs, n, g * hs], true);
             }
         }
-        let d_rec_all = if self.cell == Cell::Gru { drec } else { dxp.clone() };
-        let d_rec_all = Tensor::from_vec(d_rec_all, &[steps * n, g * hs])?;
-        let h_prev_all = Tensor::from_vec(h_prev_all, &[steps * n, hs])?;
-        let dw_hh = d_rec_all.t()?.matmul(&h_prev_all)?;
-        let mut grads = vec![Some(Tensor::from_vec(dxp, &[steps, n, g * hs])?), Some(dw_hh)];
+        // dW_hh = sum_t d_rec_t^T h_{t-1}. The state before step t is the output at t - 1
+        // (t + 1 in reverse), so the sum is one product of two row blocks of the
+        // [T * N, ..] buffers, shifted by one step; the first processed step, whose state
+        // before is zero, drops out.
+        let d_rec_all = if self.cell == Cell::Gru { &drec } else { &dxp };
+        let mut dw_hh = vec![0.0f32; g * hs * hs];
+        if steps > 1 {
+            let (rec_rows, h_rows) = if self.reverse { (0..steps - 1, 1..steps) } else { (1..steps, 0..steps - 1) };
+            let d_rec_rows = &d_rec_all[rec_rows.start * gh..rec_rows.end * gh];
+            let h_before = &hs_all[h_rows.start * row..h_rows.end * row];
+            let k = (steps - 1) * n;
+            matmul_into((&mut dw_hh, hs, 1), (d_rec_rows, 1, g * hs), (h_before, hs, 1), [g * hs, hs, k], false);
+        }
+        let db_hh = match self.cell {
+            Cell::Gru if inputs.len() == 3 => Some(Tensor::from_vec(drec, &[steps * n, g * hs])?.sum(&[0], false)?),
+            _ => None,
+        };
+        let mut grads =
+            vec![Some(Tensor::from_vec(dxp, &[steps, n, g * hs])?), Some(Tensor::from_vec(dw_hh, &[g * hs, hs])?)];
         if inputs.len() == 3 {
-            grads.push(Some(d_rec_all.sum(&[0], false)?));
+            grads.push(db_hh);
         }
         Ok(grads)
     }
