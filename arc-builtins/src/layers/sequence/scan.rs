@@ -49,14 +49,6 @@ pub(super) struct Scan {
     saved: Mutex<Saved>,
 }
 
-/// The f32 elements of `t`, row-major.
-fn values(t: &Tensor) -> Result<Vec<f32>> {
-    match t.as_f32_slice() {
-        Some(s) => Ok(s.to_vec()),
-        None => t.to_vec(),
-    }
-}
-
 /// The elements of a contiguous tensor; an error for an i64 one.
 fn slice(t: &Tensor) -> Result<&[f32]> {
     t.as_f32_slice().ok_or(Error::DTypeMismatch { op: "core.recurrent_scan", expected: DType::F32, got: t.dtype() })
@@ -236,7 +228,8 @@ impl CustomOp for Scan {
         if saved.gates.len() != steps * ah {
             return Err(Error::NoBackward { op: format!("{} (backward without its forward)", self.name()) });
         }
-        let (hs_all, gy) = (values(output)?, values(grad)?);
+        let (output, grad) = (output.contiguous()?, grad.contiguous()?);
+        let (hs_all, gy) = (slice(&output)?, slice(&grad)?);
         let w_hh = inputs[1].contiguous()?;
         let w = slice(&w_hh)?;
         // d xp per step, and (GRU) the gradient of the recurrent pre-activations `h W_hh^T + b_hh`
