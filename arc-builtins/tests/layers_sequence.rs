@@ -380,6 +380,24 @@ fn bad_inputs_are_errors_not_panics() -> Result<()> {
 }
 
 #[test]
+fn no_grad_mode_reaches_both_directions() -> Result<()> {
+    // The two directions of a bidirectional layer may run on pool threads;
+    // under no_grad nothing is recorded on either.
+    let pm = manager()?;
+    let lstm = create(&pm, "LSTM", &yaml("{input_size: 3, hidden_size: 4, bidirectional: true, num_layers: 2}"))?;
+    let x = Tensor::randn(&[5, 2, 3], &mut Rng::new(4));
+    let recorded = lstm.forward_single(&x)?;
+    assert!(recorded.requires_grad());
+    let plain = {
+        let _guard = arc_core::tensor::no_grad();
+        lstm.forward_single(&x)?
+    };
+    assert!(!plain.requires_grad());
+    assert_eq!(plain.to_vec()?, recorded.to_vec()?);
+    Ok(())
+}
+
+#[test]
 fn dropout_acts_in_training_only() -> Result<()> {
     let pm = manager()?;
     let x = Tensor::randn(&[5, 2, 8], &mut Rng::new(1));

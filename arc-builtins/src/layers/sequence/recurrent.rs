@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
+use arc_core::tensor::{is_grad_enabled, no_grad};
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
@@ -239,12 +240,22 @@ impl RecurrentLayer {
         };
         let last = self.cells.len() - 1;
         for (layer, cells) in self.cells.iter().enumerate() {
-            let outs = cells
-                .iter()
-                .enumerate()
-                .map(|(direction, cell)| self.run_cell(cell, &x, direction == 1))
-                .collect::<Result<Vec<_>>>()?;
-            x = if outs.len() == 1 { outs[0].clone() } else { Tensor::concat(&[&outs[0], &outs[1]], -1)? };
+            x = match cells.as_slice() {
+                [forward, backward] => {
+                    // The two directions are independent: run them side by side (their
+                    // per-step products are too small to fill both cores alone). Each
+                    // may run on a pool thread: both take this thread's no-grad mode.
+                    let recording = is_grad_enabled();
+                    let run = |cell: &Cell, reverse: bool| {
+                        let _guard = (!recording).then(no_grad);
+                        self.run_cell(cell, &x, reverse)
+                    };
+                    let (f, b) = rayon::join(|| run(forward, false), || run(backward, true));
+                    Tensor::concat(&[&f?, &b?], -1)?
+                }
+                [forward] => self.run_cell(forward, &x, false)?,
+                _ => unreachable!("one cell per direction, one or two directions"),
+            };
             if self.training && layer < last {
                 x = self.rng.apply(&x, self.dropout)?;
             }
