@@ -2,11 +2,20 @@
 //! `LSTM` and `GRU`, with PyTorch's parameters, defaults, state_dict names
 //! and initialisation.
 //!
-//! Every forward composes [`Tensor`](arc_core::Tensor) ops, so gradients
-//! come from autograd. Masks follow PyTorch's two kinds, told apart by
-//! dtype since Arc's tensors have no `bool`: an **i64** mask is boolean
-//! (non-zero = "may not attend", PyTorch's `True`), an **f32** mask is added
-//! to the attention scores (`-inf` forbids).
+//! Forwards are autograd-capable: projections, norms and feed-forward blocks
+//! compose [`Tensor`](arc_core::Tensor) ops, and the two hot loops are
+//! fused custom ops with hand-written, gradchecked backwards: the attention
+//! over all heads (`fused_attention.rs`) and the time loop of each LSTM/GRU
+//! layer direction (`scan.rs`, cell updates in `cells.rs`).
+//!
+//! Masks follow PyTorch's two kinds, told apart by dtype since Arc's tensors
+//! have no `bool`: an **i64** mask is boolean (non-zero = "may not attend",
+//! PyTorch's `True`), an **f32** mask is added to the attention scores
+//! (`-inf` forbids).
+//!
+//! Optional ports (the masks) and a single input to a multi-port layer
+//! (self-attention) are handled by `forward_multi` / `forward_single`
+//! themselves, which take inputs by port name.
 
 use std::sync::Mutex;
 

@@ -5,12 +5,13 @@
 //! Both ops take the input projection of every step at once,
 //! `xp = x W_ih^T + b [T, N, G*H]` (computed outside by `linear`, whose
 //! autograd gives `dx`, `dW_ih`, `db`), and the recurrent weight
-//! `W_hh [G*H, H]`; they return the hidden states `[T, N, H]`. Per step the
-//! recurrent product `h W_hh^T` is one gemm; the gates are one pass over
-//! `[N, G*H]`. The forward keeps the gate activations (and the cell states)
-//! for the backward, which runs the steps in reverse with two gemms per
-//! step (`dh_prev = dgates W_hh`) and one large gemm at the end
-//! (`dW_hh = sum_t dgates_t^T h_{t-1}`).
+//! `W_hh [G*H, H]` (and the GRU's `b_hh`); they return the hidden states
+//! `[T, N, H]`. Per step the recurrent product `h W_hh^T` is one gemm into a
+//! reused buffer and the gates one vectorised pass over `[N, G*H]`
+//! (`cells.rs`). The forward keeps the gate activations (and the LSTM's cell
+//! states) for the backward, which walks the steps back with one gemm each
+//! (`dh_{t-1} += dgates_t W_hh`) and ends with one large product,
+//! `dW_hh = sum_t dgates_t^T h_{t-1}`.
 
 use std::sync::Mutex;
 
