@@ -417,6 +417,26 @@ fn dropout_acts_in_training_only() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn training_mode_backward_reaches_every_parameter() -> Result<()> {
+    // Dropout active (the composed attention path, dropout between recurrent layers):
+    // every parameter and the input get a finite gradient.
+    let pm = manager()?;
+    for (layer, config) in [
+        ("TransformerEncoderLayer", "{d_model: 8, nhead: 2, dim_feedforward: 16, dropout: 0.2, norm_first: true}"),
+        ("MultiHeadAttention", "{embed_dim: 8, num_heads: 2, dropout: 0.3, batch_first: true}"),
+        ("GRU", "{input_size: 8, hidden_size: 3, num_layers: 2, dropout: 0.3, bidirectional: true}"),
+    ] {
+        let layer_box = create(&pm, layer, &yaml(config))?;
+        let x = Tensor::randn(&[4, 3, 8], &mut Rng::new(2)).requires_grad_()?;
+        layer_box.forward_single(&x)?.square()?.sum_all()?.backward()?;
+        let finite = |t: Option<Tensor>| t.is_some_and(|g| g.to_vec().is_ok_and(|v| v.iter().all(|x| x.is_finite())));
+        assert!(finite(x.grad()), "{layer}: input gradient");
+        layer_box.visit_params("", &mut |name, p| assert!(finite(p.grad()), "{layer}: gradient of {name}"));
+    }
+    Ok(())
+}
+
 // ---- finite differences on tiny sizes: dL/dinput by autograd vs central differences
 // (eps 1e-3, tolerance 1e-2 relative to 1 + |numeric|, f64 accumulation) ----
 
