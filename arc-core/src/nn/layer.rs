@@ -72,30 +72,30 @@ pub fn join_name(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
 
-/// Routes inputs as the seed does: one input to `forward_single`, several to
-/// `forward_multi`, matched to the layer's ports by name; any other
-/// combination (an unknown or missing port) is an error naming the ports.
+/// Routes inputs as the seed does: a single input to `forward_single`;
+/// several to `forward_multi`, each matched by name to one of the layer's
+/// ports and passed in port order (a layer with optional ports, such as
+/// attention masks, receives only those given). No input, an unknown port
+/// or a port given twice is an error naming the ports.
 pub fn forward(layer: &dyn Layer, name: &str, inputs: &LayerInputs<'_>) -> Result<Tensor> {
     let ports = layer.input_names();
+    let mismatch = || Error::LayerInputs {
+        layer: name.to_owned(),
+        expected: format!("ports {ports:?}"),
+        got: format!("{:?}", inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+    };
     match inputs {
-        [(_, x)] if ports.len() == 1 => layer.forward_single(x),
-        _ if inputs.len() == ports.len() && ports.len() > 1 => {
-            let mut ordered = Vec::with_capacity(ports.len());
-            for port in ports {
-                let found = inputs.iter().find(|(n, _)| n == port).ok_or_else(|| Error::LayerInputs {
-                    layer: name.to_owned(),
-                    expected: format!("ports {ports:?}"),
-                    got: format!("{:?}", inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
-                })?;
-                ordered.push(*found);
+        [] => Err(mismatch()),
+        [(_, x)] => layer.forward_single(x),
+        _ => {
+            let known = inputs.iter().all(|(n, _)| ports.contains(n));
+            let unique = inputs.iter().enumerate().all(|(i, (n, _))| inputs[..i].iter().all(|(m, _)| m != n));
+            if !known || !unique {
+                return Err(mismatch());
             }
+            let ordered: Vec<_> = ports.iter().filter_map(|p| inputs.iter().find(|(n, _)| n == p).copied()).collect();
             layer.forward_multi(&ordered)
         }
-        _ => Err(Error::LayerInputs {
-            layer: name.to_owned(),
-            expected: format!("ports {ports:?}"),
-            got: format!("{:?}", inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
-        }),
     }
 }
 
@@ -150,8 +150,13 @@ mod tests {
         let (a, b) = (t(5.0), t(2.0));
         let err = forward(&Minus, "minus", &[("a", &a), ("c", &b)]).unwrap_err();
         assert_eq!(err.to_string(), r#"layer `minus`: expected ports ["a", "b"], got ["a", "c"]"#);
+        let err = forward(&Minus, "minus", &[("a", &a), ("a", &b)]).unwrap_err();
+        assert_eq!(err.to_string(), r#"layer `minus`: expected ports ["a", "b"], got ["a", "a"]"#);
+        let err = forward(&Minus, "minus", &[]).unwrap_err();
+        assert_eq!(err.to_string(), r#"layer `minus`: expected ports ["a", "b"], got []"#);
+        // A lone input goes to forward_single, which Minus does not have.
         let err = forward(&Minus, "minus", &[("a", &a)]).unwrap_err();
-        assert_eq!(err.to_string(), r#"layer `minus`: expected ports ["a", "b"], got ["a"]"#);
+        assert!(err.to_string().contains("got one input"), "{err}");
         let err = forward(&Double, "double", &[("input", &a), ("other", &b)]).unwrap_err();
         assert_eq!(err.to_string(), r#"layer `double`: expected ports ["input"], got ["input", "other"]"#);
     }
