@@ -226,3 +226,30 @@ impl Adam {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::testing::{assert_near, build, scalar_param, step};
+    use super::*;
+
+    #[test]
+    fn the_first_step_moves_by_lr() -> Result<()> {
+        // Step 1: m / (1 - b1) = g and sqrt(v / (1 - b2)) = |g|, so p -= lr * g / (|g| + eps):
+        // p = 1 - 0.1 = 0.9 (to eps / |g| = 2e-8 relative). AMSGrad's max(v) = v on step 1.
+        // Adamax: u = |g| + eps and m / (1 - b1) = g, the same move.
+        for (factory, yaml) in [
+            (Adam::adam_from_config as super::super::Constructor, "lr: 0.1"),
+            (Adam::adam_from_config, "lr: 0.1\namsgrad: true"),
+            (Adam::adamax_from_config, "lr: 0.1"),
+        ] {
+            let mut opt = build(factory, yaml)?;
+            let p = scalar_param(1.0)?;
+            assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.9, 1e-6);
+        }
+        // AdamW decays first: p = 1 * (1 - 0.1 * 0.1) - 0.1 = 0.89.
+        let mut opt = build(Adam::adamw_from_config, "lr: 0.1\nweight_decay: 0.1")?;
+        let p = scalar_param(1.0)?;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.89, 1e-6);
+        Ok(())
+    }
+}

@@ -298,3 +298,27 @@ impl Optimizer for Adaptive {
         self.state.load(&state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::testing::{assert_near, build, scalar_param, step};
+    use super::*;
+
+    #[test]
+    fn first_steps_worked_by_hand() -> Result<()> {
+        let p = scalar_param(1.0)?;
+        // Adagrad: S = g^2, p -= lr * g / |g| = 1 - 0.1.
+        let mut opt = build(Adaptive::adagrad_from_config, "lr: 0.1")?;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.9, 1e-6);
+        // RMSprop: s = 0.01 * 0.25, sqrt(s) = 0.05, p -= 0.01 * 0.5 / 0.05 = 0.1.
+        let p = scalar_param(1.0)?;
+        let mut opt = build(Adaptive::rmsprop_from_config, "{}")?;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.9, 1e-6);
+        // Adadelta: s = 0.1 * 0.25 = 0.025, delta = sqrt(1e-6) / sqrt(0.025 + 1e-6) * 0.5.
+        let p = scalar_param(1.0)?;
+        let mut opt = build(Adaptive::adadelta_from_config, "{}")?;
+        let delta = 1e-3 / (0.025f64 + 1e-6).sqrt() * 0.5;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 1.0 - delta, 1e-7);
+        Ok(())
+    }
+}

@@ -142,3 +142,23 @@ impl Optimizer for Asgd {
         self.state.load(&state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::testing::{assert_near, build, scalar_param, step};
+    use super::*;
+
+    #[test]
+    fn averages_track_the_parameter_until_t0() -> Result<()> {
+        // p = 1 * (1 - 1e-4 * 0.1) - 0.1 * 0.5 = 0.94999; ax = p while mu = 1;
+        // eta = 0.1 / (1 + 1e-4 * 0.1 * 1)^0.75.
+        let mut opt = build(Asgd::from_config, "lr: 0.1")?;
+        let p = scalar_param(1.0)?;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.94999, 1e-6);
+        let state = opt.state();
+        assert_eq!(state.tensors["p.ax"].to_vec()?, p.value().to_vec()?);
+        assert_near(state.scalars["p.eta"] as f32, 0.1 / (1.0f64 + 1e-5).powf(0.75), 1e-8);
+        assert_eq!(state.scalars["p.mu"], 1.0);
+        Ok(())
+    }
+}

@@ -214,6 +214,38 @@ pub(crate) fn check_slot(name: &str, slot: &Slot, len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Test helpers: one parameter, a chosen gradient.
+#[cfg(test)]
+pub(crate) mod testing {
+    use arc_core::nn::{Optimizer, Param};
+    use arc_core::spec::Config;
+    use arc_core::{Result, Tensor};
+
+    /// Builds an optimizer from a YAML config.
+    pub fn build(factory: super::super::Constructor, yaml: &str) -> Result<Box<dyn Optimizer>> {
+        factory(&Config::from_yaml(yaml)?)
+    }
+
+    /// Steps `opt` once on `p` with gradient exactly `grad` (the gradient of `sum(p * grad)`)
+    /// and returns the new value.
+    pub fn step(opt: &mut dyn Optimizer, p: &Param, grad: &[f32]) -> Result<Vec<f32>> {
+        p.zero_grad();
+        p.value().mul(&Tensor::from_vec(grad.to_vec(), &p.shape())?)?.sum_all()?.backward()?;
+        opt.step(&[("p", p)])?;
+        p.value().to_vec()
+    }
+
+    /// A one-element parameter.
+    pub fn scalar_param(value: f32) -> Result<Param> {
+        Param::new(Tensor::from_vec(vec![value], &[1])?)
+    }
+
+    /// `|got - want| <= tol`.
+    pub fn assert_near(got: f32, want: f64, tol: f64) {
+        assert!((got as f64 - want).abs() <= tol, "got {got}, want {want}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

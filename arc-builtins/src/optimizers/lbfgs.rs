@@ -386,3 +386,29 @@ impl Optimizer for Lbfgs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::testing::{assert_near, build, scalar_param};
+    use super::*;
+
+    #[test]
+    fn minimises_a_quadratic() -> Result<()> {
+        // f(p) = 0.5 * (p - 3)^2 from p = 0: the first move is t = min(1, 1/|g|) = 1/3 along
+        // d = -g = 3, to p = 1; the secant pair then gives the exact curvature, and p = 3.
+        for yaml in ["{}", "line_search_fn: strong_wolfe"] {
+            let mut opt = build(Lbfgs::from_config, yaml)?;
+            let p = scalar_param(0.0)?;
+            let mut closure = || -> Result<Tensor> {
+                p.zero_grad();
+                let loss = p.value().sub_scalar(3.0)?.square()?.mul_scalar(0.5)?.sum_all()?;
+                loss.backward()?;
+                Ok(loss)
+            };
+            let first = opt.step_with_closure(&[("p", &p)], &mut closure)?;
+            assert_near(first.item()?, 4.5, 1e-6);
+            assert_near(p.value().to_vec()?[0], 3.0, 1e-5);
+        }
+        Ok(())
+    }
+}

@@ -45,7 +45,7 @@ pub use lbfgs::Lbfgs;
 pub use sgd::Sgd;
 
 /// Builds an optimizer from its config.
-type Constructor = fn(&Config) -> Result<Box<dyn Optimizer>>;
+pub(crate) type Constructor = fn(&Config) -> Result<Box<dyn Optimizer>>;
 
 /// Each optimizer's name (namespace `core` added by the registry) and constructor.
 const OPTIMIZERS: [(&str, Constructor); 9] = [

@@ -122,3 +122,24 @@ impl Optimizer for Sgd {
         self.state.load(&state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::testing::{assert_near, build, scalar_param, step};
+    use super::*;
+
+    #[test]
+    fn momentum_starts_from_the_first_gradient() -> Result<()> {
+        // p = 1, g = 0.5, lr 0.1, momentum 0.9: step 1 b = 0.5, p = 0.95;
+        // step 2 b = 0.9 * 0.5 + 0.5 = 0.95, p = 0.95 - 0.095 = 0.855.
+        let mut opt = build(Sgd::from_config, "lr: 0.1\nmomentum: 0.9")?;
+        let p = scalar_param(1.0)?;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.95, 1e-7);
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.855, 1e-7);
+        // maximize ascends: p = 1 + 0.1 * 0.5.
+        let mut opt = build(Sgd::from_config, "learning_rate: 0.1\nmaximize: true")?;
+        let p = scalar_param(1.0)?;
+        assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 1.05, 1e-7);
+        Ok(())
+    }
+}
