@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench mlp_step` prints `case<TAB>value<TAB>unit` rows (us/call and
 //! examples/s, the median of 5 repeats of ~0.2 s, the anchors' method).
-//! `MLP_STEP_PROFILE=10` instead runs 10 steps and stops, for
+//! `MLP_STEP_BREAKDOWN=1` adds the same step without the optimizer; `MLP_STEP_PROFILE=10`
+//! instead runs 10 steps and stops, for
 //! `valgrind --tool=callgrind` (instruction counts hold under a noisy machine).
 
 use arc::nn::{Param, init};
@@ -38,7 +39,7 @@ fn run() -> Result<()> {
     let options = CrossEntropyOptions::default();
     let pm = arc::get_plugin_manager();
     let mut adam = pm.get_optimizer("Adam")?.create(&Config::from_yaml("lr: 1e-3")?)?;
-    let mut train_step = || -> Result<()> {
+    let forward_backward = || -> Result<()> {
         for (_, p) in &named {
             p.zero_grad();
         }
@@ -46,7 +47,10 @@ fn run() -> Result<()> {
         let h = x.linear(&v[0], Some(&v[1]))?.relu()?;
         let h = h.linear(&v[2], Some(&v[3]))?.relu()?;
         let loss = h.linear(&v[4], Some(&v[5]))?.cross_entropy(&y, &options)?;
-        loss.backward()?;
+        loss.backward()
+    };
+    let mut train_step = || -> Result<()> {
+        forward_backward()?;
         adam.step(&named)
     };
     train_step()?;
@@ -60,6 +64,12 @@ fn run() -> Result<()> {
     let us = timing::ns_per_call(|| train_step().expect("the MLP step runs on valid shapes")) / 1e3;
     println!("{CASE}\t{us:.4}\tus/call");
     println!("{CASE}\t{:.4}\texamples/s", BATCH as f64 / us * 1e6);
+    // `MLP_STEP_BREAKDOWN=1`: also the step without the optimizer (zero_grad, forward,
+    // cross-entropy, backward), to tell the optimizer's share from the engine's.
+    if std::env::var_os("MLP_STEP_BREAKDOWN").is_some() {
+        let us = timing::ns_per_call(|| forward_backward().expect("the MLP step runs on valid shapes")) / 1e3;
+        println!("{CASE}_without_step\t{us:.4}\tus/call");
+    }
     Ok(())
 }
 
