@@ -8,6 +8,7 @@
 //! `f = sum_i 0.5 a_i p_i^2 + b_i p_i + c p_i^4` over the same four parameter shapes (well
 //! conditioned, unlike the MLP: see the generator's docstring).
 //! Tolerance: parameters, state and losses match to 1e-4 relative (1e-6 absolute near 0).
+#![cfg(feature = "optimizers")]
 
 use std::path::PathBuf;
 
