@@ -1,0 +1,281 @@
+//! Plumbing shared by the built-in optimizers: config checks with PyTorch's bounds, the
+//! per-parameter state kept by name (and its checkpoint form), and the loop that hands each
+//! parameter's data and gradient to an update rule as plain slices.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use arc_core::nn::{OptimizerState, Param};
+use arc_core::{Error, Result, Tensor};
+
+/// An [`Error::InvalidConfig`] for `component`.
+pub(crate) fn invalid(component: &str, message: String) -> Error {
+    Error::InvalidConfig { component: component.to_owned(), message }
+}
+
+/// The learning rate from `lr` or its alias `learning_rate` (the key of Arc's YAML trainer):
+/// both given is an error, neither gives `default` (or a missing-parameter error when the
+/// optimizer has none), and it must be finite and `>= 0` as in PyTorch.
+pub(crate) fn resolve_lr(
+    component: &str,
+    lr: Option<f64>,
+    learning_rate: Option<f64>,
+    default: Option<f64>,
+) -> Result<f64> {
+    let lr = match (lr, learning_rate) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(component, "give either `lr` or `learning_rate`, not both".to_owned()));
+        }
+        (Some(v), None) | (None, Some(v)) => v,
+        (None, None) => {
+            default.ok_or_else(|| Error::MissingParam { component: component.to_owned(), param: "lr".to_owned() })?
+        }
+    };
+    non_negative(component, "lr", lr)?;
+    Ok(lr)
+}
+
+/// Fails with "`name` = value: expected ..." unless `ok`.
+pub(crate) fn require(component: &str, name: &str, value: f64, ok: bool, expected: &str) -> Result<()> {
+    if ok { Ok(()) } else { Err(invalid(component, format!("`{name}` = {value}: expected {expected}"))) }
+}
+
+/// `value` must be finite and `>= 0` (NaN fails).
+pub(crate) fn non_negative(component: &str, name: &str, value: f64) -> Result<()> {
+    require(component, name, value, value >= 0.0 && value.is_finite(), "a finite value >= 0")
+}
+
+/// `value` must lie in `[0, 1)` (betas, momentum, decay rates).
+pub(crate) fn unit_interval(component: &str, name: &str, value: f64) -> Result<()> {
+    require(component, name, value, (0.0..1.0).contains(&value), "a value in [0, 1)")
+}
+
+/// `value` must lie in `[0, 1]` (`rho`, `dampening`).
+pub(crate) fn closed_unit_interval(component: &str, name: &str, value: f64) -> Result<()> {
+    require(component, name, value, (0.0..=1.0).contains(&value), "a value in [0, 1]")
+}
+
+/// One parameter's state: scalars (the step count, ASGD's `eta` and `mu`) and buffers of
+/// the parameter's shape (moments), in the order of the owning [`StateTable`]'s names.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Slot {
+    /// The parameter's shape, for the checkpoint's tensors.
+    pub shape: Vec<usize>,
+    /// Scalar state, by the table's `scalar_names`.
+    pub scalars: Vec<f64>,
+    /// Buffers, by the table's `buffer_names`, each of the parameter's element count.
+    pub buffers: Vec<Vec<f32>>,
+}
+
+/// Per-parameter state keyed by parameter name; its checkpoint form names each entry
+/// `<param>.<state>` with PyTorch's state names (`fc1.weight.exp_avg`, `fc1.weight.step`).
+#[derive(Clone, Debug)]
+pub(crate) struct StateTable {
+    scalar_names: Vec<&'static str>,
+    buffer_names: Vec<&'static str>,
+    slots: BTreeMap<String, Slot>,
+}
+
+impl StateTable {
+    /// An empty table whose slots hold these scalars and buffers.
+    pub fn new(scalar_names: Vec<&'static str>, buffer_names: Vec<&'static str>) -> Self {
+        Self { scalar_names, buffer_names, slots: BTreeMap::new() }
+    }
+
+    /// The slot of `name`, created by `init` on the parameter's first step.
+    pub fn slot(&mut self, name: &str, init: impl FnOnce() -> Slot) -> &mut Slot {
+        if !self.slots.contains_key(name) {
+            self.slots.insert(name.to_owned(), init());
+        }
+        self.slots.get_mut(name).expect("the slot was inserted just above")
+    }
+
+    /// Whether `name` has state yet (SGD's momentum buffer starts on the first step).
+    pub fn contains(&self, name: &str) -> bool {
+        self.slots.contains_key(name)
+    }
+
+    /// The checkpoint form.
+    pub fn to_state(&self) -> OptimizerState {
+        let mut state = OptimizerState::default();
+        for (param, slot) in &self.slots {
+            for (key, value) in self.scalar_names.iter().zip(&slot.scalars) {
+                state.scalars.insert(format!("{param}.{key}"), *value);
+            }
+            for (key, buffer) in self.buffer_names.iter().zip(&slot.buffers) {
+                let tensor = Tensor::from_vec(buffer.clone(), &slot.shape)
+                    .expect("a slot's buffers hold its parameter's element count");
+                state.tensors.insert(format!("{param}.{key}"), tensor);
+            }
+        }
+        state
+    }
+
+    /// Replaces the table by a checkpoint's state (all or nothing): every entry must end in
+    /// one of this optimizer's state names, and each parameter must have all of them.
+    pub fn load(&mut self, state: &OptimizerState) -> Result<()> {
+        let split = |key: &str, names: &[&'static str]| -> Option<(String, usize)> {
+            names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| key.strip_suffix(n)?.strip_suffix('.').map(|p| (p.to_owned(), i)))
+                .max_by_key(|(p, _)| usize::MAX - p.len())
+        };
+        let mut scalars: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+        let mut buffers: BTreeMap<String, Vec<Option<Tensor>>> = BTreeMap::new();
+        for (key, value) in &state.scalars {
+            let (param, i) = split(key, &self.scalar_names).ok_or_else(|| bad_state(key, "an unknown scalar"))?;
+            scalars.entry(param).or_insert_with(|| vec![None; self.scalar_names.len()])[i] = Some(*value);
+        }
+        for (key, tensor) in &state.tensors {
+            let (param, i) = split(key, &self.buffer_names).ok_or_else(|| bad_state(key, "an unknown tensor"))?;
+            buffers.entry(param).or_insert_with(|| vec![None; self.buffer_names.len()])[i] = Some(tensor.clone());
+        }
+        let mut slots = BTreeMap::new();
+        let params: std::collections::BTreeSet<&String> = scalars.keys().chain(buffers.keys()).collect();
+        for param in params {
+            let missing = |kind| bad_state(param, kind);
+            let scalar_values = match scalars.get(param) {
+                Some(v) => v.iter().copied().collect::<Option<Vec<f64>>>(),
+                None => self.scalar_names.is_empty().then(Vec::new),
+            }
+            .ok_or_else(|| missing("a parameter missing some scalar state"))?;
+            let tensors = match buffers.get(param) {
+                Some(v) => v.iter().cloned().collect::<Option<Vec<Tensor>>>(),
+                None => self.buffer_names.is_empty().then(Vec::new),
+            }
+            .ok_or_else(|| missing("a parameter missing some tensor state"))?;
+            let shape = tensors.first().map(|t| t.shape().to_vec()).unwrap_or_default();
+            if tensors.iter().any(|t| t.shape() != shape.as_slice()) {
+                return Err(missing("a parameter whose state tensors differ in shape"));
+            }
+            let buffer_values = tensors.iter().map(Tensor::to_vec).collect::<Result<Vec<_>>>()?;
+            slots.insert(param.clone(), Slot { shape, scalars: scalar_values, buffers: buffer_values });
+        }
+        self.slots = slots;
+        Ok(())
+    }
+}
+
+fn bad_state(key: &str, what: &'static str) -> Error {
+    Error::InvalidArgument {
+        op: "load_state",
+        name: "state",
+        value: format!("`{key}` ({what})"),
+        expected: "the state saved by the same optimizer type and config",
+    }
+}
+
+/// Runs `update(name, shape, data, grad)` for every parameter that has a gradient (PyTorch skips
+/// `grad is None`), then stores the updated data with [`Param::set`]. With `maximize` the
+/// rule sees the negated gradient, as in PyTorch.
+pub(crate) fn update_params(
+    params: &[(&str, &Param)],
+    maximize: bool,
+    mut update: impl FnMut(&str, &[usize], &mut [f32], &[f32]) -> Result<()>,
+) -> Result<()> {
+    for &(name, param) in params {
+        let Some(grad) = param.grad() else { continue };
+        let value = param.value();
+        let mut data = value.to_vec()?;
+        let mut g: Cow<'_, [f32]> = match grad.as_f32_slice() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(grad.to_vec()?),
+        };
+        if g.len() != data.len() {
+            return Err(Error::ShapeMismatch {
+                op: "optimizer step",
+                lhs: value.shape().to_vec(),
+                rhs: grad.shape().to_vec(),
+            });
+        }
+        if maximize {
+            g.to_mut().iter_mut().for_each(|x| *x = -*x);
+        }
+        update(name, value.shape(), &mut data, &g)?;
+        param.set(Tensor::from_vec(data, value.shape())?)?;
+    }
+    Ok(())
+}
+
+impl Slot {
+    /// A fresh slot: `scalars` as given and `buffers` buffers filled with `fill`.
+    pub fn new(shape: &[usize], scalars: Vec<f64>, buffers: usize, fill: f32) -> Self {
+        let len = shape.iter().product();
+        Slot { shape: shape.to_vec(), scalars, buffers: vec![vec![fill; len]; buffers] }
+    }
+}
+
+/// Checks that a slot loaded from a checkpoint fits the parameter it is applied to.
+pub(crate) fn check_slot(name: &str, slot: &Slot, len: usize) -> Result<()> {
+    if slot.buffers.iter().any(|b| b.len() != len) {
+        return Err(bad_state(name, "state whose size differs from the parameter's"));
+    }
+    Ok(())
+}
+
+/// Test helpers: one parameter, a chosen gradient.
+#[cfg(test)]
+pub(crate) mod testing {
+    use arc_core::nn::{Optimizer, Param};
+    use arc_core::spec::Config;
+    use arc_core::{Result, Tensor};
+
+    /// Builds an optimizer from a YAML config.
+    pub fn build(factory: super::super::Constructor, yaml: &str) -> Result<Box<dyn Optimizer>> {
+        factory(&Config::from_yaml(yaml)?)
+    }
+
+    /// Steps `opt` once on `p` with gradient exactly `grad` (the gradient of `sum(p * grad)`)
+    /// and returns the new value.
+    pub fn step(opt: &mut dyn Optimizer, p: &Param, grad: &[f32]) -> Result<Vec<f32>> {
+        p.zero_grad();
+        p.value().mul(&Tensor::from_vec(grad.to_vec(), &p.shape())?)?.sum_all()?.backward()?;
+        opt.step(&[("p", p)])?;
+        p.value().to_vec()
+    }
+
+    /// A one-element parameter.
+    pub fn scalar_param(value: f32) -> Result<Param> {
+        Param::new(Tensor::from_vec(vec![value], &[1])?)
+    }
+
+    /// `|got - want| <= tol`.
+    pub fn assert_near(got: f32, want: f64, tol: f64) {
+        assert!((got as f64 - want).abs() <= tol, "got {got}, want {want}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_split_on_the_longest_parameter_free_suffix() -> Result<()> {
+        // `exp_avg` and `exp_avg_sq` share a prefix: `w.exp_avg_sq` must not be read as
+        // parameter `w.exp_avg`'s `_sq`, nor `w` as `exp_avg`.
+        let mut table = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+        table.slot("w.exp_avg", || Slot {
+            shape: vec![2],
+            scalars: vec![3.0],
+            buffers: vec![vec![1.0, 2.0], vec![3.0, 4.0]],
+        });
+        let state = table.to_state();
+        let mut loaded = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+        loaded.load(&state)?;
+        assert_eq!(loaded.slots, table.slots);
+        Ok(())
+    }
+
+    #[test]
+    fn lr_and_learning_rate_are_aliases() {
+        assert_eq!(resolve_lr("core.X", None, Some(0.5), None).ok(), Some(0.5));
+        assert_eq!(resolve_lr("core.X", None, None, Some(1e-3)).ok(), Some(1e-3));
+        let both = resolve_lr("core.X", Some(0.1), Some(0.1), None).unwrap_err();
+        assert_eq!(both.to_string(), "core.X: invalid config: give either `lr` or `learning_rate`, not both");
+        let missing = resolve_lr("core.X", None, None, None).unwrap_err();
+        assert_eq!(missing.to_string(), "core.X: missing parameter `lr`");
+        let negative = resolve_lr("core.X", Some(-1.0), None, None).unwrap_err();
+        assert_eq!(negative.to_string(), "core.X: invalid config: `lr` = -1: expected a finite value >= 0");
+    }
+}

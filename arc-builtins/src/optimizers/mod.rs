@@ -1,0 +1,81 @@
+//! Registers PyTorch's standard optimizers under their PyTorch names in namespace `core`:
+//! SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, ASGD and LBFGS.
+//!
+//! The families live in their own files (`sgd`, `adam`, `adaptive`, `asgd`, `lbfgs` with
+//! its `line_search`); `common` holds the config checks, the per-parameter state and the
+//! update loop they share. Every optimizer takes PyTorch's config keys and defaults, plus
+//! `learning_rate` as an alias of `lr` (Arc's YAML key), and keeps its state by parameter
+//! name under PyTorch's state names (`fc1.weight.exp_avg`).
+//!
+//! ```
+//! use arc_core::plugin::{ComponentKind, PluginManager};
+//! use arc_core::spec::Config;
+//! use arc_builtins::BuiltinOptimizerPlugin;
+//!
+//! let pm = PluginManager::new();
+//! pm.register_plugin(BuiltinOptimizerPlugin, "builtin_optimizers")?;
+//! pm.refresh_registries()?;
+//! let config = Config::from_yaml("learning_rate: 0.01\nbetas: [0.9, 0.99]")?;
+//! assert!(pm.validate_component_config(ComponentKind::Optimizer, "Adam", &config)?);
+//! let bad = Config::from_yaml("lr: 0.01\nbetas: [1.5, 0.99]")?;
+//! assert!(!pm.validate_component_config(ComponentKind::Optimizer, "Adam", &bad)?);
+//! let adam = pm.get_optimizer("Adam")?.create(&config)?;
+//! assert_eq!(adam.learning_rate(), 0.01);
+//! # Ok::<(), arc_core::Error>(())
+//! ```
+
+use arc_core::Result;
+use arc_core::nn::Optimizer;
+use arc_core::plugin::{OptimizerHookSpec, OptimizerRegistrations, Registrations};
+use arc_core::spec::Config;
+use arc_core::{arc_plugin, hookimpl};
+
+mod adam;
+mod adaptive;
+mod asgd;
+mod common;
+mod lbfgs;
+mod line_search;
+mod sgd;
+
+pub use adam::Adam;
+pub use adaptive::Adaptive;
+pub use asgd::Asgd;
+pub use lbfgs::Lbfgs;
+pub use sgd::Sgd;
+
+/// Builds an optimizer from its config.
+pub(crate) type Constructor = fn(&Config) -> Result<Box<dyn Optimizer>>;
+
+/// Each optimizer's name (namespace `core` added by the registry) and constructor.
+const OPTIMIZERS: [(&str, Constructor); 9] = [
+    ("SGD", Sgd::from_config),
+    ("Adam", Adam::adam_from_config),
+    ("AdamW", Adam::adamw_from_config),
+    ("RMSprop", Adaptive::rmsprop_from_config),
+    ("Adagrad", Adaptive::adagrad_from_config),
+    ("Adadelta", Adaptive::adadelta_from_config),
+    ("Adamax", Adam::adamax_from_config),
+    ("ASGD", Asgd::from_config),
+    ("LBFGS", Lbfgs::from_config),
+];
+
+/// Registers PyTorch's standard optimizers.
+#[arc_plugin(name = "builtin_optimizers", description = "Registers PyTorch's standard optimizers.")]
+#[derive(Debug, Default)]
+pub struct BuiltinOptimizerPlugin;
+
+#[hookimpl]
+impl OptimizerHookSpec for BuiltinOptimizerPlugin {
+    fn register_optimizers(&self) -> OptimizerRegistrations {
+        OPTIMIZERS.iter().fold(Registrations::new(), |registrations, &(name, factory)| registrations.add(name, factory))
+    }
+
+    /// Answers for `core.<name>` only: `Some(false)` when the factory rejects the config
+    /// (an unknown key, a negative `lr`, betas outside `[0, 1)`, ...).
+    fn validate_optimizer_config(&self, optimizer_type: &str, config: &Config) -> Option<bool> {
+        let name = optimizer_type.strip_prefix("core.")?;
+        let (_, factory) = OPTIMIZERS.iter().find(|(n, _)| *n == name)?;
+        Some(factory(config).is_ok())
+    }
+}
