@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One interleaved benchmark session: the Python anchors and Arc's tables, in
 # turns, RUNS times, then one side-by-side table (../shared/anchors/table.py).
-# usage: scripts/bench/interleaved.sh [RUNS=2] [OUT=target/bench-session] [GROUPS="hooks tensor"]
+# usage: scripts/bench/interleaved.sh [RUNS=2] [OUT=target/bench-session] [GROUPS="hooks tensor"] (BENCH_GROUPS)
 # env: PY (default ~/.cache/arc-anchors/venv/bin/python), ANCHORS (default ../shared/anchors)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-2}
 OUT=${2:-target/bench-session}
-GROUPS=${3:-hooks tensor}
+BENCH_GROUPS=${3:-hooks tensor}
 PY=${PY:-$HOME/.cache/arc-anchors/venv/bin/python}
 ANCHORS=${ANCHORS:-../shared/anchors}
 # Same allocator setting on both sides (anchors README, note 9).
@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 cargo bench --bench table --no-run 2>/dev/null
 TABLE=$(ls -t target/release/deps/table-* | grep -v '\.d$' | head -1)
 for r in $(seq 1 "$RUNS"); do
-  for g in $GROUPS; do
+  for g in $BENCH_GROUPS; do
     case $g in
       hooks) "$PY" "$ANCHORS/pluggy_overhead.py" > "$OUT/pluggy_overhead.run$r.tsv" ;;
       tensor) (cd "$ANCHORS" && "$PY" torch_layers.py) > "$OUT/torch_layers.run$r.tsv"
