@@ -29,7 +29,7 @@ use std::fs::File;
 use arc_core::data::{Column, ColumnValues, DataSource, Table, cell};
 use arc_core::spec::Config;
 use arc_core::{Error, Result};
-use csv::{ErrorKind, ReaderBuilder, StringRecord, Trim};
+use csv::{ErrorKind, ReaderBuilder, StringRecord};
 use serde::Deserialize;
 
 /// The registered name.
@@ -84,15 +84,18 @@ impl CsvSource {
         let file = File::open(path).map_err(|source| Error::DataFile { path: path.to_owned(), source })?;
         let mut reader = ReaderBuilder::new()
             .delimiter(self.delimiter)
-            .trim(Trim::All)
             // Field counts are checked below, to name the line in Arc's words.
             .flexible(true)
             .from_reader(file);
-        let header = reader.headers().map_err(|e| csv_error(path, e, None))?.clone();
+        let header = reader.headers().map_err(|e| csv_error(path, e, None))?;
         if header.is_empty() {
             return Err(Error::EmptyData { path: path.to_owned() });
         }
-        check_header(path, &header)?;
+        let line = header.position().map_or(1, |p| p.line());
+        // Trimmed here and, for cells, on use: the reader's own `Trim`
+        // rebuilds every record (digits.csv: 3.6 ms with it, 2.9 ms without).
+        let header: StringRecord = header.iter().map(str::trim).collect();
+        check_header(path, line, &header)?;
         let mut records = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| csv_error(path, e, Some(&header)))?;
@@ -127,7 +130,7 @@ impl DataSource for CsvSource {
             .enumerate()
             .map(|(j, name)| {
                 // Every record has `header.len()` fields (checked on reading).
-                let cells = records.iter().map(move |r| &r[j]);
+                let cells = records.iter().map(move |r| r[j].trim());
                 Column { name: name.to_owned(), values: ColumnValues::infer_with(cells, |c| self.is_missing(c)) }
             })
             .collect();
@@ -147,8 +150,7 @@ fn csv_path(location: &str) -> Option<&str> {
 }
 
 /// Rejects empty and repeated column names.
-fn check_header(path: &str, header: &StringRecord) -> Result<()> {
-    let line = header.position().map_or(1, |p| p.line());
+fn check_header(path: &str, line: u64, header: &StringRecord) -> Result<()> {
     let at = |field: usize, column: Option<&str>, message: String| Error::Csv {
         path: path.to_owned(),
         line,
