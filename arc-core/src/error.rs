@@ -277,6 +277,109 @@ pub enum Error {
         /// The parser's message, with line and column.
         message: String,
     },
+
+    // ---- data --------------------------------------------------------------
+    // Data files and the `data::Table` they load into. File errors name the
+    // path and the 1-based line (the header is line 1); table errors name the
+    // column and the 1-based row (the first row under the header is row 1).
+    /// A data file cannot be opened or read.
+    #[error("{path}: cannot read the file: {source}")]
+    DataFile {
+        /// The path as given.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A data file holds nothing, not even a header row.
+    #[error("{path}: the file is empty; a header row naming the columns is required")]
+    EmptyData {
+        /// The path.
+        path: String,
+    },
+    /// A data file has a header row but no data rows.
+    #[error("{path}: the header row has no data rows under it")]
+    NoDataRows {
+        /// The path.
+        path: String,
+    },
+    /// A malformed field in a CSV file (bad UTF-8, a bad header name, ...).
+    #[error(
+        "{path}: line {line}, field {field}{}: {message}",
+        .column.as_ref().map_or(String::new(), |c| format!(" (column `{c}`)"))
+    )]
+    Csv {
+        /// The path.
+        path: String,
+        /// The 1-based line of the record (the header is line 1).
+        line: u64,
+        /// The 1-based field number in the record.
+        field: usize,
+        /// The column's name, when the header gave one.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A data row with more or fewer fields than the header.
+    #[error("{path}: line {line}: expected {expected} fields as in the header, got {got}")]
+    RaggedRow {
+        /// The path.
+        path: String,
+        /// The 1-based line of the row (the header is line 1).
+        line: u64,
+        /// The header's field count.
+        expected: usize,
+        /// The row's field count.
+        got: usize,
+    },
+    /// No column has that name.
+    #[error("no column `{column}`{hint}")]
+    MissingColumn {
+        /// The name asked for.
+        column: String,
+        /// Close column names.
+        hint: DidYouMean,
+    },
+    /// Numbers were needed from a text column.
+    #[error("column `{column}` is not numeric: row {row} holds `{value}`")]
+    NonNumericColumn {
+        /// The column.
+        column: String,
+        /// The 1-based row of the first value that is not a number.
+        row: usize,
+        /// That value.
+        value: String,
+    },
+    /// Text was needed from a numeric column.
+    #[error("column `{column}` holds numbers, not text")]
+    NotTextColumn {
+        /// The column.
+        column: String,
+    },
+    /// A value was needed where the column has a missing one.
+    #[error("column `{column}`: row {row} has a missing value")]
+    MissingValue {
+        /// The column.
+        column: String,
+        /// The 1-based row.
+        row: usize,
+    },
+    /// Two columns of one table share a name.
+    #[error("duplicate column `{column}`")]
+    DuplicateColumn {
+        /// The name.
+        column: String,
+    },
+    /// A column whose length differs from the table's other columns.
+    #[error("column `{column}` has {got} rows, but the table has {expected}")]
+    ColumnLength {
+        /// The column.
+        column: String,
+        /// The table's row count.
+        expected: usize,
+        /// The column's row count.
+        got: usize,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].
