@@ -362,7 +362,8 @@ mod tests {
         use super::super::super::math::{Avx2, Avx512, Generic};
         use std::mem::MaybeUninit;
         let x: Vec<f32> = (0..37).map(|i| (i as f32 * 0.7).sin() * 4.0).collect();
-        let run = |k: &dyn Fn(&[f32], &mut [MaybeUninit<f32>])| -> Vec<f32> {
+        type Kernel<'a> = &'a dyn Fn(&[f32], &mut [MaybeUninit<f32>]);
+        let run = |k: Kernel<'_>| -> Vec<f32> {
             let mut o = vec![MaybeUninit::new(0.0f32); x.len()];
             k(&x, &mut o);
             o.iter().map(|v| unsafe { v.assume_init() }).collect()
