@@ -373,10 +373,14 @@ mod tests {
             .matmul(&Tensor::zeros(&[3, 3, 2]))
             .unwrap_err();
         assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }));
-        assert!(matches!(
-            Tensor::scalar(1.0).matmul(&Tensor::zeros(&[1])),
-            Err(Error::BadRank { .. })
-        ));
+        let err = Tensor::scalar(1.0)
+            .matmul(&Tensor::zeros(&[1]))
+            .unwrap_err();
+        assert!(matches!(err, Error::BadRank { op: "matmul", .. }));
+        assert_eq!(
+            err.to_string(),
+            "op `matmul`: expected at least 1 dim, got a tensor of shape []"
+        );
     }
 
     #[test]
