@@ -436,6 +436,21 @@ mod tests {
     }
 
     #[test]
+    fn tensors_cross_threads() -> Result<()> {
+        // Predictors and layers share tensors between threads: Tensor is Send + Sync, and a
+        // graph built on one thread can be backpropagated on another.
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Tensor>();
+        let x = Tensor::from_vec(vec![2.0], &[1])?.requires_grad_()?;
+        let y = x.square()?.sum_all()?;
+        std::thread::scope(|s| s.spawn(|| y.backward()).join().unwrap_or(Err(Error::NoGradFn)))?;
+        assert_eq!(x.grad().map(|g| g.to_vec()).transpose()?, Some(vec![4.0]));
+        let err = Tensor::ones(&[1]).backward().unwrap_err();
+        assert_eq!(err.to_string(), "backward on a tensor that does not require grad and has no grad_fn");
+        Ok(())
+    }
+
+    #[test]
     fn no_grad_and_detach_stop_recording() -> Result<()> {
         let x = Tensor::ones(&[2]).requires_grad_()?;
         {

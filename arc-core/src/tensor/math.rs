@@ -32,18 +32,54 @@ impl Isa for Avx2 {
     }
 }
 
-/// Defines `fn $name(args)` that calls `$generic::<Avx2>` compiled with AVX2+FMA when the CPU
-/// has them, and `$generic::<Generic>` otherwise. `$generic` must be `#[inline(always)]`.
+/// A CPU with AVX-512F (the kernels are compiled for 512-bit vectors).
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512;
+
+impl Isa for Avx512 {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// Whether the CPU has AVX-512F and the environment does not set `ARC_DISABLE_AVX512`
+/// (for comparing the two builds of the kernels; read once per process).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f") && std::env::var_os("ARC_DISABLE_AVX512").is_none())
+}
+
+/// Whether the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// Defines `fn $name(args)` that calls `$generic::<Avx512>` compiled with AVX-512F when the
+/// CPU has it, `$generic::<Avx2>` compiled with AVX2+FMA when it has those, and
+/// `$generic::<Generic>` otherwise. `$generic` must be `#[inline(always)]`.
 macro_rules! multiversion {
     ($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $generic:ident) => {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $generic::<$crate::tensor::math::Avx512>($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $generic::<$crate::tensor::math::Avx2>($($arg),*)
                 }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                if $crate::tensor::math::has_avx512() {
+                    // SAFETY: the CPU has the features `avx512` was compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if $crate::tensor::math::has_avx2_fma() {
                     // SAFETY: the CPU has the features `avx2` was compiled for.
                     return unsafe { avx2($($arg),*) };
                 }
@@ -151,6 +187,73 @@ pub(crate) fn gelu_tanh<I: Isa>(x: f32) -> f32 {
     x / (1.0 + exp::<I>(u2))
 }
 
+#[inline(always)]
+fn transpose_impl<I: Isa>(
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    c0: usize,
+    bias: Option<&[f32]>,
+    out: &mut [MaybeUninit<f32>],
+) {
+    // `out` holds dst rows c0.. (each `rows` long); dst[c][r] = src[r][c] (+ bias[r]).
+    let cn = out.len() / rows;
+    let b = |r: usize| bias.map_or(0.0, |b| b[r]);
+    let (r8, c8) = (rows / 8 * 8, cn / 8 * 8);
+    for j0 in (0..c8).step_by(8) {
+        for r0 in (0..r8).step_by(8) {
+            // 8x8 tiles: rows of 32 bytes on both sides (a column-by-column walk would put
+            // every store of a tile in the same L1 set when `rows` is a multiple of 1024).
+            let mut tile = [[0f32; 8]; 8];
+            for (i, t) in tile.iter_mut().enumerate() {
+                t.copy_from_slice(&src[(r0 + i) * cols + c0 + j0..][..8]);
+            }
+            let mut bt = [0f32; 8];
+            if let Some(bias) = bias {
+                bt.copy_from_slice(&bias[r0..r0 + 8]);
+            }
+            for j in 0..8 {
+                let o = &mut out[(j0 + j) * rows + r0..][..8];
+                for (i, o) in o.iter_mut().enumerate() {
+                    o.write(tile[i][j] + bt[i]);
+                }
+            }
+        }
+    }
+    // Edges: the last rows % 8 source rows and cols % 8 destination rows.
+    for j in 0..cn {
+        let r_start = if j < c8 { r8 } else { 0 };
+        for r in r_start..rows {
+            out[j * rows + r].write(src[r * cols + c0 + j] + b(r));
+        }
+    }
+}
+multiversion!(fn transpose_block(
+    src: &[f32], rows: usize, cols: usize, c0: usize, bias: Option<&[f32]>, out: &mut [MaybeUninit<f32>]
+) => transpose_impl);
+
+/// The transpose of a row-major `[rows, cols]` matrix, plus `bias[r]` on destination column
+/// `r` when given. Parallel over blocks of destination rows above the rayon threshold.
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    use rayon::prelude::*;
+    const BLOCK: usize = 64;
+    let n = rows * cols;
+    if n == 0 {
+        return Vec::new();
+    }
+    super::storage::build_f32(n, |out| {
+        if super::storage::should_par(n) {
+            out.par_chunks_mut(BLOCK * rows)
+                .enumerate()
+                .for_each(|(k, o)| transpose_block(src, rows, cols, k * BLOCK, bias, o));
+        } else {
+            for (k, o) in out.chunks_mut(BLOCK * rows).enumerate() {
+                transpose_block(src, rows, cols, k * BLOCK, bias, o);
+            }
+        }
+    })
+}
+
 /// Views a fully written output row as initialised floats.
 #[inline(always)]
 pub(crate) fn assume_init(o: &mut [MaybeUninit<f32>]) -> &mut [f32] {
@@ -186,6 +289,21 @@ mod tests {
             let xd = x as f64;
             let want = 0.5 * xd * (1.0 + (0.7978845608028654 * (xd + 0.044715 * xd.powi(3))).tanh());
             assert!((gelu_tanh::<Generic>(x) as f64 - want).abs() < 1e-6, "x = {x}");
+        }
+    }
+
+    #[test]
+    fn transpose_handles_edges_and_bias() {
+        for (rows, cols) in [(1, 1), (3, 5), (8, 8), (17, 70), (1024, 64), (64, 9)] {
+            let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let bias: Vec<f32> = (0..rows).map(|r| 1000.0 * r as f32).collect();
+            let t = transpose(&src, rows, cols, Some(&bias));
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], src[r * cols + c] + bias[r], "{rows}x{cols} at {r},{c}");
+                }
+            }
+            assert_eq!(transpose(&src, rows, cols, None)[cols.min(2) - 1], src[(cols.min(2) - 1) * cols]);
         }
     }
 

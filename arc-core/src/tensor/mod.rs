@@ -2,9 +2,27 @@
 //!
 //! [`Tensor`] holds f32 data (or i64 indices and labels) on a [`Device`], shares its storage
 //! between clones and views, broadcasts like NumPy, and records a define-by-run graph for
-//! reverse-mode autodiff ([`Tensor::backward`]). Kernels run on the CPU over ndarray views
-//! with rayon above a size threshold, gemm for matrix products, and fused row kernels for
-//! GELU, softmax, the norms and cross-entropy. Plugins add fused ops through [`CustomOp`].
+//! reverse-mode autodiff ([`Tensor::backward`]). Plugins add fused ops through [`CustomOp`].
+//!
+//! CPU storage is one contiguous `Vec` per dtype behind an `Arc`, addressed through a layout
+//! (shape, strides, offset) so that transposes and slices are views. Kernels read it as
+//! ndarray views where the indexing is general (broadcasting zips, strided copies, slice
+//! assignment) and as plain slices on the hot paths: rayon above a size threshold, `gemm`
+//! for matrix products, and fused row kernels compiled for SSE2, AVX2+FMA and AVX-512
+//! (chosen at run time) for GELU, softmax, the norms, cross-entropy and Adam.
+//!
+//! ```
+//! use arc_core::{tensor::Rng, Tensor};
+//! # fn main() -> arc_core::Result<()> {
+//! let mut rng = Rng::new(0);
+//! let x = Tensor::randn(&[8, 4], &mut rng);
+//! let w = Tensor::randn(&[3, 4], &mut rng).requires_grad_()?;
+//! let target = Tensor::from_vec_i64(vec![0, 1, 2, 0, 1, 2, 0, 1], &[8])?;
+//! let loss = x.linear(&w, None)?.cross_entropy(&target, &Default::default())?;
+//! loss.backward()?;
+//! assert_eq!(w.grad().map(|g| g.shape().to_vec()), Some(vec![3, 4]));
+//! # Ok(()) }
+//! ```
 
 mod autograd;
 mod create;

@@ -317,6 +317,38 @@ mod tests {
     }
 
     #[test]
+    fn every_isa_build_of_the_row_kernels_agrees() {
+        // The dispatcher picks one build per CPU; check the others directly (tol 1e-6).
+        use super::super::super::math::{Avx2, Avx512, Generic};
+        use std::mem::MaybeUninit;
+        let x: Vec<f32> = (0..37).map(|i| (i as f32 * 0.7).sin() * 4.0).collect();
+        type Kernel<'a> = &'a dyn Fn(&[f32], &mut [MaybeUninit<f32>]);
+        let run = |k: Kernel<'_>| -> Vec<f32> {
+            let mut o = vec![MaybeUninit::new(0.0f32); x.len()];
+            k(&x, &mut o);
+            o.iter().map(|v| unsafe { v.assume_init() }).collect()
+        };
+        let base = run(&|x, o| super::softmax_row(x, o));
+        let gelu = run(&|x, o| super::gelu_tanh_slice(x, o));
+        let lsm = run(&|x, o| super::log_softmax_row(x, o));
+        for got in [
+            run(&|x, o| super::softmax_row_impl::<Generic>(x, o)),
+            run(&|x, o| super::softmax_row_impl::<Avx2>(x, o)),
+            run(&|x, o| super::softmax_row_impl::<Avx512>(x, o)),
+        ] {
+            assert!(got.iter().zip(&base).all(|(a, b)| (a - b).abs() < 1e-6));
+        }
+        for got in [
+            run(&|x, o| super::gelu_tanh_slice_impl::<Generic>(x, o)),
+            run(&|x, o| super::gelu_tanh_slice_impl::<Avx2>(x, o)),
+        ] {
+            assert!(got.iter().zip(&gelu).all(|(a, b)| (a - b).abs() < 1e-6));
+        }
+        let got = run(&|x, o| super::log_softmax_row_impl::<Generic>(x, o));
+        assert!(got.iter().zip(&lsm).all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+
+    #[test]
     fn parallel_paths_match_the_formulas() -> Result<()> {
         // 64 x 1024 is above the rayon threshold; compare with f64 formulas (tol 1e-5).
         let x = Tensor::randn(&[64, 1024], &mut Rng::new(4)).mul_scalar(3.0)?;

