@@ -208,8 +208,8 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         self.execute(
             |plain| {
                 let mut out = HookResults::with_capacity(plain.len());
-                self.guarded_walk(plain, |p| {
-                    push(p, &mut out);
+                self.guarded_walk(plain, |imp| {
+                    push(&imp.plugin, &mut out);
                     ControlFlow::Continue(())
                 })?;
                 Ok(out)
@@ -228,7 +228,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         self.execute(
             |plain| {
                 let mut out = None;
-                self.guarded_walk(plain, |p| match call(p) {
+                self.guarded_walk(plain, |imp| match call(&imp.plugin) {
                     // Halt further implementation calls.
                     Some(r) => {
                         out = Some(r);
@@ -278,14 +278,9 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         }
         self.execute(
             |plain| {
-                let mut at = 0;
-                self.guarded_walk(plain, |p| {
-                    let flow = match call(p) {
-                        Some(r) => visit(&plain[at].info, r),
-                        None => ControlFlow::Continue(()),
-                    };
-                    at += 1;
-                    flow
+                self.guarded_walk(plain, |imp| match call(&imp.plugin) {
+                    Some(r) => visit(&imp.info, r),
+                    None => ControlFlow::Continue(()),
                 })
             },
             &|_: &S, inner: Inner<'_, ()>| inner.call(),
@@ -311,10 +306,8 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         }
         self.execute(
             |plain| {
-                let mut at = 0;
-                self.guarded_walk(plain, |p| {
-                    record(p, &plain[at].info);
-                    at += 1;
+                self.guarded_walk(plain, |imp| {
+                    record(&imp.plugin, &imp.info);
                     ControlFlow::Continue(())
                 })
             },
@@ -417,12 +410,16 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
 
     /// Walks the plain implementations under one panic guard.
     #[inline]
-    fn guarded_walk(&self, plain: &[HookImpl<S>], mut step: impl FnMut(&S) -> ControlFlow<()>) -> HookResult<()> {
+    fn guarded_walk(
+        &self,
+        plain: &[HookImpl<S>],
+        mut step: impl FnMut(&HookImpl<S>) -> ControlFlow<()>,
+    ) -> HookResult<()> {
         let mut at = 0;
         let walk = catch_unwind(AssertUnwindSafe(|| {
             for (i, imp) in plain.iter().enumerate() {
                 at = i;
-                if step(&imp.plugin).is_break() {
+                if step(imp).is_break() {
                     break;
                 }
             }
