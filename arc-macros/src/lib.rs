@@ -39,7 +39,7 @@ pub fn hookspec(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Per method: `#[hookimpl(tryfirst)]`, `#[hookimpl(trylast)]`,
 /// `#[hookimpl(wrapper)]`. A wrapper takes one more argument, the
-/// [`Inner`] rest of the call, and returns the hook's whole result.
+/// `arc_core::plugin::Inner` rest of the call, and returns the hook's whole result.
 #[proc_macro_attribute]
 pub fn hookimpl(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemImpl);

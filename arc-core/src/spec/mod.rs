@@ -1,6 +1,6 @@
 //! The Arc-Graph spec: YAML documents and component configs.
 //!
-//! All YAML parsing lives in this module (see [`config`]), so the YAML
+//! All YAML parsing lives in this module (see [`Config`]), so the YAML
 //! crate can be swapped without touching the rest of Arc.
 
 mod config;
