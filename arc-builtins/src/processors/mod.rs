@@ -50,15 +50,17 @@ const PROCESSORS: &[Entry] = &[
 /// use arc_core::data::{Column, Table};
 /// use arc_core::plugin::PluginManager;
 /// use arc_core::process::{Pipeline, ProcessorStep};
+/// use arc_core::spec::Config;
 ///
 /// let manager = PluginManager::new();
 /// manager.register_plugin(BuiltinProcessorPlugin, "builtin_processors")?;
 /// manager.refresh_registries()?;
-/// let steps: Vec<ProcessorStep> = serde_yaml::from_str(
+/// let steps: Vec<ProcessorStep> = Config::from_yaml(
 ///     "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [a]}, outputs: {output: tensors.raw}}\n\
 ///      - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {n_features: vars.n_features}}\n\
 ///      - {name: scale, op: ZScoreNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.x}}",
-/// ).unwrap();
+/// )?
+/// .parse("features.processors")?;
 /// let pipeline = Pipeline::new(steps, &manager)?;
 /// let table = Table::new(vec![Column::numeric("a", vec![1.0, 3.0])])?;
 /// let fitted = pipeline.fit(&table)?;

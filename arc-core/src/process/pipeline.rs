@@ -206,7 +206,11 @@ impl Pipeline {
     }
 }
 
+/// `error` with the step's context, unless it names the step already.
 fn wrap(step: &ProcessorStep, error: Error) -> Error {
+    if matches!(error, Error::UndefinedRef { .. } | Error::OutputNamespace { .. }) {
+        return error;
+    }
     Error::ProcessorStep { step: step.name.clone(), op: step.op.clone(), source: Box::new(error) }
 }
 

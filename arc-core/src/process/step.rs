@@ -122,14 +122,14 @@ impl<'de> Deserialize<'de> for StepInput {
 ///
 /// ```
 /// use arc_core::process::{ProcessorStep, StepInput};
+/// use arc_core::spec::Config;
 ///
-/// let step: ProcessorStep = serde_yaml::from_str(
-///     "name: assemble\nop: transform.assemble_vector\n\
-///      inputs: {columns: [a, b]}\noutputs: {output: tensors.x}",
-/// ).unwrap();
+/// let yaml = "name: assemble\nop: transform.assemble_vector\ninputs: {columns: [a, b]}\noutputs: {output: tensors.x}";
+/// let step: ProcessorStep = Config::from_yaml(yaml)?.parse("features.processors")?;
 /// assert_eq!(step.inputs["columns"], StepInput::Columns(vec!["a".into(), "b".into()]));
 /// assert_eq!(step.outputs["output"].to_string(), "tensors.x");
 /// assert!(!step.train_only);
+/// # Ok::<(), arc_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
