@@ -28,7 +28,9 @@
 //! and is passed to [`Processor::transform`] as the input `state`. Then
 //! `transform`'s outputs are bound to the step's `outputs` refs. The result
 //! is the [`Bindings`] (tensors, vars, states); its [`FittedState`] (vars
-//! and states) is what a model directory saves.
+//! and states) is what a model directory saves. A step whose inputs bind
+//! `state` to a `states.X` ref is not fitted: it reuses that state (one
+//! scaler fitted once, applied to two tensors).
 //!
 //! [`Pipeline::transform`] runs at prediction, from a saved
 //! [`FittedState`]: train-only steps are skipped (`train_only: true`, ops

@@ -153,7 +153,8 @@ impl Pipeline {
         }
         let state_ref = step.state_ref();
         let mut state_bound = false;
-        if mode == Mode::Fit {
+        if mode == Mode::Fit && !inputs.contains("state") {
+            // A step given a state (`state: states.X`) reuses it instead of fitting.
             if let Some(state) = processor.fit(&inputs)? {
                 bindings.states.insert(state_ref.name.clone(), state.clone());
                 inputs.insert("state", InputValue::State(state));

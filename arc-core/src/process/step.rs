@@ -164,3 +164,49 @@ impl ProcessorStep {
         self.outputs.get("state").cloned().unwrap_or_else(|| Ref::new(Namespace::States, self.name.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Config;
+
+    fn step(yaml: &str) -> ProcessorStep {
+        Config::from_yaml(yaml).and_then(|c| c.parse("features.processors")).expect("the test's step parses")
+    }
+
+    #[test]
+    fn inputs_are_refs_column_lists_or_literals() {
+        let s = step("name: s\nop: x.y\ninputs: {a: tensors.t, b: [c1, c2], c: 3, d: ignore, e: [0, 1], f: []}");
+        assert_eq!(s.inputs["a"], StepInput::Ref(Ref::new(Namespace::Tensors, "t")));
+        assert_eq!(s.inputs["b"], StepInput::Columns(vec!["c1".into(), "c2".into()]));
+        assert!(matches!(&s.inputs["c"], StepInput::Literal(l) if l.0.as_u64() == Some(3)));
+        assert!(matches!(&s.inputs["d"], StepInput::Literal(l) if l.as_str() == Some("ignore")));
+        // A list of numbers and an empty list are literals, not column lists.
+        assert!(matches!(&s.inputs["e"], StepInput::Literal(_)));
+        assert!(matches!(&s.inputs["f"], StepInput::Literal(_)));
+    }
+
+    #[test]
+    fn outputs_must_be_refs() {
+        let err = Config::from_yaml("name: s\nop: x.y\noutputs: {output: features.x}")
+            .and_then(|c| c.parse::<ProcessorStep>("features.processors"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("expected a ref `tensors.X`, `vars.X` or `states.X`, got `features.x`"),
+            "{err}"
+        );
+        let err =
+            Config::from_yaml("name: s\nop: x.y\ntrian_only: true").and_then(|c| c.parse::<ProcessorStep>("p")).unwrap_err();
+        assert_eq!(err.to_string(), "p: unknown parameter `trian_only` (did you mean `train_only`?)");
+    }
+
+    #[test]
+    fn train_only_and_the_state_ref_follow_the_op_and_the_outputs() {
+        assert!(step("name: s\nop: fit.standard_scaler").is_train_only());
+        assert!(step("name: s\nop: inspect.feature_stats").is_train_only());
+        assert!(step("name: s\nop: LabelEncoding\ntrain_only: true").is_train_only());
+        assert!(!step("name: s\nop: transform.standard_scaler").is_train_only());
+        assert_eq!(step("name: s\nop: A").state_ref().to_string(), "states.s");
+        assert_eq!(step("name: s\nop: A\noutputs: {state: states.z}").state_ref().to_string(), "states.z");
+    }
+}

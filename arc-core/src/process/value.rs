@@ -256,3 +256,35 @@ impl ProcessorOutputs {
         self.values.keys().map(String::as_str).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_report_missing_ports_and_wrong_kinds() {
+        let table = Table::default();
+        let inputs = ProcessorInputs::new("core.Op", &table).with_state("state", ProcessorState::new("k"));
+        assert_eq!(inputs.tensor("x").unwrap_err().to_string(), "core.Op: missing input `x`");
+        assert_eq!(
+            inputs.tensor("state").unwrap_err().to_string(),
+            "core.Op: input `state` must be a tensor, got a state"
+        );
+        assert_eq!(inputs.state("state").unwrap().kind, "k");
+    }
+
+    #[test]
+    fn states_check_their_kind_and_outputs_suggest_ports() {
+        let state = ProcessorState::new("one_hot");
+        assert_eq!(
+            state.expect_kind("core.X", "label_encoder").unwrap_err().to_string(),
+            "core.X: expected a state fitted by `label_encoder`, got one fitted by `one_hot`"
+        );
+        let mut outputs = ProcessorOutputs::new().var("n_features", 3.0);
+        assert_eq!(
+            outputs.take("core.X", "n_feature").unwrap_err().to_string(),
+            "core.X: no output port `n_feature` (did you mean `n_features`?)"
+        );
+        assert!(matches!(outputs.take("core.X", "n_features"), Ok(OutputValue::Var(v)) if v == 3.0));
+    }
+}
