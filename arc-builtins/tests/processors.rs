@@ -218,6 +218,24 @@ fn a_tensor_from_a_train_only_step_is_undefined_at_prediction() -> Result<()> {
 }
 
 #[test]
+fn a_step_given_a_state_reuses_it_instead_of_fitting() -> Result<()> {
+    // Fit on `a`, then scale `b` with `a`'s statistics (mean 2, std 1).
+    let pipeline = pipeline(
+        "- {name: ta, op: transform.assemble_vector, inputs: {columns: [a]}, outputs: {output: tensors.a}}\n\
+         - {name: tb, op: transform.assemble_vector, inputs: {columns: [b]}, outputs: {output: tensors.b}}\n\
+         - {name: sa, op: StandardNormalization, inputs: {x: tensors.a}, outputs: {output: tensors.xa, state: states.s}}\n\
+         - {name: sb, op: StandardNormalization, inputs: {x: tensors.b, state: states.s}, outputs: {output: tensors.xb}}",
+    )?;
+    let table = Table::new(vec![Column::numeric("a", vec![1.0, 3.0]), Column::numeric("b", vec![2.0, 5.0])])?;
+    let fitted = pipeline.fit(&table)?;
+    assert_eq!(values(tensor(&fitted, "xb")), [0.0, 3.0]);
+    assert_eq!(fitted.states.keys().collect::<Vec<_>>(), ["s"]);
+    let predicted = pipeline.transform(&table, &fitted.fitted())?;
+    assert_eq!(values(tensor(&predicted, "xb")), [0.0, 3.0]);
+    Ok(())
+}
+
+#[test]
 fn hash_bucket_is_fnv1a_64_of_the_text() -> Result<()> {
     let data = fixture("hashing");
     let words = strings(&data["words"]);

@@ -187,3 +187,31 @@ impl Processor for HashAndPad {
         Ok(ProcessorOutputs::new().tensor("output", Tensor::from_vec_i64(ids, &[texts.len(), self.max_length])?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values from the FNV reference test suite (Landon Curt Noll's `test_fnv.c`).
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(bucket("foobar", 1000), (0x8594_4171_f739_67e8u64 % 1000) as i64);
+    }
+
+    #[test]
+    fn configs_are_checked() {
+        let err = HashAndPad::from_config(&Config::from_yaml("{x: [a, b], num_buckets: 5, max_length: 2}").unwrap());
+        assert_eq!(
+            err.err().map(|e| e.to_string()).unwrap_or_default(),
+            "transform.hash_and_pad: invalid config: x: expected one text column, got 2"
+        );
+        let err = HashBucket::from_config(&Config::from_yaml("num_buckets: 0").unwrap()).err().expect("an error");
+        assert_eq!(
+            err.to_string(),
+            "transform.hash_bucket: invalid config: num_buckets: expected a positive integer, got 0"
+        );
+    }
+}

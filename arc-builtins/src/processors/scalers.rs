@@ -249,3 +249,30 @@ impl Processor for Scaler {
         Ok(ProcessorOutputs::new().tensor("output", self.apply(&x, inputs.state("state")?)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// numpy.percentile([1, 2, 3, 4], q): position q/100 * 3, interpolated.
+    #[test]
+    fn percentile_interpolates_linearly_like_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&v, 25.0), 1.75);
+        assert_eq!(percentile(&v, 50.0), 2.5);
+        assert_eq!(percentile(&v, 100.0), 4.0);
+        assert_eq!(percentile(&[7.0], 30.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn bad_ranges_are_config_errors() {
+        let err = Scaler::robust(&Config::from_yaml("quantile_range: [80, 20]").unwrap()).err().expect("an error");
+        assert_eq!(
+            err.to_string(),
+            "core.RobustNormalization: invalid config: quantile_range: expected [lo, hi] with 0 <= lo <= hi <= 100, got [80, 20]"
+        );
+        assert!(Scaler::standard(&Config::from_yaml("with_mean: false").unwrap()).is_err());
+    }
+}
