@@ -428,6 +428,13 @@ fn pipeline_errors_name_the_step_and_what_is_wrong() -> Result<()> {
 }
 
 #[test]
+fn a_features_section_with_an_unknown_key_is_an_error() {
+    let features = Config::from_yaml("feature_column: [a]\nprocessors: []").expect("YAML");
+    let err = Pipeline::from_features(&features, &manager()).err().map(|e| e.to_string());
+    assert_eq!(err.as_deref(), Some("features: unknown parameter `feature_column` (did you mean `feature_columns`?)"));
+}
+
+#[test]
 fn config_validation_answers_for_processors_only() -> Result<()> {
     let manager = manager();
     let check = |name: &str, yaml: &str| {
@@ -452,12 +459,19 @@ fn iris_pipeline_standardizes_features_and_encodes_species() -> Result<()> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/iris.csv");
     let table = manager.get_data_source("csv")?.create(&Config::new())?.load(&path.to_string_lossy())?;
     let data = fixture("iris");
-    let yaml = "- {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}\n\
-                - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {n_features: vars.n_features}}\n\
-                - {name: fit, op: fit.standard_scaler, inputs: {x: tensors.raw}, outputs: {state: states.scaler}}\n\
-                - {name: scale, op: transform.standard_scaler, inputs: {x: tensors.raw, state: states.scaler}, outputs: {output: tensors.features}}\n\
-                - {name: target, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {output: tensors.target, num_classes: vars.num_classes}}";
-    let pipeline = Pipeline::new(steps(yaml), &manager)?.with_column_list("feature_columns", strings(&data["columns"]));
+    // The spec's `features` section, as written in examples/iris.yaml-style specs.
+    let features = Config::from_yaml(
+        "feature_columns: [sepal_length, sepal_width, petal_length, petal_width]\n\
+         target_columns: [species]\n\
+         processors:\n\
+         - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}\n\
+         - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {n_features: vars.n_features}}\n\
+         - {name: fit, op: fit.standard_scaler, inputs: {x: tensors.raw}, outputs: {state: states.scaler}}\n\
+         - {name: scale, op: transform.standard_scaler, inputs: {x: tensors.raw, state: states.scaler}, outputs: {output: tensors.features}}\n\
+         - {name: target, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {output: tensors.target, num_classes: vars.num_classes}}",
+    )?;
+    let pipeline = Pipeline::from_features(&features, &manager)?;
+    assert_eq!(strings(&data["columns"]), ["sepal_length", "sepal_width", "petal_length", "petal_width"]);
     let fitted = pipeline.fit(&table)?;
     let features = tensor(&fitted, "features");
     assert_eq!(features.shape(), [150, 4]);

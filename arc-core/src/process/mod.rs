@@ -7,7 +7,7 @@
 //! A step is `{name, op, train_only, inputs, outputs}` ([`ProcessorStep`]).
 //! Values flow between steps through three namespaces:
 //!
-//! - `tensors.X`: a [`Tensor`](crate::Tensor) (f32 features, i64 codes);
+//! - `tensors.X`: a [`Tensor`] (f32 features, i64 codes);
 //! - `vars.X`: a scalar (`f64`), such as `vars.n_features`, which the model
 //!   section reads for its shapes;
 //! - `states.X`: a fitted [`ProcessorState`] (a scaler's means, an
@@ -38,7 +38,7 @@
 //! [`is_train_only`](Processor::is_train_only) says so); the other steps run
 //! `transform` only, a named processor receiving its saved state as the
 //! input `state`. A step whose inputs need something a skipped step made
-//! fails with [`Error::UndefinedRef`](crate::Error::UndefinedRef), naming the
+//! fails with [`Error::UndefinedRef`], naming the
 //! step and the ref. Target-column steps (label encoding) are marked
 //! `train_only: true`, so prediction does not need the target column, and
 //! their state is still saved for decoding predictions.

@@ -58,6 +58,21 @@ impl Bindings {
     }
 }
 
+/// The spec's `features` section, as [`Pipeline::from_features`] reads it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeaturesSection {
+    /// The model's input columns. Default none.
+    #[serde(default)]
+    feature_columns: Vec<String>,
+    /// The target columns. Default none.
+    #[serde(default)]
+    target_columns: Vec<String>,
+    /// The steps. Default none.
+    #[serde(default)]
+    processors: Vec<ProcessorStep>,
+}
+
 /// Whether a run fits (training) or only transforms (prediction).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -89,6 +104,17 @@ impl Pipeline {
             resolved.push((step.clone(), component));
         }
         Ok(Self { steps: resolved, column_lists: BTreeMap::new() })
+    }
+
+    /// The pipeline of a spec's `features` section: `feature_columns` and
+    /// `target_columns` (column lists that steps may name, as in
+    /// `columns: feature_columns`) and `processors` (the steps). Other keys
+    /// are errors.
+    pub fn from_features(features: &Config, manager: &PluginManager) -> Result<Self> {
+        let section: FeaturesSection = features.parse("features")?;
+        Ok(Self::new(section.processors, manager)?
+            .with_column_list("feature_columns", section.feature_columns)
+            .with_column_list("target_columns", section.target_columns))
     }
 
     /// Names a column list, so that a step input written as the bare

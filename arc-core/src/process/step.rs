@@ -195,8 +195,9 @@ mod tests {
             err.to_string().contains("expected a ref `tensors.X`, `vars.X` or `states.X`, got `features.x`"),
             "{err}"
         );
-        let err =
-            Config::from_yaml("name: s\nop: x.y\ntrian_only: true").and_then(|c| c.parse::<ProcessorStep>("p")).unwrap_err();
+        let err = Config::from_yaml("name: s\nop: x.y\ntrian_only: true")
+            .and_then(|c| c.parse::<ProcessorStep>("p"))
+            .unwrap_err();
         assert_eq!(err.to_string(), "p: unknown parameter `trian_only` (did you mean `train_only`?)");
     }
 
