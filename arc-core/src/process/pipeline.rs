@@ -178,25 +178,22 @@ impl Pipeline {
             inputs.insert(port.clone(), value);
         }
         let state_ref = step.state_ref();
-        let mut state_bound = false;
         if mode == Mode::Fit && !inputs.contains("state") {
             // A step given a state (`state: states.X`) reuses it instead of fitting.
             if let Some(state) = processor.fit(&inputs)? {
                 bindings.states.insert(state_ref.name.clone(), state.clone());
                 inputs.insert("state", InputValue::State(state));
-                state_bound = true;
             }
         } else if !inputs.contains("state")
             && let Some(state) = bindings.states.get(&state_ref.name)
         {
             inputs.insert("state", InputValue::State(state.clone()));
-            state_bound = true;
         }
         let mut outputs = processor.transform(&inputs)?;
         for (port, target) in &step.outputs {
             check_port(processor.name(), "output", port, processor.output_ports())?;
-            if port == "state" && state_bound {
-                // The fitted state, bound above (or loaded, at prediction).
+            if port == "state" && inputs.contains("state") {
+                // The fitted state, bound above (or given, or loaded at prediction).
                 continue;
             }
             let value = outputs.take(processor.name(), port)?;
