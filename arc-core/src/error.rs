@@ -380,6 +380,126 @@ pub enum Error {
         /// The column's row count.
         got: usize,
     },
+
+    // ---- processors ----------------------------------------------------
+    // The `features.processors` pipeline (`process::Pipeline`) and the
+    // processors it runs. A step's failure is wrapped in `ProcessorStep`.
+    /// A processor step failed; wraps the cause.
+    #[error("step `{step}` (`{op}`): {source}")]
+    ProcessorStep {
+        /// The step's name.
+        step: String,
+        /// The step's op.
+        op: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Two steps share a name.
+    #[error("duplicate processor step `{step}`")]
+    DuplicateStep {
+        /// The name.
+        step: String,
+    },
+    /// A step reads a ref that no earlier step bound (or that a train-only
+    /// step bound, at prediction).
+    #[error("step `{step}`: `{reference}` is not defined{hint}")]
+    UndefinedRef {
+        /// The step.
+        step: String,
+        /// The ref, e.g. `tensors.features`.
+        reference: String,
+        /// Close names bound so far.
+        hint: DidYouMean,
+    },
+    /// A step binds a port its processor does not have.
+    #[error("{component}: no {direction} port `{port}`{hint}")]
+    UnknownPort {
+        /// The processor.
+        component: String,
+        /// `input` or `output`.
+        direction: &'static str,
+        /// The port.
+        port: String,
+        /// Close port names.
+        hint: DidYouMean,
+    },
+    /// A step binds an output into the wrong namespace.
+    #[error("step `{step}`: output `{port}` is bound to `{reference}`, but it belongs in `{expected}.*`")]
+    OutputNamespace {
+        /// The step.
+        step: String,
+        /// The output port.
+        port: String,
+        /// The ref it was bound to.
+        reference: String,
+        /// The namespace its value belongs in.
+        expected: &'static str,
+    },
+    /// A processor's required input port is not bound.
+    #[error("{component}: missing input `{port}`")]
+    MissingInput {
+        /// The processor.
+        component: String,
+        /// The port.
+        port: String,
+    },
+    /// An input port got the wrong kind of value.
+    #[error("{component}: input `{port}` must be {expected}, got {got}")]
+    InputKind {
+        /// The processor.
+        component: String,
+        /// The port.
+        port: String,
+        /// What it takes, e.g. "a tensor".
+        expected: &'static str,
+        /// What it got.
+        got: &'static str,
+    },
+    /// A fitted state lacks an entry its processor reads.
+    #[error("{component}: the fitted state has no `{key}`")]
+    InvalidState {
+        /// The processor.
+        component: String,
+        /// The missing entry.
+        key: String,
+    },
+    /// A state fitted by another kind of op.
+    #[error("{component}: expected a state fitted by `{expected}`, got one fitted by `{got}`")]
+    StateKind {
+        /// The processor.
+        component: String,
+        /// The kind it reads.
+        expected: String,
+        /// The kind it got.
+        got: String,
+    },
+    /// A category not seen at fit, with `handle_unknown: error`.
+    #[error("column `{column}`: unknown category `{value}` (row {row}){hint}")]
+    UnknownCategory {
+        /// The column.
+        column: String,
+        /// The value.
+        value: String,
+        /// The 1-based row.
+        row: usize,
+        /// Close known categories.
+        hint: DidYouMean,
+    },
+    /// A label not seen at fit.
+    #[error("unknown label `{label}`{hint}")]
+    UnknownLabel {
+        /// The label.
+        label: String,
+        /// Close known labels.
+        hint: DidYouMean,
+    },
+    /// `decode` on a processor that cannot invert its codes.
+    #[error("{component}: cannot decode codes back to values")]
+    NoDecode {
+        /// The processor.
+        component: String,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

@@ -1,0 +1,276 @@
+//! The runner of `features.processors`: [`Pipeline::fit`] at training,
+//! [`Pipeline::transform`] at prediction.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Processor;
+use super::step::{Namespace, ProcessorStep, Ref, StepInput};
+use super::value::{InputValue, OutputValue, ProcessorInputs, ProcessorState};
+use crate::data::Table;
+use crate::plugin::{Component, PluginManager};
+use crate::spec::Config;
+use crate::{DidYouMean, Error, Result, Tensor};
+
+/// What a model directory saves of a fitted pipeline: the vars and the
+/// states, which [`Pipeline::transform`] reads back unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FittedState {
+    /// `vars.X` values, by name.
+    #[serde(default)]
+    pub vars: BTreeMap<String, f64>,
+    /// `states.X` values, by name.
+    #[serde(default)]
+    pub states: BTreeMap<String, ProcessorState>,
+}
+
+/// The values a run bound, by namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Bindings {
+    /// `tensors.X`.
+    pub tensors: BTreeMap<String, Tensor>,
+    /// `vars.X`.
+    pub vars: BTreeMap<String, f64>,
+    /// `states.X`.
+    pub states: BTreeMap<String, ProcessorState>,
+}
+
+impl Bindings {
+    /// The vars and states to save.
+    pub fn fitted(&self) -> FittedState {
+        FittedState { vars: self.vars.clone(), states: self.states.clone() }
+    }
+
+    /// The tensor `tensors.name`, if bound.
+    pub fn tensor(&self, name: &str) -> Option<&Tensor> {
+        self.tensors.get(name)
+    }
+
+    fn names(&self, namespace: Namespace) -> Vec<String> {
+        let prefixed = |k: &String| format!("{}.{k}", namespace.as_str());
+        match namespace {
+            Namespace::Tensors => self.tensors.keys().map(prefixed).collect(),
+            Namespace::Vars => self.vars.keys().map(prefixed).collect(),
+            Namespace::States => self.states.keys().map(prefixed).collect(),
+        }
+    }
+}
+
+/// The spec's `features` section, as [`Pipeline::from_features`] reads it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeaturesSection {
+    /// The model's input columns. Default none.
+    #[serde(default)]
+    feature_columns: Vec<String>,
+    /// The target columns. Default none.
+    #[serde(default)]
+    target_columns: Vec<String>,
+    /// The steps. Default none.
+    #[serde(default)]
+    processors: Vec<ProcessorStep>,
+}
+
+/// Whether a run fits (training) or only transforms (prediction).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fit,
+    Transform,
+}
+
+/// The `features.processors` steps, with their ops resolved.
+///
+/// See the [module docs](super) for the semantics. Built with
+/// [`new`](Self::new) from the steps and a plugin manager; errors from a
+/// step are wrapped in [`Error::ProcessorStep`], naming the step and its op.
+pub struct Pipeline {
+    steps: Vec<(ProcessorStep, Component<dyn Processor>)>,
+    column_lists: BTreeMap<String, Vec<String>>,
+}
+
+impl Pipeline {
+    /// Resolves every step's op in `manager`'s processor registry: an
+    /// unknown op is an error naming the step (with did-you-mean). Step
+    /// names must be unique ([`Error::DuplicateStep`]).
+    pub fn new(steps: Vec<ProcessorStep>, manager: &PluginManager) -> Result<Self> {
+        let mut resolved = Vec::with_capacity(steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            if steps[..i].iter().any(|s| s.name == step.name) {
+                return Err(Error::DuplicateStep { step: step.name.clone() });
+            }
+            let component = manager.get_processor(&step.op).map_err(|e| wrap(step, e))?;
+            resolved.push((step.clone(), component));
+        }
+        Ok(Self { steps: resolved, column_lists: BTreeMap::new() })
+    }
+
+    /// The pipeline of a spec's `features` section: `feature_columns` and
+    /// `target_columns` (column lists that steps may name, as in
+    /// `columns: feature_columns`) and `processors` (the steps). Other keys
+    /// are errors.
+    pub fn from_features(features: &Config, manager: &PluginManager) -> Result<Self> {
+        let section: FeaturesSection = features.parse("features")?;
+        Ok(Self::new(section.processors, manager)?
+            .with_column_list("feature_columns", section.feature_columns)
+            .with_column_list("target_columns", section.target_columns))
+    }
+
+    /// Names a column list, so that a step input written as the bare
+    /// string `name` (e.g. `columns: feature_columns`) means these columns.
+    pub fn with_column_list(mut self, name: impl Into<String>, columns: Vec<String>) -> Self {
+        self.column_lists.insert(name.into(), columns);
+        self
+    }
+
+    /// The steps, in order.
+    pub fn steps(&self) -> impl Iterator<Item = &ProcessorStep> {
+        self.steps.iter().map(|(s, _)| s)
+    }
+
+    /// Runs every step on the training `table`: fits states, transforms,
+    /// and returns everything bound ([`Bindings::fitted`] is what to save).
+    pub fn fit(&self, table: &Table) -> Result<Bindings> {
+        self.run(table, Bindings::default(), Mode::Fit)
+    }
+
+    /// Runs the steps that are not train-only on `table`, starting from the
+    /// saved vars and states.
+    pub fn transform(&self, table: &Table, fitted: &FittedState) -> Result<Bindings> {
+        let start = Bindings { tensors: BTreeMap::new(), vars: fitted.vars.clone(), states: fitted.states.clone() };
+        self.run(table, start, Mode::Transform)
+    }
+
+    fn run(&self, table: &Table, mut bindings: Bindings, mode: Mode) -> Result<Bindings> {
+        for (step, component) in &self.steps {
+            self.run_step(step, component, table, &mut bindings, mode).map_err(|e| wrap(step, e))?;
+        }
+        Ok(bindings)
+    }
+
+    fn run_step(
+        &self,
+        step: &ProcessorStep,
+        component: &Component<dyn Processor>,
+        table: &Table,
+        bindings: &mut Bindings,
+        mode: Mode,
+    ) -> Result<()> {
+        let op = component.name();
+        if mode == Mode::Transform && (step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.")) {
+            return Ok(());
+        }
+        let processor = component.create(&self.config(step, bindings)?)?;
+        if mode == Mode::Transform && processor.is_train_only() {
+            return Ok(());
+        }
+        let mut inputs = ProcessorInputs::new(processor.name(), table);
+        for (port, input) in &step.inputs {
+            let StepInput::Ref(r) = input else { continue };
+            let value = match r.namespace {
+                Namespace::Vars => continue,
+                Namespace::Tensors => bindings.tensors.get(&r.name).cloned().map(InputValue::Tensor),
+                Namespace::States => bindings.states.get(&r.name).cloned().map(InputValue::State),
+            };
+            let value = value.ok_or_else(|| undefined(step, r, bindings))?;
+            check_port(processor.name(), "input", port, processor.input_ports())?;
+            inputs.insert(port.clone(), value);
+        }
+        let state_ref = step.state_ref();
+        if mode == Mode::Fit && !inputs.contains("state") {
+            // A step given a state (`state: states.X`) reuses it instead of fitting.
+            if let Some(state) = processor.fit(&inputs)? {
+                bindings.states.insert(state_ref.name.clone(), state.clone());
+                inputs.insert("state", InputValue::State(state));
+            }
+        } else if !inputs.contains("state")
+            && let Some(state) = bindings.states.get(&state_ref.name)
+        {
+            inputs.insert("state", InputValue::State(state.clone()));
+        }
+        let mut outputs = processor.transform(&inputs)?;
+        for (port, target) in &step.outputs {
+            check_port(processor.name(), "output", port, processor.output_ports())?;
+            if port == "state" && inputs.contains("state") {
+                // The fitted state, bound above (or given, or loaded at prediction).
+                continue;
+            }
+            let value = outputs.take(processor.name(), port)?;
+            bind(step, port, target, value, bindings)?;
+        }
+        Ok(())
+    }
+
+    /// The step's params: every input that is not a `tensors.X` /
+    /// `states.X` ref, with `vars.X` refs replaced by their values and
+    /// named column lists expanded.
+    fn config(&self, step: &ProcessorStep, bindings: &Bindings) -> Result<Config> {
+        let mut config = Config::new();
+        for (port, input) in &step.inputs {
+            config = match input {
+                StepInput::Ref(r) if r.namespace == Namespace::Vars => {
+                    let value = *bindings.vars.get(&r.name).ok_or_else(|| undefined(step, r, bindings))?;
+                    // An integral var (`n_features`) must read as an integer param.
+                    if value.fract() == 0.0 && value.abs() < 9.0e15 {
+                        config.with(port, value as i64)?
+                    } else {
+                        config.with(port, value)?
+                    }
+                }
+                StepInput::Ref(_) => continue,
+                StepInput::Columns(columns) => config.with(port, columns)?,
+                StepInput::Literal(literal) => match literal.as_str().and_then(|s| self.column_lists.get(s)) {
+                    Some(columns) => config.with(port, columns)?,
+                    None => config.with(port, &literal.0)?,
+                },
+            };
+        }
+        Ok(config)
+    }
+}
+
+/// `error` with the step's context, unless it names the step already.
+fn wrap(step: &ProcessorStep, error: Error) -> Error {
+    if matches!(error, Error::UndefinedRef { .. } | Error::OutputNamespace { .. }) {
+        return error;
+    }
+    Error::ProcessorStep { step: step.name.clone(), op: step.op.clone(), source: Box::new(error) }
+}
+
+fn undefined(step: &ProcessorStep, r: &Ref, bindings: &Bindings) -> Error {
+    let names = bindings.names(r.namespace);
+    let reference = r.to_string();
+    let hint = DidYouMean::among(&reference, names.iter().map(String::as_str));
+    Error::UndefinedRef { step: step.name.clone(), reference, hint }
+}
+
+fn check_port(component: &str, direction: &'static str, port: &str, ports: &[&str]) -> Result<()> {
+    if ports.contains(&port) {
+        return Ok(());
+    }
+    Err(Error::UnknownPort {
+        component: component.to_owned(),
+        direction,
+        port: port.to_owned(),
+        hint: DidYouMean::among(port, ports.iter().copied()),
+    })
+}
+
+fn bind(step: &ProcessorStep, port: &str, target: &Ref, value: OutputValue, bindings: &mut Bindings) -> Result<()> {
+    if value.namespace() != target.namespace {
+        return Err(Error::OutputNamespace {
+            step: step.name.clone(),
+            port: port.to_owned(),
+            reference: target.to_string(),
+            expected: value.namespace().as_str(),
+        });
+    }
+    let name = target.name.clone();
+    match value {
+        OutputValue::Tensor(t) => bindings.tensors.insert(name, t).map(drop),
+        OutputValue::Var(v) => bindings.vars.insert(name, v).map(drop),
+        OutputValue::State(s) => bindings.states.insert(name, s).map(drop),
+    };
+    Ok(())
+}
