@@ -3,9 +3,10 @@
 //! Each group's plugin is linked into the binary when its feature is on and
 //! found by `discover_plugins` with no registration code: PyTorch's layers,
 //! optimizers and losses (names, parameters, defaults and numerics checked
-//! against torch fixtures in `tests/`), and the CSV data source. The
-//! processors, validators and exporters arrive with the spec and interchange
-//! work; until then those plugins register none.
+//! against torch fixtures in `tests/`), the feature processors of the spec's
+//! `features` section, and the CSV data source. The validators and exporters
+//! arrive with the spec and interchange work; until then those plugins
+//! register none.
 
 #[cfg(feature = "data-sources")]
 mod data_sources;
