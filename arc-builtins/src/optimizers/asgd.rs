@@ -126,21 +126,7 @@ impl Optimizer for Asgd {
         })
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn state(&self) -> OptimizerState {
-        self.state.to_state()
-    }
-
-    fn load_state(&mut self, state: OptimizerState) -> Result<()> {
-        self.state.load(&state)
-    }
+    per_parameter_state_accessors!();
 }
 
 #[cfg(test)]

@@ -30,6 +30,28 @@ use arc_core::plugin::{OptimizerHookSpec, OptimizerRegistrations, Registrations}
 use arc_core::spec::Config;
 use arc_core::{arc_plugin, hookimpl};
 
+/// The `Optimizer` methods shared by the optimizers that keep `lr: f64` and
+/// per-parameter state in `state` (a `common::StateTable`).
+macro_rules! per_parameter_state_accessors {
+    () => {
+        fn learning_rate(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+
+        fn state(&self) -> OptimizerState {
+            self.state.to_state()
+        }
+
+        fn load_state(&mut self, state: OptimizerState) -> Result<()> {
+            self.state.load(&state)
+        }
+    };
+}
+
 mod adam;
 mod adaptive;
 mod asgd;
