@@ -19,7 +19,6 @@
 use std::sync::Arc;
 
 use arc_core::nn::Loss;
-use arc_core::plugin::LossRegistrations;
 use arc_core::spec::Config;
 use arc_core::tensor::CustomOp;
 use arc_core::{Error, Result, Tensor};
@@ -31,24 +30,14 @@ use super::common::{
 
 const PORTS: &str = "2 tensors: pred, target";
 
-/// Adds this family's losses.
-pub fn register(registrations: LossRegistrations) -> LossRegistrations {
-    registrations
-        .add("BCELoss", BCELoss::from_config)
-        .add("BCEWithLogitsLoss", BCEWithLogitsLoss::from_config)
-        .add("MultiLabelSoftMarginLoss", MultiLabelSoftMarginLoss::from_config)
-}
+use super::LossFactory;
 
-/// Checks a config of this family's losses; `None` for other losses.
-pub fn validate(loss_type: &str, config: &Config) -> Option<bool> {
-    let build = match loss_type {
-        "core.BCELoss" => BCELoss::from_config,
-        "core.BCEWithLogitsLoss" => BCEWithLogitsLoss::from_config,
-        "core.MultiLabelSoftMarginLoss" => MultiLabelSoftMarginLoss::from_config,
-        _ => return None,
-    };
-    Some(build(config).is_ok())
-}
+/// This family's losses: name and constructor.
+pub const LOSSES: &[(&str, LossFactory)] = &[
+    ("BCELoss", BCELoss::from_config),
+    ("BCEWithLogitsLoss", BCEWithLogitsLoss::from_config),
+    ("MultiLabelSoftMarginLoss", MultiLabelSoftMarginLoss::from_config),
+];
 
 /// The config of `BCELoss` and `MultiLabelSoftMarginLoss`.
 #[derive(Debug, Deserialize)]

@@ -19,7 +19,6 @@
 //! of samples (probabilities), as PyTorch does.
 
 use arc_core::nn::Loss;
-use arc_core::plugin::LossRegistrations;
 use arc_core::spec::Config;
 use arc_core::tensor::{CrossEntropyOptions, DType, Reduction as TensorReduction};
 use arc_core::{Error, Result, Tensor};
@@ -29,20 +28,11 @@ use super::common::{Reduction, default_reduction, expect_f32, inputs, invalid, w
 
 const PORTS: &str = "2 tensors: pred, target";
 
-/// Adds this family's losses.
-pub fn register(registrations: LossRegistrations) -> LossRegistrations {
-    registrations.add("CrossEntropyLoss", CrossEntropyLoss::from_config).add("NLLLoss", NLLLoss::from_config)
-}
+use super::LossFactory;
 
-/// Checks a config of this family's losses; `None` for other losses.
-pub fn validate(loss_type: &str, config: &Config) -> Option<bool> {
-    let build = match loss_type {
-        "core.CrossEntropyLoss" => CrossEntropyLoss::from_config,
-        "core.NLLLoss" => NLLLoss::from_config,
-        _ => return None,
-    };
-    Some(build(config).is_ok())
-}
+/// This family's losses: name and constructor.
+pub const LOSSES: &[(&str, LossFactory)] =
+    &[("CrossEntropyLoss", CrossEntropyLoss::from_config), ("NLLLoss", NLLLoss::from_config)];
 
 /// `pred` as `[M, C]` rows of class scores, with the shape of the batch
 /// (`pred`'s shape without the class dim, dim 1; `[]` for a 1-D `pred`).

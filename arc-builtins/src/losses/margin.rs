@@ -17,7 +17,6 @@
 //! gradients match PyTorch's exactly.
 
 use arc_core::nn::Loss;
-use arc_core::plugin::LossRegistrations;
 use arc_core::spec::Config;
 use std::sync::Arc;
 
@@ -30,30 +29,17 @@ use super::common::{
     inputs, invalid, weight_tensor,
 };
 
-/// Adds this family's losses.
-pub fn register(registrations: LossRegistrations) -> LossRegistrations {
-    registrations
-        .add("MarginRankingLoss", MarginRankingLoss::from_config)
-        .add("HingeEmbeddingLoss", HingeEmbeddingLoss::from_config)
-        .add("MultiLabelMarginLoss", MultiLabelMarginLoss::from_config)
-        .add("MultiMarginLoss", MultiMarginLoss::from_config)
-        .add("TripletMarginLoss", TripletMarginLoss::from_config)
-        .add("CosineEmbeddingLoss", CosineEmbeddingLoss::from_config)
-}
+use super::LossFactory;
 
-/// Checks a config of this family's losses; `None` for other losses.
-pub fn validate(loss_type: &str, config: &Config) -> Option<bool> {
-    let build = match loss_type {
-        "core.MarginRankingLoss" => MarginRankingLoss::from_config,
-        "core.HingeEmbeddingLoss" => HingeEmbeddingLoss::from_config,
-        "core.MultiLabelMarginLoss" => MultiLabelMarginLoss::from_config,
-        "core.MultiMarginLoss" => MultiMarginLoss::from_config,
-        "core.TripletMarginLoss" => TripletMarginLoss::from_config,
-        "core.CosineEmbeddingLoss" => CosineEmbeddingLoss::from_config,
-        _ => return None,
-    };
-    Some(build(config).is_ok())
-}
+/// This family's losses: name and constructor.
+pub const LOSSES: &[(&str, LossFactory)] = &[
+    ("MarginRankingLoss", MarginRankingLoss::from_config),
+    ("HingeEmbeddingLoss", HingeEmbeddingLoss::from_config),
+    ("MultiLabelMarginLoss", MultiLabelMarginLoss::from_config),
+    ("MultiMarginLoss", MultiMarginLoss::from_config),
+    ("TripletMarginLoss", TripletMarginLoss::from_config),
+    ("CosineEmbeddingLoss", CosineEmbeddingLoss::from_config),
+];
 
 /// A `{1, -1}` target as f32 (i64 labels are accepted and converted).
 fn sign_target(op: &'static str, target: &Tensor) -> Result<Tensor> {

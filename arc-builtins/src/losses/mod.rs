@@ -15,6 +15,14 @@ use arc_core::plugin::{LossHookSpec, LossRegistrations, Registrations};
 use arc_core::spec::Config;
 use arc_core::{arc_plugin, hookimpl};
 
+/// A loss constructor from its config.
+type LossFactory = fn(&Config) -> arc_core::Result<Box<dyn arc_core::nn::Loss>>;
+
+/// Every family's losses, in registration order.
+fn families() -> impl Iterator<Item = &'static (&'static str, LossFactory)> {
+    regression::LOSSES.iter().chain(classification::LOSSES).chain(binary::LOSSES).chain(margin::LOSSES)
+}
+
 mod binary;
 mod classification;
 mod common;
@@ -55,14 +63,11 @@ pub struct BuiltinLossPlugin;
 #[hookimpl]
 impl LossHookSpec for BuiltinLossPlugin {
     fn register_losses(&self) -> LossRegistrations {
-        let registrations = regression::register(Registrations::new());
-        margin::register(binary::register(classification::register(registrations)))
+        families().fold(Registrations::new(), |r, &(name, build)| r.add(name, build))
     }
 
     fn validate_loss_config(&self, loss_type: &str, config: &Config) -> Option<bool> {
-        regression::validate(loss_type, config)
-            .or_else(|| classification::validate(loss_type, config))
-            .or_else(|| binary::validate(loss_type, config))
-            .or_else(|| margin::validate(loss_type, config))
+        let short = loss_type.strip_prefix("core.")?;
+        families().find(|(name, _)| *name == short).map(|(_, build)| build(config).is_ok())
     }
 }

@@ -16,7 +16,6 @@
 //! ```
 
 use arc_core::nn::Loss;
-use arc_core::plugin::LossRegistrations;
 use arc_core::spec::Config;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -25,30 +24,17 @@ use super::common::{Bound, Reduction, check_number, default_reduction, expect_pa
 
 const PORTS: &str = "2 tensors: pred, target";
 
-/// Adds this family's losses.
-pub fn register(registrations: LossRegistrations) -> LossRegistrations {
-    registrations
-        .add("MSELoss", MSELoss::from_config)
-        .add("L1Loss", L1Loss::from_config)
-        .add("SmoothL1Loss", SmoothL1Loss::from_config)
-        .add("HuberLoss", HuberLoss::from_config)
-        .add("PoissonNLLLoss", PoissonNLLLoss::from_config)
-        .add("KLDivLoss", KLDivLoss::from_config)
-}
+use super::LossFactory;
 
-/// Checks a config of this family's losses; `None` for other losses.
-pub fn validate(loss_type: &str, config: &Config) -> Option<bool> {
-    let build = match loss_type {
-        "core.MSELoss" => MSELoss::from_config,
-        "core.L1Loss" => L1Loss::from_config,
-        "core.SmoothL1Loss" => SmoothL1Loss::from_config,
-        "core.HuberLoss" => HuberLoss::from_config,
-        "core.PoissonNLLLoss" => PoissonNLLLoss::from_config,
-        "core.KLDivLoss" => KLDivLoss::from_config,
-        _ => return None,
-    };
-    Some(build(config).is_ok())
-}
+/// This family's losses: name and constructor.
+pub const LOSSES: &[(&str, LossFactory)] = &[
+    ("MSELoss", MSELoss::from_config),
+    ("L1Loss", L1Loss::from_config),
+    ("SmoothL1Loss", SmoothL1Loss::from_config),
+    ("HuberLoss", HuberLoss::from_config),
+    ("PoissonNLLLoss", PoissonNLLLoss::from_config),
+    ("KLDivLoss", KLDivLoss::from_config),
+];
 
 /// The config of the losses whose only option is `reduction`.
 #[derive(Debug, Deserialize)]
