@@ -1,0 +1,157 @@
+//! `arc train` on iris, end to end: the spec → pipeline → graph → trainer
+//! path, determinism, and the model directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arc::Result;
+use arc::data::Table;
+use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::train::{Trained, train};
+
+const SPEC: &str = "examples/specs/iris.yaml";
+const DATA: &str = "examples/data/iris.csv";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn spec_text() -> String {
+    std::fs::read_to_string(root().join(SPEC)).expect("the iris spec is committed")
+}
+
+fn table() -> Result<Table> {
+    let pm = arc::get_plugin_manager();
+    pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())
+}
+
+fn run(text: &str) -> Result<Trained> {
+    let spec = ArcSpec::from_yaml(text, SPEC)?;
+    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_| {})
+}
+
+#[test]
+fn iris_reaches_93_percent_held_out_accuracy() -> Result<()> {
+    let trained = run(&spec_text())?;
+    let last = trained.history.last().expect("100 epochs");
+    assert_eq!(trained.history.epochs.len(), 100);
+    assert!(last.val_loss.is_some(), "a validation split is held out");
+    assert!(last.metrics["accuracy"] >= 0.93, "validation accuracy {}", last.metrics["accuracy"]);
+    assert!(last.metrics["macro_f1"] >= 0.9, "validation macro-F1 {}", last.metrics["macro_f1"]);
+    assert!(last.train_loss < trained.history.epochs[0].train_loss, "the loss goes down");
+    Ok(())
+}
+
+#[test]
+fn two_runs_with_one_seed_give_bit_identical_weights() -> Result<()> {
+    let text = spec_text().replace("epochs: 100", "epochs: 5");
+    let bits = |t: &Trained| -> Result<Vec<(String, Vec<u32>)>> {
+        t.model
+            .named_values()
+            .into_iter()
+            .map(|(n, v)| Ok((n, v.to_vec()?.iter().map(|x| x.to_bits()).collect())))
+            .collect()
+    };
+    let (a, b) = (run(&text)?, run(&text)?);
+    assert_eq!(bits(&a)?, bits(&b)?);
+    assert_eq!(a.history, b.history);
+    let c = run(&text.replace("seed: 42", "seed: 7"))?;
+    assert_ne!(bits(&a)?, bits(&c)?, "another seed gives other weights");
+    Ok(())
+}
+
+#[test]
+fn graph_errors_name_the_node() -> Result<()> {
+    let text = spec_text();
+    let err = |from: &str, to: &str| run(&text.replace(from, to)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err("type: ReLU", "type: ReLu").starts_with("node `act` (`ReLu`): unknown layer"));
+    assert_eq!(
+        err("inputs: [features]", "inputs: [featurs]"),
+        "node `fc1`: unknown input `featurs` (did you mean `features`?)"
+    );
+    assert_eq!(
+        err("inputs: [features]", "inputs: [fc2]").replace("\n", ""),
+        "model graph has a cycle through nodes [\"fc1\", \"act\", \"fc2\"]"
+    );
+    assert_eq!(
+        err("in_features: vars.n_features", "in_features: vars.n_feature"),
+        "node `fc1`: unknown input `vars.n_feature` (did you mean `vars.n_features`?)"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_nan_loss_stops_training_naming_epoch_and_batch() {
+    // lr 1e38: the first step sends the weights to ±1e38, the logits overflow.
+    let text = spec_text().replace("config: {lr: 0.01}", "config: {lr: 1.0e38}");
+    let err = run(&text).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.starts_with("loss is ") && err.ends_with("at epoch 1, batch 2: training stopped"), "{err}");
+}
+
+fn arc_train(out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_arc"))
+        .current_dir(root())
+        .args(["train", SPEC, "--data", DATA, "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("arc runs")
+}
+
+#[test]
+fn arc_train_writes_a_model_directory() -> Result<()> {
+    let out = std::env::temp_dir().join(format!("arc-train-iris-{}", std::process::id()));
+    let run = arc_train(&out, &["--epochs", "20"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("epoch  20/20  loss "), "{stdout}");
+    assert!(stdout.contains("val_loss") && stdout.contains("accuracy") && stdout.contains("macro_f1"), "{stdout}");
+    for file in ["spec.yaml", "model.safetensors", "processors.json", "history.json"] {
+        assert!(out.join(file).is_file(), "{file} is written");
+    }
+    let bytes = std::fs::read(out.join("model.safetensors")).expect("weights");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    let mut names = st.names();
+    names.sort();
+    assert_eq!(names, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]);
+    assert_eq!(st.tensor("fc1.weight").expect("fc1.weight").shape(), [16, 4]);
+    assert_eq!(st.tensor("fc2.weight").expect("fc2.weight").shape(), [3, 16]);
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("history.json")).expect("history")).expect("history is JSON");
+    assert_eq!(history["epochs"].as_array().map(Vec::len), Some(20));
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("processors.json")).expect("state")).expect("state is JSON");
+    assert_eq!(fitted["vars"]["n_features"], 4.0);
+    assert!(fitted["states"]["label"].is_object() && fitted["states"]["scaler"].is_object(), "{fitted}");
+    // A second run replaces the directory whole; no temporary is left beside it.
+    assert!(arc_train(&out, &["--epochs", "2"]).status.success());
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("history.json")).expect("history")).expect("JSON");
+    assert_eq!(history["epochs"].as_array().map(Vec::len), Some(2));
+    let parent = out.parent().expect("a temp dir");
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    let leftovers = std::fs::read_dir(parent)
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!(".{name}.")))
+        .count();
+    assert_eq!(leftovers, 0);
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(())
+}
+
+#[test]
+fn user_errors_exit_1_with_a_message() {
+    let out = std::env::temp_dir().join(format!("arc-train-missing-{}", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_arc"))
+        .current_dir(root())
+        .args(["train", SPEC, "--data", "examples/data/nope.csv", "--out"])
+        .arg(&out)
+        .output()
+        .expect("arc runs");
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains("nope.csv"), "{stderr}");
+    assert!(!stderr.contains("backtrace") && !out.exists());
+}
