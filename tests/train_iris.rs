@@ -155,3 +155,83 @@ fn user_errors_exit_1_with_a_message() {
     assert!(stderr.starts_with("error: ") && stderr.contains("nope.csv"), "{stderr}");
     assert!(!stderr.contains("backtrace") && !out.exists());
 }
+
+#[test]
+fn predict_decodes_labels_from_the_saved_model() -> Result<()> {
+    let out = std::env::temp_dir().join(format!("arc-predict-iris-{}", std::process::id()));
+    assert!(arc_train(&out, &[]).status.success());
+    // Rows without the target column: the label encoder is train-only.
+    let rows = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n";
+    let data = out.with_extension("csv");
+    std::fs::write(&data, rows).expect("temp csv");
+    let run = Command::new(env!("CARGO_BIN_EXE_arc"))
+        .arg("predict")
+        .arg(&out)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("arc runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "species,p_setosa,p_versicolor,p_virginica");
+    assert!(lines[1].starts_with("setosa,") && lines[2].starts_with("virginica,"), "{stdout}");
+    // The library path agrees, and the probabilities of a row sum to 1 (to 1e-5).
+    let loaded = arc::model_dir::load(&out)?;
+    let table =
+        arc::get_plugin_manager().get_data_source("csv")?.create(&Config::new())?.load(&data.display().to_string())?;
+    let prediction = arc::train::predict(&loaded, &table, arc::get_plugin_manager())?;
+    let sum: f64 = prediction.columns[1..].iter().map(|(_, v)| v[0].parse::<f64>().expect("a number")).sum();
+    assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+    let _ = (std::fs::remove_dir_all(&out), std::fs::remove_file(&data));
+    Ok(())
+}
+
+#[test]
+fn validate_checks_a_spec_and_builds_its_model() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_arc"))
+        .current_dir(root())
+        .args(["validate", SPEC, "--data", DATA])
+        .output()
+        .expect("arc runs");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success() && stdout.contains("model: 3 nodes (fc1 → act → fc2), 131 parameters"), "{stdout}");
+    let bad = std::env::temp_dir().join(format!("arc-validate-{}.yaml", std::process::id()));
+    std::fs::write(&bad, spec_text().replace("type: ReLU", "type: ReLUU")).expect("temp spec");
+    let run = Command::new(env!("CARGO_BIN_EXE_arc")).arg("validate").arg(&bad).output().expect("arc runs");
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).starts_with("error: node `act`: unknown layer `ReLUU`"));
+    let _ = std::fs::remove_file(&bad);
+}
+
+#[test]
+fn nodes_run_in_topological_order_with_named_refs() -> Result<()> {
+    use std::collections::BTreeMap;
+
+    use arc::Tensor;
+    use arc::graph::{GraphModel, ModelSpec};
+
+    // Declared out of order: `out` reads `act.output`, `act` reads `fc`.
+    let yaml = "inputs: {x: [null, vars.n]}\n\
+                graph:\n\
+                - {name: out, type: Tanh, inputs: act.output}\n\
+                - {name: act, type: ReLU, inputs: fc}\n\
+                - {name: fc, type: Linear, params: {in_features: vars.n, out_features: 2}, inputs: x}\n\
+                outputs: {y: out, hidden: fc.output}";
+    let spec = ModelSpec::from_config(&Config::from_yaml(yaml)?)?;
+    let vars = BTreeMap::from([("n".to_owned(), 3.0)]);
+    let model = GraphModel::build(&spec, &vars, arc::get_plugin_manager())?;
+    assert_eq!(model.node_names(), ["fc", "act", "out"]);
+    let names: Vec<String> = model.named_values().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["fc.weight", "fc.bias"]);
+    let x = Tensor::from_vec(vec![1.0, -2.0, 0.5, 0.0, 1.0, -1.0], &[2, 3])?;
+    let out = model.forward(&BTreeMap::from([("x".to_owned(), x.clone())]))?;
+    // y = tanh(relu(x Wᵀ + b)), exactly the composed ops.
+    let values = model.named_values();
+    let hidden = x.linear(&values[0].1, Some(&values[1].1))?;
+    assert_eq!(out["hidden"].to_vec()?, hidden.to_vec()?);
+    assert_eq!(out["y"].to_vec()?, hidden.relu()?.tanh()?.to_vec()?);
+    let err = model.forward(&BTreeMap::from([("x".to_owned(), Tensor::from_vec(vec![1.0; 4], &[2, 2])?)])).unwrap_err();
+    assert_eq!(err.to_string(), "spec: model input `x`: expected shape [null, 3], got [2, 2]");
+    Ok(())
+}

@@ -18,6 +18,10 @@ pub enum Command {
     Plugins(PluginsArgs),
     /// Train a spec's model on a CSV file and write a model directory.
     Train(TrainArgs),
+    /// Check a spec (and, with --data, build its model) without training.
+    Validate(ValidateArgs),
+    /// Predict with a model directory that `arc train` wrote.
+    Predict(PredictArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,4 +47,25 @@ pub struct TrainArgs {
     /// Overrides `trainer.config.seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The YAML spec.
+    pub spec: PathBuf,
+    /// Data (CSV) to fit the pipeline on, so that vars and shapes are checked.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PredictArgs {
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// The rows to predict (CSV); the target column may be absent.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The CSV file to write (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -5,7 +5,9 @@
 
 mod args;
 mod plugins;
+mod predict;
 mod train;
+mod validate;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -59,5 +61,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Plugins(plugins) => plugins::run(&plugins),
         Command::Train(train) => train::run(&train),
+        Command::Validate(validate) => validate::run(&validate),
+        Command::Predict(predict) => predict::run(&predict),
     }
 }

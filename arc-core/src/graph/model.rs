@@ -299,8 +299,12 @@ mod tests {
         let names = ["x"];
         assert_eq!(resolve_ref("a", "b.output", &names, &s).ok(), Some(Source::Node("b".into())));
         assert_eq!(resolve_ref("a", "inputs.x", &names, &s).ok(), Some(Source::Input(0)));
-        let err = resolve_ref("a", "c", &names, &s).unwrap_err();
-        assert_eq!(err.to_string(), "node `a`: unknown input `c`");
+        let err = resolve_ref("a", "nothing_here", &names, &s).unwrap_err();
+        assert_eq!(err.to_string(), "node `a`: unknown input `nothing_here`");
+        assert_eq!(
+            resolve_ref("a", "a", &names, &s).unwrap_err().to_string(),
+            "model graph has a cycle through nodes [\"a\"]"
+        );
     }
 
     #[test]

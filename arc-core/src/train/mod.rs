@@ -9,6 +9,7 @@
 
 mod history;
 pub mod metrics;
+mod predict;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 pub use history::{EpochRecord, History};
 pub use metrics::Task;
+pub use predict::{Prediction, predict};
 
 use crate::data::Table;
 use crate::graph::{GraphModel, ModelSpec};
@@ -40,7 +42,7 @@ pub struct Trained {
 /// The spec's `features` section (as the pipeline reads it).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Features {
+pub(crate) struct Features {
     #[serde(default)]
     feature_columns: Vec<String>,
     #[serde(default)]
@@ -191,7 +193,7 @@ pub fn train(
     Ok(Trained { model, fitted, history })
 }
 
-fn spec_error(message: String) -> Error {
+pub(crate) fn spec_error(message: String) -> Error {
     Error::Spec { message }
 }
 
@@ -204,7 +206,7 @@ fn shuffle(items: &mut [usize], rng: &mut Rng) {
 }
 
 /// The pipeline of the features section.
-fn pipeline(features: &Features, manager: &PluginManager, keep_targets: bool) -> Result<Pipeline> {
+pub(crate) fn pipeline(features: &Features, manager: &PluginManager, keep_targets: bool) -> Result<Pipeline> {
     let steps = features
         .processors
         .iter()
@@ -241,6 +243,16 @@ fn target_tensor(trainer: &TrainerSpec, features: &Features) -> Result<String> {
             "trainer.loss.inputs.target `{target}`: expected `tensors.X` or `target_columns.X`"
         )));
     };
+    target_step(features, column)
+        .and_then(|s| s.outputs.get("output").map(|r| r.name.clone()))
+        .ok_or_else(|| spec_error(format!("no processor step reads target column `{column}` into a tensor")))
+}
+
+/// The step that makes the loss target: the one whose `output` is
+/// `tensors.Z`, or the one that reads target column `Y`.
+fn target_step<'a>(features: &'a Features, target: &str) -> Option<&'a ProcessorStep> {
+    let column = target.strip_prefix("target_columns.").unwrap_or(target);
+    let tensor = target.strip_prefix("tensors.");
     let reads = |s: &ProcessorStep| {
         s.inputs.values().any(|i| match i {
             StepInput::Columns(c) => c.len() == 1 && c[0] == column,
@@ -248,12 +260,10 @@ fn target_tensor(trainer: &TrainerSpec, features: &Features) -> Result<String> {
             StepInput::Ref(_) => false,
         })
     };
-    features
-        .processors
-        .iter()
-        .filter(|s| reads(s))
-        .find_map(|s| s.outputs.get("output").map(|r| r.name.clone()))
-        .ok_or_else(|| spec_error(format!("no processor step reads target column `{column}` into a tensor")))
+    features.processors.iter().find(|s| match tensor {
+        Some(t) => s.outputs.get("output").is_some_and(|r| r.name == t),
+        None => reads(s) && s.outputs.contains_key("output"),
+    })
 }
 
 /// The model output the loss's `pred` names (`model.X` or `X`).
