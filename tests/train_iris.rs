@@ -235,3 +235,34 @@ fn nodes_run_in_topological_order_with_named_refs() -> Result<()> {
     assert_eq!(err.to_string(), "spec: model input `x`: expected shape [null, 3], got [2, 2]");
     Ok(())
 }
+
+#[test]
+fn regression_records_mse_mae_and_r2() -> Result<()> {
+    // Petal width from the other three measurements: a float target gives
+    // the regression metrics; a linear fit explains most of the variance.
+    let text = r"
+model_name: petal
+features:
+  feature_columns: [sepal_length, sepal_width, petal_length]
+  processors:
+    - {name: x, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
+    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
+    - {name: y, op: transform.assemble_vector, inputs: {columns: [petal_width]}, outputs: {output: tensors.width}}
+model:
+  inputs: {features: [null, 3]}
+  graph: [{name: fc, type: Linear, params: {in_features: 3, out_features: 1}}]
+trainer:
+  optimizer: {type: SGD}
+  loss: {type: MSELoss, inputs: {pred: model.fc, target: tensors.width}}
+  config: {epochs: 60, batch_size: 16, learning_rate: 0.05, seed: 3}
+";
+    let trained = run(text)?;
+    assert_eq!(trained.history.task, Some(arc::train::Task::Regression));
+    let last = trained.history.last().expect("60 epochs");
+    assert_eq!(last.metrics.keys().collect::<Vec<_>>(), ["mae", "mse", "r2"]);
+    // The recorded MSE is the validation loss (MSELoss is the mean squared error), to f32 rounding.
+    let val_loss = last.val_loss.expect("a validation split");
+    assert!((last.metrics["mse"] - val_loss).abs() <= 1e-5 * val_loss.max(1e-6) + 1e-6, "{last:?}");
+    assert!(last.metrics["r2"] > 0.85, "{last:?}");
+    Ok(())
+}
