@@ -170,19 +170,20 @@ impl GraphModel {
             given.push(t.clone());
         }
         let mut values: BTreeMap<&str, Tensor> = BTreeMap::new();
-        let get = |s: &Source, values: &BTreeMap<&str, Tensor>| -> Tensor {
-            match s {
-                Source::Input(i) => given[*i].clone(),
+        let get = |s: &Source, values: &BTreeMap<&str, Tensor>| -> Result<Tensor> {
+            let found = match s {
+                Source::Input(i) => given.get(*i).cloned(),
                 // Topological order: a node's sources ran before it.
-                Source::Node(n) => values.get(n.as_str()).cloned().unwrap_or_else(|| given[0].clone()),
-            }
+                Source::Node(n) => values.get(n.as_str()).cloned(),
+            };
+            found.ok_or_else(|| Error::Spec { message: format!("graph value {s:?} is not computed") })
         };
         for node in &self.nodes {
             let args: Vec<(String, Tensor)> = node
                 .inputs
                 .iter()
-                .map(|(p, s)| (p.clone().unwrap_or_else(|| "input".to_owned()), get(s, &values)))
-                .collect();
+                .map(|(p, s)| Ok((p.clone().unwrap_or_else(|| "input".to_owned()), get(s, &values)?)))
+                .collect::<Result<_>>()?;
             let routed: Vec<(&str, &Tensor)> = args.iter().map(|(p, t)| (p.as_str(), t)).collect();
             let out = nn::forward(node.layer.as_ref(), &node.name, &routed).map_err(|e| Error::GraphNode {
                 node: node.name.clone(),
@@ -191,7 +192,7 @@ impl GraphModel {
             })?;
             values.insert(&node.name, out);
         }
-        Ok(self.outputs.iter().map(|(name, s)| (name.clone(), get(s, &values))).collect())
+        self.outputs.iter().map(|(name, s)| Ok((name.clone(), get(s, &values)?))).collect()
     }
 
     /// Calls `visit` with every parameter under `node.param` names.
