@@ -500,6 +500,58 @@ pub enum Error {
         /// The processor.
         component: String,
     },
+
+    // ---- graph and training ---------------------------------------------
+    /// A spec section is missing or malformed.
+    #[error("spec: {message}")]
+    Spec {
+        /// What is wrong.
+        message: String,
+    },
+    /// A graph node failed to build or run.
+    #[error("node `{node}` (`{layer_type}`): {source}")]
+    GraphNode {
+        /// The node's name.
+        node: String,
+        /// The node's layer type.
+        layer_type: String,
+        /// The cause.
+        source: Box<Error>,
+    },
+    /// A graph ref (`node`, `node.output`, an input name) names nothing.
+    #[error("node `{node}`: unknown input `{reference}`{hint}")]
+    DanglingRef {
+        /// The node (or `outputs`) holding the ref.
+        node: String,
+        /// The ref.
+        reference: String,
+        /// Close names.
+        hint: DidYouMean,
+    },
+    /// The graph's nodes depend on each other in a cycle.
+    #[error("model graph has a cycle through nodes {nodes:?}")]
+    GraphCycle {
+        /// The nodes on or behind the cycle.
+        nodes: Vec<String>,
+    },
+    /// A loss that is NaN or infinite.
+    #[error("loss is {value} at epoch {epoch}, batch {batch}: training stopped")]
+    NonFiniteLoss {
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based batch.
+        batch: usize,
+        /// The loss.
+        value: f32,
+    },
+    /// A model directory could not be written or read.
+    #[error("model directory `{path}`: {message}")]
+    ModelDir {
+        /// The directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

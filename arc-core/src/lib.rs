@@ -10,11 +10,14 @@ extern crate self as arc_core;
 pub mod data;
 pub mod error;
 pub mod export;
+pub mod graph;
+pub mod model_dir;
 pub mod nn;
 pub mod plugin;
 pub mod process;
 pub mod spec;
 pub mod tensor;
+pub mod train;
 pub mod validate;
 
 #[doc(hidden)]

@@ -1,5 +1,7 @@
 //! The command line's flags (clap derive).
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
 /// Declare, train and serve neural networks from YAML; every component is a plugin.
@@ -14,6 +16,12 @@ pub struct Args {
 pub enum Command {
     /// List every plugin with its metadata and the components it registers.
     Plugins(PluginsArgs),
+    /// Train a spec's model on a CSV file and write a model directory.
+    Train(TrainArgs),
+    /// Check a spec (and, with --data, build its model) without training.
+    Validate(ValidateArgs),
+    /// Predict with a model directory that `arc train` wrote.
+    Predict(PredictArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -21,4 +29,43 @@ pub struct PluginsArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The YAML spec.
+    pub spec: PathBuf,
+    /// The training data (CSV).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The model directory to write (default `models/<model_name>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overrides `trainer.config.epochs`.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Overrides `trainer.config.seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The YAML spec.
+    pub spec: PathBuf,
+    /// Data (CSV) to fit the pipeline on, so that vars and shapes are checked.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PredictArgs {
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// The rows to predict (CSV); the target column may be absent.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The CSV file to write (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -116,6 +116,61 @@ impl Config {
     }
 }
 
+impl Config {
+    /// A copy with every string `vars.X` (at any depth) replaced by the
+    /// var's value: an integer when the value is integral, a float
+    /// otherwise. A `vars.X` with no value is `Err` with the ref.
+    pub fn resolve_vars(&self, vars: &std::collections::BTreeMap<String, f64>) -> std::result::Result<Self, String> {
+        fn walk(
+            v: &serde_yaml::Value,
+            vars: &std::collections::BTreeMap<String, f64>,
+        ) -> std::result::Result<serde_yaml::Value, String> {
+            use serde_yaml::Value;
+            Ok(match v {
+                Value::String(s) => match s.strip_prefix("vars.") {
+                    Some(name) => {
+                        let value = *vars.get(name).ok_or_else(|| s.clone())?;
+                        if value.fract() == 0.0 && value.abs() < 9.0e15 {
+                            Value::from(value as i64)
+                        } else {
+                            Value::from(value)
+                        }
+                    }
+                    None => v.clone(),
+                },
+                Value::Sequence(items) => {
+                    Value::Sequence(items.iter().map(|i| walk(i, vars)).collect::<std::result::Result<_, _>>()?)
+                }
+                Value::Mapping(m) => {
+                    let mut out = serde_yaml::Mapping::new();
+                    for (k, item) in m {
+                        out.insert(k.clone(), walk(item, vars)?);
+                    }
+                    Value::Mapping(out)
+                }
+                other => other.clone(),
+            })
+        }
+        walk(&self.0, vars).map(Self)
+    }
+
+    /// Whether the config is empty (null or an empty mapping).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_null() || self.0.as_mapping().is_some_and(|m| m.is_empty())
+    }
+
+    /// The config as YAML text.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(&self.0).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for Config {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// Turns serde's messages for unknown and missing fields into typed errors.
 fn config_error(component: &str, message: &str) -> Error {
     let quoted = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_owned).collect() };

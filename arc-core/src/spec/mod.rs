@@ -5,6 +5,8 @@
 
 mod config;
 mod document;
+mod trainer;
 
 pub use config::Config;
 pub use document::ArcSpec;
+pub use trainer::{ComponentSpec, LossSpec, TrainConfig, TrainerSpec};

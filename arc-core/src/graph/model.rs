@@ -1,0 +1,321 @@
+//! [`GraphModel`]: the builder and the executor of a `model` section.
+
+use std::collections::BTreeMap;
+
+use super::{InputSpec, ModelSpec, NodeInputs, OutputsSpec};
+use crate::nn::{self, Layer, Param, ShapeSpec};
+use crate::plugin::PluginManager;
+use crate::{DidYouMean, Error, Result, Tensor};
+
+/// Where a value comes from: a model input or a node's output.
+#[derive(Clone, Debug, PartialEq)]
+enum Source {
+    Input(usize),
+    Node(String),
+}
+
+/// A node input: (port, source); the port is `None` for a single unnamed input.
+type Wire = (Option<String>, Source);
+
+struct Node {
+    name: String,
+    layer_type: String,
+    layer: Box<dyn Layer>,
+    /// (port, source); the port is `None` for a single unnamed input.
+    inputs: Vec<Wire>,
+}
+
+/// A model built from a spec's `model` section: layers in topological
+/// order, run by [`forward`](Self::forward) on named input tensors.
+pub struct GraphModel {
+    /// (input name, source tensor name in the pipeline, shape).
+    inputs: Vec<(String, String, ShapeSpec)>,
+    nodes: Vec<Node>,
+    outputs: Vec<(String, Source)>,
+}
+
+impl GraphModel {
+    /// Builds the layers of `spec` from `manager`'s layer registry, with
+    /// `vars` (the fitted pipeline's) substituted for `vars.X` params and
+    /// shape entries.
+    pub fn build(spec: &ModelSpec, vars: &BTreeMap<String, f64>, manager: &PluginManager) -> Result<Self> {
+        let inputs = spec
+            .inputs
+            .iter()
+            .map(|(name, input)| Ok((name.clone(), input_source(name, input), input_shape(name, input, vars)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let input_names: Vec<&str> = inputs.iter().map(|(n, _, _)| n.as_str()).collect();
+        // Resolve every node's refs (declaration order).
+        let mut declared: Vec<(usize, Vec<Wire>)> = Vec::new();
+        for (i, node) in spec.graph.iter().enumerate() {
+            if spec.graph[..i].iter().any(|n| n.name == node.name) || input_names.contains(&node.name.as_str()) {
+                return Err(Error::Spec { message: format!("node name `{}` is used twice", node.name) });
+            }
+            let resolve = |r: &str| resolve_ref(&node.name, r, &input_names, spec);
+            let refs = match &node.inputs {
+                None if i == 0 => match input_names.as_slice() {
+                    [_] => vec![(None, Source::Input(0))],
+                    _ => {
+                        return Err(Error::Spec {
+                            message: format!(
+                                "node `{}` has no `inputs` and the model has {} inputs: name one",
+                                node.name,
+                                input_names.len()
+                            ),
+                        });
+                    }
+                },
+                None => vec![(None, Source::Node(spec.graph[i - 1].name.clone()))],
+                Some(NodeInputs::One(r)) => vec![(None, resolve(r)?)],
+                Some(NodeInputs::List(list)) => {
+                    list.iter().map(|r| Ok((None, resolve(r)?))).collect::<Result<Vec<_>>>()?
+                }
+                Some(NodeInputs::Ports(ports)) => {
+                    ports.iter().map(|(p, r)| Ok((Some(p.clone()), resolve(r)?))).collect::<Result<Vec<_>>>()?
+                }
+            };
+            declared.push((i, refs));
+        }
+        // Kahn's algorithm, the lowest declaration index first.
+        let mut done = vec![false; spec.graph.len()];
+        let mut order = Vec::with_capacity(spec.graph.len());
+        while order.len() < spec.graph.len() {
+            let ready = declared.iter().find(|(i, refs)| {
+                !done[*i]
+                    && refs.iter().all(|(_, s)| match s {
+                        Source::Input(_) => true,
+                        Source::Node(n) => spec.graph.iter().position(|g| &g.name == n).is_some_and(|j| done[j]),
+                    })
+            });
+            let Some((i, _)) = ready else {
+                let nodes = (0..spec.graph.len()).filter(|i| !done[*i]).map(|i| spec.graph[i].name.clone()).collect();
+                return Err(Error::GraphCycle { nodes });
+            };
+            done[*i] = true;
+            order.push(*i);
+        }
+        let mut nodes = Vec::with_capacity(order.len());
+        for i in order {
+            let node = &spec.graph[i];
+            let wrap = |e: Error| Error::GraphNode {
+                node: node.name.clone(),
+                layer_type: node.layer_type.clone(),
+                source: Box::new(e),
+            };
+            let params = node.params.clone().unwrap_or_default().resolve_vars(vars).map_err(|r| {
+                let known: Vec<String> = vars.keys().map(|k| format!("vars.{k}")).collect();
+                Error::DanglingRef {
+                    node: node.name.clone(),
+                    hint: DidYouMean::among(&r, known.iter().map(String::as_str)),
+                    reference: r,
+                }
+            })?;
+            let layer = manager.get_layer(&node.layer_type).and_then(|c| c.create(&params)).map_err(wrap)?;
+            let mut refs = declared[i].1.clone();
+            if refs.len() > 1 && refs.iter().all(|(p, _)| p.is_none()) {
+                let ports = layer.input_names();
+                if ports.len() < refs.len() {
+                    return Err(wrap(Error::Spec {
+                        message: format!("{} inputs given, the layer has ports {ports:?}", refs.len()),
+                    }));
+                }
+                for (slot, port) in refs.iter_mut().zip(ports) {
+                    slot.0 = Some((*port).to_owned());
+                }
+            }
+            nodes.push(Node { name: node.name.clone(), layer_type: node.layer_type.clone(), layer, inputs: refs });
+        }
+        let outputs = match &spec.outputs {
+            None => match nodes.last() {
+                Some(last) => vec![(last.name.clone(), Source::Node(last.name.clone()))],
+                None => Vec::new(),
+            },
+            Some(OutputsSpec::Named(map)) => map
+                .iter()
+                .map(|(k, r)| Ok((k.clone(), resolve_ref("outputs", r, &input_names, spec)?)))
+                .collect::<Result<_>>()?,
+            Some(OutputsSpec::List(list)) => list
+                .iter()
+                .map(|r| {
+                    Ok((r.split('.').next().unwrap_or(r).to_owned(), resolve_ref("outputs", r, &input_names, spec)?))
+                })
+                .collect::<Result<_>>()?,
+        };
+        Ok(Self { inputs, nodes, outputs })
+    }
+
+    /// The model inputs: (name, pipeline tensor name, declared shape).
+    pub fn inputs(&self) -> impl Iterator<Item = (&str, &str, &ShapeSpec)> {
+        self.inputs.iter().map(|(n, s, shape)| (n.as_str(), s.as_str(), shape))
+    }
+
+    /// The output names.
+    pub fn output_names(&self) -> Vec<&str> {
+        self.outputs.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The node names, in execution order.
+    pub fn node_names(&self) -> Vec<&str> {
+        self.nodes.iter().map(|n| n.name.as_str()).collect()
+    }
+
+    /// Runs the graph on the inputs (by model input name); returns every
+    /// output by name. Errors name the node that failed.
+    pub fn forward(&self, inputs: &BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
+        let mut given = Vec::with_capacity(self.inputs.len());
+        for (name, _, shape) in &self.inputs {
+            let t =
+                inputs.get(name).ok_or_else(|| Error::Spec { message: format!("model input `{name}` not given") })?;
+            check_shape(name, shape, t.shape())?;
+            given.push(t.clone());
+        }
+        let mut values: BTreeMap<&str, Tensor> = BTreeMap::new();
+        let get = |s: &Source, values: &BTreeMap<&str, Tensor>| -> Result<Tensor> {
+            let found = match s {
+                Source::Input(i) => given.get(*i).cloned(),
+                // Topological order: a node's sources ran before it.
+                Source::Node(n) => values.get(n.as_str()).cloned(),
+            };
+            found.ok_or_else(|| Error::Spec { message: format!("graph value {s:?} is not computed") })
+        };
+        for node in &self.nodes {
+            let args: Vec<(String, Tensor)> = node
+                .inputs
+                .iter()
+                .map(|(p, s)| Ok((p.clone().unwrap_or_else(|| "input".to_owned()), get(s, &values)?)))
+                .collect::<Result<_>>()?;
+            let routed: Vec<(&str, &Tensor)> = args.iter().map(|(p, t)| (p.as_str(), t)).collect();
+            let out = nn::forward(node.layer.as_ref(), &node.name, &routed).map_err(|e| Error::GraphNode {
+                node: node.name.clone(),
+                layer_type: node.layer_type.clone(),
+                source: Box::new(e),
+            })?;
+            values.insert(&node.name, out);
+        }
+        self.outputs.iter().map(|(name, s)| Ok((name.clone(), get(s, &values)?))).collect()
+    }
+
+    /// Calls `visit` with every parameter under `node.param` names.
+    pub fn visit_params(&self, visit: &mut dyn FnMut(&str, &Param)) {
+        for node in &self.nodes {
+            node.layer.visit_params(&node.name, visit);
+        }
+    }
+
+    /// Every parameter's (name, value), in execution order.
+    pub fn named_values(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        self.visit_params(&mut |n, p| out.push((n.to_owned(), p.value())));
+        out
+    }
+
+    /// Switches every layer between training and evaluation.
+    pub fn set_training(&mut self, training: bool) {
+        for node in &mut self.nodes {
+            node.layer.set_training(training);
+        }
+    }
+}
+
+fn input_source(name: &str, input: &InputSpec) -> String {
+    match input {
+        InputSpec::Full { source: Some(s), .. } => s.strip_prefix("tensors.").unwrap_or(s).to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
+fn input_shape(name: &str, input: &InputSpec, vars: &BTreeMap<String, f64>) -> Result<ShapeSpec> {
+    let entries = match input {
+        InputSpec::Shape(s) | InputSpec::Full { shape: Some(s), .. } => s,
+        InputSpec::Full { shape: None, .. } => return Ok(Vec::new()),
+    };
+    let bad = |v: &serde_yaml::Value| Error::Spec {
+        message: format!("model input `{name}`: shape entry {v:?} is not a size, null or vars.X"),
+    };
+    entries
+        .iter()
+        .map(|v| match v {
+            serde_yaml::Value::Null => Ok(None),
+            serde_yaml::Value::Number(n) => n.as_u64().map(|n| Some(n as usize)).ok_or_else(|| bad(v)),
+            serde_yaml::Value::String(s) => match s.strip_prefix("vars.").and_then(|k| vars.get(k)) {
+                Some(x) if x.fract() == 0.0 && *x >= 0.0 => Ok(Some(*x as usize)),
+                Some(_) => Err(bad(v)),
+                None => {
+                    let known: Vec<String> = vars.keys().map(|k| format!("vars.{k}")).collect();
+                    Err(Error::DanglingRef {
+                        node: format!("inputs.{name}"),
+                        reference: s.clone(),
+                        hint: DidYouMean::among(s, known.iter().map(String::as_str)),
+                    })
+                }
+            },
+            _ => Err(bad(v)),
+        })
+        .collect()
+}
+
+fn check_shape(name: &str, want: &ShapeSpec, got: &[usize]) -> Result<()> {
+    if want.is_empty() {
+        return Ok(());
+    }
+    let fits = want.len() == got.len() && want.iter().zip(got).all(|(w, g)| w.is_none_or(|w| w == *g));
+    if fits {
+        return Ok(());
+    }
+    let want: Vec<String> = want.iter().map(|w| w.map_or("null".into(), |w| w.to_string())).collect();
+    Err(Error::Spec { message: format!("model input `{name}`: expected shape [{}], got {got:?}", want.join(", ")) })
+}
+
+/// `r` (an input name, `inputs.X`, a node name or `node.output`) as a source.
+fn resolve_ref(holder: &str, r: &str, input_names: &[&str], spec: &ModelSpec) -> Result<Source> {
+    let bare = r.strip_prefix("inputs.").unwrap_or(r);
+    if let Some(i) = input_names.iter().position(|n| *n == bare) {
+        return Ok(Source::Input(i));
+    }
+    let node = r.strip_suffix(".output").unwrap_or(r);
+    if spec.graph.iter().any(|n| n.name == node) && node != holder {
+        return Ok(Source::Node(node.to_owned()));
+    }
+    if node == holder && spec.graph.iter().any(|n| n.name == node) {
+        return Err(Error::GraphCycle { nodes: vec![holder.to_owned()] });
+    }
+    let known: Vec<&str> = input_names.iter().copied().chain(spec.graph.iter().map(|n| n.name.as_str())).collect();
+    Err(Error::DanglingRef { node: holder.to_owned(), reference: r.to_owned(), hint: DidYouMean::among(r, known) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Config;
+
+    fn spec(yaml: &str) -> ModelSpec {
+        ModelSpec::from_config(&Config::from_yaml(yaml).expect("yaml")).expect("model section")
+    }
+
+    #[test]
+    fn refs_resolve_and_errors_name_nodes() {
+        let s = spec(
+            "inputs: {x: [null, 2]}\ngraph: [{name: a, type: Linear, inputs: [b]}, {name: b, type: ReLU, inputs: a}]",
+        );
+        let names = ["x"];
+        assert_eq!(resolve_ref("a", "b.output", &names, &s).ok(), Some(Source::Node("b".into())));
+        assert_eq!(resolve_ref("a", "inputs.x", &names, &s).ok(), Some(Source::Input(0)));
+        let err = resolve_ref("a", "nothing_here", &names, &s).unwrap_err();
+        assert_eq!(err.to_string(), "node `a`: unknown input `nothing_here`");
+        assert_eq!(
+            resolve_ref("a", "a", &names, &s).unwrap_err().to_string(),
+            "model graph has a cycle through nodes [\"a\"]"
+        );
+    }
+
+    #[test]
+    fn shapes_read_vars_and_check_tensors() -> Result<()> {
+        let vars = BTreeMap::from([("n".to_owned(), 4.0)]);
+        let shape = input_shape("x", &InputSpec::Shape(vec![serde_yaml::Value::Null, "vars.n".into()]), &vars)?;
+        assert_eq!(shape, vec![None, Some(4)]);
+        assert!(check_shape("x", &shape, &[10, 4]).is_ok());
+        let err = check_shape("x", &shape, &[10, 3]).unwrap_err();
+        assert_eq!(err.to_string(), "spec: model input `x`: expected shape [null, 4], got [10, 3]");
+        Ok(())
+    }
+}

@@ -1,0 +1,313 @@
+//! Training a spec's model: [`train`] fits the feature pipeline on a
+//! training split, builds the [`GraphModel`], runs epochs of shuffled
+//! mini-batches and records each epoch's losses and metrics.
+//!
+//! Everything random (initialisation, the validation split, shuffling,
+//! dropout) is drawn from `trainer.config.seed`, so two runs with the same
+//! seed give bit-identical weights. A NaN or infinite loss stops training
+//! with [`Error::NonFiniteLoss`] naming the epoch and batch.
+
+mod history;
+pub mod metrics;
+mod predict;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use history::{EpochRecord, History};
+pub use metrics::Task;
+pub use predict::{Prediction, predict};
+
+use crate::data::Table;
+use crate::graph::{GraphModel, ModelSpec};
+use crate::nn::{Loss, Optimizer, init};
+use crate::plugin::PluginManager;
+use crate::process::{FittedState, Pipeline, ProcessorStep, StepInput};
+use crate::spec::{ArcSpec, Config, TrainerSpec};
+use crate::tensor::{Rng, no_grad};
+use crate::{DType, Error, Result, Tensor};
+
+/// A trained model: the graph with its weights, the pipeline's fitted
+/// state and the history.
+pub struct Trained {
+    /// The model, in evaluation mode.
+    pub model: GraphModel,
+    /// The processors' vars and states.
+    pub fitted: FittedState,
+    /// Per-epoch records.
+    pub history: History,
+}
+
+/// The spec's `features` section (as the pipeline reads it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Features {
+    #[serde(default)]
+    feature_columns: Vec<String>,
+    #[serde(default)]
+    target_columns: Vec<String>,
+    #[serde(default)]
+    processors: Vec<ProcessorStep>,
+}
+
+/// The prepared tensors of one split: model inputs by name and the target.
+struct Split {
+    inputs: BTreeMap<String, Tensor>,
+    target: Tensor,
+    rows: usize,
+}
+
+impl Split {
+    fn select(&self, rows: &[usize]) -> Result<Split> {
+        let index = Tensor::from_vec_i64(rows.iter().map(|&r| r as i64).collect(), &[rows.len()])?;
+        let inputs =
+            self.inputs.iter().map(|(k, t)| Ok((k.clone(), t.index_select(0, &index)?))).collect::<Result<_>>()?;
+        Ok(Split { inputs, target: self.target.index_select(0, &index)?, rows: rows.len() })
+    }
+}
+
+/// Trains `spec`'s model on `table` with the `trainer` settings (the
+/// spec's own, possibly overridden by the caller); `on_epoch` sees each
+/// record as it is made (live progress).
+pub fn train(
+    spec: &ArcSpec,
+    trainer: &TrainerSpec,
+    table: &Table,
+    manager: &PluginManager,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<Trained> {
+    let cfg = &trainer.config;
+    if !(0.0..1.0).contains(&cfg.validation_split) {
+        return Err(spec_error(format!(
+            "trainer.config.validation_split must be in [0, 1), got {}",
+            cfg.validation_split
+        )));
+    }
+    if cfg.batch_size == 0 {
+        return Err(spec_error("trainer.config.batch_size must be at least 1".into()));
+    }
+    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
+    let model_spec =
+        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| spec_error("no `model` section".into()))?)?;
+
+    // The split, drawn from the seed.
+    let mut rng = Rng::new(cfg.seed);
+    let mut rows: Vec<usize> = (0..table.num_rows()).collect();
+    shuffle(&mut rows, &mut rng);
+    let n_val = (table.num_rows() as f64 * cfg.validation_split).round() as usize;
+    let (val_rows, train_rows) = rows.split_at(n_val);
+    let (mut val_rows, mut train_rows) = (val_rows.to_vec(), train_rows.to_vec());
+    val_rows.sort_unstable();
+    train_rows.sort_unstable();
+    if train_rows.is_empty() {
+        return Err(spec_error(format!("no training rows: the data has {} rows", table.num_rows())));
+    }
+    let train_table = table.select_rows(&train_rows)?;
+    let pipeline = pipeline(&features, manager, false)?;
+    let bindings = pipeline.fit(&train_table)?;
+    let fitted = bindings.fitted();
+
+    init::manual_seed(cfg.seed);
+    let mut model = GraphModel::build(&model_spec, &fitted.vars, manager)?;
+    let target_name = target_tensor(trainer, &features)?;
+    let pred_name = pred_output(trainer, &model)?;
+    let gather = |tensors: &BTreeMap<String, Tensor>| -> Result<Split> {
+        let mut inputs = BTreeMap::new();
+        for (name, source, _) in model.inputs() {
+            let t = tensors.get(source).ok_or_else(|| {
+                spec_error(format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"))
+            })?;
+            inputs.insert(name.to_owned(), t.clone());
+        }
+        let target = tensors.get(&target_name).ok_or_else(|| {
+            spec_error(format!("the loss target `tensors.{target_name}` is made by no processor step"))
+        })?;
+        Ok(Split { inputs, rows: target.shape().first().copied().unwrap_or(0), target: target.clone() })
+    };
+    let train_split = gather(&bindings.tensors)?;
+    let val_split = if val_rows.is_empty() {
+        None
+    } else {
+        let val_table = table.select_rows(&val_rows)?;
+        Some(gather(&pipeline_for_validation(&features, manager)?.transform(&val_table, &fitted)?.tensors)?)
+    };
+    let task = if train_split.target.dtype() == DType::I64 { Task::Classification } else { Task::Regression };
+
+    let loss =
+        manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
+    let mut optimizer = optimizer(trainer, manager)?;
+    let mut history = History { task: Some(task), epochs: Vec::new() };
+    let mut order: Vec<usize> = (0..train_split.rows).collect();
+    for epoch in 1..=cfg.epochs {
+        model.set_training(true);
+        if cfg.shuffle {
+            shuffle(&mut order, &mut rng);
+        }
+        let mut total = 0.0f64;
+        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            let batch = train_split.select(chunk)?;
+            model.visit_params(&mut |_, p| p.zero_grad());
+            let outputs = model.forward(&batch.inputs)?;
+            let value = loss_value(loss.as_ref(), trainer, &outputs[&pred_name], &batch.target)?;
+            let v = value.item()?;
+            if !v.is_finite() {
+                return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+            }
+            total += f64::from(v) * chunk.len() as f64;
+            value.backward()?;
+            // Each parameter is stepped under its name; the optimizers keep
+            // their state per name (the Layer trait hands out parameters
+            // only through `visit_params`).
+            let mut failed = None;
+            model.visit_params(&mut |name, p| {
+                if failed.is_none()
+                    && let Err(e) = optimizer.step(&[(name, p)])
+                {
+                    failed = Some(e);
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        model.set_training(false);
+        let _guard = no_grad();
+        let (val_loss, metrics) = match &val_split {
+            Some(val) => {
+                let outputs = model.forward(&val.inputs)?;
+                let pred = &outputs[&pred_name];
+                let l = loss_value(loss.as_ref(), trainer, pred, &val.target)?.item()?;
+                (Some(f64::from(l)), metrics::compute(task, pred, &val.target)?)
+            }
+            None => {
+                let outputs = model.forward(&train_split.inputs)?;
+                (None, metrics::compute(task, &outputs[&pred_name], &train_split.target)?)
+            }
+        };
+        let record = EpochRecord { epoch, train_loss: total / train_split.rows.max(1) as f64, val_loss, metrics };
+        on_epoch(&record);
+        history.epochs.push(record);
+    }
+    model.set_training(false);
+    Ok(Trained { model, fitted, history })
+}
+
+pub(crate) fn spec_error(message: String) -> Error {
+    Error::Spec { message }
+}
+
+/// Fisher–Yates from `rng`.
+fn shuffle(items: &mut [usize], rng: &mut Rng) {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// The pipeline of the features section.
+pub(crate) fn pipeline(features: &Features, manager: &PluginManager, keep_targets: bool) -> Result<Pipeline> {
+    let steps = features
+        .processors
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if keep_targets {
+                s.train_only = false;
+            }
+            s
+        })
+        .collect();
+    Ok(Pipeline::new(steps, manager)?
+        .with_column_list("feature_columns", features.feature_columns.clone())
+        .with_column_list("target_columns", features.target_columns.clone()))
+}
+
+/// The pipeline that prepares the validation split from the training
+/// split's fitted state: every step transforms, target steps included
+/// (`inspect.*` / `fit.*` ops still do not run).
+fn pipeline_for_validation(features: &Features, manager: &PluginManager) -> Result<Pipeline> {
+    pipeline(features, manager, true)
+}
+
+/// The tensor the loss's `target` names: `tensors.Z`, or
+/// `target_columns.Y` (the output of the step that reads column `Y`).
+fn target_tensor(trainer: &TrainerSpec, features: &Features) -> Result<String> {
+    let target =
+        trainer.loss.inputs.get("target").ok_or_else(|| spec_error("trainer.loss.inputs has no `target`".into()))?;
+    if let Some(name) = target.strip_prefix("tensors.") {
+        return Ok(name.to_owned());
+    }
+    let Some(column) = target.strip_prefix("target_columns.") else {
+        return Err(spec_error(format!(
+            "trainer.loss.inputs.target `{target}`: expected `tensors.X` or `target_columns.X`"
+        )));
+    };
+    target_step(features, column)
+        .and_then(|s| s.outputs.get("output").map(|r| r.name.clone()))
+        .ok_or_else(|| spec_error(format!("no processor step reads target column `{column}` into a tensor")))
+}
+
+/// The step that makes the loss target: the one whose `output` is
+/// `tensors.Z`, or the one that reads target column `Y`.
+fn target_step<'a>(features: &'a Features, target: &str) -> Option<&'a ProcessorStep> {
+    let column = target.strip_prefix("target_columns.").unwrap_or(target);
+    let tensor = target.strip_prefix("tensors.");
+    let reads = |s: &ProcessorStep| {
+        s.inputs.values().any(|i| match i {
+            StepInput::Columns(c) => c.len() == 1 && c[0] == column,
+            StepInput::Literal(l) => l.as_str() == Some(column),
+            StepInput::Ref(_) => false,
+        })
+    };
+    features.processors.iter().find(|s| match tensor {
+        Some(t) => s.outputs.get("output").is_some_and(|r| r.name == t),
+        None => reads(s) && s.outputs.contains_key("output"),
+    })
+}
+
+/// The model output the loss's `pred` names (`model.X` or `X`).
+fn pred_output(trainer: &TrainerSpec, model: &GraphModel) -> Result<String> {
+    let pred = trainer
+        .loss
+        .inputs
+        .get("pred")
+        .or_else(|| trainer.loss.inputs.get("input"))
+        .ok_or_else(|| spec_error("trainer.loss.inputs has no `pred`".into()))?;
+    let name = pred.strip_prefix("model.").unwrap_or(pred);
+    let names = model.output_names();
+    if names.contains(&name) {
+        return Ok(name.to_owned());
+    }
+    Err(Error::DanglingRef {
+        node: "trainer.loss".into(),
+        reference: pred.clone(),
+        hint: crate::DidYouMean::among(name, names),
+    })
+}
+
+fn loss_value(loss: &dyn Loss, trainer: &TrainerSpec, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let ports = loss.input_names();
+    let inputs: Vec<&Tensor> = ports
+        .iter()
+        .map(|p| match *p {
+            "target" => Ok(target),
+            "input" | "pred" => Ok(pred),
+            other => Err(spec_error(format!(
+                "loss `{}` needs input `{other}`; only `pred` and `target` are supported",
+                trainer.loss.component_type
+            ))),
+        })
+        .collect::<Result<_>>()?;
+    loss.forward(&inputs)
+}
+
+fn optimizer(trainer: &TrainerSpec, manager: &PluginManager) -> Result<Box<dyn Optimizer>> {
+    let mut config = trainer.optimizer.config.clone().unwrap_or_default();
+    if let Some(lr) = trainer.config.learning_rate
+        && !config.contains_key("lr")
+    {
+        config = config.with("lr", lr)?;
+    }
+    manager.get_optimizer(&trainer.optimizer.component_type)?.create(&Config::clone(&config))
+}

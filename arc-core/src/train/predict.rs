@@ -1,0 +1,113 @@
+//! Prediction from a model directory: the saved pipeline state prepares
+//! the features, the saved weights run the graph, and class codes are
+//! decoded through the target's label encoder.
+
+use std::collections::BTreeMap;
+
+use super::{Features, pipeline, target_step};
+use crate::graph::{GraphModel, ModelSpec};
+use crate::model_dir::Loaded;
+use crate::plugin::PluginManager;
+use crate::process::StepInput;
+use crate::spec::{ArcSpec, Config, TrainerSpec};
+use crate::tensor::no_grad;
+use crate::{Error, Result, Tensor};
+
+/// Predictions for every row: named columns of text values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prediction {
+    /// (column name, one value per row), in output order.
+    pub columns: Vec<(String, Vec<String>)>,
+}
+
+/// Predicts `table` with a loaded model directory. A classifier's output
+/// (the loss's `pred`) gives a column named after the target with the
+/// decoded class and one `p_<class>` column per class (softmax); other
+/// outputs give one column per output feature (`name`, or `name_<i>`).
+pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginManager) -> Result<Prediction> {
+    let spec = ArcSpec::from_yaml(&loaded.spec_text, crate::model_dir::SPEC_FILE)?;
+    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
+    let model_spec =
+        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| super::spec_error("no `model` section".into()))?)?;
+    let mut model = GraphModel::build(&model_spec, &loaded.fitted.vars, manager)?;
+    model.set_training(false);
+    let weights: BTreeMap<&str, &Tensor> = loaded.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut failed = None;
+    model.visit_params(&mut |name, p| {
+        let result = match weights.get(name) {
+            Some(w) if w.shape() == p.shape().as_slice() => p.set((*w).clone()),
+            Some(w) => Err(Error::ModelDir {
+                path: crate::model_dir::WEIGHTS_FILE.into(),
+                message: format!("`{name}` has shape {:?}, the model wants {:?}", w.shape(), p.shape()),
+            }),
+            None => Err(Error::ModelDir {
+                path: crate::model_dir::WEIGHTS_FILE.into(),
+                message: format!("no weights for `{name}`"),
+            }),
+        };
+        if let Err(e) = result {
+            failed.get_or_insert(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let bindings = pipeline(&features, manager, false)?.transform(table, &loaded.fitted)?;
+    let mut inputs = BTreeMap::new();
+    for (name, source, _) in model.inputs() {
+        let t = bindings.tensors.get(source).ok_or_else(|| {
+            super::spec_error(format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"))
+        })?;
+        inputs.insert(name.to_owned(), t.clone());
+    }
+    let _guard = no_grad();
+    let outputs = model.forward(&inputs)?;
+    let trainer = spec.trainer.as_ref().map(TrainerSpec::from_config).transpose()?;
+    let pred_name =
+        trainer.as_ref().and_then(|t| t.loss.inputs.get("pred")).map(|p| p.strip_prefix("model.").unwrap_or(p));
+    let target = trainer
+        .as_ref()
+        .and_then(|t| t.loss.inputs.get("target"))
+        .and_then(|t| target_step(&features, t).map(|s| (t, s)));
+    let mut prediction = Prediction::default();
+    for (name, out) in &outputs {
+        let classes = out.shape().last().copied().unwrap_or(1);
+        match target {
+            Some((target, step)) if Some(name.as_str()) == pred_name && out.dtype() == crate::DType::F32 => {
+                // The label encoder that made the target decodes the argmax.
+                let mut config = Config::new();
+                for (port, input) in &step.inputs {
+                    if let StepInput::Literal(l) = input
+                        && let Some(s) = l.as_str()
+                    {
+                        config = config.with(port, s)?;
+                    }
+                }
+                let processor = manager.get_processor(&step.op)?.create(&config)?;
+                let state = loaded.fitted.states.get(&step.state_ref().name).ok_or_else(|| Error::ModelDir {
+                    path: crate::model_dir::PROCESSORS_FILE.into(),
+                    message: format!("no state `{}` to decode the target", step.state_ref()),
+                })?;
+                let labels = processor.decode(state, &out.argmax(-1, false)?)?;
+                let column = target.rsplit('.').next().unwrap_or(target).to_owned();
+                let names =
+                    processor.decode(state, &Tensor::from_vec_i64((0..classes as i64).collect(), &[classes])?)?;
+                let probs = out.softmax(-1)?.to_vec()?;
+                prediction.columns.push((column, labels));
+                for (c, class) in names.iter().enumerate() {
+                    let p = probs.chunks(classes).map(|row| format!("{}", row[c])).collect();
+                    prediction.columns.push((format!("p_{class}"), p));
+                }
+            }
+            _ => {
+                let values = out.to_dtype(crate::DType::F32)?.to_vec()?;
+                let width = if out.shape().len() > 1 { classes } else { 1 };
+                for c in 0..width {
+                    let column = if width == 1 { name.clone() } else { format!("{name}_{c}") };
+                    prediction.columns.push((column, values.chunks(width).map(|row| format!("{}", row[c])).collect()));
+                }
+            }
+        }
+    }
+    Ok(prediction)
+}

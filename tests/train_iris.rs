@@ -1,0 +1,268 @@
+//! `arc train` on iris, end to end: the spec → pipeline → graph → trainer
+//! path, determinism, and the model directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arc::Result;
+use arc::data::Table;
+use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::train::{Trained, train};
+
+const SPEC: &str = "examples/specs/iris.yaml";
+const DATA: &str = "examples/data/iris.csv";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn spec_text() -> String {
+    std::fs::read_to_string(root().join(SPEC)).expect("the iris spec is committed")
+}
+
+fn table() -> Result<Table> {
+    let pm = arc::get_plugin_manager();
+    pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())
+}
+
+fn run(text: &str) -> Result<Trained> {
+    let spec = ArcSpec::from_yaml(text, SPEC)?;
+    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_| {})
+}
+
+#[test]
+fn iris_reaches_93_percent_held_out_accuracy() -> Result<()> {
+    let trained = run(&spec_text())?;
+    let last = trained.history.last().expect("100 epochs");
+    assert_eq!(trained.history.epochs.len(), 100);
+    assert!(last.val_loss.is_some(), "a validation split is held out");
+    assert!(last.metrics["accuracy"] >= 0.93, "validation accuracy {}", last.metrics["accuracy"]);
+    assert!(last.metrics["macro_f1"] >= 0.9, "validation macro-F1 {}", last.metrics["macro_f1"]);
+    assert!(last.train_loss < trained.history.epochs[0].train_loss, "the loss goes down");
+    Ok(())
+}
+
+#[test]
+fn two_runs_with_one_seed_give_bit_identical_weights() -> Result<()> {
+    let text = spec_text().replace("epochs: 100", "epochs: 5");
+    let bits = |t: &Trained| -> Result<Vec<(String, Vec<u32>)>> {
+        t.model
+            .named_values()
+            .into_iter()
+            .map(|(n, v)| Ok((n, v.to_vec()?.iter().map(|x| x.to_bits()).collect())))
+            .collect()
+    };
+    let (a, b) = (run(&text)?, run(&text)?);
+    assert_eq!(bits(&a)?, bits(&b)?);
+    assert_eq!(a.history, b.history);
+    let c = run(&text.replace("seed: 42", "seed: 7"))?;
+    assert_ne!(bits(&a)?, bits(&c)?, "another seed gives other weights");
+    Ok(())
+}
+
+#[test]
+fn graph_errors_name_the_node() -> Result<()> {
+    let text = spec_text();
+    let err = |from: &str, to: &str| run(&text.replace(from, to)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err("type: ReLU", "type: ReLu").starts_with("node `act` (`ReLu`): unknown layer"));
+    assert_eq!(
+        err("inputs: [features]", "inputs: [featurs]"),
+        "node `fc1`: unknown input `featurs` (did you mean `features`?)"
+    );
+    assert_eq!(
+        err("inputs: [features]", "inputs: [fc2]").replace("\n", ""),
+        "model graph has a cycle through nodes [\"fc1\", \"act\", \"fc2\"]"
+    );
+    assert_eq!(
+        err("in_features: vars.n_features", "in_features: vars.n_feature"),
+        "node `fc1`: unknown input `vars.n_feature` (did you mean `vars.n_features`?)"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_nan_loss_stops_training_naming_epoch_and_batch() {
+    // lr 1e38: the first step sends the weights to ±1e38, the logits overflow.
+    let text = spec_text().replace("config: {lr: 0.01}", "config: {lr: 1.0e38}");
+    let err = run(&text).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.starts_with("loss is ") && err.ends_with("at epoch 1, batch 2: training stopped"), "{err}");
+}
+
+fn arc_train(out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_arc"))
+        .current_dir(root())
+        .args(["train", SPEC, "--data", DATA, "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("arc runs")
+}
+
+#[test]
+fn arc_train_writes_a_model_directory() -> Result<()> {
+    let out = std::env::temp_dir().join(format!("arc-train-iris-{}", std::process::id()));
+    let run = arc_train(&out, &["--epochs", "20"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("epoch  20/20  loss "), "{stdout}");
+    assert!(stdout.contains("val_loss") && stdout.contains("accuracy") && stdout.contains("macro_f1"), "{stdout}");
+    for file in ["spec.yaml", "model.safetensors", "processors.json", "history.json"] {
+        assert!(out.join(file).is_file(), "{file} is written");
+    }
+    let bytes = std::fs::read(out.join("model.safetensors")).expect("weights");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    let mut names = st.names();
+    names.sort();
+    assert_eq!(names, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]);
+    assert_eq!(st.tensor("fc1.weight").expect("fc1.weight").shape(), [16, 4]);
+    assert_eq!(st.tensor("fc2.weight").expect("fc2.weight").shape(), [3, 16]);
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("history.json")).expect("history")).expect("history is JSON");
+    assert_eq!(history["epochs"].as_array().map(Vec::len), Some(20));
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("processors.json")).expect("state")).expect("state is JSON");
+    assert_eq!(fitted["vars"]["n_features"], 4.0);
+    assert!(fitted["states"]["label"].is_object() && fitted["states"]["scaler"].is_object(), "{fitted}");
+    // A second run replaces the directory whole; no temporary is left beside it.
+    assert!(arc_train(&out, &["--epochs", "2"]).status.success());
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("history.json")).expect("history")).expect("JSON");
+    assert_eq!(history["epochs"].as_array().map(Vec::len), Some(2));
+    let parent = out.parent().expect("a temp dir");
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    let leftovers = std::fs::read_dir(parent)
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!(".{name}.")))
+        .count();
+    assert_eq!(leftovers, 0);
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(())
+}
+
+#[test]
+fn user_errors_exit_1_with_a_message() {
+    let out = std::env::temp_dir().join(format!("arc-train-missing-{}", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_arc"))
+        .current_dir(root())
+        .args(["train", SPEC, "--data", "examples/data/nope.csv", "--out"])
+        .arg(&out)
+        .output()
+        .expect("arc runs");
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains("nope.csv"), "{stderr}");
+    assert!(!stderr.contains("backtrace") && !out.exists());
+}
+
+#[test]
+fn predict_decodes_labels_from_the_saved_model() -> Result<()> {
+    let out = std::env::temp_dir().join(format!("arc-predict-iris-{}", std::process::id()));
+    assert!(arc_train(&out, &[]).status.success());
+    // Rows without the target column: the label encoder is train-only.
+    let rows = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n";
+    let data = out.with_extension("csv");
+    std::fs::write(&data, rows).expect("temp csv");
+    let run = Command::new(env!("CARGO_BIN_EXE_arc"))
+        .arg("predict")
+        .arg(&out)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("arc runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "species,p_setosa,p_versicolor,p_virginica");
+    assert!(lines[1].starts_with("setosa,") && lines[2].starts_with("virginica,"), "{stdout}");
+    // The library path agrees, and the probabilities of a row sum to 1 (to 1e-5).
+    let loaded = arc::model_dir::load(&out)?;
+    let table =
+        arc::get_plugin_manager().get_data_source("csv")?.create(&Config::new())?.load(&data.display().to_string())?;
+    let prediction = arc::train::predict(&loaded, &table, arc::get_plugin_manager())?;
+    let sum: f64 = prediction.columns[1..].iter().map(|(_, v)| v[0].parse::<f64>().expect("a number")).sum();
+    assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+    let _ = (std::fs::remove_dir_all(&out), std::fs::remove_file(&data));
+    Ok(())
+}
+
+#[test]
+fn validate_checks_a_spec_and_builds_its_model() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_arc"))
+        .current_dir(root())
+        .args(["validate", SPEC, "--data", DATA])
+        .output()
+        .expect("arc runs");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success() && stdout.contains("model: 3 nodes (fc1 → act → fc2), 131 parameters"), "{stdout}");
+    let bad = std::env::temp_dir().join(format!("arc-validate-{}.yaml", std::process::id()));
+    std::fs::write(&bad, spec_text().replace("type: ReLU", "type: ReLUU")).expect("temp spec");
+    let run = Command::new(env!("CARGO_BIN_EXE_arc")).arg("validate").arg(&bad).output().expect("arc runs");
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).starts_with("error: node `act`: unknown layer `ReLUU`"));
+    let _ = std::fs::remove_file(&bad);
+}
+
+#[test]
+fn nodes_run_in_topological_order_with_named_refs() -> Result<()> {
+    use std::collections::BTreeMap;
+
+    use arc::Tensor;
+    use arc::graph::{GraphModel, ModelSpec};
+
+    // Declared out of order: `out` reads `act.output`, `act` reads `fc`.
+    let yaml = "inputs: {x: [null, vars.n]}\n\
+                graph:\n\
+                - {name: out, type: Tanh, inputs: act.output}\n\
+                - {name: act, type: ReLU, inputs: fc}\n\
+                - {name: fc, type: Linear, params: {in_features: vars.n, out_features: 2}, inputs: x}\n\
+                outputs: {y: out, hidden: fc.output}";
+    let spec = ModelSpec::from_config(&Config::from_yaml(yaml)?)?;
+    let vars = BTreeMap::from([("n".to_owned(), 3.0)]);
+    let model = GraphModel::build(&spec, &vars, arc::get_plugin_manager())?;
+    assert_eq!(model.node_names(), ["fc", "act", "out"]);
+    let names: Vec<String> = model.named_values().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["fc.weight", "fc.bias"]);
+    let x = Tensor::from_vec(vec![1.0, -2.0, 0.5, 0.0, 1.0, -1.0], &[2, 3])?;
+    let out = model.forward(&BTreeMap::from([("x".to_owned(), x.clone())]))?;
+    // y = tanh(relu(x Wᵀ + b)), exactly the composed ops.
+    let values = model.named_values();
+    let hidden = x.linear(&values[0].1, Some(&values[1].1))?;
+    assert_eq!(out["hidden"].to_vec()?, hidden.to_vec()?);
+    assert_eq!(out["y"].to_vec()?, hidden.relu()?.tanh()?.to_vec()?);
+    let err = model.forward(&BTreeMap::from([("x".to_owned(), Tensor::from_vec(vec![1.0; 4], &[2, 2])?)])).unwrap_err();
+    assert_eq!(err.to_string(), "spec: model input `x`: expected shape [null, 3], got [2, 2]");
+    Ok(())
+}
+
+#[test]
+fn regression_records_mse_mae_and_r2() -> Result<()> {
+    // Petal width from the other three measurements: a float target gives
+    // the regression metrics; a linear fit explains most of the variance.
+    let text = r"
+model_name: petal
+features:
+  feature_columns: [sepal_length, sepal_width, petal_length]
+  processors:
+    - {name: x, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
+    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
+    - {name: y, op: transform.assemble_vector, inputs: {columns: [petal_width]}, outputs: {output: tensors.width}}
+model:
+  inputs: {features: [null, 3]}
+  graph: [{name: fc, type: Linear, params: {in_features: 3, out_features: 1}}]
+trainer:
+  optimizer: {type: SGD}
+  loss: {type: MSELoss, inputs: {pred: model.fc, target: tensors.width}}
+  config: {epochs: 60, batch_size: 16, learning_rate: 0.05, seed: 3}
+";
+    let trained = run(text)?;
+    assert_eq!(trained.history.task, Some(arc::train::Task::Regression));
+    let last = trained.history.last().expect("60 epochs");
+    assert_eq!(last.metrics.keys().collect::<Vec<_>>(), ["mae", "mse", "r2"]);
+    // The recorded MSE is the validation loss (MSELoss is the mean squared error), to f32 rounding.
+    let val_loss = last.val_loss.expect("a validation split");
+    assert!((last.metrics["mse"] - val_loss).abs() <= 1e-5 * val_loss.max(1e-6) + 1e-6, "{last:?}");
+    assert!(last.metrics["r2"] > 0.85, "{last:?}");
+    Ok(())
+}
