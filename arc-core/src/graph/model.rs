@@ -196,7 +196,7 @@ impl GraphModel {
     }
 
     /// Calls `visit` with every parameter under `node.param` names.
-    pub fn visit_params(&self, visit: &mut dyn FnMut(&str, &Param)) {
+    pub fn visit_params<'a>(&'a self, visit: &mut dyn FnMut(&str, &'a Param)) {
         for node in &self.nodes {
             node.layer.visit_params(&node.name, visit);
         }

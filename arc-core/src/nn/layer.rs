@@ -48,7 +48,7 @@ pub trait Layer: Send + Sync {
 
     /// Calls `visit` with each trainable parameter under its dotted name
     /// (`weight`, `encoder.linear.weight`), prefixed by `prefix`.
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         let _ = (prefix, visit);
     }
 

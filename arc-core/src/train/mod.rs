@@ -21,7 +21,7 @@ pub use predict::{Prediction, predict};
 
 use crate::data::Table;
 use crate::graph::{GraphModel, ModelSpec};
-use crate::nn::{Loss, Optimizer, init};
+use crate::nn::{Loss, Optimizer, Param, init};
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Pipeline, ProcessorStep, StepInput};
 use crate::spec::{ArcSpec, Config, TrainerSpec};
@@ -141,13 +141,18 @@ pub fn train(
     let mut order: Vec<usize> = (0..train_split.rows).collect();
     for epoch in 1..=cfg.epochs {
         model.set_training(true);
+        // Every parameter under its name, for one optimizer step over all of
+        // them (LBFGS needs the whole set; the others keep state by name).
+        let mut params: Vec<(String, &Param)> = Vec::new();
+        model.visit_params(&mut |name, p| params.push((name.to_owned(), p)));
+        let named: Vec<(&str, &Param)> = params.iter().map(|(n, p)| (n.as_str(), *p)).collect();
         if cfg.shuffle {
             shuffle(&mut order, &mut rng);
         }
         let mut total = 0.0f64;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let batch = train_split.select(chunk)?;
-            model.visit_params(&mut |_, p| p.zero_grad());
+            named.iter().for_each(|(_, p)| p.zero_grad());
             let outputs = model.forward(&batch.inputs)?;
             let value = loss_value(loss.as_ref(), trainer, &outputs[&pred_name], &batch.target)?;
             let v = value.item()?;
@@ -156,21 +161,10 @@ pub fn train(
             }
             total += f64::from(v) * chunk.len() as f64;
             value.backward()?;
-            // Each parameter is stepped under its name; the optimizers keep
-            // their state per name (the Layer trait hands out parameters
-            // only through `visit_params`).
-            let mut failed = None;
-            model.visit_params(&mut |name, p| {
-                if failed.is_none()
-                    && let Err(e) = optimizer.step(&[(name, p)])
-                {
-                    failed = Some(e);
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            optimizer.step(&named)?;
         }
+        drop(named);
+        drop(params);
         model.set_training(false);
         let _guard = no_grad();
         let (val_loss, metrics) = match &val_split {

@@ -84,7 +84,7 @@ impl Layer for RmsNorm {
         input.rms_norm(weight.as_ref(), self.eps)
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         if let Some(w) = &self.weight {
             visit(&arc_core::nn::join_name(prefix, "weight"), w);
         }

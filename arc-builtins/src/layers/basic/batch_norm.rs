@@ -207,7 +207,7 @@ impl Layer for BatchNorm1d {
         Tensor::apply_custom(op, &inputs)
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         if let (Some(w), Some(b)) = (&self.weight, &self.bias) {
             visit(&join_name(prefix, "weight"), w);
             visit(&join_name(prefix, "bias"), b);

@@ -241,7 +241,7 @@ impl Layer for Embedding {
         Tensor::apply_custom(op, &[&self.weight.value()])
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         visit(&join_name(prefix, "weight"), &self.weight);
     }
 

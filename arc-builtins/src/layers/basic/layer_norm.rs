@@ -134,7 +134,7 @@ impl Layer for LayerNorm {
         x.reshape(&rows)?.layer_norm(weight.as_ref(), bias.as_ref(), self.eps)?.reshape(x.shape())
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         if let Some(w) = &self.weight {
             visit(&join_name(prefix, "weight"), w);
         }

@@ -86,7 +86,7 @@ impl Layer for Linear {
         input.linear(&self.weight.value(), bias.as_ref())
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         visit(&join_name(prefix, "weight"), &self.weight);
         if let Some(bias) = &self.bias {
             visit(&join_name(prefix, "bias"), bias);

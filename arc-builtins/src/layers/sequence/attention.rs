@@ -379,7 +379,7 @@ impl Layer for MultiHeadAttention {
         self.attend(query, key, value, find("attn_mask"), find("key_padding_mask"))
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         if let Some(w) = &self.in_proj_weight {
             visit(&join_name(prefix, "in_proj_weight"), w);
         }

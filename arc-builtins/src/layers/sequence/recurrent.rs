@@ -273,7 +273,7 @@ impl Layer for RecurrentLayer {
         self.run(input)
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         for cell in self.cells.iter().flatten() {
             visit(&join_name(prefix, &format!("weight_ih{}", cell.suffix)), &cell.weight_ih);
             visit(&join_name(prefix, &format!("weight_hh{}", cell.suffix)), &cell.weight_hh);

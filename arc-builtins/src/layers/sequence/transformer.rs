@@ -135,7 +135,7 @@ impl LinearParams {
         x.linear(&self.weight.value(), self.bias.as_ref().map(Param::value).as_ref())
     }
 
-    fn visit(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         visit(&join_name(prefix, "weight"), &self.weight);
         if let Some(b) = &self.bias {
             visit(&join_name(prefix, "bias"), b);
@@ -162,7 +162,7 @@ impl NormParams {
         x.layer_norm(Some(&self.weight.value()), self.bias.as_ref().map(Param::value).as_ref(), eps)
     }
 
-    fn visit(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         visit(&join_name(prefix, "weight"), &self.weight);
         if let Some(b) = &self.bias {
             visit(&join_name(prefix, "bias"), b);
@@ -276,7 +276,7 @@ impl Layer for TransformerEncoderLayer {
         }
     }
 
-    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Param)) {
+    fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         self.self_attn.visit_params(&join_name(prefix, "self_attn"), visit);
         self.linear1.visit(&join_name(prefix, "linear1"), visit);
         self.linear2.visit(&join_name(prefix, "linear2"), visit);
