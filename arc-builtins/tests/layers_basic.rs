@@ -9,6 +9,9 @@
 //! fixture's `g` with respect to every float input and parameter (relative 1e-4, absolute
 //! 1e-6). Running statistics and renormalised weights are compared after the last step.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -71,12 +74,8 @@ fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `|got - want| <= atol + rtol * |want|`, element by element.
 fn assert_close(got: &[f32], want: &[f32], rtol: f32, atol: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: got {g}, want {w} (rtol {rtol}, atol {atol})");
-    }
+    support::assert_close(what, got, want, rtol.into(), atol.into());
 }
 
 fn manager() -> PluginManager {

@@ -8,6 +8,9 @@
 //! every parameter. Tolerances: outputs `|got - want| <= 1e-6 + 1e-5 |want|`,
 //! gradients `<= 1e-6 + 1e-4 |want|` (f32 sums in a different order).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 
 use arc_builtins::BuiltinLayerPlugin;
@@ -82,15 +85,6 @@ fn yaml(text: &str) -> Config {
     Config::from_yaml(text).expect("test YAML parses")
 }
 
-/// `|got - want| <= atol + rtol |want|` for every element, with the first
-/// offending index in the message.
-fn assert_close(what: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: got {g}, want {w} (rtol {rtol}, atol {atol})");
-    }
-}
-
 fn param_names(layer: &dyn Layer) -> Vec<String> {
     let mut names = Vec::new();
     layer.visit_params("", &mut |name, _| names.push(name.to_owned()));
@@ -139,20 +133,26 @@ fn check_fixture(name: &str) -> Result<()> {
         layer.forward_multi(&named)?
     };
     assert_eq!(out.shape(), f.output.shape, "{name}: output shape");
-    assert_close(&format!("{name}: output"), &out.to_vec()?, &f.output.values(), 1e-5, 1e-6);
+    support::assert_close(&format!("{name}: output"), &out.to_vec()?, &f.output.values(), 1e-5, 1e-6);
 
     out.mul(&f.grad_output.tensor()?)?.sum_all()?.backward()?;
     for (port, t) in &inputs {
         if let Some(want) = f.input_grads.get(port) {
             let got = t.grad().unwrap_or_else(|| panic!("{name}: no gradient for input {port}"));
-            assert_close(&format!("{name}: d/d{port}"), &got.to_vec()?, &want.values(), 1e-4, 1e-6);
+            support::assert_close(&format!("{name}: d/d{port}"), &got.to_vec()?, &want.values(), 1e-4, 1e-6);
         }
     }
     let mut grads = Vec::new();
     layer.visit_params("", &mut |pname, param| grads.push((pname.to_owned(), param.grad())));
     for (pname, got) in grads {
         let got = got.unwrap_or_else(|| panic!("{name}: no gradient for {pname}"));
-        assert_close(&format!("{name}: d/d{pname}"), &got.to_vec()?, &f.param_grads[&pname].values(), 1e-4, 1e-6);
+        support::assert_close(
+            &format!("{name}: d/d{pname}"),
+            &got.to_vec()?,
+            &f.param_grads[&pname].values(),
+            1e-4,
+            1e-6,
+        );
     }
     Ok(())
 }
@@ -199,9 +199,9 @@ fn self_attention_through_the_ports_matches_the_single_input() -> Result<()> {
     let same = layer.forward_multi(&[("query", &x), ("key", &x), ("value", &x)])?.to_vec()?;
     let copies = layer.forward_multi(&[("value", &copy), ("query", &x), ("key", &copy)])?.to_vec()?;
     let defaulted = layer.forward_multi(&[("query", &x)])?.to_vec()?;
-    assert_close("same tensor", &same, &single, 0.0, 1e-6);
-    assert_close("copies", &copies, &single, 0.0, 1e-6);
-    assert_close("key and value default to query", &defaulted, &single, 0.0, 1e-6);
+    support::assert_close("same tensor", &same, &single, 0.0, 1e-6);
+    support::assert_close("copies", &copies, &single, 0.0, 1e-6);
+    support::assert_close("key and value default to query", &defaulted, &single, 0.0, 1e-6);
     let err = layer.forward_multi(&[("query", &x), ("keys", &x)]).unwrap_err();
     assert!(err.to_string().contains("(query required)"), "{err}");
     Ok(())
@@ -226,8 +226,8 @@ fn fused_and_composed_attention_agree() -> Result<()> {
     };
     let (fused, fused_grad) = run(&mask)?;
     let (composed, composed_grad) = run(&Tensor::from_vec(mask.to_vec()?, &[3, 5])?.requires_grad_()?)?;
-    assert_close("output", &fused, &composed, 0.0, 1e-6);
-    assert_close("d/dquery", &fused_grad, &composed_grad, 0.0, 1e-5);
+    support::assert_close("output", &fused, &composed, 0.0, 1e-6);
+    support::assert_close("d/dquery", &fused_grad, &composed_grad, 0.0, 1e-5);
     Ok(())
 }
 

@@ -8,6 +8,9 @@
 //! relative (with an absolute floor of 1e-6 for values near zero): f32
 //! kernels that sum in a different order than PyTorch's stay well inside both.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
 
 use arc_builtins::BuiltinLossPlugin;
@@ -73,16 +76,6 @@ fn yaml(text: &str) -> Config {
     Config::from_yaml(text).expect("the test's YAML parses")
 }
 
-/// `|got - want| <= atol + rtol |want|` elementwise (NaN only against NaN).
-fn assert_close(what: &str, got: &[f32], want: &[f64], rtol: f64, atol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: {} values, expected {}", got.len(), want.len());
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let g = f64::from(g);
-        let ok = if w.is_nan() { g.is_nan() } else { (g - w).abs() <= atol + rtol * w.abs() };
-        assert!(ok, "{what}[{i}]: got {g}, expected {w} (rtol {rtol}, atol {atol})");
-    }
-}
-
 /// Runs every case of `tests/fixtures/losses/<name>.json`: output shape and
 /// values, then the gradients of the differentiated inputs.
 fn check_fixture(name: &str) -> Result<()> {
@@ -111,7 +104,7 @@ fn check_fixture(name: &str) -> Result<()> {
         let refs: Vec<&Tensor> = inputs.iter().collect();
         let out = loss.forward(&refs)?;
         assert_eq!(out.shape(), case.output.shape.as_slice(), "{what}: output shape");
-        assert_close(&format!("{what} output"), &out.to_vec()?, &case.output.data, FORWARD_RTOL, ATOL);
+        support::assert_close(&format!("{what} output"), &out.to_vec()?, &case.output.data, FORWARD_RTOL, ATOL);
 
         let seed: Vec<f32> = case.grad_output.data.iter().map(|&v| v as f32).collect();
         out.backward_with(&Tensor::from_vec(seed, out.shape())?)?;
@@ -119,7 +112,7 @@ fn check_fixture(name: &str) -> Result<()> {
             let Some(want) = want else { continue };
             let grad = tensor.grad().unwrap_or_else(|| panic!("{what}: no gradient for `{}`", input.name));
             assert_eq!(grad.shape(), want.shape.as_slice(), "{what}: grad shape of `{}`", input.name);
-            assert_close(&format!("{what} d/d{}", input.name), &grad.to_vec()?, &want.data, GRAD_RTOL, ATOL);
+            support::assert_close(&format!("{what} d/d{}", input.name), &grad.to_vec()?, &want.data, GRAD_RTOL, ATOL);
         }
     }
     Ok(())

@@ -10,6 +10,9 @@
 //! Tolerance: parameters, state and losses match to 1e-4 relative (1e-6 absolute near 0).
 #![cfg(feature = "optimizers")]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
 
 use arc_builtins::BuiltinOptimizerPlugin;
@@ -94,13 +97,8 @@ fn build(pm: &PluginManager, name: &str, config: &Config) -> Result<Box<dyn Opti
     pm.get_optimizer(name)?.create(config)
 }
 
-/// `|got - want| <= atol + rtol * |want|` elementwise.
 fn assert_close(got: &[f32], want: &[f32], rtol: f64, atol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let (g, w) = (g as f64, w as f64);
-        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: got {g}, want {w}");
-    }
+    support::assert_close(what, got, want, rtol, atol);
 }
 
 /// The fixture's problem: the parameters and, for LBFGS, the objective's coefficients.

@@ -12,6 +12,9 @@
 
 #![cfg(all(feature = "processors", feature = "data-sources"))]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
 
 use arc_builtins::{BuiltinDataSourcePlugin, BuiltinProcessorPlugin};
@@ -60,14 +63,6 @@ fn strings(v: &Value) -> Vec<String> {
     v.as_array().expect("a list").iter().map(|s| s.as_str().expect("a string").to_owned()).collect()
 }
 
-/// `|got - want| <= atol + rtol |want|` elementwise.
-fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: {} values, expected {}", got.len(), want.len());
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: got {g}, expected {w}");
-    }
-}
-
 fn values(t: &Tensor) -> Vec<f64> {
     t.to_vec().expect("an f32 tensor").into_iter().map(f64::from).collect()
 }
@@ -101,11 +96,11 @@ fn check_scaler(op: &str, params: &str, case: &Value, keys: [&str; 2]) -> Result
     let fitted = pipeline.fit(&feature_table(&data["x"]))?;
     let state = &fitted.states["s"];
     for key in keys {
-        assert_close(&format!("{op} {key}"), state.numbers(op, key)?, &floats(&case[key]), STAT_RTOL, 0.0);
+        support::assert_close(&format!("{op} {key}"), state.numbers(op, key)?, &floats(&case[key]), STAT_RTOL, 0.0);
     }
-    assert_close(&format!("{op} fit"), &values(tensor(&fitted, "x")), &floats(&case["fit"]), RTOL, ATOL);
+    support::assert_close(&format!("{op} fit"), &values(tensor(&fitted, "x")), &floats(&case["fit"]), RTOL, ATOL);
     let predicted = pipeline.transform(&feature_table(&data["x_new"]), &fitted.fitted())?;
-    assert_close(&format!("{op} new"), &values(tensor(&predicted, "x")), &floats(&case["new"]), RTOL, ATOL);
+    support::assert_close(&format!("{op} new"), &values(tensor(&predicted, "x")), &floats(&case["new"]), RTOL, ATOL);
     Ok(())
 }
 
@@ -127,10 +122,16 @@ fn fit_and_transform_standard_scaler_match_numpy() -> Result<()> {
          - {{name: apply, op: transform.standard_scaler, inputs: {{x: tensors.raw, state: states.scaler}}, outputs: {{output: tensors.x}}}}"
     ))?;
     let fitted = pipeline.fit(&feature_table(&data["x"]))?;
-    assert_close("mean", fitted.states["scaler"].numbers("t", "mean")?, &floats(&case["mean"]), STAT_RTOL, 0.0);
-    assert_close("fit", &values(tensor(&fitted, "x")), &floats(&case["fit"]), RTOL, ATOL);
+    support::assert_close(
+        "mean",
+        fitted.states["scaler"].numbers("t", "mean")?,
+        &floats(&case["mean"]),
+        STAT_RTOL,
+        0.0,
+    );
+    support::assert_close("fit", &values(tensor(&fitted, "x")), &floats(&case["fit"]), RTOL, ATOL);
     let predicted = pipeline.transform(&feature_table(&data["x_new"]), &fitted.fitted())?;
-    assert_close("new", &values(tensor(&predicted, "x")), &floats(&case["new"]), RTOL, ATOL);
+    support::assert_close("new", &values(tensor(&predicted, "x")), &floats(&case["new"]), RTOL, ATOL);
     Ok(())
 }
 
@@ -170,7 +171,7 @@ fn fitted_state_round_trips_through_json_and_predicts_the_same() -> Result<()> {
     let new = feature_table(&data["x_new"]);
     let (a, b) = (pipeline.transform(&new, &fitted)?, pipeline.transform(&new, &loaded)?);
     assert_eq!(values(tensor(&a, "x")), values(tensor(&b, "x")));
-    assert_close("robust new", &values(tensor(&b, "x")), &floats(&data["robust"][0]["new"]), RTOL, ATOL);
+    support::assert_close("robust new", &values(tensor(&b, "x")), &floats(&data["robust"][0]["new"]), RTOL, ATOL);
     Ok(())
 }
 
@@ -475,8 +476,14 @@ fn iris_pipeline_standardizes_features_and_encodes_species() -> Result<()> {
     let fitted = pipeline.fit(&table)?;
     let features = tensor(&fitted, "features");
     assert_eq!(features.shape(), [150, 4]);
-    assert_close("iris features", &values(features), &floats(&data["standardized"]), RTOL, ATOL);
-    assert_close("iris mean", fitted.states["scaler"].numbers("t", "mean")?, &floats(&data["mean"]), STAT_RTOL, 0.0);
+    support::assert_close("iris features", &values(features), &floats(&data["standardized"]), RTOL, ATOL);
+    support::assert_close(
+        "iris mean",
+        fitted.states["scaler"].numbers("t", "mean")?,
+        &floats(&data["mean"]),
+        STAT_RTOL,
+        0.0,
+    );
     let codes: Vec<i64> = floats(&data["codes"]).into_iter().map(|c| c as i64).collect();
     assert_eq!(tensor(&fitted, "target").to_vec_i64()?, codes);
     assert_eq!((fitted.vars["n_features"], fitted.vars["num_classes"]), (4.0, 3.0));
