@@ -23,6 +23,15 @@ pub fn default_reduction() -> String {
     "mean".to_owned()
 }
 
+/// The config of the losses whose only option is `reduction`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReductionConfig {
+    /// `mean` (default), `sum` or `none`.
+    #[serde(default = "default_reduction")]
+    pub reduction: String,
+}
+
 impl Reduction {
     /// Parses a config's `reduction`; `batchmean` only where
     /// `allow_batchmean` (PyTorch accepts it for `KLDivLoss` alone).

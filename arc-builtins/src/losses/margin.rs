@@ -25,8 +25,8 @@ use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
 use super::common::{
-    Bound, Reduction, check_number, clamp_min_zero, default_reduction, expect_dtype, expect_f32, expect_same_shape,
-    inputs, invalid, weight_tensor,
+    Bound, Reduction, ReductionConfig, check_number, clamp_min_zero, default_reduction, expect_dtype, expect_f32,
+    expect_same_shape, inputs, invalid, weight_tensor,
 };
 
 use super::LossFactory;
@@ -153,15 +153,6 @@ fn rows(op: &'static str, pred: &Tensor) -> Result<Tensor> {
         [_, _] => Ok(pred.clone()),
         shape => Err(Error::BadRank { op, expected: "pred of shape [N, C] or [C]", shape: shape.to_vec() }),
     }
-}
-
-/// `MultiLabelMarginLoss`'s and `MultiMarginLoss`'s reduction-only config.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReductionConfig {
-    /// `mean` (default), `sum` or `none`.
-    #[serde(default = "default_reduction")]
-    reduction: String,
 }
 
 /// A multi-label hinge loss (PyTorch's `nn.MultiLabelMarginLoss`): every

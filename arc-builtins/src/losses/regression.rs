@@ -20,7 +20,7 @@ use arc_core::spec::Config;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
-use super::common::{Bound, Reduction, check_number, default_reduction, expect_pair, inputs};
+use super::common::{Bound, Reduction, ReductionConfig, check_number, default_reduction, expect_pair, inputs};
 
 const PORTS: &str = "2 tensors: pred, target";
 
@@ -35,15 +35,6 @@ pub const LOSSES: &[(&str, LossFactory)] = &[
     ("PoissonNLLLoss", PoissonNLLLoss::from_config),
     ("KLDivLoss", KLDivLoss::from_config),
 ];
-
-/// The config of the losses whose only option is `reduction`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReductionConfig {
-    /// `mean` (default), `sum` or `none`.
-    #[serde(default = "default_reduction")]
-    reduction: String,
-}
 
 /// Mean squared error, `l = (pred - target)^2` (PyTorch's `nn.MSELoss`).
 ///
