@@ -552,6 +552,38 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+
+    // ---- trainer: config, devices, evaluation ------------------------------
+    /// `trainer.config.early_stopping.monitor` names no loss or metric of the task.
+    #[error("trainer.config.early_stopping.monitor: unknown value `{monitor}`{hint}; expected one of {expected}")]
+    UnknownMonitor {
+        /// The name given.
+        monitor: String,
+        /// The accepted names, comma-separated.
+        expected: String,
+        /// Close accepted names.
+        hint: DidYouMean,
+    },
+    /// The requested training device is not available.
+    #[error("trainer.config.device: `{requested}` is not available: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for (`cuda`).
+        requested: String,
+        /// Why not, and what to do.
+        reason: String,
+    },
+    /// A target label that the model never saw at training.
+    #[error("column `{column}`, row {row}: unknown label `{label}`{hint}")]
+    UnknownTargetLabel {
+        /// The target column.
+        column: String,
+        /// The 1-based data row (the first row under the header is row 1).
+        row: usize,
+        /// The label.
+        label: String,
+        /// Close known labels.
+        hint: DidYouMean,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

@@ -10,3 +10,4 @@ mod trainer;
 pub use config::Config;
 pub use document::ArcSpec;
 pub use trainer::{ComponentSpec, LossSpec, TrainConfig, TrainerSpec};
+pub use trainer::{DeviceChoice, EarlyStopping, GradientClip};

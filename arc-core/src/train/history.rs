@@ -38,11 +38,42 @@ pub struct History {
     pub task: Option<super::Task>,
     /// The records.
     pub epochs: Vec<EpochRecord>,
+    /// The epoch at which early stopping ended training (none when every
+    /// planned epoch ran).
+    #[serde(default)]
+    pub stopped_early: Option<usize>,
+    /// The epoch whose monitored value was best (with early stopping).
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
+    /// Whether the model holds the weights of [`best_epoch`](Self::best_epoch)
+    /// rather than the last epoch's (`early_stopping.restore_best`).
+    #[serde(default)]
+    pub restored_best: bool,
 }
 
 impl History {
     /// The last epoch's record.
     pub fn last(&self) -> Option<&EpochRecord> {
         self.epochs.last()
+    }
+
+    /// The record that describes the trained model's weights: the best
+    /// epoch's when they were restored, the last one's otherwise.
+    ///
+    /// ```
+    /// use arc_core::train::{EpochRecord, History};
+    ///
+    /// let record = |epoch| EpochRecord { epoch, train_loss: 1.0, val_loss: None, metrics: Default::default() };
+    /// let mut h = History { epochs: vec![record(1), record(2), record(3)], ..History::default() };
+    /// assert_eq!(h.final_record().map(|r| r.epoch), Some(3));
+    /// h.best_epoch = Some(1);
+    /// h.restored_best = true;
+    /// assert_eq!(h.final_record().map(|r| r.epoch), Some(1));
+    /// ```
+    pub fn final_record(&self) -> Option<&EpochRecord> {
+        match self.best_epoch {
+            Some(best) if self.restored_best => self.epochs.iter().find(|r| r.epoch == best),
+            _ => self.last(),
+        }
     }
 }

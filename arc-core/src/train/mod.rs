@@ -7,16 +7,24 @@
 //! seed give bit-identical weights. A NaN or infinite loss stops training
 //! with [`Error::NonFiniteLoss`] naming the epoch and batch.
 
+mod clip;
+mod device;
+mod early_stop;
 mod history;
 pub mod metrics;
+mod observer;
 mod predict;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use clip::{clip_grad_norm, clip_grad_value, clip_gradients};
+pub use device::resolve_device;
+pub use early_stop::{EarlyStopper, Mode, Verdict, monitor_names};
 pub use history::{EpochRecord, History};
 pub use metrics::Task;
+pub use observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
 pub use predict::{Prediction, predict};
 
 use crate::data::Table;
@@ -69,13 +77,32 @@ impl Split {
 
 /// Trains `spec`'s model on `table` with the `trainer` settings (the
 /// spec's own, possibly overridden by the caller); `on_epoch` sees each
-/// record as it is made (live progress).
+/// record as it is made. [`train_with`] takes a full [`TrainObserver`]
+/// (per-batch progress, checkpoints).
 pub fn train(
     spec: &ArcSpec,
     trainer: &TrainerSpec,
     table: &Table,
     manager: &PluginManager,
     on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<Trained> {
+    train_with(spec, trainer, table, manager, &mut observer::EpochFn(on_epoch))
+}
+
+/// [`train`] reporting to `observer`: the start, every batch, every epoch
+/// and every `checkpoint_every`-th epoch's checkpoint.
+///
+/// Each batch: forward, loss (a NaN or infinite one stops training with
+/// [`Error::NonFiniteLoss`]), backward, `gradient_clip`, optimizer step.
+/// Each epoch: validation loss and metrics, then `early_stopping`, which
+/// may end training (recorded in [`History::stopped_early`]) and restore
+/// the best epoch's weights.
+pub fn train_with(
+    spec: &ArcSpec,
+    trainer: &TrainerSpec,
+    table: &Table,
+    manager: &PluginManager,
+    observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
     let cfg = &trainer.config;
     if !(0.0..1.0).contains(&cfg.validation_split) {
@@ -137,7 +164,24 @@ pub fn train(
     let loss =
         manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
     let mut optimizer = optimizer(trainer, manager)?;
-    let mut history = History { task: Some(task), epochs: Vec::new() };
+    let (device, device_note) = resolve_device(cfg.device)?;
+    if cfg.checkpoint_every == Some(0) {
+        return Err(spec_error("trainer.config.checkpoint_every must be at least 1".into()));
+    }
+    let mut stopper =
+        cfg.early_stopping.as_ref().map(|es| EarlyStopper::new(es, task, val_split.is_some())).transpose()?;
+    let restore_best = cfg.early_stopping.as_ref().is_some_and(|es| es.restore_best);
+    let batches = train_split.rows.div_ceil(cfg.batch_size);
+    observer.on_train_start(&TrainStart {
+        epochs: cfg.epochs,
+        batches_per_epoch: batches,
+        train_rows: train_split.rows,
+        val_rows: val_split.as_ref().map_or(0, |v| v.rows),
+        device,
+        device_note,
+    });
+    let mut history = History { task: Some(task), ..History::default() };
+    let mut best_weights: Option<Vec<(String, Tensor)>> = None;
     let mut order: Vec<usize> = (0..train_split.rows).collect();
     for epoch in 1..=cfg.epochs {
         model.set_training(true);
@@ -146,6 +190,7 @@ pub fn train(
         let mut params: Vec<(String, &Param)> = Vec::new();
         model.visit_params(&mut |name, p| params.push((name.to_owned(), p)));
         let named: Vec<(&str, &Param)> = params.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+        let plain: Vec<&Param> = params.iter().map(|(_, p)| *p).collect();
         if cfg.shuffle {
             shuffle(&mut order, &mut rng);
         }
@@ -161,10 +206,12 @@ pub fn train(
             }
             total += f64::from(v) * chunk.len() as f64;
             value.backward()?;
+            if let Some(clip) = &cfg.gradient_clip {
+                clip_gradients(clip, &plain)?;
+            }
             optimizer.step(&named)?;
+            observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: f64::from(v) });
         }
-        drop(named);
-        drop(params);
         model.set_training(false);
         let _guard = no_grad();
         let (val_loss, metrics) = match &val_split {
@@ -180,11 +227,48 @@ pub fn train(
             }
         };
         let record = EpochRecord { epoch, train_loss: total / train_split.rows.max(1) as f64, val_loss, metrics };
-        on_epoch(&record);
+        observer.on_epoch_end(&record);
+        let verdict = stopper.as_mut().map(|s| s.update(&record));
         history.epochs.push(record);
+        if let Some(stopper) = &stopper {
+            history.best_epoch = stopper.best_epoch();
+        }
+        if restore_best && verdict == Some(Verdict::Improved) {
+            best_weights = Some(snapshot(&model)?);
+        }
+        if cfg.checkpoint_every.is_some_and(|every| epoch % every == 0) {
+            observer.on_checkpoint(&Checkpoint { epoch, model: &model, fitted: &fitted, history: &history })?;
+        }
+        if verdict == Some(Verdict::Stop) {
+            history.stopped_early = Some(epoch);
+            break;
+        }
     }
     model.set_training(false);
+    if let Some(weights) = best_weights {
+        restore(&model, &weights)?;
+        history.restored_best = true;
+    }
     Ok(Trained { model, fitted, history })
+}
+
+/// A deep copy of every parameter (optimizers may reuse storage).
+fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
+    model.named_values().into_iter().map(|(n, t)| Ok((n, Tensor::from_vec(t.to_vec()?, t.shape())?))).collect()
+}
+
+/// Puts snapshot weights back into the model's parameters.
+fn restore(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
+    let by_name: BTreeMap<&str, &Tensor> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut result = Ok(());
+    model.visit_params(&mut |name, p| {
+        if let Some(t) = by_name.get(name)
+            && result.is_ok()
+        {
+            result = p.set((*t).clone());
+        }
+    });
+    result
 }
 
 pub(crate) fn spec_error(message: String) -> Error {
