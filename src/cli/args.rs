@@ -22,6 +22,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Predict with a model directory that `arc train` wrote.
     Predict(PredictArgs),
+    /// Compute a model directory's loss and metrics on labelled data.
+    Evaluate(EvaluateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +49,9 @@ pub struct TrainArgs {
     /// Overrides `trainer.config.seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Overrides `trainer.config.device`: cpu, cuda or auto.
+    #[arg(long)]
+    pub device: Option<arc::spec::DeviceChoice>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,4 +73,16 @@ pub struct PredictArgs {
     /// The CSV file to write (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// Labelled rows (CSV) holding the feature and target columns.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -24,6 +24,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(seed) = args.seed {
         trainer.config.seed = seed;
     }
+    if let Some(device) = args.device {
+        trainer.config.device = device;
+    }
     let data = args.data.display().to_string();
     let source = pm.get_data_source("csv")?.create(&Config::new())?;
     let table = source.load(&data)?;

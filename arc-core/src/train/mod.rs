@@ -10,6 +10,7 @@
 mod clip;
 mod device;
 mod early_stop;
+mod evaluate;
 mod history;
 pub mod metrics;
 mod observer;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 pub use clip::{clip_grad_norm, clip_grad_value, clip_gradients};
 pub use device::resolve_device;
 pub use early_stop::{EarlyStopper, Mode, Verdict, monitor_names};
+pub use evaluate::{Evaluation, evaluate};
 pub use history::{EpochRecord, History};
 pub use metrics::Task;
 pub use observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};

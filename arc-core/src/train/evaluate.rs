@@ -1,0 +1,178 @@
+//! Evaluation of a model directory on labelled data (`arc evaluate`): the
+//! saved pipeline state prepares the features *and* the target (train-only
+//! target steps such as `LabelEncoding` run in transform mode with their
+//! saved state), the saved weights run the graph, and the spec's loss and
+//! the task's metrics compare the prediction with the target.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Features, Task, metrics, pipeline, pred_output, spec_error, target_step, target_tensor};
+use crate::data::Table;
+use crate::graph::{GraphModel, ModelSpec};
+use crate::model_dir::{Loaded, SPEC_FILE, WEIGHTS_FILE};
+use crate::plugin::PluginManager;
+use crate::process::StepInput;
+use crate::spec::{ArcSpec, TrainerSpec};
+use crate::tensor::no_grad;
+use crate::{DType, Error, Result, Tensor};
+
+/// The loss and metrics of a model on a data set.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// The spec's `model_name`.
+    pub model: String,
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Classification (accuracy, macro-F1) or regression (MSE, MAE, R²).
+    pub task: Task,
+    /// The loss type (`CrossEntropyLoss`).
+    pub loss_type: String,
+    /// The loss over all rows (the loss's own reduction, `mean` by default).
+    pub loss: f64,
+    /// `accuracy` and `macro_f1`, or `mse`, `mae` and `r2`.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Evaluates a loaded model directory on `table`, which must hold the
+/// target column(s). A target label that training never saw is
+/// [`Error::UnknownTargetLabel`] naming the column, the row and the label.
+pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Result<Evaluation> {
+    let spec = ArcSpec::from_yaml(&loaded.spec_text, SPEC_FILE)?;
+    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
+    let model_spec =
+        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| spec_error("no `model` section".into()))?)?;
+    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().ok_or_else(|| {
+        spec_error("the model's spec has no `trainer` section, so no loss or target to evaluate against".into())
+    })?)?;
+    let mut model = GraphModel::build(&model_spec, &loaded.fitted.vars, manager)?;
+    model.set_training(false);
+    load_weights(&model, &loaded.weights)?;
+    for column in target_columns(&trainer, &features) {
+        table.require_column(&column)?;
+    }
+    let bindings = pipeline(&features, manager, true)?
+        .transform(table, &loaded.fitted)
+        .map_err(|e| locate_unknown_label(e, &features, table))?;
+    let target_name = target_tensor(&trainer, &features)?;
+    let target = bindings
+        .tensors
+        .get(&target_name)
+        .ok_or_else(|| spec_error(format!("the loss target `tensors.{target_name}` is made by no processor step")))?;
+    let mut inputs = BTreeMap::new();
+    for (name, source, _) in model.inputs() {
+        let t = bindings.tensors.get(source).ok_or_else(|| {
+            spec_error(format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"))
+        })?;
+        inputs.insert(name.to_owned(), t.clone());
+    }
+    let _guard = no_grad();
+    let outputs = model.forward(&inputs)?;
+    let pred = &outputs[&pred_output(&trainer, &model)?];
+    let loss =
+        manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
+    let loss_value = f64::from(super::loss_value(loss.as_ref(), &trainer, pred, target)?.item()?);
+    let task = if target.dtype() == DType::I64 { Task::Classification } else { Task::Regression };
+    Ok(Evaluation {
+        model: spec.model_name.clone(),
+        rows: table.num_rows(),
+        task,
+        loss_type: trainer.loss.component_type.clone(),
+        loss: loss_value,
+        metrics: metrics::compute(task, pred, target)?,
+    })
+}
+
+/// Puts the saved weights into the model's parameters (every parameter
+/// needs one, of its shape).
+fn load_weights(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
+    let weights: BTreeMap<&str, &Tensor> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut result = Ok(());
+    model.visit_params(&mut |name, p| {
+        if result.is_err() {
+            return;
+        }
+        result = match weights.get(name) {
+            Some(w) if w.shape() == p.shape().as_slice() => p.set((*w).clone()),
+            Some(w) => Err(Error::ModelDir {
+                path: WEIGHTS_FILE.into(),
+                message: format!("`{name}` has shape {:?}, the model wants {:?}", w.shape(), p.shape()),
+            }),
+            None => Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message: format!("no weights for `{name}`") }),
+        };
+    });
+    result
+}
+
+/// The data columns the loss target is made from: `target_columns` and the
+/// columns the target step reads.
+fn target_columns(trainer: &TrainerSpec, features: &Features) -> Vec<String> {
+    let mut columns = features.target_columns.clone();
+    if let Some(step) = trainer.loss.inputs.get("target").and_then(|t| target_step(features, t)) {
+        columns.extend(step_columns(&step.inputs));
+    }
+    columns.sort();
+    columns.dedup();
+    columns
+}
+
+/// The column names among a step's inputs (`column: species`, `columns: [a, b]`).
+fn step_columns(inputs: &BTreeMap<String, StepInput>) -> Vec<String> {
+    inputs
+        .iter()
+        .flat_map(|(port, input)| match input {
+            StepInput::Columns(c) => c.clone(),
+            StepInput::Literal(l) if port.starts_with("column") => l.as_str().map(str::to_owned).into_iter().collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Turns a step's [`Error::UnknownLabel`] into [`Error::UnknownTargetLabel`]
+/// with the column and the first row that holds the label.
+fn locate_unknown_label(error: Error, features: &Features, table: &Table) -> Error {
+    let Error::ProcessorStep { step, op, source } = error else { return error };
+    let Error::UnknownLabel { label, hint } = *source else {
+        return Error::ProcessorStep { step, op, source };
+    };
+    let columns = features.processors.iter().find(|s| s.name == step).map(|s| step_columns(&s.inputs));
+    let found = columns.unwrap_or_default().into_iter().find_map(|column| {
+        let values = table.text(&column).ok()?;
+        let row = values.iter().position(|v| v.as_deref() == Some(label.as_str()))?;
+        Some((column, row + 1))
+    });
+    let source = match found {
+        Some((column, row)) => Error::UnknownTargetLabel { column, row, label, hint },
+        None => Error::UnknownLabel { label, hint },
+    };
+    Error::ProcessorStep { step, op, source: Box::new(source) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DidYouMean;
+    use crate::data::Column;
+
+    #[test]
+    fn an_unknown_label_gets_its_column_and_first_row() -> Result<()> {
+        let features: Features = crate::spec::Config::from_yaml(
+            "processors: [{name: label, op: LabelEncoding, inputs: {column: species}, outputs: {output: tensors.y}}]",
+        )?
+        .parse("features")?;
+        let table =
+            Table::new(vec![Column::text("species", vec![Some("a".into()), Some("zz".into()), Some("zz".into())])])?;
+        let step_error = |source| Error::ProcessorStep { step: "label".into(), op: "LabelEncoding".into(), source };
+        let err = locate_unknown_label(
+            step_error(Box::new(Error::UnknownLabel { label: "zz".into(), hint: DidYouMean::default() })),
+            &features,
+            &table,
+        );
+        assert_eq!(err.to_string(), "step `label` (`LabelEncoding`): column `species`, row 2: unknown label `zz`");
+        // Other errors pass through unchanged.
+        let other = locate_unknown_label(step_error(Box::new(Error::Spec { message: "x".into() })), &features, &table);
+        assert_eq!(other.to_string(), "step `label` (`LabelEncoding`): spec: x");
+        Ok(())
+    }
+}
