@@ -239,3 +239,130 @@ fn the_observer_sees_every_batch_then_the_epoch() -> Result<()> {
     assert_eq!(log.0, expected);
     Ok(())
 }
+
+// ---- checkpoints --------------------------------------------------------------
+
+#[test]
+fn checkpoints_come_every_n_epochs_and_an_observer_error_stops_training() -> Result<()> {
+    use arc::train::{Checkpoint, TrainObserver};
+
+    struct Saves(Vec<(usize, usize)>, Option<usize>);
+    impl TrainObserver for Saves {
+        fn on_checkpoint(&mut self, c: &Checkpoint<'_>) -> Result<()> {
+            self.0.push((c.epoch, c.history.epochs.len()));
+            match self.1 {
+                Some(fail) if fail == c.epoch => Err(Error::ModelDir { path: "disk".into(), message: "full".into() }),
+                _ => Ok(()),
+            }
+        }
+    }
+    let text = with_config(7, "checkpoint_every: 3");
+    let spec = ArcSpec::from_yaml(&text, SPEC)?;
+    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let mut saves = Saves(Vec::new(), None);
+    arc::train::train_with(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut saves)?;
+    assert_eq!(saves.0, [(3, 3), (6, 6)]);
+    let mut failing = Saves(Vec::new(), Some(3));
+    let err = arc::train::train_with(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut failing);
+    assert_eq!(err.err().map(|e| e.to_string()).as_deref(), Some("model directory `disk`: full"));
+    let zero = run(&with_config(2, "checkpoint_every: 0")).err().map(|e| e.to_string());
+    assert_eq!(zero.as_deref(), Some("spec: trainer.config.checkpoint_every must be at least 1"));
+    Ok(())
+}
+
+fn arc_cli(args: &[&str], spec: Option<&str>) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_arc"));
+    command.current_dir(root()).env("RUST_BACKTRACE", "1");
+    if let Some(text) = spec {
+        let path =
+            std::env::temp_dir().join(format!("arc-features-{}-{}.yaml", std::process::id(), args.join("_").len()));
+        std::fs::write(&path, text).expect("temp spec");
+        command.arg("train").arg(&path).args(["--data", DATA]);
+    }
+    command.args(args).output().expect("arc runs")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("arc-features-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn arc_train_writes_checkpoints_and_metrics_json() -> Result<()> {
+    let out = out_dir("checkpoints");
+    let out_arg = out.to_str().expect("utf-8");
+    let run = arc_cli(&["--out", out_arg], Some(&with_config(5, "checkpoint_every: 2")));
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // Not a terminal: plain lines, one per epoch, and one per checkpoint.
+    assert!(stdout.contains("epoch   2/5  loss ") && stdout.contains("epoch   5/5  loss "), "{stdout}");
+    let two = arc::model_dir::checkpoint_dir(&out, 2);
+    assert!(stdout.contains(&format!("checkpoint written to {}", two.display())), "{stdout}");
+    let names: Vec<String> = std::fs::read_dir(out.join("checkpoints"))
+        .expect("a checkpoints folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(names, ["epoch-0002", "epoch-0004"], "no temporaries beside them");
+    // A checkpoint is a model directory: it loads, and its weights are those of a 4-epoch run.
+    let four = arc::model_dir::load(&arc::model_dir::checkpoint_dir(&out, 4))?;
+    let reference = out_dir("four-epochs");
+    assert!(arc_cli(&["--out", reference.to_str().expect("utf-8")], Some(&with_config(4, ""))).status.success());
+    let reference = arc::model_dir::load(&reference)?;
+    let values = |l: &arc::model_dir::Loaded| -> Vec<(String, Vec<f32>)> {
+        let mut v: Vec<_> = l.weights.iter().map(|(n, t)| (n.clone(), t.to_vec().expect("f32"))).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(values(&four).len(), 4);
+    assert_eq!(values(&four), values(&reference));
+    // metrics.json holds the last record's numbers.
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("history.json")).expect("history")).expect("JSON");
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).expect("metrics")).expect("JSON");
+    let last = &history["epochs"][4];
+    assert_eq!(metrics["epoch"], 5);
+    assert_eq!(metrics["split"], "validation");
+    assert_eq!(metrics["val_loss"], last["val_loss"]);
+    assert_eq!(metrics["metrics"], last["metrics"]);
+    let _ = (std::fs::remove_dir_all(&out), std::fs::remove_dir_all(out_dir("four-epochs")));
+    Ok(())
+}
+
+#[test]
+fn arc_train_device_flag_overrides_the_spec() {
+    let out = out_dir("device");
+    let out_arg = out.to_str().expect("utf-8");
+    let cuda = arc_cli(&["--out", out_arg, "--device", "cuda"], Some(&with_config(2, "device: cpu")));
+    assert_eq!(cuda.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&cuda.stderr);
+    assert!(stderr.starts_with("error: trainer.config.device: `cuda` is not available: this build"), "{stderr}");
+    assert!(!stderr.contains("backtrace") && !stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    let auto = arc_cli(&["--out", out_arg, "--device", "auto"], Some(&with_config(2, "")));
+    let stdout = String::from_utf8_lossy(&auto.stdout);
+    assert!(auto.status.success() && stdout.contains("device auto)\ndevice auto: "), "{stdout}");
+    assert!(stdout.contains("; training on the cpu\nepoch   1/2"), "{stdout}");
+    let bad = arc_cli(&["--out", out_arg, "--device", "tpu"], Some(&with_config(2, "")));
+    assert_eq!(bad.status.code(), Some(2), "clap's usage error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown device `tpu`: expected cpu, cuda or auto"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_user_error_exits_1_with_the_message_and_no_backtrace() {
+    // RUST_BACKTRACE=1 is set: a user error still prints only `error: ...`.
+    let run = arc_cli(&["train", "examples/specs/missing.yaml", "--data", DATA], None);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.starts_with("error: cannot read `examples/specs/missing.yaml`: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let nan = arc_cli(
+        &["--out", out_dir("nan").to_str().expect("utf-8")],
+        Some(&spec_text().replace("lr: 0.01", "lr: 1.0e38")),
+    );
+    assert_eq!(nan.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&nan.stderr);
+    assert!(stderr.starts_with("error: loss is ") && stderr.contains("at epoch 1, batch 2"), "{stderr}");
+}

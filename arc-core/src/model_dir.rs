@@ -3,10 +3,14 @@
 //! - `spec.yaml`: the spec, as given;
 //! - `model.safetensors`: the weights, named `node.weight`, `node.bias`...;
 //! - `processors.json`: the pipeline's fitted vars and states;
-//! - `history.json`: one record per epoch.
+//! - `history.json`: one record per epoch;
+//! - `metrics.json`: the final metrics (those of the record that describes
+//!   the saved weights, see [`History::final_record`]);
+//! - `checkpoints/epoch-NNNN/`: checkpoints, each a model directory.
 //!
 //! [`save`] writes into a temporary sibling directory and renames it into
 //! place, so a directory is never left half-written or half-overwritten.
+//! Loading needs only the spec, the weights and the processors.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +26,37 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const PROCESSORS_FILE: &str = "processors.json";
 /// The history file's name.
 pub const HISTORY_FILE: &str = "history.json";
+/// The final metrics' file name.
+pub const METRICS_FILE: &str = "metrics.json";
+/// The folder of checkpoints inside a model directory.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
+/// Where the checkpoint of `epoch` goes under the model directory `dir`:
+/// `dir/checkpoints/epoch-0005`.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(
+///     arc_core::model_dir::checkpoint_dir(Path::new("out"), 5),
+///     Path::new("out/checkpoints/epoch-0005")
+/// );
+/// ```
+pub fn checkpoint_dir(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(CHECKPOINTS_DIR).join(format!("epoch-{epoch:04}"))
+}
+
+/// The final metrics as JSON: the epoch, the split they were measured on,
+/// the losses and the metrics (`None` for a history without records).
+pub fn final_metrics(history: &History) -> Option<serde_json::Value> {
+    let record = history.final_record()?;
+    Some(serde_json::json!({
+        "epoch": record.epoch,
+        "split": if record.val_loss.is_some() { "validation" } else { "training" },
+        "train_loss": record.train_loss,
+        "val_loss": record.val_loss,
+        "metrics": record.metrics,
+    }))
+}
 
 fn dir_error(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::ModelDir { path: path.display().to_string(), message: message.to_string() }
@@ -63,6 +98,7 @@ pub fn weights_from_safetensors(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
 
 /// Writes a model directory at `dir` (replacing one that is there) from
 /// the spec text, the named weights, the fitted state and the history.
+/// The replaced directory's `checkpoints/` folder moves into the new one.
 pub fn save(
     dir: &Path,
     spec_text: &str,
@@ -86,7 +122,11 @@ pub fn save(
         write(SPEC_FILE, spec_text.as_bytes())?;
         write(WEIGHTS_FILE, &weights_to_safetensors(weights)?)?;
         write(PROCESSORS_FILE, json(fitted)?.as_bytes())?;
-        write(HISTORY_FILE, json(history)?.as_bytes())
+        write(HISTORY_FILE, json(history)?.as_bytes())?;
+        if let Some(metrics) = final_metrics(history) {
+            write(METRICS_FILE, json(&metrics)?.as_bytes())?;
+        }
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -95,10 +135,19 @@ pub fn save(
     if dir.exists() {
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(|e| dir_error(dir, e))?;
+        let checkpoints = dir.join(CHECKPOINTS_DIR);
+        let kept = checkpoints.is_dir() && std::fs::rename(&checkpoints, tmp.join(CHECKPOINTS_DIR)).is_ok();
+        let undo = |e: std::io::Error| {
+            if kept {
+                let _ = std::fs::rename(tmp.join(CHECKPOINTS_DIR), &checkpoints);
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+            dir_error(dir, e)
+        };
+        std::fs::rename(dir, &old).map_err(undo)?;
         if let Err(e) = std::fs::rename(&tmp, dir) {
             let _ = std::fs::rename(&old, dir);
-            return Err(dir_error(dir, e));
+            return Err(undo(e));
         }
         let _ = std::fs::remove_dir_all(&old);
     } else {
@@ -150,6 +199,75 @@ mod tests {
         assert_eq!(back[0].0, "fc.weight");
         assert_eq!(back[0].1.shape(), [2, 2]);
         assert_eq!(back[0].1.to_vec()?, [1.0, -2.5, 3.25, 0.0]);
+        Ok(())
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("arc-model-dir-{name}-{}", std::process::id()))
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::fs::read_dir(dir.parent().expect("a parent"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&format!(".{name}.")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_failed_save_leaves_the_old_directory_and_no_temporary() -> Result<()> {
+        let dir = temp("failed");
+        let good = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?)];
+        save(&dir, "model_name: a", &good, &FittedState::default(), &History::default())?;
+        // An i64 tensor cannot be written as f32 safetensors: the save fails
+        // after spec.yaml was written into the temporary directory.
+        let bad = vec![("w".to_owned(), Tensor::from_vec_i64(vec![1], &[1])?)];
+        assert!(save(&dir, "model_name: b", &bad, &FittedState::default(), &History::default()).is_err());
+        assert_eq!(std::fs::read_to_string(dir.join(SPEC_FILE)).ok().as_deref(), Some("model_name: a"));
+        assert_eq!(leftovers(&dir), Vec::<String>::new());
+        assert!(!dir.join(METRICS_FILE).exists(), "no records, no metrics.json");
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    #[test]
+    fn saving_over_a_directory_keeps_its_checkpoints_and_writes_metrics() -> Result<()> {
+        use crate::train::EpochRecord;
+
+        let dir = temp("checkpoints");
+        let w = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?)];
+        let fitted = FittedState::default();
+        save(&checkpoint_dir(&dir, 2), "model_name: a", &w, &fitted, &History::default())?;
+        let record = |epoch, loss| EpochRecord {
+            epoch,
+            train_loss: loss,
+            val_loss: Some(loss + 1.0),
+            metrics: [("accuracy".to_owned(), 0.5)].into(),
+        };
+        let history = History {
+            epochs: vec![record(1, 0.25), record(2, 0.5)],
+            best_epoch: Some(1),
+            restored_best: true,
+            ..History::default()
+        };
+        save(&dir, "model_name: a", &w, &fitted, &history)?;
+        assert!(load(&checkpoint_dir(&dir, 2)).is_ok(), "the checkpoint survived and loads");
+        let metrics: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(METRICS_FILE)).map_err(|e| dir_error(&dir, e))?)
+                .map_err(|e| dir_error(&dir, e))?;
+        // The restored best epoch's record, not the last one.
+        assert_eq!(
+            metrics,
+            serde_json::json!({"epoch": 1, "split": "validation", "train_loss": 0.25, "val_loss": 1.25,
+                               "metrics": {"accuracy": 0.5}})
+        );
+        assert_eq!(leftovers(&dir), Vec::<String>::new());
+        let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
 }

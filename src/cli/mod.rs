@@ -42,20 +42,28 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            // A closed pipe (`arc plugins | head`) is not a failure.
-            if err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
-            {
-                return ExitCode::SUCCESS;
+            let status = exit_status(&err);
+            if status != 0 {
+                let mut stderr = io::stderr().lock();
+                let _ = writeln!(stderr, "error: {err}");
+                for cause in err.chain().skip(1) {
+                    let _ = writeln!(stderr, "  caused by: {cause}");
+                }
             }
-            let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "error: {err}");
-            for cause in err.chain().skip(1) {
-                let _ = writeln!(stderr, "  caused by: {cause}");
-            }
-            let user = err.chain().any(|e| e.is::<UserError>() || e.is::<arc::Error>() || e.is::<io::Error>());
-            if user { ExitCode::FAILURE } else { ExitCode::from(2) }
+            ExitCode::from(status)
         }
     }
+}
+
+/// The exit status for an error: 0 for a closed pipe (`arc plugins | head`
+/// is not a failure), 1 for a user error (bad spec, config, data, paths:
+/// [`UserError`], [`arc::Error`], I/O), 2 for anything else (a bug).
+fn exit_status(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)) {
+        return 0;
+    }
+    let user = err.chain().any(|e| e.is::<UserError>() || e.is::<arc::Error>() || e.is::<io::Error>());
+    if user { 1 } else { 2 }
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -65,5 +73,23 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Validate(validate) => validate::run(&validate),
         Command::Predict(predict) => predict::run(&predict),
         Command::Evaluate(evaluate) => evaluate::run(&evaluate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_errors_exit_1_internal_errors_2_and_a_closed_pipe_0() {
+        let arc_error = arc::Error::Spec { message: "no `model` section".into() };
+        assert_eq!(exit_status(&anyhow::Error::from(arc_error)), 1);
+        assert_eq!(exit_status(&anyhow::Error::from(UserError("cannot read `x`".into()))), 1);
+        let wrapped = anyhow::Error::from(io::Error::from(io::ErrorKind::NotFound)).context("saving the model");
+        assert_eq!(exit_status(&wrapped), 1, "context keeps the cause's kind");
+        assert_eq!(exit_status(&anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe))), 0);
+        assert_eq!(exit_status(&anyhow::anyhow!("an invariant broke")), 2);
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        assert_eq!(exit_status(&anyhow::Error::from(json)), 2);
     }
 }

@@ -1,12 +1,19 @@
-//! `arc train SPEC --data FILE [--out DIR] [--epochs N] [--seed S]`.
+//! `arc train SPEC --data FILE [--out DIR] [--epochs N] [--seed S] [--device D]`.
+//!
+//! On a terminal, an indicatif bar counts epochs × batches with the live
+//! batch loss, and each finished epoch is printed above it; otherwise (a
+//! pipe, a file, CI) one plain line per epoch. Checkpoints
+//! (`trainer.config.checkpoint_every`) go to `<out>/checkpoints/epoch-NNNN/`.
 
-use std::io::{self, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::train::{BatchEnd, Checkpoint, EpochRecord, TrainObserver, TrainStart};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::TrainArgs;
 
@@ -32,35 +39,139 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let table = source.load(&data)?;
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
 
-    let mut out = io::stdout().lock();
     writeln!(
-        out,
-        "training `{}` on {} rows of {data} ({} epochs, batch {}, validation {:.0}%, seed {})",
+        io::stdout(),
+        "training `{}` on {} rows of {data} ({} epochs, batch {}, validation {:.0}%, seed {}, device {})",
         spec.model_name,
         table.num_rows(),
         trainer.config.epochs,
         trainer.config.batch_size,
         trainer.config.validation_split * 100.0,
-        trainer.config.seed
+        trainer.config.seed,
+        trainer.config.device,
     )?;
-    let started = Instant::now();
-    let epochs = trainer.config.epochs;
-    let mut write_error = None;
-    let trained = arc::train::train(&spec, &trainer, &table, pm, &mut |record| {
-        if let Err(e) = writeln!(out, "{}", record.summary(epochs)).and_then(|()| out.flush()) {
-            write_error.get_or_insert(e);
+    if trainer.config.checkpoint_every.is_some() {
+        // Checkpoints of an earlier run into this directory would mix with this run's.
+        let stale = out_dir.join(arc::model_dir::CHECKPOINTS_DIR);
+        if stale.is_dir() {
+            std::fs::remove_dir_all(&stale)
+                .map_err(|e| super::UserError(format!("cannot clear `{}`: {e}", stale.display())))?;
         }
-    })?;
-    if let Some(e) = write_error {
-        return Err(e.into());
     }
+    let started = Instant::now();
+    let mut progress = Progress::new(io::stdout().is_terminal(), trainer.config.epochs, &out_dir, &text);
+    let trained = arc::train::train_with(&spec, &trainer, &table, pm, &mut progress);
+    let trained = progress.finish(trained)?;
     arc::model_dir::save(&out_dir, &text, &trained.model.named_values(), &trained.fitted, &trained.history)
         .with_context(|| format!("saving the model to `{}`", out_dir.display()))?;
-    if let Some(last) = trained.history.last() {
+    let mut out = io::stdout().lock();
+    if let Some(stop) = trained.history.stopped_early {
+        let best = trained.history.best_epoch.map(|b| format!(", best epoch {b}")).unwrap_or_default();
+        let restored = if trained.history.restored_best { " (its weights restored)" } else { "" };
+        writeln!(out, "early stopping at epoch {stop}{best}{restored}")?;
+    }
+    if let Some(last) = trained.history.final_record() {
         let metrics: Vec<String> = last.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         let split = if last.val_loss.is_some() { "validation" } else { "training" };
         writeln!(out, "final ({split}): {}", metrics.join("  "))?;
     }
     writeln!(out, "model written to {} in {:.2}s", out_dir.display(), started.elapsed().as_secs_f64())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Shows training as it runs and writes checkpoints.
+struct Progress<'a> {
+    /// The bar, on a terminal.
+    bar: Option<ProgressBar>,
+    is_terminal: bool,
+    epochs: usize,
+    out_dir: &'a Path,
+    spec_text: &'a str,
+    /// The last epoch's validation numbers, shown beside the live loss.
+    last_epoch: String,
+    /// The first failed write to stdout (reported after training).
+    write_error: Option<io::Error>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(is_terminal: bool, epochs: usize, out_dir: &'a Path, spec_text: &'a str) -> Self {
+        Self { bar: None, is_terminal, epochs, out_dir, spec_text, last_epoch: String::new(), write_error: None }
+    }
+
+    /// A line above the bar, or on stdout.
+    fn line(&mut self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let mut out = io::stdout().lock();
+                if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+                    self.write_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    /// Clears the bar and surfaces a write error.
+    fn finish<T>(mut self, result: arc::Result<T>) -> anyhow::Result<T> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let value = result?;
+        match self.write_error {
+            Some(e) => Err(e.into()),
+            None => Ok(value),
+        }
+    }
+}
+
+impl TrainObserver for Progress<'_> {
+    fn on_train_start(&mut self, start: &TrainStart) {
+        if let Some(note) = &start.device_note {
+            self.line(note);
+        }
+        if self.is_terminal {
+            let bar = ProgressBar::with_draw_target(
+                Some((start.epochs * start.batches_per_epoch) as u64),
+                ProgressDrawTarget::stdout(),
+            );
+            // The template is a constant; a bad one would be a bug caught by any run on a terminal.
+            if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg} ({eta})") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            self.bar = Some(bar);
+        }
+    }
+
+    fn on_batch_end(&mut self, batch: &BatchEnd) {
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(format!("epoch {}/{}", batch.epoch, self.epochs));
+            bar.set_message(format!("loss {:.4}{}", batch.loss, self.last_epoch));
+            bar.inc(1);
+        }
+    }
+
+    fn on_epoch_end(&mut self, record: &EpochRecord) {
+        let summary = record.summary(self.epochs);
+        self.line(&summary);
+        let mut last = record.val_loss.map(|v| format!(" | val_loss {v:.4}")).unwrap_or_else(|| " |".into());
+        for (k, v) in &record.metrics {
+            last.push_str(&format!(" {k} {v:.4}"));
+        }
+        self.last_epoch = last;
+    }
+
+    fn on_checkpoint(&mut self, checkpoint: &Checkpoint<'_>) -> arc::Result<()> {
+        let dir = arc::model_dir::checkpoint_dir(self.out_dir, checkpoint.epoch);
+        arc::model_dir::save(
+            &dir,
+            self.spec_text,
+            &checkpoint.model.named_values(),
+            checkpoint.fitted,
+            checkpoint.history,
+        )?;
+        if !self.is_terminal {
+            self.line(&format!("checkpoint written to {}", dir.display()));
+        }
+        Ok(())
+    }
 }
