@@ -129,3 +129,49 @@ fn a_missing_model_directory_is_a_user_error() {
     assert!(stderr.starts_with("error: model directory `target/no-such-model-dir/spec.yaml`"), "{stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
 }
+
+#[test]
+fn a_regression_model_evaluates_to_the_trainers_own_mse_mae_and_r2() -> arc::Result<()> {
+    use arc::spec::{ArcSpec, Config, TrainerSpec};
+
+    // Petal width from the other measurements (the float target of train_iris.rs).
+    let text = r"
+model_name: petal
+features:
+  feature_columns: [sepal_length, sepal_width, petal_length]
+  processors:
+    - {name: x, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
+    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
+    - {name: y, op: transform.assemble_vector, inputs: {columns: [petal_width]}, outputs: {output: tensors.width}}
+model:
+  inputs: {features: [null, 3]}
+  graph: [{name: fc, type: Linear, params: {in_features: 3, out_features: 1}}]
+trainer:
+  optimizer: {type: SGD}
+  loss: {type: MSELoss, inputs: {pred: model.fc, target: tensors.width}}
+  config: {epochs: 20, batch_size: 16, learning_rate: 0.05, seed: 3, validation_split: 0.0}
+";
+    let pm = arc::get_plugin_manager();
+    let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())?;
+    let spec = ArcSpec::from_yaml(text, "petal.yaml")?;
+    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let trained = arc::train::train(&spec, &trainer, &table, pm, &mut |_| {})?;
+    let dir = std::env::temp_dir().join(format!("arc-cli-evaluate-petal-{}", std::process::id()));
+    arc::model_dir::save(&dir, text, &trained.model.named_values(), &trained.fitted, &trained.history)?;
+    let loaded = arc::model_dir::load(&dir)?;
+    let evaluation = arc::train::evaluate(&loaded, &table, pm)?;
+    assert_eq!(evaluation.task, arc::train::Task::Regression);
+    // Without a validation split the trainer scores its last epoch on every
+    // row (fit-mode pipeline, in-memory model); evaluate reloads the directory
+    // and runs the pipeline in transform mode with the saved state.
+    let expected = &trained.history.last().expect("20 epochs").metrics;
+    assert_eq!(expected.keys().collect::<Vec<_>>(), ["mae", "mse", "r2"]);
+    for name in ["mse", "mae", "r2"] {
+        assert!((evaluation.metrics[name] - expected[name]).abs() < 1e-9, "{name}: {evaluation:?} vs {expected:?}");
+    }
+    // MSELoss with reduction mean is the MSE, to f32 rounding.
+    assert!((evaluation.loss - expected["mse"]).abs() < 1e-5 * expected["mse"], "{evaluation:?}");
+    assert_eq!(evaluation.rows, 150);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
