@@ -1,7 +1,7 @@
 //! `arc`: main → run → exit code; one file per subcommand.
 //!
-//! Exit codes: 0 success, 1 user error (a bad spec, config or data file:
-//! the message, no backtrace), 2 internal error (a bug, a panic).
+//! Exit codes: 0 success, 1 user error (bad flags, a bad spec, config or
+//! data file: the message, no backtrace), 2 internal error (a bug, a panic).
 
 mod args;
 mod evaluate;
@@ -31,7 +31,15 @@ impl std::error::Error for UserError {}
 
 /// Parses the arguments, runs the subcommand, prints the error chain.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    // A bad flag is a user error (1), not clap's default 2; help and
+    // --version print to stdout and succeed.
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+        }
+    };
     std::panic::set_hook(Box::new(|info| {
         let _ = writeln!(io::stderr(), "internal error: {info}");
     }));
