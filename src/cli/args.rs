@@ -22,6 +22,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Predict with a model directory that `arc train` wrote.
     Predict(PredictArgs),
+    /// Export a model directory to another format (`safetensors`, `onnx`).
+    Export(ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,4 +70,19 @@ pub struct PredictArgs {
     /// The CSV file to write (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// The export format: a registered exporter (`safetensors`, `onnx`).
+    #[arg(long)]
+    pub format: String,
+    /// The file to write (replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The exporter's config as a YAML mapping, e.g. `--config '{opset: 18}'`.
+    #[arg(long)]
+    pub config: Option<String>,
 }

@@ -4,6 +4,7 @@
 //! the message, no backtrace), 2 internal error (a bug, a panic).
 
 mod args;
+mod export;
 mod plugins;
 mod predict;
 mod train;
@@ -63,5 +64,6 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Train(train) => train::run(&train),
         Command::Validate(validate) => validate::run(&validate),
         Command::Predict(predict) => predict::run(&predict),
+        Command::Export(export) => export::run(&export),
     }
 }

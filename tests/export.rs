@@ -1,0 +1,170 @@
+//! `arc export`: the safetensors and ONNX exporters end to end, checked by
+//! consumers Arc did not write (NumPy + safetensors, onnxruntime) through
+//! the Python scripts in `tests/python/`.
+//!
+//! The Python checks run with `$ARC_PYTHON` (default `python3`) when it can
+//! import the packages they need; otherwise they print a loud skip reason,
+//! unless `ARC_REQUIRE_PYTHON_CHECKS=1` (set by `.ci/run`), which makes a
+//! missing package a failure.
+#![cfg(feature = "builtins")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use safetensors::SafeTensors;
+
+fn arc(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_arc")).args(args).output().expect("the arc binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("arc-export-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Trains `spec` on `data` into `dir/model`, runs `arc predict` into
+/// `dir/predictions.csv`, and returns the model directory.
+fn train_and_predict(dir: &Path, spec: &str, data: &str, epochs: &str) -> String {
+    let model = dir.join("model").display().to_string();
+    let (ok, _, stderr) = arc(&["train", &repo(spec), "--data", &repo(data), "--out", &model, "--epochs", epochs]);
+    assert!(ok, "train: {stderr}");
+    let predictions = dir.join("predictions.csv").display().to_string();
+    let (ok, _, stderr) = arc(&["predict", &model, "--data", &repo(data), "--out", &predictions]);
+    assert!(ok, "predict: {stderr}");
+    model
+}
+
+fn export(model: &str, format: &str, out: &Path) {
+    let out = out.display().to_string();
+    let (ok, stdout, stderr) = arc(&["export", model, "--format", format, "--out", &out]);
+    assert!(ok, "export {format}: {stderr}");
+    assert!(stdout.contains(&format!("as {format} to {out}")), "{stdout}");
+}
+
+/// Runs `tests/python/<script>` with `args` if `$ARC_PYTHON` can import
+/// `modules`; a skip prints why (and fails under `ARC_REQUIRE_PYTHON_CHECKS=1`).
+fn python_check(script: &str, modules: &[&str], args: &[&str]) {
+    let python = std::env::var("ARC_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let import = format!("import {}", modules.join(", "));
+    let probe = Command::new(&python).args(["-c", &import]).output();
+    let missing = match &probe {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Err(e) => Some(format!("cannot run `{python}`: {e}")),
+    };
+    if let Some(why) = missing {
+        let required = std::env::var("ARC_REQUIRE_PYTHON_CHECKS").is_ok_and(|v| v == "1");
+        assert!(!required, "ARC_REQUIRE_PYTHON_CHECKS=1 but `{python} -c '{import}'` fails: {why}");
+        eprintln!(
+            "\n*** SKIPPED {script}: `{python} -c '{import}'` fails ({why}).\n*** Install them \
+             (`python3 -m pip install numpy safetensors onnxruntime`) or set ARC_PYTHON.\n"
+        );
+        return;
+    }
+    let out =
+        Command::new(&python).arg(repo(&format!("tests/python/{script}"))).args(args).output().expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{script}: {stdout}");
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("OK"), "{stdout}");
+}
+
+#[test]
+fn safetensors_export_has_the_torch_state_dict_names_shapes_and_values() {
+    let dir = scratch("st-names");
+    let model = train_and_predict(&dir, "examples/specs/iris.yaml", "examples/data/iris.csv", "5");
+    let out = dir.join("iris.safetensors");
+    export(&model, "safetensors", &out);
+    let bytes = std::fs::read(&out).expect("exported file");
+    let st = SafeTensors::deserialize(&bytes).expect("a valid safetensors file");
+    let mut names: Vec<(String, Vec<usize>)> = st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
+    names.sort();
+    // torch.nn.Linear(4, 16) and Linear(16, 3): weight [out, in], bias [out].
+    let want =
+        [("fc1.bias", vec![16]), ("fc1.weight", vec![16, 4]), ("fc2.bias", vec![3]), ("fc2.weight", vec![3, 16])];
+    assert_eq!(names, want.map(|(n, s)| (n.to_owned(), s)));
+    let (_, meta) = SafeTensors::read_metadata(&bytes).expect("header");
+    let meta = meta.metadata().clone().expect("__metadata__");
+    assert_eq!(meta.get("format").map(String::as_str), Some("pt"));
+    assert_eq!(meta.get("arc.model_name").map(String::as_str), Some("iris"));
+    // Same values as the model directory's weights, bit for bit.
+    let saved = std::fs::read(Path::new(&model).join("model.safetensors")).expect("weights");
+    let saved = SafeTensors::deserialize(&saved).expect("weights parse");
+    for (name, view) in st.tensors() {
+        assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+        assert_eq!(view.data(), saved.tensor(&name).expect("saved tensor").data(), "{name}");
+    }
+    // Metadata can be turned off; the config is checked.
+    let plain = dir.join("plain.safetensors").display().to_string();
+    let (ok, _, stderr) =
+        arc(&["export", &model, "--format", "safetensors", "--out", &plain, "--config", "{metadata: false}"]);
+    assert!(ok, "{stderr}");
+    let plain = std::fs::read(&plain).expect("plain");
+    assert!(SafeTensors::read_metadata(&plain).expect("header").1.metadata().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn batch_norm_buffers_are_exported_under_torch_names() {
+    let dir = scratch("st-bn");
+    let model = train_and_predict(&dir, "tests/fixtures/specs/iris_bn.yaml", "examples/data/iris.csv", "2");
+    let out = dir.join("bn.safetensors");
+    export(&model, "safetensors", &out);
+    let bytes = std::fs::read(&out).expect("exported file");
+    let st = SafeTensors::deserialize(&bytes).expect("valid");
+    let names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
+    for n in ["bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked"] {
+        assert!(names.iter().any(|m| m == n), "{n} missing from {names:?}");
+    }
+    let tracked = st.tensor("bn.num_batches_tracked").expect("tracked");
+    assert_eq!((tracked.dtype(), tracked.shape()), (safetensors::Dtype::I64, &[][..]));
+    assert_eq!(st.tensor("bn.running_var").expect("var").shape(), [16]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn numpy_recomputes_the_safetensors_iris_mlp_like_arc_predict() {
+    let dir = scratch("st-numpy");
+    let model = train_and_predict(&dir, "examples/specs/iris.yaml", "examples/data/iris.csv", "100");
+    let out = dir.join("iris.safetensors");
+    export(&model, "safetensors", &out);
+    let (out, predictions) = (out.display().to_string(), dir.join("predictions.csv").display().to_string());
+    python_check(
+        "test_export_safetensors.py",
+        &["numpy", "safetensors"],
+        &[&out, &model, &repo("examples/data/iris.csv"), &predictions],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn export_errors_name_the_format_the_key_or_the_directory() {
+    let dir = scratch("errors");
+    let model = train_and_predict(&dir, "examples/specs/iris.yaml", "examples/data/iris.csv", "1");
+    let out = dir.join("x").display().to_string();
+    let (ok, _, stderr) = arc(&["export", &model, "--format", "safetensor", "--out", &out]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown exporter `safetensor` (did you mean `safetensors`?)"), "{stderr}");
+    let (ok, _, stderr) =
+        arc(&["export", &model, "--format", "safetensors", "--out", &out, "--config", "{metdata: 1}"]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown parameter `metdata` (did you mean `metadata`?)"), "{stderr}");
+    let missing = dir.join("no-such-model").display().to_string();
+    let (ok, _, stderr) = arc(&["export", &missing, "--format", "safetensors", "--out", &out]);
+    assert!(!ok);
+    assert!(stderr.contains("no-such-model"), "{stderr}");
+    assert!(!Path::new(&out).exists(), "nothing is written on failure");
+    let _ = std::fs::remove_dir_all(&dir);
+}
