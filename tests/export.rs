@@ -61,7 +61,7 @@ fn python_check(script: &str, modules: &[&str], args: &[&str]) {
     let probe = Command::new(&python).args(["-c", &import]).output();
     let missing = match &probe {
         Ok(out) if out.status.success() => None,
-        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_owned()),
         Err(e) => Some(format!("cannot run `{python}`: {e}")),
     };
     if let Some(why) = missing {
@@ -166,5 +166,62 @@ fn export_errors_name_the_format_the_key_or_the_directory() {
     assert!(!ok);
     assert!(stderr.contains("no-such-model"), "{stderr}");
     assert!(!Path::new(&out).exists(), "nothing is written on failure");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Trains `spec`, exports it to ONNX and runs the onnxruntime check.
+fn onnx_matches_arc_predict(name: &str, spec: &str, data: &str, epochs: &str, extra: &[&str]) {
+    let dir = scratch(name);
+    let model = train_and_predict(&dir, spec, data, epochs);
+    let out = dir.join(format!("{name}.onnx"));
+    let out_text = out.display().to_string();
+    let mut args = vec!["export", &model, "--format", "onnx", "--out", &out_text];
+    args.extend_from_slice(extra);
+    let (ok, _, stderr) = arc(&args);
+    assert!(ok, "export: {stderr}");
+    // The file is an ONNX ModelProto: field 1 (ir_version) first, as varint.
+    let bytes = std::fs::read(&out).expect("exported");
+    assert_eq!(bytes[0], 0x08, "ir_version tag");
+    let predictions = dir.join("predictions.csv").display().to_string();
+    python_check(
+        "test_export_onnx.py",
+        &["numpy", "onnxruntime"],
+        &[&out_text, &repo(data), &predictions, "--classifier", "logits"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn onnxruntime_runs_the_iris_export_like_arc_predict() {
+    onnx_matches_arc_predict("onnx-iris", "examples/specs/iris.yaml", "examples/data/iris.csv", "100", &[]);
+}
+
+#[test]
+fn onnxruntime_runs_the_digits_export_like_arc_predict() {
+    // Min-max scaling in the graph, LayerNorm, exact GELU (Erf), Dropout.
+    onnx_matches_arc_predict("onnx-digits", "tests/fixtures/specs/digits.yaml", "examples/data/digits.csv", "5", &[]);
+}
+
+#[test]
+fn onnxruntime_runs_every_combinator_and_opset_20_gelu() {
+    // Robust scaling, Add, Concatenate, BatchNorm1d, Sigmoid, Tanh, GELU (tanh), Flatten, Softmax.
+    let spec = "tests/fixtures/specs/iris_ops.yaml";
+    onnx_matches_arc_predict("onnx-ops", spec, "examples/data/iris.csv", "20", &[]);
+    onnx_matches_arc_predict("onnx-ops-20", spec, "examples/data/iris.csv", "3", &["--config", "{opset: 20}"]);
+}
+
+#[test]
+fn onnx_config_is_checked_before_anything_is_written() {
+    let dir = scratch("onnx-config");
+    let model = train_and_predict(&dir, "examples/specs/iris.yaml", "examples/data/iris.csv", "1");
+    let out = dir.join("m.onnx").display().to_string();
+    let (ok, _, stderr) = arc(&["export", &model, "--format", "onnx", "--out", &out, "--config", "{opset: 13}"]);
+    assert!(!ok);
+    assert!(stderr.contains("core.onnx: invalid config: `opset` must be in 17..=21, got 13"), "{stderr}");
+    let (ok, _, stderr) =
+        arc(&["export", &model, "--format", "onnx", "--out", &out, "--config", "{include_processor: 1}"]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown parameter `include_processor` (did you mean `include_processors`?)"), "{stderr}");
+    assert!(!Path::new(&out).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
