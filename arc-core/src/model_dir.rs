@@ -60,12 +60,15 @@ pub fn weights_to_safetensors(weights: &[(String, Tensor)]) -> Result<Vec<u8>> {
 
 /// Decodes safetensors bytes into named f32 tensors (in file order).
 pub fn weights_from_safetensors(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
-    let st = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::ModelDir { path: WEIGHTS_FILE.into(), message: e.to_string() })?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::ModelDir {
+        path: WEIGHTS_FILE.into(),
+        message: format!("not a valid safetensors file: {e}"),
+    })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
-            return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message: format!("`{name}` is not f32") });
+            let message = format!("`{name}` is {:?}, not F32", view.dtype());
+            return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message });
         }
         let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         out.push((name.clone(), Tensor::from_vec(values, view.shape())?));
@@ -135,7 +138,11 @@ pub fn load(dir: &Path) -> Result<Loaded> {
     let read = |file: &str| std::fs::read(dir.join(file)).map_err(|e| dir_error(&dir.join(file), e));
     check_manifest(dir)?;
     let spec_text = String::from_utf8(read(SPEC_FILE)?).map_err(|e| dir_error(&dir.join(SPEC_FILE), e))?;
-    let weights = weights_from_safetensors(&read(WEIGHTS_FILE)?)?;
+    // Name the file with its directory: the decoder only knows the bytes.
+    let weights = weights_from_safetensors(&read(WEIGHTS_FILE)?).map_err(|e| match e {
+        Error::ModelDir { message, .. } => dir_error(&dir.join(WEIGHTS_FILE), message),
+        other => other,
+    })?;
     let fitted =
         serde_json::from_slice(&read(PROCESSORS_FILE)?).map_err(|e| dir_error(&dir.join(PROCESSORS_FILE), e))?;
     Ok(Loaded { spec_text, weights, fitted })
