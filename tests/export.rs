@@ -225,3 +225,56 @@ fn onnx_config_is_checked_before_anything_is_written() {
     assert!(!Path::new(&out).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn export_model_resolves_types_wiring_outputs_and_buffers() {
+    let dir = scratch("export-model");
+    let model = train_and_predict(&dir, "tests/fixtures/specs/iris_ops.yaml", "examples/data/iris.csv", "1");
+    let m = arc::export::ExportModel::load(Path::new(&model), arc::get_plugin_manager()).expect("loads");
+    assert_eq!(m.spec.model_name, "iris_ops");
+    assert_eq!(m.inputs.len(), 1);
+    assert_eq!((m.inputs[0].name.as_str(), m.inputs[0].source.as_str()), ("features", "features"));
+    assert_eq!(m.inputs[0].shape, [None, Some(4)]);
+    let summary: Vec<(&str, &str)> = m.nodes.iter().map(|n| (n.name.as_str(), n.layer_type.as_str())).collect();
+    assert_eq!(
+        summary,
+        [
+            ("fc_a", "core.Linear"),
+            ("fc_b", "core.Linear"), // written `torch.nn.Linear`
+            ("sig", "core.Sigmoid"),
+            ("th", "core.Tanh"),
+            ("sum", "core.Add"),
+            ("cat", "core.Concatenate"),
+            ("bn", "core.BatchNorm1d"),
+            ("act", "core.GELU"),
+            ("flat", "core.Flatten"),
+            ("head", "core.Linear"),
+            ("probs", "core.Softmax"),
+        ]
+    );
+    let wiring = |name: &str| m.node(name).expect("node").inputs.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
+    assert_eq!(wiring("fc_a"), ["features"]);
+    assert_eq!(wiring("th"), ["fc_b"]); // `fc_b.output`
+    assert_eq!(wiring("sum"), ["sig", "th"]);
+    assert_eq!(wiring("bn"), ["cat"]); // no `inputs`: the previous node
+    assert_eq!(m.node("fc_a").expect("fc_a").params.get_u64("in_features"), Some(4)); // vars.n_features
+    let outputs: Vec<(&str, &str)> = m.outputs.iter().map(|o| (o.name.as_str(), o.source.as_str())).collect();
+    assert_eq!(outputs, [("logits", "head"), ("probs", "probs")]);
+    let names: Vec<&str> = m.weights.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fc_a.weight",
+            "fc_a.bias",
+            "fc_b.weight",
+            "bn.weight",
+            "bn.bias",
+            "bn.running_mean",
+            "bn.running_var",
+            "bn.num_batches_tracked",
+            "head.weight",
+            "head.bias",
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
