@@ -126,7 +126,7 @@ fn a_missing_model_directory_is_a_user_error() {
     let run = arc(&["evaluate", "target/no-such-model-dir", "--data", DATA]);
     assert_eq!(run.status.code(), Some(1));
     let stderr = text(&run.stderr);
-    assert!(stderr.starts_with("error: model directory `target/no-such-model-dir/spec.yaml`"), "{stderr}");
+    assert!(stderr.starts_with("error: model directory `target/no-such-model-dir`: no such directory"), "{stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
 }
 

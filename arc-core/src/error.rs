@@ -584,6 +584,30 @@ pub enum Error {
         /// Close known labels.
         hint: DidYouMean,
     },
+
+    // ---- export ------------------------------------------------------------
+    /// An export failed: the model or the output file.
+    #[error("export to {format}: {message}")]
+    Export {
+        /// The format (`safetensors`, `onnx`).
+        format: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A graph node whose layer type the format cannot express.
+    #[error(
+        "export to {format}: node `{node}` has layer type `{layer_type}`, which {format} export does not support{detail}"
+    )]
+    ExportUnsupported {
+        /// The format.
+        format: String,
+        /// The node's name.
+        node: String,
+        /// The node's layer type.
+        layer_type: String,
+        /// More about why (empty, or `: ...`).
+        detail: String,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

@@ -7,6 +7,12 @@
 //! - `metrics.json`: the final metrics (those of the record that describes
 //!   the saved weights, see [`History::final_record`]);
 //! - `checkpoints/epoch-NNNN/`: checkpoints, each a model directory.
+//! - `arc.json`: the manifest, `{"format": "arc.model_dir", "format_version": 1}`.
+//!
+//! [`load`] checks the manifest first: a directory without one predates it
+//! and is read as version 1 (the layout has not changed since); another
+//! format or a newer version is an [`Error::ModelDir`] naming the file and
+//! both versions.
 //!
 //! [`save`] writes into a temporary sibling directory and renames it into
 //! place, so a directory is never left half-written or half-overwritten.
@@ -57,6 +63,12 @@ pub fn final_metrics(history: &History) -> Option<serde_json::Value> {
         "metrics": record.metrics,
     }))
 }
+/// The manifest's file name.
+pub const MANIFEST_FILE: &str = "arc.json";
+/// The `format` the manifest names.
+pub const FORMAT_NAME: &str = "arc.model_dir";
+/// The model-directory format version [`save`] writes and the newest [`load`] reads.
+pub const FORMAT_VERSION: u32 = 1;
 
 fn dir_error(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::ModelDir { path: path.display().to_string(), message: message.to_string() }
@@ -83,12 +95,15 @@ pub fn weights_to_safetensors(weights: &[(String, Tensor)]) -> Result<Vec<u8>> {
 
 /// Decodes safetensors bytes into named f32 tensors (in file order).
 pub fn weights_from_safetensors(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
-    let st = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::ModelDir { path: WEIGHTS_FILE.into(), message: e.to_string() })?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::ModelDir {
+        path: WEIGHTS_FILE.into(),
+        message: format!("not a valid safetensors file: {e}"),
+    })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
-            return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message: format!("`{name}` is not f32") });
+            let message = format!("`{name}` is {:?}, not F32", view.dtype());
+            return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message });
         }
         let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         out.push((name.clone(), Tensor::from_vec(values, view.shape())?));
@@ -126,7 +141,7 @@ pub fn save(
         if let Some(metrics) = final_metrics(history) {
             write(METRICS_FILE, json(&metrics)?.as_bytes())?;
         }
-        Ok(())
+        write(MANIFEST_FILE, manifest_json().as_bytes())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -169,11 +184,55 @@ pub struct Loaded {
 /// Reads a model directory written by [`save`].
 pub fn load(dir: &Path) -> Result<Loaded> {
     let read = |file: &str| std::fs::read(dir.join(file)).map_err(|e| dir_error(&dir.join(file), e));
+    if !dir.is_dir() {
+        return Err(dir_error(dir, "no such directory"));
+    }
+    check_manifest(dir)?;
     let spec_text = String::from_utf8(read(SPEC_FILE)?).map_err(|e| dir_error(&dir.join(SPEC_FILE), e))?;
-    let weights = weights_from_safetensors(&read(WEIGHTS_FILE)?)?;
+    // Name the file with its directory: the decoder only knows the bytes.
+    let weights = weights_from_safetensors(&read(WEIGHTS_FILE)?).map_err(|e| match e {
+        Error::ModelDir { message, .. } => dir_error(&dir.join(WEIGHTS_FILE), message),
+        other => other,
+    })?;
     let fitted =
         serde_json::from_slice(&read(PROCESSORS_FILE)?).map_err(|e| dir_error(&dir.join(PROCESSORS_FILE), e))?;
     Ok(Loaded { spec_text, weights, fitted })
+}
+
+/// The manifest [`save`] writes.
+fn manifest_json() -> String {
+    format!("{{\n  \"format\": \"{FORMAT_NAME}\",\n  \"format_version\": {FORMAT_VERSION}\n}}\n")
+}
+
+/// The manifest as read: unknown keys are kept for newer writers.
+#[derive(serde::Deserialize)]
+struct Manifest {
+    format: String,
+    format_version: u32,
+}
+
+/// Reads `dir`'s manifest and returns its format version: 1 when there is
+/// none (directories written before the manifest existed); an error for
+/// another format, a version this build cannot read, or a malformed file.
+pub fn check_manifest(dir: &Path) -> Result<u32> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => return Ok(1),
+        Err(e) => return Err(dir_error(&path, e)),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| dir_error(&path, e))?;
+    if manifest.format != FORMAT_NAME {
+        return Err(dir_error(&path, format!("format `{}` is not `{FORMAT_NAME}`", manifest.format)));
+    }
+    match manifest.format_version {
+        0 => Err(dir_error(&path, "format_version 0 does not exist (versions start at 1)")),
+        v if v > FORMAT_VERSION => Err(dir_error(
+            &path,
+            format!("format_version {v} is newer than this build of arc reads ({FORMAT_VERSION}); upgrade arc"),
+        )),
+        v => Ok(v),
+    }
 }
 
 mod erased {
@@ -268,6 +327,49 @@ mod tests {
         );
         assert_eq!(leftovers(&dir), Vec::<String>::new());
         let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("arc-model-dir-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn save_writes_the_manifest_and_load_checks_it() -> Result<()> {
+        let root = scratch("manifest");
+        let dir = root.join("model");
+        save(&dir, "model_name: m\n", &[], &FittedState::default(), &History::default())?;
+        let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).expect("manifest");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(value["format"], "arc.model_dir");
+        assert_eq!(value["format_version"], 1);
+        assert_eq!(check_manifest(&dir)?, 1);
+        assert_eq!(load(&dir)?.spec_text, "model_name: m\n");
+
+        // No manifest: a directory from before it, read as version 1.
+        std::fs::remove_file(dir.join(MANIFEST_FILE)).expect("rm");
+        assert_eq!(check_manifest(&dir)?, 1);
+        assert!(load(&dir).is_ok());
+
+        let write = |text: &str| std::fs::write(dir.join(MANIFEST_FILE), text).expect("write");
+        write(r#"{"format": "arc.model_dir", "format_version": 7}"#);
+        let err = load(&dir).err().expect("newer version");
+        let shown = err.to_string();
+        assert!(matches!(err, Error::ModelDir { .. }), "{shown}");
+        assert!(
+            shown.contains("arc.json") && shown.contains("format_version 7") && shown.contains("reads (1)"),
+            "{shown}"
+        );
+        write(r#"{"format": "onnx", "format_version": 1}"#);
+        assert!(load(&dir).err().expect("other format").to_string().contains("format `onnx` is not `arc.model_dir`"));
+        write(r#"{"format_version": 1}"#);
+        assert!(load(&dir).err().expect("no format").to_string().contains("missing field `format`"));
+        write(r#"{"format": "arc.model_dir", "format_version": 0}"#);
+        assert!(load(&dir).err().expect("version 0").to_string().contains("format_version 0"));
+        let _ = std::fs::remove_dir_all(&root);
         Ok(())
     }
 }

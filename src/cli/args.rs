@@ -24,6 +24,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Compute a model directory's loss and metrics on labelled data.
     Evaluate(EvaluateArgs),
+    /// Export a model directory to another format (`safetensors`, `onnx`).
+    Export(ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,4 +87,19 @@ pub struct EvaluateArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// The export format: a registered exporter (`safetensors`, `onnx`).
+    #[arg(long)]
+    pub format: String,
+    /// The file to write (replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The exporter's config as a YAML mapping, e.g. `--config '{opset: 18}'`.
+    #[arg(long)]
+    pub config: Option<String>,
 }

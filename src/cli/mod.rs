@@ -5,6 +5,7 @@
 
 mod args;
 mod evaluate;
+mod export;
 mod plugins;
 mod predict;
 mod train;
@@ -81,6 +82,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Validate(validate) => validate::run(&validate),
         Command::Predict(predict) => predict::run(&predict),
         Command::Evaluate(evaluate) => evaluate::run(&evaluate),
+        Command::Export(export) => export::run(&export),
     }
 }
 
