@@ -262,6 +262,26 @@ fn a_ragged_row_names_its_line_and_the_field_counts() {
 }
 
 #[test]
+fn a_ragged_row_after_crlf_line_ends_or_blank_lines_names_its_own_line() {
+    // The csv crate's `Position::line` says 3 and 3 here (rust-csv #395, #208).
+    assert_eq!(
+        load_error("ragged_crlf.csv"),
+        format!("{}: line 4: expected 2 fields as in the header, got 1", fixture("ragged_crlf.csv"))
+    );
+    assert_eq!(
+        load_error("ragged_after_blank.csv"),
+        format!("{}: line 5: expected 2 fields as in the header, got 1", fixture("ragged_after_blank.csv"))
+    );
+    assert_eq!(
+        load_error("invalid_utf8_crlf.csv"),
+        format!(
+            "{}: line 4, field 2 (column `b`): invalid UTF-8 after byte 0 of the field",
+            fixture("invalid_utf8_crlf.csv")
+        )
+    );
+}
+
+#[test]
 fn invalid_utf8_names_the_line_field_and_column() {
     assert_eq!(
         load_error("invalid_utf8.csv"),
