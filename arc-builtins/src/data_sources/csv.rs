@@ -134,7 +134,7 @@ impl DataSource for CsvSource {
                 Column { name: name.to_owned(), values: ColumnValues::infer_with(cells, |c| self.is_missing(c)) }
             })
             .collect();
-        Table::new(columns)
+        Ok(Table::new(columns)?.with_source(path))
     }
 }
 
