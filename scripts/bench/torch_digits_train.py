@@ -18,7 +18,9 @@ The same work as Arc's trainer (arc-core/src/train/mod.rs):
 - write a model directory (weights, scaler state, label classes, history) to a
   temporary directory renamed into place.
 
-Threads: torch.set_num_threads(2) (the machine's 2 cores; Arc's rayon pool is 2 too).
+Threads: torch.set_num_threads(2) (the machine's 2 cores; Arc's rayon pool is 2 too), or
+the 4th argument (scripts/bench/train_digits.sh also runs 1: on a loaded 2-core host
+PyTorch's OpenMP threads spin-wait for each other and 2 threads can be 50x slower).
 
 Prints the times it measured itself on stderr as `TIME name seconds` lines:
 `imports` (torch and numpy), `read` (the CSV), `train` (split, scaler, model,
@@ -26,7 +28,7 @@ Prints the times it measured itself on stderr as `TIME name seconds` lines:
 (the 20 epochs alone). The whole process, interpreter start included, is timed
 from outside by scripts/bench/train_digits.sh.
 
-usage: torch_digits_train.py [DATA=examples/data/digits.csv] [OUT=target/torch-digits-model] [EPOCHS=20]
+usage: torch_digits_train.py [DATA=examples/data/digits.csv] [OUT=target/torch-digits-model] [EPOCHS=20] [THREADS=2]
 """
 
 import time
@@ -90,7 +92,8 @@ def main():
     data = sys.argv[1] if len(sys.argv) > 1 else "examples/data/digits.csv"
     out = sys.argv[2] if len(sys.argv) > 2 else "target/torch-digits-model"
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-    torch.set_num_threads(2)
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    torch.set_num_threads(threads)
     torch.manual_seed(SEED)
 
     x_all, y_all = read_csv(data)

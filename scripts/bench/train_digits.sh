@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # `arc train` on digits for 20 epochs against the same training in PyTorch
 # (scripts/bench/torch_digits_train.py), run in turns N times on this machine,
-# and the start-up time of `arc plugins`. Prints one table: min and median of
-# each side and the ratio arc / torch (below 1: Arc is faster).
+# and the start-up time of `arc plugins`. Prints one Markdown table: min and
+# median of each side, and the ratio of the medians arc / torch (below 1: Arc
+# is faster).
 #
 # usage: scripts/bench/train_digits.sh [N=5] [PLUGINS_RUNS=50]
 # env:   PY (default ~/.cache/arc-anchors/venv/bin/python: torch 2.15 + numpy),
-#        OUT (default target/bench-train-digits: the raw times, one file per column)
+#        TORCH_THREADS (default "2 1": one torch side per value, each run in turn),
+#        OUT (default target/bench-train-digits: the raw times, one file per series)
 #
 # Times are taken with bash's $EPOCHREALTIME (no process is started to read the
-# clock) around each whole process, as a user would see them: interpreter and
+# clock) around each whole process, as a user would see it: interpreter and
 # library start-up, CSV reading, training, writing the model. Each side also
 # reports the span from after reading the CSV to the written model ("train":
-# Arc's "model written ... in X s"), and torch the epochs alone ("loop").
-# Threads: RAYON_NUM_THREADS=2 for Arc, torch.set_num_threads(2) in the script.
+# Arc's "model written ... in X s"), and torch its 20 epochs alone ("loop").
+# Threads: RAYON_NUM_THREADS=2 for Arc (the machine's 2 cores);
+# torch.set_num_threads(T) for each T of TORCH_THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-5}
 PLUGINS_RUNS=${2:-50}
 PY=${PY:-$HOME/.cache/arc-anchors/venv/bin/python}
+TORCH_THREADS=${TORCH_THREADS:-2 1}
 OUT=${OUT:-target/bench-train-digits}
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-2}
 ARC=target/release/arc
@@ -26,7 +30,7 @@ SPEC=examples/specs/digits.yaml
 DATA=examples/data/digits.csv
 
 cargo build --release --bin arc --quiet
-"$PY" -c 'import torch, numpy' # warm the page cache for torch's first run
+"$PY" -c 'import torch, numpy' # warm the page cache before torch's first timed run
 mkdir -p "$OUT"
 rm -f "$OUT"/*.txt
 
@@ -38,19 +42,23 @@ for r in $(seq 1 "$N"); do
   "$ARC" train "$SPEC" --data "$DATA" --epochs 20 --out target/bench-digits-model > "$OUT/arc.log"
   elapsed "$start" >> "$OUT/arc_process.txt"
   sed -n 's/^model written to .* in \([0-9.]*\)s$/\1/p' "$OUT/arc.log" >> "$OUT/arc_train.txt"
-
-  start=$EPOCHREALTIME
-  "$PY" scripts/bench/torch_digits_train.py "$DATA" target/bench-torch-digits-model 20 > "$OUT/torch.log" 2> "$OUT/torch.err"
-  elapsed "$start" >> "$OUT/torch_process.txt"
-  sed -n 's/^TIME train //p' "$OUT/torch.err" >> "$OUT/torch_train.txt"
-  sed -n 's/^TIME loop //p' "$OUT/torch.err" >> "$OUT/torch_loop.txt"
-  sed -n 's/^TIME imports //p' "$OUT/torch.err" >> "$OUT/torch_imports.txt"
-  echo "round $r/$N: arc $(tail -1 "$OUT/arc_process.txt") s, torch $(tail -1 "$OUT/torch_process.txt") s" >&2
+  line="round $r/$N: arc $(tail -1 "$OUT/arc_process.txt") s"
+  for t in $TORCH_THREADS; do
+    side=torch$t
+    start=$EPOCHREALTIME
+    "$PY" scripts/bench/torch_digits_train.py "$DATA" target/bench-torch-digits-model 20 "$t" \
+      > "$OUT/$side.log" 2> "$OUT/$side.err"
+    elapsed "$start" >> "$OUT/${side}_process.txt"
+    for m in train loop imports; do
+      sed -n "s/^TIME $m //p" "$OUT/$side.err" >> "$OUT/${side}_$m.txt"
+    done
+    line="$line, torch ($t threads) $(tail -1 "$OUT/${side}_process.txt") s"
+  done
+  echo "$line" >&2
 done
-grep '^final' "$OUT/arc.log" | sed 's/^/arc   /' >&2
-grep '^final' "$OUT/torch.log" | sed 's/^/torch /' >&2
+grep -h '^final' "$OUT"/*.log >&2
 
-# `arc plugins`: the whole process, output to /dev/null.
+# `arc plugins`: the whole process, its output to /dev/null.
 "$ARC" plugins > /dev/null
 for r in $(seq 1 "$PLUGINS_RUNS"); do
   start=$EPOCHREALTIME
@@ -58,28 +66,26 @@ for r in $(seq 1 "$PLUGINS_RUNS"); do
   elapsed "$start" >> "$OUT/arc_plugins.txt"
 done
 
-"$PY" - "$OUT" "$N" "$PLUGINS_RUNS" <<'EOF'
+"$PY" - "$OUT" "$N" "$PLUGINS_RUNS" $TORCH_THREADS <<'EOF'
 import statistics, sys
-out, n, m = sys.argv[1], sys.argv[2], sys.argv[3]
-def stats(name, scale):
-    if name is None:
-        return None
+out, n, m, threads = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+def stats(name, scale=1.0):
     values = [float(x) * scale for x in open(f"{out}/{name}.txt").read().split()]
     return min(values), statistics.median(values)
-def row(case, arc, torch, unit="s", scale=1.0):
-    a, t = stats(arc, scale), stats(torch, scale)
+def row(case, arc, torch, unit="s"):
     cells = [case]
-    for side in (a, t):
+    for side in (arc, torch):
         cells += [f"{side[0]:.3f}", f"{side[1]:.3f}"] if side else ["", ""]
-    cells.append(f"{a[1] / t[1]:.2f}" if a and t else "")
+    cells.append(f"{arc[1] / torch[1]:.3f}" if arc and torch else "")
     print("| " + " | ".join(cells + [unit]) + " |")
-print(f"digits, 20 epochs: {n} runs of each, in turns; arc plugins: {m} runs")
+print(f"digits, 20 epochs: {n} runs of each side, in turns; arc plugins: {m} runs")
 print()
 print("| case | arc min | arc median | torch min | torch median | arc / torch (medians) | unit |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
-row("train: whole process", "arc_process", "torch_process")
-row("train: CSV read to model written", "arc_train", "torch_train")
-row("train: the 20 epochs alone", None, "torch_loop")
-row("import torch, numpy", None, "torch_imports")
-row("arc plugins: whole process", "arc_plugins", None, "ms", 1000.0)
+for t in threads:
+    row(f"train, whole process (torch {t} threads)", stats("arc_process"), stats(f"torch{t}_process"))
+    row(f"train, CSV read to model written (torch {t} threads)", stats("arc_train"), stats(f"torch{t}_train"))
+    row(f"torch's 20 epochs alone ({t} threads)", None, stats(f"torch{t}_loop"))
+    row(f"import torch, numpy ({t} threads run)", None, stats(f"torch{t}_imports"))
+row("arc plugins, whole process", stats("arc_plugins", 1000.0), None, "ms")
 EOF
