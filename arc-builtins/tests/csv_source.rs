@@ -110,7 +110,8 @@ fn iris_loads_four_numeric_features_and_a_text_species() -> Result<()> {
     assert_eq!(x.shape(), [150, 4]);
     assert_eq!(&x.to_vec()?[..4], [5.1, 3.5, 1.4, 0.2]);
     let err = iris.to_tensor(&["sepal_length", "species"]).unwrap_err();
-    assert_eq!(err.to_string(), "column `species` is not numeric: row 1 holds `setosa`");
+    let path = example("iris.csv");
+    assert_eq!(err.to_string(), format!("{path}: column `species` is not numeric: row 1 holds `setosa`"));
     Ok(())
 }
 
@@ -169,18 +170,26 @@ fn types_are_inferred_per_column_with_missing_values() -> Result<()> {
 
 #[test]
 fn values_needed_as_numbers_are_errors_naming_column_row_and_value() -> Result<()> {
-    let table = csv().load(&fixture("types.csv"))?;
-    let err = table.numeric("mixed").unwrap_err();
-    assert_eq!(err.to_string(), "column `mixed` is not numeric: row 3 holds `three`");
+    // Each names the file; rows count in the file, also in a split of it.
+    let path = fixture("types.csv");
+    let table = csv().load(&path)?;
+    assert_eq!(table.source(), Some(path.as_str()));
+    let message = |e: Error| e.to_string().strip_prefix(&format!("{path}: ")).map(str::to_owned).unwrap_or_default();
+    assert_eq!(message(table.numeric("mixed").unwrap_err()), "column `mixed` is not numeric: row 3 holds `three`");
     let err = table.to_tensor(&["id", "word"]).unwrap_err();
-    assert_eq!(err.to_string(), "column `word` is not numeric: row 1 holds `apple`");
+    assert_eq!(message(err), "column `word` is not numeric: row 1 holds `apple`");
     assert_eq!(
-        table.to_tensor(&["id", "special"]).unwrap_err().to_string(),
+        message(table.to_tensor(&["id", "special"]).unwrap_err()),
         "column `special`: row 3 has a missing value"
     );
-    assert_eq!(table.to_tensor(&["empty"]).unwrap_err().to_string(), "column `empty`: row 1 has a missing value");
-    assert_eq!(table.numeric("ratoi").unwrap_err().to_string(), "no column `ratoi` (did you mean `ratio`?)");
-    assert_eq!(table.text("id").unwrap_err().to_string(), "column `id` holds numbers, not text");
+    assert_eq!(message(table.to_tensor(&["empty"]).unwrap_err()), "column `empty`: row 1 has a missing value");
+    assert_eq!(message(table.numeric("ratoi").unwrap_err()), "no column `ratoi` (did you mean `ratio`?)");
+    assert_eq!(message(table.text("id").unwrap_err()), "column `id` holds numbers, not text");
+    let split = table.select_rows(&[3, 1])?;
+    // The split holds rows 4 and 2 (`NaN` and `-Infinity` in `special`)...
+    assert_eq!(message(split.to_tensor(&["special"]).unwrap_err()), "column `special`: row 4 has a missing value");
+    // ... and of `mixed` a missing value and `2`: its `three` is in row 3, outside the split.
+    assert_eq!(message(split.numeric("mixed").unwrap_err()), "column `mixed` is not numeric: row 3 holds `three`");
     let x = table.to_tensor(&["sci", "id"])?;
     assert_eq!(x.to_vec()?, [1000.0, 1.0, -0.025, 2.0, 4.0, 3.0, 5.0, -4.0]);
     Ok(())
@@ -258,6 +267,26 @@ fn a_ragged_row_names_its_line_and_the_field_counts() {
     assert_eq!(
         load_error("ragged_long.csv"),
         format!("{}: line 2: expected 2 fields as in the header, got 3", fixture("ragged_long.csv"))
+    );
+}
+
+#[test]
+fn a_ragged_row_after_crlf_line_ends_or_blank_lines_names_its_own_line() {
+    // The csv crate's `Position::line` says 3 and 3 here (rust-csv #395, #208).
+    assert_eq!(
+        load_error("ragged_crlf.csv"),
+        format!("{}: line 4: expected 2 fields as in the header, got 1", fixture("ragged_crlf.csv"))
+    );
+    assert_eq!(
+        load_error("ragged_after_blank.csv"),
+        format!("{}: line 5: expected 2 fields as in the header, got 1", fixture("ragged_after_blank.csv"))
+    );
+    assert_eq!(
+        load_error("invalid_utf8_crlf.csv"),
+        format!(
+            "{}: line 4, field 2 (column `b`): invalid UTF-8 after byte 0 of the field",
+            fixture("invalid_utf8_crlf.csv")
+        )
     );
 }
 

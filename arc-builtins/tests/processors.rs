@@ -377,6 +377,33 @@ fn label_encoding_matches_numpy_unique_and_rejects_unknown_labels() -> Result<()
 }
 
 #[test]
+fn label_encoding_of_a_numeric_column_sorts_the_values_as_numbers() -> Result<()> {
+    // An integer class column (wine's `class`, digits' `digit`) loads as
+    // numbers. numpy.unique([10, 2, 0, 2, 0.5]) = [0, 0.5, 2, 10], so the
+    // codes are [3, 2, 0, 2, 1] (by hand); text order would put 10 before 2.
+    let pipeline = pipeline(
+        "- {name: target, op: LabelEncoding, inputs: {column: y}, outputs: {output: tensors.y, num_classes: vars.k}}",
+    )?;
+    let table = Table::new(vec![Column::numeric("y", vec![10.0, 2.0, 0.0, 2.0, 0.5])])?;
+    let fitted = pipeline.fit(&table)?;
+    assert_eq!(fitted.states["target"].strings("t", "classes")?, ["0", "0.5", "2", "10"]);
+    assert_eq!(tensor(&fitted, "y").to_vec_i64()?, [3, 2, 0, 2, 1]);
+    assert_eq!(fitted.vars["k"], 4.0);
+    // Decoding gives the column's own values back.
+    let encoder = manager().get_processor("LabelEncoding")?.create(&Config::from_yaml("column: y")?)?;
+    let decoded = encoder.decode(&fitted.states["target"], &Tensor::from_vec_i64(vec![3, 0, 1], &[3])?)?;
+    assert_eq!(decoded, ["10", "0", "0.5"]);
+    // The saved classes at prediction: an unseen value and a missing one are errors.
+    let unseen = Table::new(vec![Column::numeric("y", vec![2.0, 7.0])])?;
+    let err = pipeline.transform(&unseen, &fitted.fitted()).unwrap_err();
+    assert!(err.to_string().starts_with("step `target` (`LabelEncoding`): unknown label `7`"), "{err}");
+    let missing = Table::new(vec![Column::numeric("y", vec![2.0, f64::NAN])])?;
+    let err = pipeline.fit(&missing).unwrap_err();
+    assert_eq!(err.to_string(), "step `target` (`LabelEncoding`): column `y`: row 2 has a missing value");
+    Ok(())
+}
+
+#[test]
 fn pipeline_errors_name_the_step_and_what_is_wrong() -> Result<()> {
     let table = Table::new(vec![Column::numeric("a", vec![1.0, f64::NAN]), Column::numeric("b", vec![1.0, 2.0])])?;
     let run = |yaml: &str| pipeline(yaml).and_then(|p| p.fit(&table)).unwrap_err().to_string();

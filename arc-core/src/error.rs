@@ -608,6 +608,18 @@ pub enum Error {
         /// More about why (empty, or `: ...`).
         detail: String,
     },
+
+    // ---- real data and bad input -------------------------------------------
+    /// An error about the rows of a loaded data file, naming the file: a
+    /// missing column, text where numbers are needed, a missing value.
+    #[error("{path}: {error}")]
+    InDataFile {
+        /// The file, as the data source was given it.
+        path: String,
+        /// What is wrong; rows are counted in the file (the first row under
+        /// the header is row 1), whatever split or shuffle read them.
+        error: Box<Error>,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

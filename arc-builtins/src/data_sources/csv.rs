@@ -100,7 +100,7 @@ impl CsvSource {
         for record in reader.records() {
             let record = record.map_err(|e| csv_error(path, e, Some(&header)))?;
             if record.len() != header.len() {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, |p| line_at(path, p));
                 return Err(Error::RaggedRow {
                     path: path.to_owned(),
                     line,
@@ -134,7 +134,7 @@ impl DataSource for CsvSource {
                 Column { name: name.to_owned(), values: ColumnValues::infer_with(cells, |c| self.is_missing(c)) }
             })
             .collect();
-        Table::new(columns)
+        Ok(Table::new(columns)?.with_source(path))
     }
 }
 
@@ -169,10 +169,32 @@ fn check_header(path: &str, line: u64, header: &StringRecord) -> Result<()> {
     Ok(())
 }
 
+/// The 1-based line of the file at `path` on which the record at `position`
+/// starts. The `csv` crate's own [`Position::line`](csv::Position::line)
+/// falls one short after a CRLF line end or a blank line (rust-csv issues
+/// #395 and #208), and its byte offset may point at the line end before the
+/// record; so the line ends (`\n`, `\r\n` or a lone `\r`) before the
+/// record's first byte are counted in the file itself. Only called on an
+/// error: the file is read again. If it cannot be, the crate's line is kept.
+fn line_at(path: &str, position: &csv::Position) -> u64 {
+    let Ok(bytes) = std::fs::read(path) else { return position.line() };
+    let mut start = usize::try_from(position.byte()).unwrap_or(usize::MAX).min(bytes.len());
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    let before = &bytes[..start];
+    let line_ends = before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+        .count();
+    1 + line_ends as u64
+}
+
 /// Arc's error for a `csv` crate error on the header (`header` `None`) or
 /// a record.
 fn csv_error(path: &str, error: csv::Error, header: Option<&StringRecord>) -> Error {
-    let line = error.position().map_or(0, |p| p.line());
+    let line = error.position().map_or(0, |p| line_at(path, p));
     let message = error.to_string();
     match error.into_kind() {
         ErrorKind::Io(source) => Error::DataFile { path: path.to_owned(), source },

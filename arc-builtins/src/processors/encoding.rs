@@ -27,7 +27,8 @@ pub const LABEL: &str = "core.LabelEncoding";
 /// The text of each row of column `name`; a missing value is
 /// [`Error::MissingValue`].
 fn column_text(table: &Table, name: &str) -> Result<Vec<String>> {
-    let missing = |row: usize| Error::MissingValue { column: name.to_owned(), row: row + 1 };
+    let missing =
+        |row: usize| table.locate(Error::MissingValue { column: name.to_owned(), row: table.source_row(row) });
     match &table.require_column(name)?.values {
         ColumnValues::Numeric(v) => {
             v.iter().enumerate().map(|(i, &x)| if x.is_nan() { Err(missing(i)) } else { Ok(number_text(x)) }).collect()

@@ -109,7 +109,10 @@ impl Processor for HashBucket {
                     let text = match column {
                         ColumnValues::Numeric(v) if !v[row].is_nan() => number_text(v[row]),
                         ColumnValues::Text(v) if v[row].is_some() => v[row].clone().unwrap_or_default(),
-                        _ => return Err(Error::MissingValue { column: name.clone(), row: row + 1 }),
+                        _ => {
+                            let row = table.source_row(row);
+                            return Err(table.locate(Error::MissingValue { column: name.clone(), row }));
+                        }
                     };
                     ids[row * k + j] = bucket(&text, n);
                 }

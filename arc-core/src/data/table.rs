@@ -1,6 +1,7 @@
 //! The column table that data sources load and processors read.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::cell;
 use crate::{DidYouMean, Error, Result, Tensor};
@@ -121,22 +122,100 @@ impl Column {
 ///
 /// Methods take 0-based row indices; error messages count rows from 1
 /// (the first row under a file's header is row 1), as a user reading the
-/// file would. See the [module docs](super) for an example.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// file would. A table loaded from a file [knows it](Self::with_source):
+/// its errors name the file and count rows in it, also in a table of rows
+/// [selected](Self::select_rows) from it (a training split). Equality
+/// compares the columns only. See the [module docs](super) for an example.
+#[derive(Clone, Debug, Default)]
 pub struct Table {
     /// The columns, in source order; all of one length, names unique.
     columns: Vec<Column>,
+    /// The file the rows came from (`None`: built in memory).
+    source: Option<Arc<Origin>>,
+    /// Each row's 0-based position in the source (`None`: row `i` is
+    /// position `i`).
+    positions: Option<Arc<[usize]>>,
+}
+
+/// Where a loaded table's rows came from.
+#[derive(Debug)]
+struct Origin {
+    /// The file.
+    path: String,
+    /// Per text column of the whole file: its name, and the 0-based row
+    /// and text of its first cell that is not a number. A split may hold
+    /// none of them, and its errors must still name one.
+    non_numbers: Vec<(String, usize, String)>,
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Self) -> bool {
+        self.columns == other.columns
+    }
 }
 
 impl Table {
     /// A table of `columns`, kept in order: [`Error::DuplicateColumn`] if
     /// two share a name, [`Error::ColumnLength`] if their lengths differ.
     pub fn new(columns: Vec<Column>) -> Result<Self> {
-        let mut table = Self { columns: Vec::with_capacity(columns.len()) };
+        let mut table = Self { columns: Vec::with_capacity(columns.len()), source: None, positions: None };
         for column in columns {
             table.push_column(column)?;
         }
         Ok(table)
+    }
+
+    /// The same rows, marked as loaded from the file at `path` (a data
+    /// source does this): errors about them name the file.
+    ///
+    /// ```
+    /// use arc_core::data::{Column, Table};
+    ///
+    /// let table = Table::new(vec![Column::numeric("x", vec![1.0, f64::NAN, 3.0])])?.with_source("data.csv");
+    /// let split = table.select_rows(&[2, 1])?;
+    /// assert_eq!(split.source_row(1), 2);
+    /// let err = split.to_tensor(&["x"]).unwrap_err();
+    /// assert_eq!(err.to_string(), "data.csv: column `x`: row 2 has a missing value");
+    /// # Ok::<(), arc_core::Error>(())
+    /// ```
+    pub fn with_source(mut self, path: impl Into<String>) -> Self {
+        let non_numbers = self
+            .columns
+            .iter()
+            .filter_map(|c| match &c.values {
+                ColumnValues::Numeric(_) => None,
+                ColumnValues::Text(v) => v
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, c)| c.as_deref().filter(|c| cell::parse_number(c).is_none()).map(|c| (i, c)))
+                    .map(|(i, value)| (c.name.clone(), self.source_row(i) - 1, value.to_owned())),
+            })
+            .collect();
+        self.source = Some(Arc::new(Origin { path: path.into(), non_numbers }));
+        self
+    }
+
+    /// The file the rows came from, if a data source loaded them.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_ref().map(|o| o.path.as_str())
+    }
+
+    /// The 1-based number, in the source, of the row at 0-based `row`: `row
+    /// + 1` unless this table holds [selected](Self::select_rows) rows.
+    pub fn source_row(&self, row: usize) -> usize {
+        self.positions.as_ref().and_then(|p| p.get(row)).map_or(row, |&p| p) + 1
+    }
+
+    /// `error` naming this table's source file ([`Error::InDataFile`]), if
+    /// it has one; unchanged otherwise. For errors about this table's rows
+    /// and columns, their rows counted with [`source_row`](Self::source_row).
+    pub fn locate(&self, error: Error) -> Error {
+        match &self.source {
+            Some(origin) if !matches!(error, Error::InDataFile { .. }) => {
+                Error::InDataFile { path: origin.path.clone(), error: Box::new(error) }
+            }
+            _ => error,
+        }
     }
 
     /// Appends a column (a processor's output, say), with the checks of
@@ -173,9 +252,11 @@ impl Table {
     /// The column named `name`, or [`Error::MissingColumn`] with
     /// did-you-mean suggestions.
     pub fn require_column(&self, name: &str) -> Result<&Column> {
-        self.column(name).ok_or_else(|| Error::MissingColumn {
-            column: name.to_owned(),
-            hint: DidYouMean::among(name, self.columns.iter().map(|c| c.name.as_str())),
+        self.column(name).ok_or_else(|| {
+            self.locate(Error::MissingColumn {
+                column: name.to_owned(),
+                hint: DidYouMean::among(name, self.columns.iter().map(|c| c.name.as_str())),
+            })
         })
     }
 
@@ -203,20 +284,30 @@ impl Table {
     ///
     /// [`Error::MissingColumn`] if there is no such column, and
     /// [`Error::NonNumericColumn`] naming the first value that is not a
-    /// number if it is a text column.
-    pub fn numeric(&self, name: &str) -> Result<&[f64]> {
+    /// number if it is a text column (inside an [`Error::InDataFile`] for a
+    /// table with a [source](Self::with_source), as every error here).
+    pub fn numeric<'a>(&'a self, name: &str) -> Result<&'a [f64]> {
         match &self.require_column(name)?.values {
             ColumnValues::Numeric(v) => Ok(v),
             ColumnValues::Text(v) => {
                 // A text column from a source has a cell that is not a
-                // number; one built by hand may not, so fall back to its
-                // first present value.
+                // number, in these rows or (a split) elsewhere in the file;
+                // one built by hand may not, so fall back to its first
+                // present value.
                 let present = || v.iter().enumerate().filter_map(|(i, c)| c.as_deref().map(|c| (i, c)));
+                let in_file = || {
+                    let origin = self.source.as_ref()?;
+                    let (_, row, value) = origin.non_numbers.iter().find(|(column, _, _)| column == name)?;
+                    Some((row + 1, value.as_str()))
+                };
+                let here = |(row, value): (usize, &'a str)| (self.source_row(row), value);
                 let (row, value) = present()
                     .find(|(_, c)| cell::parse_number(c).is_none())
-                    .or_else(|| present().next())
-                    .unwrap_or((0, ""));
-                Err(Error::NonNumericColumn { column: name.to_owned(), row: row + 1, value: value.to_owned() })
+                    .map(here)
+                    .or_else(in_file)
+                    .or_else(|| present().next().map(here))
+                    .unwrap_or((1, ""));
+                Err(self.locate(Error::NonNumericColumn { column: name.to_owned(), row, value: value.to_owned() }))
             }
         }
     }
@@ -228,7 +319,7 @@ impl Table {
     pub fn text(&self, name: &str) -> Result<&[Option<String>]> {
         match &self.require_column(name)?.values {
             ColumnValues::Text(v) => Ok(v),
-            ColumnValues::Numeric(_) => Err(Error::NotTextColumn { column: name.to_owned() }),
+            ColumnValues::Numeric(_) => Err(self.locate(Error::NotTextColumn { column: name.to_owned() })),
         }
     }
 
@@ -243,7 +334,8 @@ impl Table {
         }
         let columns =
             self.columns.iter().map(|c| Column { name: c.name.clone(), values: c.values.select(rows) }).collect();
-        Ok(Table { columns })
+        let positions = self.source.as_ref().map(|_| rows.iter().map(|&r| self.source_row(r) - 1).collect());
+        Ok(Table { columns, source: self.source.clone(), positions })
     }
 
     /// The numeric `columns`, in the given order, as an f32 tensor of shape
@@ -251,14 +343,16 @@ impl Table {
     ///
     /// Errors: [`Error::MissingColumn`], [`Error::NonNumericColumn`], and
     /// [`Error::MissingValue`] naming the column and the row of the first
-    /// missing value (`NaN`); fill or drop missing values first.
+    /// missing value (`NaN`); fill or drop missing values first. Each inside
+    /// an [`Error::InDataFile`] naming the file, for a table that has a
+    /// [source](Self::with_source).
     pub fn to_tensor(&self, columns: &[&str]) -> Result<Tensor> {
         let (rows, k) = (self.num_rows(), columns.len());
         let mut sources = Vec::with_capacity(k);
         for &name in columns {
             let values = self.numeric(name)?;
             if let Some(row) = values.iter().position(|x| x.is_nan()) {
-                return Err(Error::MissingValue { column: name.to_owned(), row: row + 1 });
+                return Err(self.locate(Error::MissingValue { column: name.to_owned(), row: self.source_row(row) }));
             }
             sources.push(values);
         }
@@ -358,6 +452,40 @@ mod tests {
         assert_eq!(sample().to_tensor(&["x", "y"]).unwrap_err().to_string(), "column `y`: row 2 has a missing value");
         let err = sample().to_tensor(&["x", "label"]).unwrap_err();
         assert_eq!(err.to_string(), "column `label` is not numeric: row 1 holds `b`");
+    }
+
+    #[test]
+    fn a_loaded_table_names_its_file_and_counts_rows_in_it_through_splits() {
+        // Column `w`: text in the file, for row 4's `abc`; a split without
+        // row 4 still names it.
+        let table = Table::new(vec![
+            Column::numeric("x", vec![1.0, 2.0, f64::NAN, 4.0, 5.0]),
+            Column::text("w", text(&[Some("1"), Some("2"), Some("3"), Some("abc"), Some("5")])),
+        ])
+        .unwrap()
+        .with_source("data.csv");
+        assert_eq!(table.source(), Some("data.csv"));
+        let split = table.select_rows(&[4, 2, 0]).unwrap();
+        assert_eq!((split.source(), split.source_row(0), split.source_row(1)), (Some("data.csv"), 5, 3));
+        let again = split.select_rows(&[1]).unwrap();
+        assert_eq!(again.source_row(0), 3, "a split of a split counts in the file");
+        let message = |r: Result<Tensor>| r.unwrap_err().to_string();
+        assert_eq!(message(split.to_tensor(&["x"])), "data.csv: column `x`: row 3 has a missing value");
+        assert_eq!(message(split.to_tensor(&["w"])), "data.csv: column `w` is not numeric: row 4 holds `abc`");
+        assert_eq!(message(table.to_tensor(&["w"])), "data.csv: column `w` is not numeric: row 4 holds `abc`");
+        let picked = table.select_rows(&[3, 0]).unwrap();
+        assert_eq!(message(picked.to_tensor(&["w"])), "data.csv: column `w` is not numeric: row 4 holds `abc`");
+        assert_eq!(message(split.to_tensor(&["v"])), "data.csv: no column `v` (did you mean `w` or `x`?)");
+        assert_eq!(split.text("x").unwrap_err().to_string(), "data.csv: column `x` holds numbers, not text");
+        let Err(Error::InDataFile { path, error }) = split.numeric("w") else { panic!("expected InDataFile") };
+        assert_eq!(path, "data.csv");
+        assert!(matches!(*error, Error::NonNumericColumn { row: 4, .. }), "{error:?}");
+        // Wrapped once; in-memory tables are unchanged; equality ignores the origin.
+        let twice = table.locate(table.locate(Error::NotTextColumn { column: "x".into() }));
+        assert_eq!(twice.to_string(), "data.csv: column `x` holds numbers, not text");
+        assert_eq!(sample().select_rows(&[1]).unwrap().source_row(0), 1);
+        let plain = Table::new(vec![Column::numeric("a", vec![1.0])]).unwrap();
+        assert_eq!(plain.clone().with_source("a.csv"), plain);
     }
 
     #[test]
