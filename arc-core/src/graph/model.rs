@@ -88,7 +88,22 @@ impl GraphModel {
                     })
             });
             let Some((i, _)) = ready else {
-                let nodes = (0..spec.graph.len()).filter(|i| !done[*i]).map(|i| spec.graph[i].name.clone()).collect();
+                let deps: Vec<Vec<usize>> = declared
+                    .iter()
+                    .map(|(_, refs)| {
+                        refs.iter()
+                            .filter_map(|(_, s)| match s {
+                                Source::Node(n) => spec.graph.iter().position(|g| &g.name == n),
+                                Source::Input(_) => None,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let cycle = super::find_cycle(&deps).unwrap_or_default();
+                let mut nodes: Vec<String> = cycle.iter().map(|&i| spec.graph[i].name.clone()).collect();
+                if let Some(first) = nodes.first().cloned() {
+                    nodes.push(first);
+                }
                 return Err(Error::GraphCycle { nodes });
             };
             done[*i] = true;
@@ -195,6 +210,48 @@ impl GraphModel {
         self.outputs.iter().map(|(name, s)| Ok((name.clone(), get(s, &values)?))).collect()
     }
 
+    /// Infers every node's output shape from the declared input shapes,
+    /// in execution order (`None` entries are unknown sizes; an input
+    /// declared without a shape leaves what depends on it unknown and
+    /// unchecked). A node whose layer rejects its input shapes is
+    /// [`Error::GraphShape`], naming the node, the nodes (or model inputs)
+    /// feeding it and their shapes.
+    pub fn infer_shapes(&self) -> Result<BTreeMap<String, ShapeSpec>> {
+        let mut shapes: BTreeMap<String, ShapeSpec> = BTreeMap::new();
+        for node in &self.nodes {
+            let mut given = Vec::with_capacity(node.inputs.len());
+            for (_, source) in &node.inputs {
+                let (from, shape) = match source {
+                    Source::Input(i) => (format!("model input `{}`", self.inputs[*i].0), Some(&self.inputs[*i].2)),
+                    Source::Node(n) => (format!("`{n}`"), shapes.get(n)),
+                };
+                match shape {
+                    Some(shape) if !shape.is_empty() => given.push((from, shape.clone())),
+                    _ => break,
+                }
+            }
+            if given.len() < node.inputs.len() {
+                continue;
+            }
+            let inputs: Vec<ShapeSpec> = given.iter().map(|(_, s)| s.clone()).collect();
+            match node.layer.output_shape(&inputs) {
+                Ok(out) => {
+                    shapes.insert(node.name.clone(), out);
+                }
+                Err(e) => {
+                    let gets = given.iter().map(|(from, s)| format!("{} from {from}", show_shape(s))).collect();
+                    return Err(Error::GraphShape {
+                        node: node.name.clone(),
+                        layer_type: node.layer_type.clone(),
+                        gets,
+                        error: Box::new(e),
+                    });
+                }
+            }
+        }
+        Ok(shapes)
+    }
+
     /// Calls `visit` with every parameter under `node.param` names.
     pub fn visit_params<'a>(&'a self, visit: &mut dyn FnMut(&str, &'a Param)) {
         for node in &self.nodes {
@@ -254,6 +311,12 @@ fn input_shape(name: &str, input: &InputSpec, vars: &BTreeMap<String, f64>) -> R
         .collect()
 }
 
+/// `[null, 4]`.
+pub(crate) fn show_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.map_or("null".into(), |d| d.to_string())).collect();
+    format!("[{}]", dims.join(", "))
+}
+
 fn check_shape(name: &str, want: &ShapeSpec, got: &[usize]) -> Result<()> {
     if want.is_empty() {
         return Ok(());
@@ -277,7 +340,7 @@ fn resolve_ref(holder: &str, r: &str, input_names: &[&str], spec: &ModelSpec) ->
         return Ok(Source::Node(node.to_owned()));
     }
     if node == holder && spec.graph.iter().any(|n| n.name == node) {
-        return Err(Error::GraphCycle { nodes: vec![holder.to_owned()] });
+        return Err(Error::GraphCycle { nodes: vec![holder.to_owned(), holder.to_owned()] });
     }
     let known: Vec<&str> = input_names.iter().copied().chain(spec.graph.iter().map(|n| n.name.as_str())).collect();
     Err(Error::DanglingRef { node: holder.to_owned(), reference: r.to_owned(), hint: DidYouMean::among(r, known) })
@@ -302,10 +365,7 @@ mod tests {
         assert_eq!(resolve_ref("a", "inputs.x", &names, &s).ok(), Some(Source::Input(0)));
         let err = resolve_ref("a", "nothing_here", &names, &s).unwrap_err();
         assert_eq!(err.to_string(), "node `a`: unknown input `nothing_here`");
-        assert_eq!(
-            resolve_ref("a", "a", &names, &s).unwrap_err().to_string(),
-            "model graph has a cycle through nodes [\"a\"]"
-        );
+        assert_eq!(resolve_ref("a", "a", &names, &s).unwrap_err().to_string(), "model graph has a cycle: a → a");
     }
 
     #[test]

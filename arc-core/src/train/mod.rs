@@ -13,18 +13,16 @@ mod predict;
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 pub use history::{EpochRecord, History};
 pub use metrics::Task;
 pub use predict::{Prediction, predict};
 
 use crate::data::Table;
-use crate::graph::{GraphModel, ModelSpec};
+use crate::graph::GraphModel;
 use crate::nn::{Loss, Optimizer, Param, init};
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Pipeline, ProcessorStep, StepInput};
-use crate::spec::{ArcSpec, Config, TrainerSpec};
+use crate::spec::{ArcSpec, Config, FeaturesSpec as Features, TrainerSpec};
 use crate::tensor::{Rng, no_grad};
 use crate::{DType, Error, Result, Tensor};
 
@@ -37,18 +35,6 @@ pub struct Trained {
     pub fitted: FittedState,
     /// Per-epoch records.
     pub history: History,
-}
-
-/// The spec's `features` section (as the pipeline reads it).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Features {
-    #[serde(default)]
-    feature_columns: Vec<String>,
-    #[serde(default)]
-    target_columns: Vec<String>,
-    #[serde(default)]
-    processors: Vec<ProcessorStep>,
 }
 
 /// The prepared tensors of one split: model inputs by name and the target.
@@ -87,9 +73,8 @@ pub fn train(
     if cfg.batch_size == 0 {
         return Err(spec_error("trainer.config.batch_size must be at least 1".into()));
     }
-    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
-    let model_spec =
-        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| spec_error("no `model` section".into()))?)?;
+    let features = spec.features.clone();
+    let model_spec = spec.model.clone();
 
     // The split, drawn from the seed.
     let mut rng = Rng::new(cfg.seed);
