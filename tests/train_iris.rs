@@ -65,18 +65,24 @@ fn two_runs_with_one_seed_give_bit_identical_weights() -> Result<()> {
 fn graph_errors_name_the_node() -> Result<()> {
     let text = spec_text();
     let err = |from: &str, to: &str| run(&text.replace(from, to)).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err("type: ReLU", "type: ReLu").starts_with("node `act` (`ReLu`): unknown layer"));
+    // Training validates first: every error is listed with its YAML line and column.
+    let one = |line: &str| format!("the spec has 1 error(s):\n{SPEC}:{line}");
     assert_eq!(
-        err("inputs: [features]", "inputs: [featurs]"),
-        "node `fc1`: unknown input `featurs` (did you mean `features`?)"
+        err("type: ReLU", "type: ReLu"),
+        one("38:13: error: node `act`: unknown layer `ReLu` (did you mean `ReLU` or `GELU`?)")
     );
     assert_eq!(
-        err("inputs: [features]", "inputs: [fc2]").replace("\n", ""),
-        "model graph has a cycle: fc1 → act → fc2 → fc1"
+        err("inputs: [features]", "inputs: [featurs]"),
+        one("36:16: error: node `fc1`: unknown input `featurs` (did you mean `features`?)")
+    );
+    assert_eq!(
+        err("inputs: [features]", "inputs: [fc2]"),
+        one("36:15: error: model graph has a cycle: fc1 → act → fc2 → fc1")
     );
     assert_eq!(
         err("in_features: vars.n_features", "in_features: vars.n_feature"),
-        "node `fc1`: unknown input `vars.n_feature` (did you mean `vars.n_features`?)"
+        one("35:29: error: node `fc1`: `vars.n_feature` is not defined by any processor step \
+             (did you mean `vars.n_features`?)")
     );
     Ok(())
 }

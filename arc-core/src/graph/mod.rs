@@ -18,6 +18,7 @@
 //! model input name, a node name or `node.output`. Unknown types, dangling
 //! refs and cycles are errors naming the node.
 
+mod build;
 mod cycle;
 mod model;
 

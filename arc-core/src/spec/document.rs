@@ -23,7 +23,7 @@ use crate::{Error, Result};
 /// let spec = ArcSpec::from_yaml("model_name: iris\nversion: '1'\nmodel: {graph: [{name: a, type: ReLU}]}", "iris.yaml")?;
 /// assert_eq!(spec.model_name, "iris");
 /// assert_eq!(spec.model.graph[0].layer_type, "ReLU");
-/// assert_eq!(spec.locate("model.graph[0].type").map(|l| l.to_string()).as_deref(), Some("iris.yaml:3:35"));
+/// assert_eq!(spec.locate("model.graph[0].type").map(|l| l.to_string()).as_deref(), Some("iris.yaml:3:33"));
 /// let err = ArcSpec::from_yaml("version: '1'\nmodel: {}", "bad.yaml").unwrap_err();
 /// assert_eq!(err.to_string(), "bad.yaml:1:1: spec: missing required key `model_name`");
 /// # Ok::<(), arc_core::Error>(())

@@ -44,8 +44,8 @@ impl fmt::Display for Location {
 /// use arc_core::spec::SourceMap;
 ///
 /// let map = SourceMap::build("model:\n  graph:\n    - {name: a, type: ReLU}\n", "m.yaml");
-/// assert_eq!(map.value("model.graph[0].type").map(|l| (l.line, l.column)), Some((3, 26)));
-/// assert_eq!(map.key("model.graph[0].type").map(|l| (l.line, l.column)), Some((3, 20)));
+/// assert_eq!(map.value("model.graph[0].type").map(|l| (l.line, l.column)), Some((3, 23)));
+/// assert_eq!(map.key("model.graph[0].type").map(|l| (l.line, l.column)), Some((3, 17)));
 /// assert_eq!(map.locate("model.graph[0].nothing").map(|l| l.to_string()), Some("m.yaml:3:7".into()));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -73,8 +73,9 @@ pub fn train(
     if cfg.batch_size == 0 {
         return Err(spec_error("trainer.config.batch_size must be at least 1".into()));
     }
+    // Static checks (pre_validation / post_validation hooks); errors stop here, located.
+    crate::validate::validate(spec, manager)?.into_result()?;
     let features = spec.features.clone();
-    let model_spec = spec.model.clone();
 
     // The split, drawn from the seed.
     let mut rng = Rng::new(cfg.seed);
@@ -94,7 +95,7 @@ pub fn train(
     let fitted = bindings.fitted();
 
     init::manual_seed(cfg.seed);
-    let mut model = GraphModel::build(&model_spec, &fitted.vars, manager)?;
+    let mut model = GraphModel::build_spec(spec, &fitted.vars, manager)?;
     let target_name = target_tensor(trainer, &features)?;
     let pred_name = pred_output(trainer, &model)?;
     let gather = |tensors: &BTreeMap<String, Tensor>| -> Result<Split> {

@@ -12,7 +12,7 @@
 //! let text = "model_name: m\nmodel:\n  inputs: {x: [null, 2]}\n  graph:\n    - {name: a, type: Nope}\n";
 //! let spec = ArcSpec::from_yaml(text, "m.yaml")?;
 //! let report = validate(&spec, &PluginManager::new())?;
-//! assert_eq!(report.issues[0].to_string(), "m.yaml:5:28: error: node `a`: unknown layer `Nope`");
+//! assert_eq!(report.issues[0].to_string(), "m.yaml:5:23: error: node `a`: unknown layer `Nope`");
 //! # Ok::<(), arc_core::Error>(())
 //! ```
 

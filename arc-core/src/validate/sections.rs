@@ -77,7 +77,14 @@ pub(crate) fn check_trainer(
 ) {
     let Some(trainer) = &spec.trainer else { return };
     let optimizer = &trainer.optimizer;
-    let config = optimizer.config.clone().unwrap_or_default();
+    let mut config = optimizer.config.clone().unwrap_or_default();
+    // As the trainer does: `trainer.config.learning_rate` is the `lr` a config lacks.
+    if let Some(lr) = trainer.config.learning_rate
+        && !config.contains_key("lr")
+        && let Ok(with_lr) = config.clone().with("lr", lr)
+    {
+        config = with_lr;
+    }
     if let Err(e) = manager.get_optimizer(&optimizer.component_type).and_then(|c| c.create(&config).map(drop)) {
         let at = if config.is_empty() { "trainer.optimizer.type" } else { "trainer.optimizer" };
         issues.push(ValidationIssue::error(format!("trainer.optimizer: {e}")).at(at));
