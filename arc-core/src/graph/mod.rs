@@ -21,6 +21,7 @@
 mod build;
 mod cycle;
 mod model;
+mod module;
 
 pub use crate::spec::{InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec};
 pub use cycle::find_cycle;

@@ -38,7 +38,24 @@ impl GraphModel {
     /// Builds the layers of `spec` from `manager`'s layer registry, with
     /// `vars` (the fitted pipeline's) substituted for `vars.X` params and
     /// shape entries.
+    ///
+    /// A node of type `module.<name>` builds the sub-graph `spec.modules`
+    /// names; its numeric params bind the module's `vars.X` (on top of
+    /// `vars`), and its parameters are named `node.inner.weight`. A module
+    /// that uses itself, directly or not, is an error naming the chain.
     pub fn build(spec: &ModelSpec, vars: &BTreeMap<String, f64>, manager: &PluginManager) -> Result<Self> {
+        Self::build_with(spec, &spec.modules, vars, manager, &mut Vec::new())
+    }
+
+    /// [`build`](Self::build) with the modules given apart, and the chain
+    /// of modules being built (for recursion).
+    pub(crate) fn build_with(
+        spec: &ModelSpec,
+        modules: &BTreeMap<String, ModelSpec>,
+        vars: &BTreeMap<String, f64>,
+        manager: &PluginManager,
+        chain: &mut Vec<String>,
+    ) -> Result<Self> {
         let inputs = spec
             .inputs
             .iter()
@@ -125,7 +142,10 @@ impl GraphModel {
                     reference: r,
                 }
             })?;
-            let layer = manager.get_layer(&node.layer_type).and_then(|c| c.create(&params)).map_err(wrap)?;
+            let layer = match node.layer_type.strip_prefix("module.") {
+                Some(module) => super::module::build(module, &params, modules, vars, manager, chain).map_err(wrap)?,
+                None => manager.get_layer(&node.layer_type).and_then(|c| c.create(&params)).map_err(wrap)?,
+            };
             let mut refs = declared[i].1.clone();
             if refs.len() > 1 && refs.iter().all(|(p, _)| p.is_none()) {
                 let ports = layer.input_names();
@@ -162,6 +182,16 @@ impl GraphModel {
     /// The model inputs: (name, pipeline tensor name, declared shape).
     pub fn inputs(&self) -> impl Iterator<Item = (&str, &str, &ShapeSpec)> {
         self.inputs.iter().map(|(n, s, shape)| (n.as_str(), s.as_str(), shape))
+    }
+
+    /// The shape of output `index` given the input shapes, when known.
+    pub(crate) fn output_shape_from(&self, input_shapes: &[ShapeSpec], index: usize) -> Result<Option<ShapeSpec>> {
+        let shapes = self.infer_shapes_from(input_shapes)?;
+        Ok(match self.outputs.get(index) {
+            Some((_, Source::Node(n))) => shapes.get(n).cloned(),
+            Some((_, Source::Input(i))) => input_shapes.get(*i).cloned(),
+            None => None,
+        })
     }
 
     /// The output names.
@@ -217,12 +247,19 @@ impl GraphModel {
     /// [`Error::GraphShape`], naming the node, the nodes (or model inputs)
     /// feeding it and their shapes.
     pub fn infer_shapes(&self) -> Result<BTreeMap<String, ShapeSpec>> {
+        let declared: Vec<ShapeSpec> = self.inputs.iter().map(|(_, _, s)| s.clone()).collect();
+        self.infer_shapes_from(&declared)
+    }
+
+    /// [`infer_shapes`](Self::infer_shapes) from the given input shapes
+    /// (one per model input, in order; empty for unknown).
+    pub(crate) fn infer_shapes_from(&self, input_shapes: &[ShapeSpec]) -> Result<BTreeMap<String, ShapeSpec>> {
         let mut shapes: BTreeMap<String, ShapeSpec> = BTreeMap::new();
         for node in &self.nodes {
             let mut given = Vec::with_capacity(node.inputs.len());
             for (_, source) in &node.inputs {
                 let (from, shape) = match source {
-                    Source::Input(i) => (format!("model input `{}`", self.inputs[*i].0), Some(&self.inputs[*i].2)),
+                    Source::Input(i) => (format!("model input `{}`", self.inputs[*i].0), input_shapes.get(*i)),
                     Source::Node(n) => (format!("`{n}`"), shapes.get(n)),
                 };
                 match shape {
@@ -254,8 +291,20 @@ impl GraphModel {
 
     /// Calls `visit` with every parameter under `node.param` names.
     pub fn visit_params<'a>(&'a self, visit: &mut dyn FnMut(&str, &'a Param)) {
+        self.visit_params_under("", visit);
+    }
+
+    /// [`visit_params`](Self::visit_params) with names under `prefix`.
+    pub(crate) fn visit_params_under<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         for node in &self.nodes {
-            node.layer.visit_params(&node.name, visit);
+            node.layer.visit_params(&nn::join_name(prefix, &node.name), visit);
+        }
+    }
+
+    /// Calls `visit` with every buffer (non-trainable state) under `prefix`.
+    pub(crate) fn visit_buffers_under(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Tensor)) {
+        for node in &self.nodes {
+            node.layer.visit_buffers(&nn::join_name(prefix, &node.name), visit);
         }
     }
 

@@ -94,6 +94,13 @@ pub fn check_spec(spec: &ArcSpec, manager: &PluginManager) -> Vec<ValidationIssu
         );
     }
     for (name, module) in &spec.modules {
+        // A module's `vars.X` may also be bound by the params of the nodes using it.
+        let mut vars = defined.vars.clone();
+        let graphs = std::iter::once(&spec.model).chain(spec.modules.values());
+        for node in graphs.flat_map(|g| &g.graph).filter(|n| n.layer_type == format!("module.{name}")) {
+            vars.extend(node.params.iter().flat_map(|p| p.keys()).map(str::to_owned));
+        }
+        let known = graph::Defined { vars: &vars, ..known };
         issues.extend(graph::check_graph(spec, module, &format!("modules.{name}"), &known, manager));
     }
     issues.extend(graph::check_graph(spec, &spec.model, "model", &known, manager));
