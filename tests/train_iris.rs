@@ -73,7 +73,7 @@ fn graph_errors_name_the_node() -> Result<()> {
     );
     assert_eq!(
         err("inputs: [features]", "inputs: [featurs]"),
-        one("36:16: error: node `fc1`: unknown input `featurs` (did you mean `features`?)")
+        one("36:16: error: node `fc1`: `featurs` is not a node or a model input (did you mean `features`?)")
     );
     assert_eq!(
         err("inputs: [features]", "inputs: [fc2]"),

@@ -17,17 +17,17 @@ impl GraphModel {
     pub fn build_spec(spec: &ArcSpec, vars: &BTreeMap<String, f64>, manager: &PluginManager) -> Result<Self> {
         let lifecycle = manager.hook::<dyn LifecycleHookSpec>();
         lifecycle.pre_model_build(spec)?;
-        let model = Self::build(&spec.model, vars, manager).map_err(|e| locate(spec, e))?;
-        model.infer_shapes().map_err(|e| locate(spec, e))?;
+        let model = Self::build(&spec.model, vars, manager).map_err(|e| locate_error(spec, e))?;
+        model.infer_shapes().map_err(|e| locate_error(spec, e))?;
         lifecycle.post_model_build(spec, &model)?;
         Ok(model)
     }
 }
 
-/// `e` at the YAML node it is about: the node's `type` for a layer that
+/// `e` (from building or running `spec.model`) at the YAML node it is about: the node's `type` for a layer that
 /// fails to build, its `params` for a bad `vars.X`, the node for a shape
 /// mismatch, the first node of a cycle.
-pub(crate) fn locate(spec: &ArcSpec, e: Error) -> Error {
+pub fn locate_error(spec: &ArcSpec, e: Error) -> Error {
     let index = |name: &str| spec.model.graph.iter().position(|n| n.name == name);
     let path = match &e {
         Error::GraphNode { node, source, .. } => index(node).map(|i| match **source {

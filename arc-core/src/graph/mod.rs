@@ -24,5 +24,6 @@ mod model;
 mod module;
 
 pub use crate::spec::{InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec};
+pub use build::locate_error;
 pub use cycle::find_cycle;
 pub use model::GraphModel;

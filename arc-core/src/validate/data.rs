@@ -47,10 +47,10 @@ pub fn validate_data(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> 
             Ok(bindings) => {
                 vars = bindings.vars.clone();
                 match GraphModel::build(&spec.model, &vars, manager) {
-                    Err(e) => issues.push(ValidationIssue::error(e.to_string()).at(node_path(spec, &e))),
+                    Err(e) => issues.push(super::model_issue(spec, e)),
                     Ok(built) => {
                         if let Err(e) = built.infer_shapes() {
-                            issues.push(ValidationIssue::error(e.to_string()).at(node_path(spec, &e)));
+                            issues.push(super::model_issue(spec, e));
                         }
                         model = Some(built);
                     }
@@ -124,17 +124,4 @@ fn step_path(spec: &ArcSpec, e: &Error) -> String {
         .iter()
         .position(|s| text.contains(&format!("`{}`", s.name)))
         .map_or_else(|| "features".to_owned(), |i| format!("features.processors[{i}]"))
-}
-
-/// The path of the node an error is about, else `model`.
-fn node_path(spec: &ArcSpec, e: &Error) -> String {
-    let node = match e {
-        Error::GraphShape { node, .. } | Error::GraphNode { node, .. } | Error::DanglingRef { node, .. } => node,
-        _ => return "model".to_owned(),
-    };
-    spec.model
-        .graph
-        .iter()
-        .position(|n| &n.name == node)
-        .map_or_else(|| "model".to_owned(), |i| format!("model.graph[{i}]"))
 }

@@ -182,6 +182,21 @@ fn check_type(
     if !var_refs.is_empty() {
         return issues;
     }
+    // Building the layer names a bad param precisely; the plugins' hooks judge the rest.
+    if let Err(e) = component.create(&params) {
+        let issue = ValidationIssue::error(format!("{who}: {e}"));
+        issues.push(match &e {
+            Error::UnknownParam { param, .. } => {
+                let at = format!("{path}.params.{param}");
+                match spec.source_map().and_then(|m| m.key(&at)) {
+                    Some(key) => issue.at(at).located(key),
+                    None => issue.at(at),
+                }
+            }
+            _ => issue.at(format!("{path}.params")),
+        });
+        return issues;
+    }
     let name = legacy_layer_name(&node.layer_type).unwrap_or(&node.layer_type);
     match manager.validate_component_config(ComponentKind::Layer, name, &params) {
         Ok(true) => {}
@@ -190,13 +205,6 @@ fn check_type(
                 .at(format!("{path}.params")),
         ),
         Err(e) => issues.push(ValidationIssue::error(format!("{who}: {e}")).at(format!("{path}.params"))),
-    }
-    if let Err(e) = component.create(&params) {
-        let at = match &e {
-            Error::UnknownParam { param, .. } => format!("{path}.params.{param}"),
-            _ => format!("{path}.params"),
-        };
-        issues.push(ValidationIssue::error(format!("{who}: {e}")).at(at));
     }
     issues
 }
@@ -234,8 +242,8 @@ fn resolve(r: &str, inputs: &[&str], nodes: &[&str]) -> Option<Target> {
 
 fn dangling(who: &str, r: &str, inputs: &[&str], nodes: &[&str]) -> ValidationIssue {
     let hint = DidYouMean::among(r, inputs.iter().chain(nodes).copied());
-    let who = if who == "outputs" { "outputs".to_owned() } else { who.to_owned() };
-    ValidationIssue::error(format!("{who}: unknown input `{r}`{hint}"))
+    let what = if who == "outputs" { "names no node or model input" } else { "is not a node or a model input" };
+    ValidationIssue::error(format!("{who}: `{r}` {what}{hint}"))
 }
 
 /// Module names used by each module (`type: module.X`), for recursion checks.

@@ -106,5 +106,41 @@ pub fn check_spec(spec: &ArcSpec, manager: &PluginManager) -> Vec<ValidationIssu
     issues.extend(graph::check_graph(spec, &spec.model, "model", &known, manager));
     sections::check_trainer(spec, &defined, manager, &mut issues);
     sections::check_predictor(spec, &defined, &mut issues);
+    if !issues.iter().any(ValidationIssue::is_error) {
+        issues.extend(static_shapes(spec, manager));
+    }
     issues
+}
+
+/// Shape inference without data: possible when the model (and the modules
+/// it uses) names no `vars.X`; otherwise shapes are checked by
+/// [`validate_data`] and at the start of training.
+fn static_shapes(spec: &ArcSpec, manager: &PluginManager) -> Option<ValidationIssue> {
+    let graphs = std::iter::once(&spec.model).chain(spec.modules.values());
+    let uses_vars =
+        graphs.clone().flat_map(|g| &g.graph).any(|n| n.params.as_ref().is_some_and(|p| !p.var_refs().is_empty()))
+            || graphs.flat_map(|g| &g.inputs).any(|(_, input)| format!("{input:?}").contains("vars."));
+    if uses_vars {
+        return None;
+    }
+    let failed = crate::graph::GraphModel::build(&spec.model, &Default::default(), manager)
+        .and_then(|model| model.infer_shapes().map(drop))
+        .err()?;
+    Some(model_issue(spec, failed))
+}
+
+/// An error from building or running the model as an issue, at the node
+/// it is about.
+pub(crate) fn model_issue(spec: &ArcSpec, e: Error) -> ValidationIssue {
+    let located = crate::graph::locate_error(spec, e);
+    let location = located.location().cloned();
+    let message = match located {
+        Error::Located { error, .. } => error.to_string(),
+        other => other.to_string(),
+    };
+    let issue = ValidationIssue::error(message).at("model");
+    match location {
+        Some(at) => issue.located(at),
+        None => issue,
+    }
 }

@@ -86,13 +86,22 @@ pub(crate) fn check_trainer(
         config = with_lr;
     }
     if let Err(e) = manager.get_optimizer(&optimizer.component_type).and_then(|c| c.create(&config).map(drop)) {
-        let at = if config.is_empty() { "trainer.optimizer.type" } else { "trainer.optimizer" };
+        let at = match e {
+            crate::Error::UnknownComponent { .. } => "trainer.optimizer.type",
+            _ if optimizer.config.is_some() => "trainer.optimizer.config",
+            _ => "trainer.optimizer",
+        };
         issues.push(ValidationIssue::error(format!("trainer.optimizer: {e}")).at(at));
     }
     let loss = &trainer.loss;
     let config = loss.config.clone().unwrap_or_default();
     if let Err(e) = manager.get_loss(&loss.component_type).and_then(|c| c.create(&config).map(drop)) {
-        issues.push(ValidationIssue::error(format!("trainer.loss: {e}")).at("trainer.loss.type"));
+        let at = match e {
+            crate::Error::UnknownComponent { .. } => "trainer.loss.type",
+            _ if loss.config.is_some() => "trainer.loss.config",
+            _ => "trainer.loss",
+        };
+        issues.push(ValidationIssue::error(format!("trainer.loss: {e}")).at(at));
     }
     let outputs = output_names(&spec.model);
     match loss.inputs.get("pred").or_else(|| loss.inputs.get("input")) {
