@@ -224,6 +224,16 @@ fn arc_validate_prints_located_issues_and_sets_the_exit_code() {
          s.yaml:51:20: error: trainer.loss: `model.logit` is not a model output (did you mean `model.logits`?)\n\
          s.yaml: 2 error(s), 0 warning(s)\n"
     );
+    // Warnings alone (here the built-in validator's) exit 0.
+    let probe = iris().replace(
+        "  outputs:\n    logits: fc2",
+        "    - {name: probe, type: ReLU, inputs: fc1}\n  outputs:\n    logits: fc2",
+    );
+    let (code, stdout, _) = arc_validate(&probe, false);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "s.yaml:42:14: warning: node `probe` feeds no output of the graph\ns.yaml: ok, 1 warning(s)\n")
+    );
     // A parse error (an unknown key) is a located error too.
     let (code, stdout, stderr) = arc_validate(&iris().replace("      type: ReLU", "      typ: ReLU"), false);
     assert_eq!((code, stdout.as_str()), (Some(1), ""));
