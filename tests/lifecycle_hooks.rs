@@ -5,9 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use arc::data::Table;
 use arc::graph::GraphModel;
-use arc::plugin::{LifecycleHookSpec, Plugin, PluginManager, PluginMetadata, ValidatorHookSpec};
+use arc::plugin::{
+    LifecycleHookSpec, Plugin, PluginManager, PluginMetadata, Registrations, ValidatorHookSpec, ValidatorRegistrations,
+};
 use arc::spec::{ArcSpec, Config};
-use arc::validate::{ValidationIssue, validate};
+use arc::validate::{ValidationIssue, Validator, validate};
 use arc::{Error, Result, hookimpl};
 
 const SPEC: &str = "examples/specs/iris.yaml";
@@ -143,6 +145,49 @@ fn validate_model_issues_are_reported_located_and_seen_by_post_validation() -> R
         )
     );
     assert_eq!(log.lock().unwrap().len(), 2, "no model hooks after failed validation");
+    Ok(())
+}
+
+/// A validator component: flags a spec without a description.
+struct Described;
+
+impl Validator for Described {
+    fn validate(&self, spec: &ArcSpec) -> Vec<ValidationIssue> {
+        match spec.description {
+            Some(_) => Vec::new(),
+            None => vec![ValidationIssue::warning("the spec has no description").at("model_name")],
+        }
+    }
+}
+
+fn described(_: &Config) -> Result<Box<dyn Validator>> {
+    Ok(Box::new(Described))
+}
+
+struct Docs;
+
+impl Plugin for Docs {
+    fn metadata(&self) -> PluginMetadata {
+        PluginMetadata::named("docs")
+    }
+}
+
+#[hookimpl]
+impl ValidatorHookSpec for Docs {
+    fn register_validators(&self) -> ValidatorRegistrations {
+        Registrations::new().add("described", described)
+    }
+}
+
+#[test]
+fn registered_validators_run_too() -> Result<()> {
+    let pm = manager(|pm| pm.register_plugin(Docs, "docs"))?;
+    let text = std::fs::read_to_string(root().join(SPEC)).expect("the iris spec is committed");
+    let bare = text.replace("description: Classify iris flowers from sepal and petal measurements.\n", "");
+    let report = validate(&ArcSpec::from_yaml(&bare, SPEC)?, &pm)?;
+    let shown: Vec<String> = report.issues.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, [format!("{SPEC}:4:13: warning: the spec has no description")]);
+    assert_eq!(validate(&spec()?, &pm)?.issues, []);
     Ok(())
 }
 

@@ -193,6 +193,25 @@ fn data_checks_columns_and_shapes_with_the_fitted_vars() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn training_checks_the_columns_first() -> Result<()> {
+    let spec = ArcSpec::from_yaml(&iris(), "s.yaml")?;
+    let pm = arc::get_plugin_manager();
+    let path = std::env::temp_dir().join(format!("arc-train-columns-{}.csv", std::process::id()));
+    std::fs::write(&path, CSV.replace("petal_width", "petal_widht")).expect("temp csv");
+    let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&path.display().to_string());
+    let _ = std::fs::remove_file(&path);
+    let err = arc::train::train(&spec, spec.trainer()?, &table?, pm, &mut |_| {}).err().map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(
+            "the spec has 1 error(s):\ns.yaml:8:62: error: column `petal_width` is not in the data \
+             (did you mean `petal_widht` or `sepal_width`?)"
+        )
+    );
+    Ok(())
+}
+
 fn arc_validate(text: &str, data: bool) -> (Option<i32>, String, String) {
     let path = std::env::temp_dir().join(format!("arc-validate-cli-{}-{}.yaml", std::process::id(), text.len()));
     std::fs::write(&path, text).expect("temp spec");

@@ -418,6 +418,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cycle_is_named_whole_in_data_flow_order() {
+        // `head` is outside the cycle; b → c → d → b, declared out of order.
+        let s = spec(
+            "inputs: {x: [null, 2]}\ngraph: [{name: a, type: ReLU, inputs: x}, {name: c, type: ReLU, inputs: b}, \
+             {name: d, type: ReLU, inputs: c}, {name: b, type: ReLU, inputs: d}, {name: head, type: ReLU, inputs: b}]",
+        );
+        let err = GraphModel::build(&s, &BTreeMap::new(), &PluginManager::new()).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("model graph has a cycle: c → d → b → c"));
+    }
+
+    #[test]
     fn shapes_read_vars_and_check_tensors() -> Result<()> {
         let vars = BTreeMap::from([("n".to_owned(), 4.0)]);
         let shape = input_shape("x", &InputSpec::Shape(vec![serde_yaml::Value::Null, "vars.n".into()]), &vars)?;

@@ -73,8 +73,9 @@ pub fn train(
     if cfg.batch_size == 0 {
         return Err(spec_error("trainer.config.batch_size must be at least 1".into()));
     }
-    // Static checks (pre_validation / post_validation hooks); errors stop here, located.
+    // Static checks (pre_validation / post_validation hooks), then the data's columns; errors stop here, located.
     crate::validate::validate(spec, manager)?.into_result()?;
+    crate::validate::Report { issues: crate::validate::check_columns(spec, table) }.into_result()?;
     let features = spec.features.clone();
 
     // The split, drawn from the seed.

@@ -32,7 +32,7 @@ const NUMERIC_OPS: &[&str] = &["transform.assemble_vector"];
 /// with the fitted vars (layer params are checked) and infers its shapes:
 /// a mismatch names both nodes and both shapes, at the consuming node.
 pub fn validate_data(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> Result<DataReport> {
-    let mut issues = column_issues(spec, table);
+    let mut issues = check_columns(spec, table);
     let mut vars = BTreeMap::new();
     let mut model = None;
     if issues.is_empty() {
@@ -62,7 +62,10 @@ pub fn validate_data(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> 
     Ok(DataReport { report: Report { issues }, vars, model })
 }
 
-fn column_issues(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
+/// The column checks of [`validate_data`] alone: every column `features`
+/// names exists in `table`, and the columns an `assemble_vector` step
+/// reads are numeric. Issues are located.
+pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
     let mut issues = Vec::new();
     let names = table.column_names();
     let exists = |column: &str, at: String, issues: &mut Vec<ValidationIssue>| {
@@ -113,7 +116,7 @@ fn column_issues(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
             }
         }
     }
-    issues
+    issues.into_iter().map(|i| i.locate_in(spec)).collect()
 }
 
 /// The path of the step an error names, else `features`.

@@ -21,7 +21,7 @@ mod graph;
 mod issue;
 mod sections;
 
-pub use data::{DataReport, validate_data};
+pub use data::{DataReport, check_columns, validate_data};
 pub use issue::{Severity, ValidationIssue, Validator, count_errors, render};
 
 use crate::plugin::{LifecycleHookSpec, PluginManager, ValidatorHookSpec};
