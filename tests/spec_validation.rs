@@ -118,6 +118,20 @@ fn types_params_and_loss_inputs_are_checked() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn named_ports_must_be_the_layers() -> Result<()> {
+    let text = "model_name: m\nmodel:\n  inputs: {x: [null, 2]}\n  graph:\n    - {name: a, type: ReLU, inputs: x}\n    \
+                - {name: b, type: Tanh, inputs: x}\n    \
+                - {name: cat, type: Concatenate, params: {dim: -1}, inputs: {input_0: a, inptu_1: b}}\n";
+    assert_eq!(
+        issues(text)?,
+        ["s.yaml:7:78: error: node `cat`: the layer has no input port `inptu_1` (did you mean `input_1`?)"]
+    );
+    // Fixed, the shapes infer without data: [null, 2] twice joined on the last dim.
+    assert_eq!(issues(&text.replace("inptu_1", "input_1"))?, Vec::<String>::new());
+    Ok(())
+}
+
 /// Rejects any `Linear` wider than 8 through `validate_layer_config`.
 struct Narrow;
 

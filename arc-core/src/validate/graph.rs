@@ -183,19 +183,21 @@ fn check_type(
         return issues;
     }
     // Building the layer names a bad param precisely; the plugins' hooks judge the rest.
-    if let Err(e) = component.create(&params) {
-        let issue = ValidationIssue::error(format!("{who}: {e}"));
-        issues.push(match &e {
-            Error::UnknownParam { param, .. } => {
-                let at = format!("{path}.params.{param}");
-                match spec.source_map().and_then(|m| m.key(&at)) {
-                    Some(key) => issue.at(at).located(key),
-                    None => issue.at(at),
-                }
-            }
-            _ => issue.at(format!("{path}.params")),
-        });
-        return issues;
+    let layer = match component.create(&params) {
+        Ok(layer) => layer,
+        Err(e) => {
+            issues.push(param_issue(spec, &who, path, &e));
+            return issues;
+        }
+    };
+    // Named ports must be the layer's.
+    if let Some(NodeInputs::Ports(ports)) = &node.inputs {
+        let known = layer.input_names();
+        for port in ports.keys().filter(|p| !known.contains(&p.as_str())) {
+            let hint = DidYouMean::among(port, known.iter().copied());
+            let issue = ValidationIssue::error(format!("{who}: the layer has no input port `{port}`{hint}"));
+            issues.push(at_key(spec, issue, format!("{path}.inputs.{port}")));
+        }
     }
     let name = legacy_layer_name(&node.layer_type).unwrap_or(&node.layer_type);
     match manager.validate_component_config(ComponentKind::Layer, name, &params) {
@@ -207,6 +209,23 @@ fn check_type(
         Err(e) => issues.push(ValidationIssue::error(format!("{who}: {e}")).at(format!("{path}.params"))),
     }
     issues
+}
+
+/// A layer that does not build from its params, at the offending key.
+fn param_issue(spec: &ArcSpec, who: &str, path: &str, e: &Error) -> ValidationIssue {
+    let issue = ValidationIssue::error(format!("{who}: {e}"));
+    match e {
+        Error::UnknownParam { param, .. } => at_key(spec, issue, format!("{path}.params.{param}")),
+        _ => issue.at(format!("{path}.params")),
+    }
+}
+
+/// `issue` about the key at `path` (not its value): an unknown name.
+fn at_key(spec: &ArcSpec, issue: ValidationIssue, path: String) -> ValidationIssue {
+    match spec.source_map().and_then(|m| m.key(&path)) {
+        Some(key) => issue.at(path).located(key),
+        None => issue.at(path),
+    }
 }
 
 /// An issue if `reference` (`vars.X`) is not among `defined`.
