@@ -119,12 +119,13 @@ pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
     issues.into_iter().map(|i| i.locate_in(spec)).collect()
 }
 
-/// The path of the step an error names, else `features`.
+/// The path of the step a pipeline error is about, else `features`.
 fn step_path(spec: &ArcSpec, e: &Error) -> String {
-    let text = e.to_string();
-    spec.features
-        .processors
-        .iter()
-        .position(|s| text.contains(&format!("`{}`", s.name)))
-        .map_or_else(|| "features".to_owned(), |i| format!("features.processors[{i}]"))
+    let found = match e {
+        Error::ProcessorStep { step, .. } | Error::DuplicateStep { step } => {
+            spec.features.processors.iter().position(|s| &s.name == step)
+        }
+        _ => None,
+    };
+    found.map_or_else(|| "features".to_owned(), |i| format!("features.processors[{i}]"))
 }
