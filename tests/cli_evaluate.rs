@@ -117,7 +117,7 @@ fn a_missing_target_column_is_a_user_error() {
     let data = temp_csv("no-target", rows);
     let run = arc(&["evaluate", model_dir().to_str().expect("utf-8"), "--data", data.to_str().expect("utf-8")]);
     assert_eq!(run.status.code(), Some(1));
-    assert_eq!(text(&run.stderr), "error: no column `species` (did you mean `specie`?)\n");
+    assert_eq!(text(&run.stderr), format!("error: {}: no column `species` (did you mean `specie`?)\n", data.display()));
     let _ = std::fs::remove_file(&data);
 }
 
@@ -132,7 +132,7 @@ fn a_missing_model_directory_is_a_user_error() {
 
 #[test]
 fn a_regression_model_evaluates_to_the_trainers_own_mse_mae_and_r2() -> arc::Result<()> {
-    use arc::spec::{ArcSpec, Config, TrainerSpec};
+    use arc::spec::{ArcSpec, Config};
 
     // Petal width from the other measurements (the float target of train_iris.rs).
     let text = r"
@@ -154,7 +154,7 @@ trainer:
     let pm = arc::get_plugin_manager();
     let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())?;
     let spec = ArcSpec::from_yaml(text, "petal.yaml")?;
-    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let trainer = spec.trainer.clone().expect("a trainer section");
     let trained = arc::train::train(&spec, &trainer, &table, pm, &mut |_| {})?;
     let dir = std::env::temp_dir().join(format!("arc-cli-evaluate-petal-{}", std::process::id()));
     arc::model_dir::save(&dir, text, &trained.model.named_values(), &trained.fitted, &trained.history)?;

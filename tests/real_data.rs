@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use arc::Result;
 use arc::data::Table;
-use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::spec::{ArcSpec, Config};
 use arc::train::{Task, Trained, train};
 
 fn root() -> PathBuf {
@@ -28,7 +28,7 @@ fn spec_text(spec: &str) -> String {
 /// Trains the committed spec `spec` on the committed data `data`.
 fn run(spec: &str, data: &str) -> Result<Trained> {
     let parsed = ArcSpec::from_yaml(&spec_text(spec), spec)?;
-    let trainer = TrainerSpec::from_config(parsed.trainer.as_ref().expect("a trainer section"))?;
+    let trainer = parsed.trainer.clone().expect("a trainer section");
     train(&parsed, &trainer, &table(data)?, arc::get_plugin_manager(), &mut |_| {})
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use arc::Result;
 use arc::data::Table;
 use arc::nn::Param;
-use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::spec::{ArcSpec, Config};
 use arc::train::{EpochRecord, Trained, train};
 use arc::{Error, Tensor};
 
@@ -37,7 +37,7 @@ fn with_config(epochs: usize, extra: &str) -> String {
 
 fn run(text: &str) -> Result<Trained> {
     let spec = ArcSpec::from_yaml(text, SPEC)?;
-    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let trainer = spec.trainer.clone().expect("a trainer section");
     train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_| {})
 }
 
@@ -227,7 +227,7 @@ fn the_observer_sees_every_batch_then_the_epoch() -> Result<()> {
     }
     let text = with_config(2, "");
     let spec = ArcSpec::from_yaml(&text, SPEC)?;
-    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let trainer = spec.trainer.clone().expect("a trainer section");
     let mut log = Log::default();
     arc::train::train_with(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut log)?;
     // 150 rows, 20% held out: 120 training rows in batches of 16 → 8 batches.
@@ -258,7 +258,7 @@ fn checkpoints_come_every_n_epochs_and_an_observer_error_stops_training() -> Res
     }
     let text = with_config(7, "checkpoint_every: 3");
     let spec = ArcSpec::from_yaml(&text, SPEC)?;
-    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let trainer = spec.trainer.clone().expect("a trainer section");
     let mut saves = Saves(Vec::new(), None);
     arc::train::train_with(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut saves)?;
     assert_eq!(saves.0, [(3, 3), (6, 6)]);

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use arc::Result;
 use arc::data::Table;
-use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::spec::{ArcSpec, Config};
 use arc::train::{Trained, train};
 
 const SPEC: &str = "examples/specs/iris.yaml";
@@ -27,7 +27,7 @@ fn table() -> Result<Table> {
 
 fn run(text: &str) -> Result<Trained> {
     let spec = ArcSpec::from_yaml(text, SPEC)?;
-    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().expect("a trainer section"))?;
+    let trainer = spec.trainer()?.clone();
     train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_| {})
 }
 
@@ -65,18 +65,24 @@ fn two_runs_with_one_seed_give_bit_identical_weights() -> Result<()> {
 fn graph_errors_name_the_node() -> Result<()> {
     let text = spec_text();
     let err = |from: &str, to: &str| run(&text.replace(from, to)).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err("type: ReLU", "type: ReLu").starts_with("node `act` (`ReLu`): unknown layer"));
+    // Training validates first: every error is listed with its YAML line and column.
+    let one = |line: &str| format!("the spec has 1 error(s):\n{SPEC}:{line}");
     assert_eq!(
-        err("inputs: [features]", "inputs: [featurs]"),
-        "node `fc1`: unknown input `featurs` (did you mean `features`?)"
+        err("type: ReLU", "type: ReLu"),
+        one("38:13: error: node `act`: unknown layer `ReLu` (did you mean `ReLU` or `GELU`?)")
     );
     assert_eq!(
-        err("inputs: [features]", "inputs: [fc2]").replace("\n", ""),
-        "model graph has a cycle through nodes [\"fc1\", \"act\", \"fc2\"]"
+        err("inputs: [features]", "inputs: [featurs]"),
+        one("36:16: error: node `fc1`: `featurs` is not a node or a model input (did you mean `features`?)")
+    );
+    assert_eq!(
+        err("inputs: [features]", "inputs: [fc2]"),
+        one("36:15: error: model graph has a cycle: fc1 → act → fc2 → fc1")
     );
     assert_eq!(
         err("in_features: vars.n_features", "in_features: vars.n_feature"),
-        "node `fc1`: unknown input `vars.n_feature` (did you mean `vars.n_features`?)"
+        one("35:29: error: node `fc1`: `vars.n_feature` is not defined by any processor step \
+             (did you mean `vars.n_features`?)")
     );
     Ok(())
 }
@@ -200,7 +206,10 @@ fn validate_checks_a_spec_and_builds_its_model() {
     std::fs::write(&bad, spec_text().replace("type: ReLU", "type: ReLUU")).expect("temp spec");
     let run = Command::new(env!("CARGO_BIN_EXE_arc")).arg("validate").arg(&bad).output().expect("arc runs");
     assert_eq!(run.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&run.stderr).starts_with("error: node `act`: unknown layer `ReLUU`"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let line =
+        format!("{}:38:13: error: node `act`: unknown layer `ReLUU` (did you mean `ReLU` or `GELU`?)", bad.display());
+    assert!(stdout.starts_with(&line), "{stdout}");
     let _ = std::fs::remove_file(&bad);
 }
 

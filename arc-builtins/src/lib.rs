@@ -4,9 +4,9 @@
 //! found by `discover_plugins` with no registration code: PyTorch's layers,
 //! optimizers and losses (names, parameters, defaults and numerics checked
 //! against torch fixtures in `tests/`), the feature processors of the spec's
-//! `features` section, and the CSV data source. The validators and exporters
-//! arrive with the spec and interchange work; until then those plugins
-//! register none.
+//! `features` section, the CSV data source, and a model validator (dead
+//! graph nodes). The exporters arrive with the interchange work; until then
+//! that plugin registers none.
 
 #[cfg(feature = "data-sources")]
 mod data_sources;

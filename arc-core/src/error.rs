@@ -529,9 +529,10 @@ pub enum Error {
         hint: DidYouMean,
     },
     /// The graph's nodes depend on each other in a cycle.
-    #[error("model graph has a cycle through nodes {nodes:?}")]
+    #[error("model graph has a cycle: {}", nodes.join(" → "))]
     GraphCycle {
-        /// The nodes on or behind the cycle.
+        /// The cycle in order, its first node repeated at the end
+        /// (`fc1 → act → fc2 → fc1`).
         nodes: Vec<String>,
     },
     /// A loss that is NaN or infinite.
@@ -619,6 +620,68 @@ pub enum Error {
         /// What is wrong; rows are counted in the file (the first row under
         /// the header is row 1), whatever split or shuffle read them.
         error: Box<Error>,
+    },
+
+    // ---- spec: locations, keys, validation -------------------------------
+    // Errors about a spec's text. `Located` wraps any error with the file,
+    // line and column of the YAML node it is about.
+    /// An error at a known place in a spec's YAML text.
+    #[error("{location}: {error}")]
+    Located {
+        /// The file, line and column.
+        location: crate::spec::Location,
+        /// What is wrong there (not a `source`: the message includes it).
+        error: Box<Error>,
+    },
+    /// The spec's text is not valid YAML.
+    #[error("invalid YAML: {message}")]
+    YamlSyntax {
+        /// The parser's message.
+        message: String,
+    },
+    /// A spec mapping has a key its section does not take.
+    #[error("{section}: unknown key `{key}`{hint}")]
+    UnknownKey {
+        /// The mapping's path (`model.graph[1]`, or `spec` for the top level).
+        section: String,
+        /// The key.
+        key: String,
+        /// Close keys the section takes.
+        hint: DidYouMean,
+    },
+    /// A required key of a spec mapping is missing.
+    #[error("{section}: missing required key `{key}`")]
+    MissingKey {
+        /// The mapping's path.
+        section: String,
+        /// The key.
+        key: String,
+    },
+    /// A spec value has the wrong type or form.
+    #[error("{path}: {message}")]
+    InvalidValue {
+        /// The value's path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A node's layer rejects the shapes of its inputs (shape inference).
+    #[error("node `{node}` (`{layer_type}`) gets {}: {error}", gets.join(", "))]
+    GraphShape {
+        /// The node.
+        node: String,
+        /// Its layer type.
+        layer_type: String,
+        /// Each input: its shape and the node (or model input) it comes from.
+        gets: Vec<String>,
+        /// The layer's own error (what it expects).
+        error: Box<Error>,
+    },
+    /// Validation found errors in a spec; every issue is listed, one a line.
+    #[error("the spec has {} error(s):\n{}", crate::validate::count_errors(issues), crate::validate::render(issues))]
+    InvalidSpec {
+        /// Every issue found (warnings included).
+        issues: Vec<crate::validate::ValidationIssue>,
     },
 }
 

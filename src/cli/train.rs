@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::spec::{ArcSpec, Config};
 use arc::train::{BatchEnd, Checkpoint, EpochRecord, TrainObserver, TrainStart};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -23,8 +23,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.spec).map_err(|e| super::UserError(format!("cannot read `{spec_path}`: {e}")))?;
     let spec = ArcSpec::from_yaml(&text, &spec_path)?;
-    let section = spec.trainer.clone().ok_or_else(|| super::UserError(format!("{spec_path}: no `trainer` section")))?;
-    let mut trainer = TrainerSpec::from_config(&section)?;
+    let mut trainer = spec.trainer()?.clone();
     if let Some(epochs) = args.epochs {
         trainer.config.epochs = epochs;
     }

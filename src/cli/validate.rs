@@ -1,16 +1,17 @@
 //! `arc validate SPEC [--data FILE]`: checks a spec without training.
 //!
-//! Parses every section, resolves the processors, the layers, the loss and
-//! the optimizer; with `--data`, fits the pipeline and builds the model so
-//! that `vars.X` refs and shapes are checked too.
+//! Runs every static check (and the plugins' validators and
+//! `validate_model` hooks) and prints each issue as
+//! `file:line:column: error: ...`. With `--data`, also checks the named
+//! columns against the data, fits the pipeline, builds the model with the
+//! fitted vars and infers its shapes. Exit code 1 when any issue is an
+//! error, 0 with warnings only.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use arc::graph::{GraphModel, ModelSpec};
-use arc::process::Pipeline;
-use arc::spec::{ArcSpec, Config, TrainerSpec};
+use arc::spec::{ArcSpec, Config};
+use arc::validate::{count_errors, validate, validate_data};
 
 use super::args::ValidateArgs;
 
@@ -20,35 +21,37 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.spec).map_err(|e| super::UserError(format!("cannot read `{path}`: {e}")))?;
     let spec = ArcSpec::from_yaml(&text, &path)?;
-    let features = spec.features.clone().unwrap_or_default();
-    let pipeline = Pipeline::from_features(&features, pm)?;
-    let model = ModelSpec::from_config(
-        &spec.model.clone().ok_or_else(|| super::UserError(format!("{path}: no `model` section")))?,
-    )?;
-    for node in &model.graph {
-        pm.get_layer(&node.layer_type).map_err(|e| super::UserError(format!("node `{}`: {e}", node.name)))?;
-    }
-    if let Some(trainer) = &spec.trainer {
-        let trainer = TrainerSpec::from_config(trainer)?;
-        pm.get_loss(&trainer.loss.component_type)?;
-        pm.get_optimizer(&trainer.optimizer.component_type)?;
-    }
+    let mut issues = validate(&spec, pm)?.issues;
     let mut out = io::stdout().lock();
-    if let Some(data) = &args.data {
+    if let Some(data) = &args.data
+        && count_errors(&issues) == 0
+    {
         let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&data.display().to_string())?;
-        let bindings = pipeline.fit(&table)?;
-        let built = GraphModel::build(&model, &bindings.vars, pm)?;
-        let mut params = 0usize;
-        built.visit_params(&mut |_, p| params += p.shape().iter().product::<usize>());
-        let vars: BTreeMap<_, _> = bindings.vars.iter().collect();
-        writeln!(out, "vars: {vars:?}")?;
-        writeln!(
-            out,
-            "model: {} nodes ({}), {params} parameters",
-            built.node_names().len(),
-            built.node_names().join(" → ")
-        )?;
+        let checked = validate_data(&spec, &table, pm)?;
+        issues.extend(checked.report.issues);
+        if !checked.vars.is_empty() {
+            let vars: Vec<String> = checked.vars.iter().map(|(k, v)| format!("vars.{k} = {v}")).collect();
+            writeln!(out, "vars: {}", vars.join(", "))?;
+        }
+        if let Some(model) = &checked.model {
+            let mut params = 0usize;
+            model.visit_params(&mut |_, p| params += p.shape().iter().product::<usize>());
+            let names = model.node_names();
+            writeln!(out, "model: {} nodes ({}), {params} parameters", names.len(), names.join(" → "))?;
+        }
     }
-    writeln!(out, "{path}: ok")?;
+    for issue in &issues {
+        writeln!(out, "{issue}")?;
+    }
+    let errors = count_errors(&issues);
+    let warnings = issues.len() - errors;
+    if errors > 0 {
+        writeln!(out, "{path}: {errors} error(s), {warnings} warning(s)")?;
+        return Ok(ExitCode::FAILURE);
+    }
+    match warnings {
+        0 => writeln!(out, "{path}: ok")?,
+        n => writeln!(out, "{path}: ok, {n} warning(s)")?,
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::graph::{GraphModel, ModelSpec, NodeInputs, OutputsSpec};
+use crate::graph::{GraphModel, NodeInputs, OutputsSpec};
 use crate::model_dir::{self, Loaded};
 use crate::nn::ShapeSpec;
 use crate::plugin::{ComponentKind, PluginManager, legacy_layer_name};
@@ -80,10 +80,9 @@ impl ExportModel {
     /// against the weights file.
     pub fn from_loaded(loaded: &Loaded, manager: &PluginManager) -> Result<Self> {
         let spec = ArcSpec::from_yaml(&loaded.spec_text, model_dir::SPEC_FILE)?;
-        let section = spec.model.as_ref().ok_or_else(|| Error::Spec { message: "no `model` section".into() })?;
-        let model_spec = ModelSpec::from_config(section)?;
+        let model_spec = &spec.model;
         let vars = &loaded.fitted.vars;
-        let graph = GraphModel::build(&model_spec, vars, manager)?;
+        let graph = GraphModel::build(model_spec, vars, manager)?;
         let file: BTreeMap<&str, &Tensor> = loaded.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
 
         let inputs: Vec<ExportInput> = graph

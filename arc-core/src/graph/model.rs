@@ -38,7 +38,24 @@ impl GraphModel {
     /// Builds the layers of `spec` from `manager`'s layer registry, with
     /// `vars` (the fitted pipeline's) substituted for `vars.X` params and
     /// shape entries.
+    ///
+    /// A node of type `module.<name>` builds the sub-graph `spec.modules`
+    /// names; its numeric params bind the module's `vars.X` (on top of
+    /// `vars`), and its parameters are named `node.inner.weight`. A module
+    /// that uses itself, directly or not, is an error naming the chain.
     pub fn build(spec: &ModelSpec, vars: &BTreeMap<String, f64>, manager: &PluginManager) -> Result<Self> {
+        Self::build_with(spec, &spec.modules, vars, manager, &mut Vec::new())
+    }
+
+    /// [`build`](Self::build) with the modules given apart, and the chain
+    /// of modules being built (for recursion).
+    pub(crate) fn build_with(
+        spec: &ModelSpec,
+        modules: &BTreeMap<String, ModelSpec>,
+        vars: &BTreeMap<String, f64>,
+        manager: &PluginManager,
+        chain: &mut Vec<String>,
+    ) -> Result<Self> {
         let inputs = spec
             .inputs
             .iter()
@@ -88,7 +105,22 @@ impl GraphModel {
                     })
             });
             let Some((i, _)) = ready else {
-                let nodes = (0..spec.graph.len()).filter(|i| !done[*i]).map(|i| spec.graph[i].name.clone()).collect();
+                let deps: Vec<Vec<usize>> = declared
+                    .iter()
+                    .map(|(_, refs)| {
+                        refs.iter()
+                            .filter_map(|(_, s)| match s {
+                                Source::Node(n) => spec.graph.iter().position(|g| &g.name == n),
+                                Source::Input(_) => None,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let cycle = super::find_cycle(&deps).unwrap_or_default();
+                let mut nodes: Vec<String> = cycle.iter().map(|&i| spec.graph[i].name.clone()).collect();
+                if let Some(first) = nodes.first().cloned() {
+                    nodes.push(first);
+                }
                 return Err(Error::GraphCycle { nodes });
             };
             done[*i] = true;
@@ -110,7 +142,10 @@ impl GraphModel {
                     reference: r,
                 }
             })?;
-            let layer = manager.get_layer(&node.layer_type).and_then(|c| c.create(&params)).map_err(wrap)?;
+            let layer = match node.layer_type.strip_prefix("module.") {
+                Some(module) => super::module::build(module, &params, modules, vars, manager, chain).map_err(wrap)?,
+                None => manager.get_layer(&node.layer_type).and_then(|c| c.create(&params)).map_err(wrap)?,
+            };
             let mut refs = declared[i].1.clone();
             if refs.len() > 1 && refs.iter().all(|(p, _)| p.is_none()) {
                 let ports = layer.input_names();
@@ -147,6 +182,16 @@ impl GraphModel {
     /// The model inputs: (name, pipeline tensor name, declared shape).
     pub fn inputs(&self) -> impl Iterator<Item = (&str, &str, &ShapeSpec)> {
         self.inputs.iter().map(|(n, s, shape)| (n.as_str(), s.as_str(), shape))
+    }
+
+    /// The shape of output `index` given the input shapes, when known.
+    pub(crate) fn output_shape_from(&self, input_shapes: &[ShapeSpec], index: usize) -> Result<Option<ShapeSpec>> {
+        let shapes = self.infer_shapes_from(input_shapes)?;
+        Ok(match self.outputs.get(index) {
+            Some((_, Source::Node(n))) => shapes.get(n).cloned(),
+            Some((_, Source::Input(i))) => input_shapes.get(*i).cloned(),
+            None => None,
+        })
     }
 
     /// The output names.
@@ -195,10 +240,71 @@ impl GraphModel {
         self.outputs.iter().map(|(name, s)| Ok((name.clone(), get(s, &values)?))).collect()
     }
 
+    /// Infers every node's output shape from the declared input shapes,
+    /// in execution order (`None` entries are unknown sizes; an input
+    /// declared without a shape leaves what depends on it unknown and
+    /// unchecked). A node whose layer rejects its input shapes is
+    /// [`Error::GraphShape`], naming the node, the nodes (or model inputs)
+    /// feeding it and their shapes.
+    pub fn infer_shapes(&self) -> Result<BTreeMap<String, ShapeSpec>> {
+        let declared: Vec<ShapeSpec> = self.inputs.iter().map(|(_, _, s)| s.clone()).collect();
+        self.infer_shapes_from(&declared)
+    }
+
+    /// [`infer_shapes`](Self::infer_shapes) from the given input shapes
+    /// (one per model input, in order; empty for unknown).
+    pub(crate) fn infer_shapes_from(&self, input_shapes: &[ShapeSpec]) -> Result<BTreeMap<String, ShapeSpec>> {
+        let mut shapes: BTreeMap<String, ShapeSpec> = BTreeMap::new();
+        for node in &self.nodes {
+            let mut given = Vec::with_capacity(node.inputs.len());
+            for (_, source) in &node.inputs {
+                let (from, shape) = match source {
+                    Source::Input(i) => (format!("model input `{}`", self.inputs[*i].0), input_shapes.get(*i)),
+                    Source::Node(n) => (format!("`{n}`"), shapes.get(n)),
+                };
+                match shape {
+                    Some(shape) if !shape.is_empty() => given.push((from, shape.clone())),
+                    _ => break,
+                }
+            }
+            if given.len() < node.inputs.len() {
+                continue;
+            }
+            let inputs: Vec<ShapeSpec> = given.iter().map(|(_, s)| s.clone()).collect();
+            match node.layer.output_shape(&inputs) {
+                Ok(out) => {
+                    shapes.insert(node.name.clone(), out);
+                }
+                Err(e) => {
+                    let gets = given.iter().map(|(from, s)| format!("{} from {from}", show_shape(s))).collect();
+                    return Err(Error::GraphShape {
+                        node: node.name.clone(),
+                        layer_type: node.layer_type.clone(),
+                        gets,
+                        error: Box::new(e),
+                    });
+                }
+            }
+        }
+        Ok(shapes)
+    }
+
     /// Calls `visit` with every parameter under `node.param` names.
     pub fn visit_params<'a>(&'a self, visit: &mut dyn FnMut(&str, &'a Param)) {
+        self.visit_params_under("", visit);
+    }
+
+    /// [`visit_params`](Self::visit_params) with names under `prefix`.
+    pub(crate) fn visit_params_under<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {
         for node in &self.nodes {
-            node.layer.visit_params(&node.name, visit);
+            node.layer.visit_params(&nn::join_name(prefix, &node.name), visit);
+        }
+    }
+
+    /// Calls `visit` with every buffer (non-trainable state) under `prefix`.
+    pub(crate) fn visit_buffers_under(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Tensor)) {
+        for node in &self.nodes {
+            node.layer.visit_buffers(&nn::join_name(prefix, &node.name), visit);
         }
     }
 
@@ -254,6 +360,12 @@ fn input_shape(name: &str, input: &InputSpec, vars: &BTreeMap<String, f64>) -> R
         .collect()
 }
 
+/// `[null, 4]`.
+pub(crate) fn show_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.map_or("null".into(), |d| d.to_string())).collect();
+    format!("[{}]", dims.join(", "))
+}
+
 fn check_shape(name: &str, want: &ShapeSpec, got: &[usize]) -> Result<()> {
     if want.is_empty() {
         return Ok(());
@@ -277,7 +389,7 @@ fn resolve_ref(holder: &str, r: &str, input_names: &[&str], spec: &ModelSpec) ->
         return Ok(Source::Node(node.to_owned()));
     }
     if node == holder && spec.graph.iter().any(|n| n.name == node) {
-        return Err(Error::GraphCycle { nodes: vec![holder.to_owned()] });
+        return Err(Error::GraphCycle { nodes: vec![holder.to_owned(), holder.to_owned()] });
     }
     let known: Vec<&str> = input_names.iter().copied().chain(spec.graph.iter().map(|n| n.name.as_str())).collect();
     Err(Error::DanglingRef { node: holder.to_owned(), reference: r.to_owned(), hint: DidYouMean::among(r, known) })
@@ -302,10 +414,18 @@ mod tests {
         assert_eq!(resolve_ref("a", "inputs.x", &names, &s).ok(), Some(Source::Input(0)));
         let err = resolve_ref("a", "nothing_here", &names, &s).unwrap_err();
         assert_eq!(err.to_string(), "node `a`: unknown input `nothing_here`");
-        assert_eq!(
-            resolve_ref("a", "a", &names, &s).unwrap_err().to_string(),
-            "model graph has a cycle through nodes [\"a\"]"
+        assert_eq!(resolve_ref("a", "a", &names, &s).unwrap_err().to_string(), "model graph has a cycle: a → a");
+    }
+
+    #[test]
+    fn a_cycle_is_named_whole_in_data_flow_order() {
+        // `head` is outside the cycle; b → c → d → b, declared out of order.
+        let s = spec(
+            "inputs: {x: [null, 2]}\ngraph: [{name: a, type: ReLU, inputs: x}, {name: c, type: ReLU, inputs: b}, \
+             {name: d, type: ReLU, inputs: c}, {name: b, type: ReLU, inputs: d}, {name: head, type: ReLU, inputs: b}]",
         );
+        let err = GraphModel::build(&s, &BTreeMap::new(), &PluginManager::new()).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("model graph has a cycle: c → d → b → c"));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use arc_macros::hookspec;
 use super::component::{Factory, Registrations};
 use crate::data::DataSource;
 use crate::export::Exporter;
-use crate::nn::{Layer, Loss, Model, Optimizer};
+use crate::graph::GraphModel;
+use crate::nn::{Layer, Loss, Optimizer};
 use crate::process::Processor;
 use crate::spec::{ArcSpec, Config};
 use crate::validate::{ValidationIssue, Validator};
@@ -152,7 +153,11 @@ pub trait ExportHookSpec {
     }
 }
 
-/// Lifecycle observers, called by the model builder and the validator.
+/// Lifecycle observers, called by the validator
+/// ([`validate`](crate::validate::validate): `pre_validation`, then
+/// `post_validation` with the issues) and the model builder
+/// ([`GraphModel::build_spec`]: `pre_model_build`, then `post_model_build`
+/// with the built model). Training calls all four in that order.
 #[hookspec(crate = crate)]
 pub trait LifecycleHookSpec {
     /// Before a model is built from `spec`.
@@ -160,8 +165,9 @@ pub trait LifecycleHookSpec {
         let _ = spec;
     }
 
-    /// After `model` was built from `spec`.
-    fn post_model_build(&self, spec: &ArcSpec, model: &Model) {
+    /// After `model` was built from `spec` (its nodes in execution order:
+    /// [`GraphModel::node_names`]).
+    fn post_model_build(&self, spec: &ArcSpec, model: &GraphModel) {
         let _ = (spec, model);
     }
 

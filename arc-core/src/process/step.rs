@@ -100,6 +100,11 @@ impl Literal {
     pub fn as_str(&self) -> Option<&str> {
         self.0.as_str()
     }
+
+    /// The literal as a list of numbers, if it is one (`[0, 1]`).
+    pub fn as_numbers(&self) -> Option<Vec<f64>> {
+        self.0.as_sequence()?.iter().map(serde_yaml::Value::as_f64).collect()
+    }
 }
 
 impl<'de> Deserialize<'de> for StepInput {

@@ -154,6 +154,42 @@ impl Config {
         walk(&self.0, vars).map(Self)
     }
 
+    /// Every string `vars.X` in the config, at any depth: (path inside the
+    /// config, as `key` / `key[0].inner`, and `X`), in document order.
+    ///
+    /// ```
+    /// let config = arc_core::spec::Config::from_yaml("in_features: vars.n\nsizes: [2, vars.m]")?;
+    /// assert_eq!(config.var_refs(), [("in_features".into(), "n".into()), ("sizes[1]".into(), "m".into())]);
+    /// # Ok::<(), arc_core::Error>(())
+    /// ```
+    pub fn var_refs(&self) -> Vec<(String, String)> {
+        fn walk(v: &serde_yaml::Value, path: String, out: &mut Vec<(String, String)>) {
+            use serde_yaml::Value;
+            match v {
+                Value::String(s) => {
+                    if let Some(name) = s.strip_prefix("vars.") {
+                        out.push((path, name.to_owned()));
+                    }
+                }
+                Value::Sequence(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, format!("{path}[{i}]"), out);
+                    }
+                }
+                Value::Mapping(m) => {
+                    for (k, item) in m {
+                        let key = k.as_str().map(str::to_owned).unwrap_or_else(|| format!("{k:?}"));
+                        walk(item, super::source::join(&path, &key), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.0, String::new(), &mut out);
+        out
+    }
+
     /// Whether the config is empty (null or an empty mapping).
     pub fn is_empty(&self) -> bool {
         self.0.is_null() || self.0.as_mapping().is_some_and(|m| m.is_empty())

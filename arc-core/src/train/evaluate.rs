@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{Features, Task, metrics, pipeline, pred_output, spec_error, target_step, target_tensor};
 use crate::data::Table;
-use crate::graph::{GraphModel, ModelSpec};
+use crate::graph::GraphModel;
 use crate::model_dir::{Loaded, SPEC_FILE, WEIGHTS_FILE};
 use crate::plugin::PluginManager;
 use crate::process::StepInput;
@@ -40,13 +40,11 @@ pub struct Evaluation {
 /// [`Error::UnknownTargetLabel`] naming the column, the row and the label.
 pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Result<Evaluation> {
     let spec = ArcSpec::from_yaml(&loaded.spec_text, SPEC_FILE)?;
-    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
-    let model_spec =
-        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| spec_error("no `model` section".into()))?)?;
-    let trainer = TrainerSpec::from_config(spec.trainer.as_ref().ok_or_else(|| {
+    let features: Features = spec.features.clone();
+    let trainer = spec.trainer.clone().ok_or_else(|| {
         spec_error("the model's spec has no `trainer` section, so no loss or target to evaluate against".into())
-    })?)?;
-    let mut model = GraphModel::build(&model_spec, &loaded.fitted.vars, manager)?;
+    })?;
+    let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
     model.set_training(false);
     load_weights(&model, &loaded.weights)?;
     for column in target_columns(&trainer, &features) {

@@ -18,8 +18,6 @@ mod predict;
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 pub use clip::{clip_grad_norm, clip_grad_value, clip_gradients};
 pub use device::resolve_device;
 pub use early_stop::{EarlyStopper, Mode, Verdict, monitor_names};
@@ -30,11 +28,11 @@ pub use observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
 pub use predict::{Prediction, predict};
 
 use crate::data::Table;
-use crate::graph::{GraphModel, ModelSpec};
+use crate::graph::GraphModel;
 use crate::nn::{Loss, Optimizer, Param, init};
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Pipeline, ProcessorStep, StepInput};
-use crate::spec::{ArcSpec, Config, TrainerSpec};
+use crate::spec::{ArcSpec, Config, FeaturesSpec as Features, TrainerSpec};
 use crate::tensor::{Rng, no_grad};
 use crate::{DType, Error, Result, Tensor};
 
@@ -47,18 +45,6 @@ pub struct Trained {
     pub fitted: FittedState,
     /// Per-epoch records.
     pub history: History,
-}
-
-/// The spec's `features` section (as the pipeline reads it).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Features {
-    #[serde(default)]
-    feature_columns: Vec<String>,
-    #[serde(default)]
-    target_columns: Vec<String>,
-    #[serde(default)]
-    processors: Vec<ProcessorStep>,
 }
 
 /// The prepared tensors of one split: model inputs by name and the target.
@@ -116,9 +102,10 @@ pub fn train_with(
     if cfg.batch_size == 0 {
         return Err(spec_error("trainer.config.batch_size must be at least 1".into()));
     }
-    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
-    let model_spec =
-        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| spec_error("no `model` section".into()))?)?;
+    // Static checks (pre_validation / post_validation hooks), then the data's columns; errors stop here, located.
+    crate::validate::validate(spec, manager)?.into_result()?;
+    crate::validate::Report { issues: crate::validate::check_columns(spec, table) }.into_result()?;
+    let features = spec.features.clone();
 
     // The split, drawn from the seed.
     let mut rng = Rng::new(cfg.seed);
@@ -138,7 +125,7 @@ pub fn train_with(
     let fitted = bindings.fitted();
 
     init::manual_seed(cfg.seed);
-    let mut model = GraphModel::build(&model_spec, &fitted.vars, manager)?;
+    let mut model = GraphModel::build_spec(spec, &fitted.vars, manager)?;
     let target_name = target_tensor(trainer, &features)?;
     let pred_name = pred_output(trainer, &model)?;
     let gather = |tensors: &BTreeMap<String, Tensor>| -> Result<Split> {

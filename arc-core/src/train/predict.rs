@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{Features, pipeline, target_step};
-use crate::graph::{GraphModel, ModelSpec};
+use super::{pipeline, target_step};
+use crate::graph::GraphModel;
 use crate::model_dir::Loaded;
 use crate::plugin::PluginManager;
 use crate::process::StepInput;
-use crate::spec::{ArcSpec, Config, TrainerSpec};
+use crate::spec::{ArcSpec, Config};
 use crate::tensor::no_grad;
 use crate::{Error, Result, Tensor};
 
@@ -26,10 +26,8 @@ pub struct Prediction {
 /// outputs give one column per output feature (`name`, or `name_<i>`).
 pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginManager) -> Result<Prediction> {
     let spec = ArcSpec::from_yaml(&loaded.spec_text, crate::model_dir::SPEC_FILE)?;
-    let features: Features = spec.features.clone().unwrap_or_default().parse("features")?;
-    let model_spec =
-        ModelSpec::from_config(spec.model.as_ref().ok_or_else(|| super::spec_error("no `model` section".into()))?)?;
-    let mut model = GraphModel::build(&model_spec, &loaded.fitted.vars, manager)?;
+    let features = spec.features.clone();
+    let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
     model.set_training(false);
     let weights: BTreeMap<&str, &Tensor> = loaded.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let mut failed = None;
@@ -62,7 +60,7 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
     }
     let _guard = no_grad();
     let outputs = model.forward(&inputs)?;
-    let trainer = spec.trainer.as_ref().map(TrainerSpec::from_config).transpose()?;
+    let trainer = spec.trainer.as_ref();
     let pred_name =
         trainer.as_ref().and_then(|t| t.loss.inputs.get("pred")).map(|p| p.strip_prefix("model.").unwrap_or(p));
     let target = trainer

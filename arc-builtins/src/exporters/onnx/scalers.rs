@@ -14,36 +14,57 @@ use std::collections::BTreeMap;
 
 use arc_core::Result;
 use arc_core::export::{ExportInput, ExportModel};
-use serde::Deserialize;
+use arc_core::process::StepInput;
+use arc_core::spec::FeaturesSpec;
 
 use super::{Builder, export_error};
 
-/// `features`, leniently: only what is needed here.
-#[derive(Debug, Default, Deserialize)]
+/// `features`, as text: only what is needed here.
+#[derive(Debug, Default)]
 struct Features {
-    #[serde(default)]
     feature_columns: Vec<String>,
-    #[serde(default)]
     processors: Vec<Step>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct Step {
     name: String,
     op: String,
-    #[serde(default)]
     inputs: BTreeMap<String, Value>,
-    #[serde(default)]
     outputs: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum Value {
     Text(String),
     Texts(Vec<String>),
     Numbers(Vec<f64>),
-    Other(serde::de::IgnoredAny),
+    Other,
+}
+
+impl Features {
+    fn of(spec: &FeaturesSpec) -> Self {
+        let value = |input: &StepInput| match input {
+            StepInput::Ref(r) => Value::Text(r.to_string()),
+            StepInput::Columns(c) => Value::Texts(c.clone()),
+            StepInput::Literal(l) => match (l.as_str(), l.as_numbers()) {
+                (Some(s), _) => Value::Text(s.to_owned()),
+                (None, Some(n)) => Value::Numbers(n),
+                (None, None) => Value::Other,
+            },
+        };
+        let processors = spec
+            .processors
+            .iter()
+            .map(|s| Step {
+                name: s.name.clone(),
+                op: s.op.clone(),
+                inputs: s.inputs.iter().map(|(k, v)| (k.clone(), value(v))).collect(),
+                outputs: s.outputs.iter().map(|(k, r)| (k.clone(), r.to_string())).collect(),
+            })
+            .collect();
+        Self { feature_columns: spec.feature_columns.clone(), processors }
+    }
 }
 
 fn nonzero(v: f64) -> f64 {
@@ -63,8 +84,7 @@ pub(crate) struct Scaled {
 /// Adds the scaling ops for `input` if its pipeline tensor comes from a
 /// scaler over assembled columns, or returns `None`.
 pub(crate) fn prepend(b: &mut Builder<'_>, model: &ExportModel, input: &ExportInput) -> Result<Option<Scaled>> {
-    let Some(section) = &model.spec.features else { return Ok(None) };
-    let features: Features = section.parse("features")?;
+    let features = Features::of(&model.spec.features);
     let produces = |s: &Step, tensor: &str| s.outputs.values().any(|r| r.strip_prefix("tensors.") == Some(tensor));
     let Some(step) = features.processors.iter().find(|s| produces(s, &input.source)) else { return Ok(None) };
     let state_name = match step.inputs.get("state") {

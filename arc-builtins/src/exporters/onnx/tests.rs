@@ -20,7 +20,7 @@ fn node(name: &str, layer_type: &str, params: &str, inputs: &[&str]) -> ExportNo
 }
 
 fn model(nodes: Vec<ExportNode>, weights: Vec<(&str, Tensor)>, features: Option<&str>) -> ExportModel {
-    let mut yaml = "model_name: m\n".to_owned();
+    let mut yaml = "model_name: m\nmodel: {}\n".to_owned();
     if let Some(f) = features {
         yaml.push_str(f);
     }
