@@ -157,7 +157,7 @@ trainer:
     let trainer = spec.trainer.clone().expect("a trainer section");
     let trained = arc::train::train(&spec, &trainer, &table, pm, &mut |_| {})?;
     let dir = std::env::temp_dir().join(format!("arc-cli-evaluate-petal-{}", std::process::id()));
-    arc::model_dir::save(&dir, text, &trained.model.named_values(), &trained.fitted, &trained.history)?;
+    arc::model_dir::save(&dir, text, &trained.model.named_state(), &trained.fitted, &trained.history)?;
     let loaded = arc::model_dir::load(&dir)?;
     let evaluation = arc::train::evaluate(&loaded, &table, pm)?;
     assert_eq!(evaluation.task, arc::train::Task::Regression);

@@ -52,7 +52,7 @@ fn wine_predictions_decode_to_the_integer_labels() -> Result<()> {
     let spec = "examples/specs/wine.yaml";
     let trained = run(spec, "examples/data/wine.csv")?;
     let dir = std::env::temp_dir().join(format!("arc-real-data-wine-{}", std::process::id()));
-    arc::model_dir::save(&dir, &spec_text(spec), &trained.model.named_values(), &trained.fitted, &trained.history)?;
+    arc::model_dir::save(&dir, &spec_text(spec), &trained.model.named_state(), &trained.fitted, &trained.history)?;
     let loaded = arc::model_dir::load(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     let data = table("examples/data/wine.csv")?;

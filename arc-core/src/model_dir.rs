@@ -77,14 +77,23 @@ fn dir_error(path: &Path, message: impl std::fmt::Display) -> Error {
 /// Encodes named f32 tensors as safetensors bytes.
 pub fn weights_to_safetensors(weights: &[(String, Tensor)]) -> Result<Vec<u8>> {
     let mut data = Vec::with_capacity(weights.len());
+    let mut seen = std::collections::BTreeSet::new();
     for (name, t) in weights {
-        let bytes: Vec<u8> = t.to_vec()?.iter().flat_map(|v| v.to_le_bytes()).collect();
-        data.push((name.clone(), t.shape().to_vec(), bytes));
+        if !seen.insert(name.as_str()) {
+            return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message: format!("`{name}` is given twice") });
+        }
+        let (dtype, bytes): (_, Vec<u8>) = match t.dtype() {
+            crate::DType::I64 => {
+                (safetensors::Dtype::I64, t.to_vec_i64()?.iter().flat_map(|v| v.to_le_bytes()).collect())
+            }
+            _ => (safetensors::Dtype::F32, t.to_vec()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        };
+        data.push((name.clone(), dtype, t.shape().to_vec(), bytes));
     }
     let views = data
         .iter()
-        .map(|(n, shape, bytes)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+        .map(|(n, dtype, shape, bytes)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
                 .map(|v| (n.clone(), v))
                 .map_err(|e| Error::ModelDir { path: n.clone(), message: e.to_string() })
         })
@@ -93,7 +102,8 @@ pub fn weights_to_safetensors(weights: &[(String, Tensor)]) -> Result<Vec<u8>> {
         .map_err(|e| Error::ModelDir { path: WEIGHTS_FILE.into(), message: e.to_string() })
 }
 
-/// Decodes safetensors bytes into named f32 tensors (in file order).
+/// Decodes safetensors bytes into named tensors (in file order): F32, and
+/// I64 for integer buffers such as `num_batches_tracked`.
 pub fn weights_from_safetensors(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::ModelDir {
         path: WEIGHTS_FILE.into(),
@@ -101,12 +111,25 @@ pub fn weights_from_safetensors(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
-        if view.dtype() != safetensors::Dtype::F32 {
-            let message = format!("`{name}` is {:?}, not F32", view.dtype());
-            return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message });
-        }
-        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        out.push((name.clone(), Tensor::from_vec(values, view.shape())?));
+        let tensor = match view.dtype() {
+            safetensors::Dtype::F32 => {
+                let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                Tensor::from_vec(values.collect(), view.shape())?
+            }
+            safetensors::Dtype::I64 => {
+                let values = view.data().chunks_exact(8).map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    i64::from_le_bytes(b)
+                });
+                Tensor::from_vec_i64(values.collect(), view.shape())?
+            }
+            other => {
+                let message = format!("`{name}` is {other:?}, not F32 (or I64 for a buffer)");
+                return Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message });
+            }
+        };
+        out.push((name.clone(), tensor));
     }
     Ok(out)
 }
@@ -283,9 +306,9 @@ mod tests {
         let dir = temp("failed");
         let good = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?)];
         save(&dir, "model_name: a", &good, &FittedState::default(), &History::default())?;
-        // An i64 tensor cannot be written as f32 safetensors: the save fails
-        // after spec.yaml was written into the temporary directory.
-        let bad = vec![("w".to_owned(), Tensor::from_vec_i64(vec![1], &[1])?)];
+        // A name given twice cannot be written: the save fails after
+        // spec.yaml was written into the temporary directory.
+        let bad = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?), ("w".to_owned(), Tensor::zeros(&[1]))];
         assert!(save(&dir, "model_name: b", &bad, &FittedState::default(), &History::default()).is_err());
         assert_eq!(std::fs::read_to_string(dir.join(SPEC_FILE)).ok().as_deref(), Some("model_name: a"));
         assert_eq!(leftovers(&dir), Vec::<String>::new());

@@ -61,7 +61,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::new(io::stdout().is_terminal(), trainer.config.epochs, &out_dir, &text);
     let trained = arc::train::train_with(&spec, &trainer, &table, pm, &mut progress);
     let trained = progress.finish(trained)?;
-    arc::model_dir::save(&out_dir, &text, &trained.model.named_values(), &trained.fitted, &trained.history)
+    arc::model_dir::save(&out_dir, &text, &trained.model.named_state(), &trained.fitted, &trained.history)
         .with_context(|| format!("saving the model to `{}`", out_dir.display()))?;
     let mut out = io::stdout().lock();
     if let Some(stop) = trained.history.stopped_early {
@@ -164,7 +164,7 @@ impl TrainObserver for Progress<'_> {
         arc::model_dir::save(
             &dir,
             self.spec_text,
-            &checkpoint.model.named_values(),
+            &checkpoint.model.named_state(),
             checkpoint.fitted,
             checkpoint.history,
         )?;

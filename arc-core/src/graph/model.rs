@@ -308,11 +308,60 @@ impl GraphModel {
         }
     }
 
+    /// [`load_state`](Self::load_state)'s buffer half, with names under `prefix`.
+    pub(crate) fn load_buffers_under(&self, prefix: &str, get: &mut dyn FnMut(&str) -> Option<Tensor>) -> Result<()> {
+        for node in &self.nodes {
+            node.layer.load_buffers(&nn::join_name(prefix, &node.name), get)?;
+        }
+        Ok(())
+    }
+
     /// Every parameter's (name, value), in execution order.
     pub fn named_values(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         self.visit_params(&mut |n, p| out.push((n.to_owned(), p.value())));
         out
+    }
+
+    /// Every buffer's (name, value) (batch norm's running statistics), in
+    /// execution order.
+    pub fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        self.visit_buffers_under("", &mut |n, t| out.push((n.to_owned(), t.clone())));
+        out
+    }
+
+    /// What a model directory saves: the parameters, then the buffers.
+    pub fn named_state(&self) -> Vec<(String, Tensor)> {
+        let mut out = self.named_values();
+        out.extend(self.named_buffers());
+        out
+    }
+
+    /// Loads saved state (from [`named_state`](Self::named_state)): every
+    /// parameter must be there with its shape; a buffer that is absent
+    /// keeps its initial value (directories saved before buffers were).
+    /// Errors name the tensor and [`WEIGHTS_FILE`](crate::model_dir::WEIGHTS_FILE).
+    pub fn load_state(&self, saved: &[(String, Tensor)]) -> Result<()> {
+        let file = crate::model_dir::WEIGHTS_FILE;
+        let saved: BTreeMap<&str, &Tensor> = saved.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let mut result = Ok(());
+        self.visit_params(&mut |name, p| {
+            if result.is_err() {
+                return;
+            }
+            result = match saved.get(name) {
+                Some(w) if w.shape() == p.shape().as_slice() => p.set((*w).clone()),
+                Some(w) => Err(Error::ModelDir {
+                    path: file.into(),
+                    message: format!("`{name}` has shape {:?}, the model wants {:?}", w.shape(), p.shape()),
+                }),
+                None => Err(Error::ModelDir { path: file.into(), message: format!("no weights for `{name}`") }),
+            };
+        });
+        result?;
+        self.load_buffers_under("", &mut |name| saved.get(name).map(|t| (*t).clone()))
+            .map_err(|e| Error::ModelDir { path: file.into(), message: e.to_string() })
     }
 
     /// Switches every layer between training and evaluation.

@@ -100,6 +100,10 @@ impl Layer for ModuleLayer {
         self.graph.visit_buffers_under(prefix, visit);
     }
 
+    fn load_buffers(&self, prefix: &str, get: &mut dyn FnMut(&str) -> Option<Tensor>) -> Result<()> {
+        self.graph.load_buffers_under(prefix, get)
+    }
+
     fn set_training(&mut self, training: bool) {
         self.graph.set_training(training);
     }

@@ -58,6 +58,15 @@ pub trait Layer: Send + Sync {
         let _ = (prefix, visit);
     }
 
+    /// Sets the buffers [`visit_buffers`](Self::visit_buffers) names from
+    /// saved values: `get(name)` gives the saved tensor under the dotted
+    /// name, or `None` to keep the current one. A saved value of the wrong
+    /// shape or dtype is an error naming the buffer.
+    fn load_buffers(&self, prefix: &str, get: &mut dyn FnMut(&str) -> Option<Tensor>) -> Result<()> {
+        let _ = (prefix, get);
+        Ok(())
+    }
+
     /// Switches between training and evaluation behaviour.
     fn set_training(&mut self, training: bool) {
         let _ = training;

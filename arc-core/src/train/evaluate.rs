@@ -11,12 +11,12 @@ use serde::Serialize;
 use super::{Features, Task, metrics, pipeline, pred_output, spec_error, target_step, target_tensor};
 use crate::data::Table;
 use crate::graph::GraphModel;
-use crate::model_dir::{Loaded, SPEC_FILE, WEIGHTS_FILE};
+use crate::model_dir::{Loaded, SPEC_FILE};
 use crate::plugin::PluginManager;
 use crate::process::StepInput;
 use crate::spec::{ArcSpec, TrainerSpec};
 use crate::tensor::no_grad;
-use crate::{DType, Error, Result, Tensor};
+use crate::{DType, Error, Result};
 
 /// The loss and metrics of a model on a data set.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -46,7 +46,7 @@ pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Resu
     })?;
     let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
     model.set_training(false);
-    load_weights(&model, &loaded.weights)?;
+    model.load_state(&loaded.weights)?;
     for column in target_columns(&trainer, &features) {
         table.require_column(&column)?;
     }
@@ -80,27 +80,6 @@ pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Resu
         loss: loss_value,
         metrics: metrics::compute(task, pred, target)?,
     })
-}
-
-/// Puts the saved weights into the model's parameters (every parameter
-/// needs one, of its shape).
-fn load_weights(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
-    let weights: BTreeMap<&str, &Tensor> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let mut result = Ok(());
-    model.visit_params(&mut |name, p| {
-        if result.is_err() {
-            return;
-        }
-        result = match weights.get(name) {
-            Some(w) if w.shape() == p.shape().as_slice() => p.set((*w).clone()),
-            Some(w) => Err(Error::ModelDir {
-                path: WEIGHTS_FILE.into(),
-                message: format!("`{name}` has shape {:?}, the model wants {:?}", w.shape(), p.shape()),
-            }),
-            None => Err(Error::ModelDir { path: WEIGHTS_FILE.into(), message: format!("no weights for `{name}`") }),
-        };
-    });
-    result
 }
 
 /// The data columns the loss target is made from: `target_columns` and the

@@ -241,23 +241,21 @@ pub fn train_with(
     Ok(Trained { model, fitted, history })
 }
 
-/// A deep copy of every parameter (optimizers may reuse storage).
+/// A deep copy of every parameter (optimizers may reuse storage), then the
+/// buffers (which layers replace, never write in place).
 fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
-    model.named_values().into_iter().map(|(n, t)| Ok((n, Tensor::from_vec(t.to_vec()?, t.shape())?))).collect()
+    let mut out: Vec<(String, Tensor)> = model
+        .named_values()
+        .into_iter()
+        .map(|(n, t)| Ok((n, Tensor::from_vec(t.to_vec()?, t.shape())?)))
+        .collect::<Result<_>>()?;
+    out.extend(model.named_buffers());
+    Ok(out)
 }
 
-/// Puts snapshot weights back into the model's parameters.
-fn restore(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
-    let by_name: BTreeMap<&str, &Tensor> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let mut result = Ok(());
-    model.visit_params(&mut |name, p| {
-        if let Some(t) = by_name.get(name)
-            && result.is_ok()
-        {
-            result = p.set((*t).clone());
-        }
-    });
-    result
+/// Puts a snapshot back into the model's parameters and buffers.
+fn restore(model: &GraphModel, state: &[(String, Tensor)]) -> Result<()> {
+    model.load_state(state)
 }
 
 pub(crate) fn spec_error(message: String) -> Error {

@@ -29,27 +29,7 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
     let features = spec.features.clone();
     let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
     model.set_training(false);
-    let weights: BTreeMap<&str, &Tensor> = loaded.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let mut failed = None;
-    model.visit_params(&mut |name, p| {
-        let result = match weights.get(name) {
-            Some(w) if w.shape() == p.shape().as_slice() => p.set((*w).clone()),
-            Some(w) => Err(Error::ModelDir {
-                path: crate::model_dir::WEIGHTS_FILE.into(),
-                message: format!("`{name}` has shape {:?}, the model wants {:?}", w.shape(), p.shape()),
-            }),
-            None => Err(Error::ModelDir {
-                path: crate::model_dir::WEIGHTS_FILE.into(),
-                message: format!("no weights for `{name}`"),
-            }),
-        };
-        if let Err(e) = result {
-            failed.get_or_insert(e);
-        }
-    });
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    model.load_state(&loaded.weights)?;
     let bindings = pipeline(&features, manager, false)?.transform(table, &loaded.fitted)?;
     let mut inputs = BTreeMap::new();
     for (name, source, _) in model.inputs() {

@@ -222,6 +222,41 @@ impl Layer for BatchNorm1d {
         }
     }
 
+    fn load_buffers(&self, prefix: &str, get: &mut dyn FnMut(&str) -> Option<Tensor>) -> Result<()> {
+        let Some(mut stats) = self.stats() else { return Ok(()) };
+        let c = self.num_features;
+        let mut take = |name: &str, want: &Tensor| -> Result<Option<Tensor>> {
+            let full = join_name(prefix, name);
+            match get(&full) {
+                Some(t) if t.shape() == want.shape() && t.dtype() == want.dtype() => Ok(Some(t)),
+                Some(t) => Err(invalid(
+                    BatchNorm1dConfig::NAME,
+                    format!(
+                        "buffer `{full}` is {:?} {:?}, the layer ({c} features) wants {:?} {:?}",
+                        t.dtype(),
+                        t.shape(),
+                        want.dtype(),
+                        want.shape()
+                    ),
+                )),
+                None => Ok(None),
+            }
+        };
+        let mean = take("running_mean", &stats.mean)?;
+        let var = take("running_var", &stats.var)?;
+        let count = take("num_batches_tracked", &stats.num_batches_tracked)?;
+        if let Some(t) = mean {
+            stats.mean = t;
+        }
+        if let Some(t) = var {
+            stats.var = t;
+        }
+        if let Some(t) = count {
+            stats.num_batches_tracked = t;
+        }
+        Ok(())
+    }
+
     fn set_training(&mut self, training: bool) {
         self.training = training;
     }
