@@ -172,6 +172,46 @@ trainer:
     // MSELoss with reduction mean is the MSE, to f32 rounding.
     assert!((evaluation.loss - expected["mse"]).abs() < 1e-5 * expected["mse"], "{evaluation:?}");
     assert_eq!(evaluation.rows, 150);
+    // `arc predict` gives the raw values (nothing to decode); their MSE
+    // against the column is evaluate's (the CSV holds them to f32 precision).
+    let predicted = arc::train::predict(&loaded, &table, pm)?;
+    assert_eq!(predicted.columns.len(), 1, "{:?}", predicted.columns.iter().map(|c| &c.0).collect::<Vec<_>>());
+    assert_eq!(predicted.columns[0].0, "fc");
+    let truth = table.to_tensor(&["petal_width"])?.to_vec()?;
+    let values: Vec<f64> = predicted.columns[0].1.iter().map(|v| v.parse::<f64>().expect("a number")).collect();
+    let mse = values.iter().zip(&truth).map(|(p, t)| (p - f64::from(*t)).powi(2)).sum::<f64>() / 150.0;
+    assert!((mse - evaluation.metrics["mse"]).abs() < 1e-5, "{mse} vs {evaluation:?}");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+#[test]
+fn the_regression_example_predicts_and_evaluates_through_the_cli() {
+    // Its target step reads `columns: target_columns` (the list's name).
+    let dir = std::env::temp_dir().join(format!("arc-cli-evaluate-alcohol-{}", std::process::id()));
+    let (spec, data) = ("examples/specs/wine_alcohol.yaml", "examples/data/wine_alcohol.csv");
+    let out = dir.to_str().expect("utf-8");
+    let run = arc(&["train", spec, "--data", data, "--epochs", "3", "--out", out]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let run = arc(&["evaluate", out, "--data", data, "--json"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    assert_eq!((json["task"].as_str(), json["rows"].as_u64()), (Some("regression"), Some(178)));
+    let mse = json["metrics"]["mse"].as_f64().expect("mse");
+    let run = arc(&["predict", out, "--data", data]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let csv = text(&run.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("alcohol"));
+    let truth = std::fs::read_to_string(root().join(data)).expect("data");
+    let alcohol = truth.lines().skip(1).map(|l| l.rsplit(',').next().expect("a cell").trim().parse::<f64>());
+    let predicted = lines.map(|l| l.parse::<f64>());
+    let (mut sum, mut n) = (0.0, 0);
+    for (p, t) in predicted.zip(alcohol) {
+        sum += (p.expect("a number") - t.expect("a number")).powi(2);
+        n += 1;
+    }
+    assert_eq!(n, 178);
+    assert!((sum / 178.0 - mse).abs() < 1e-4 * mse.max(1.0), "{} vs {mse}", sum / 178.0);
+    let _ = std::fs::remove_dir_all(&dir);
 }

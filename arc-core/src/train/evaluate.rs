@@ -87,7 +87,7 @@ pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Resu
 fn target_columns(trainer: &TrainerSpec, features: &Features) -> Vec<String> {
     let mut columns = features.target_columns.clone();
     if let Some(step) = trainer.loss.inputs.get("target").and_then(|t| target_step(features, t)) {
-        columns.extend(step_columns(&step.inputs));
+        columns.extend(step_columns(&step.inputs, features));
     }
     columns.sort();
     columns.dedup();
@@ -95,11 +95,14 @@ fn target_columns(trainer: &TrainerSpec, features: &Features) -> Vec<String> {
 }
 
 /// The column names among a step's inputs (`column: species`, `columns: [a, b]`).
-fn step_columns(inputs: &BTreeMap<String, StepInput>) -> Vec<String> {
+fn step_columns(inputs: &BTreeMap<String, StepInput>, features: &Features) -> Vec<String> {
     inputs
         .iter()
         .flat_map(|(port, input)| match input {
             StepInput::Columns(c) => c.clone(),
+            // `columns: target_columns` names the list, not a column.
+            StepInput::Literal(l) if l.as_str() == Some("target_columns") => features.target_columns.clone(),
+            StepInput::Literal(l) if l.as_str() == Some("feature_columns") => features.feature_columns.clone(),
             StepInput::Literal(l) if port.starts_with("column") => l.as_str().map(str::to_owned).into_iter().collect(),
             _ => Vec::new(),
         })
@@ -113,7 +116,7 @@ fn locate_unknown_label(error: Error, features: &Features, table: &Table) -> Err
     let Error::UnknownLabel { label, hint } = *source else {
         return Error::ProcessorStep { step, op, source };
     };
-    let columns = features.processors.iter().find(|s| s.name == step).map(|s| step_columns(&s.inputs));
+    let columns = features.processors.iter().find(|s| s.name == step).map(|s| step_columns(&s.inputs, features));
     let found = columns.unwrap_or_default().into_iter().find_map(|column| {
         let values = table.text(&column).ok()?;
         let row = values.iter().position(|v| v.as_deref() == Some(label.as_str()))?;

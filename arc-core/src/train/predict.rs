@@ -51,25 +51,13 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
     for (name, out) in &outputs {
         let classes = out.shape().last().copied().unwrap_or(1);
         match target {
-            Some((target, step)) if Some(name.as_str()) == pred_name && out.dtype() == crate::DType::F32 => {
-                // The label encoder that made the target decodes the argmax.
-                let mut config = Config::new();
-                for (port, input) in &step.inputs {
-                    if let StepInput::Literal(l) = input
-                        && let Some(s) = l.as_str()
-                    {
-                        config = config.with(port, s)?;
-                    }
-                }
-                let processor = manager.get_processor(&step.op)?.create(&config)?;
-                let state = loaded.fitted.states.get(&step.state_ref().name).ok_or_else(|| Error::ModelDir {
-                    path: crate::model_dir::PROCESSORS_FILE.into(),
-                    message: format!("no state `{}` to decode the target", step.state_ref()),
-                })?;
-                let labels = processor.decode(state, &out.argmax(-1, false)?)?;
+            Some((target, step))
+                if Some(name.as_str()) == pred_name
+                    && out.dtype() == crate::DType::F32
+                    && let Some(labels) = decoder(step, loaded, manager, out)? =>
+            {
+                let (labels, names) = labels;
                 let column = target.rsplit('.').next().unwrap_or(target).to_owned();
-                let names =
-                    processor.decode(state, &Tensor::from_vec_i64((0..classes as i64).collect(), &[classes])?)?;
                 let probs = out.softmax(-1)?.to_vec()?;
                 prediction.columns.push((column, labels));
                 for (c, class) in names.iter().enumerate() {
@@ -88,4 +76,33 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
         }
     }
     Ok(prediction)
+}
+
+/// The decoded argmax of a classifier's output `out` and the class names,
+/// by the step that made the target; `None` when that step has no fitted
+/// state or cannot decode (a regression target: assembled or scaled values).
+fn decoder(
+    step: &crate::process::ProcessorStep,
+    loaded: &Loaded,
+    manager: &PluginManager,
+    out: &Tensor,
+) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    let Some(state) = loaded.fitted.states.get(&step.state_ref().name) else { return Ok(None) };
+    let mut config = Config::new();
+    for (port, input) in &step.inputs {
+        if let StepInput::Literal(l) = input
+            && let Some(s) = l.as_str()
+        {
+            config = config.with(port, s)?;
+        }
+    }
+    let processor = manager.get_processor(&step.op)?.create(&config)?;
+    let classes = out.shape().last().copied().unwrap_or(1);
+    let labels = match processor.decode(state, &out.argmax(-1, false)?) {
+        Ok(labels) => labels,
+        Err(Error::NoDecode { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let names = processor.decode(state, &Tensor::from_vec_i64((0..classes as i64).collect(), &[classes])?)?;
+    Ok(Some((labels, names)))
 }
