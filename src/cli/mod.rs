@@ -54,9 +54,15 @@ pub fn main() -> ExitCode {
             let status = exit_status(&err);
             if status != 0 {
                 let mut stderr = io::stderr().lock();
-                let _ = writeln!(stderr, "error: {err}");
+                let mut said = err.to_string();
+                let _ = writeln!(stderr, "error: {said}");
                 for cause in err.chain().skip(1) {
-                    let _ = writeln!(stderr, "  caused by: {cause}");
+                    // Many of Arc's errors quote their cause already.
+                    let text = cause.to_string();
+                    if !said.contains(&text) {
+                        let _ = writeln!(stderr, "  caused by: {text}");
+                        said = text;
+                    }
                 }
             }
             ExitCode::from(status)
