@@ -364,3 +364,20 @@ fn a_successful_train_replaces_an_existing_out_directory_whole() {
     assert_eq!(leftovers(&out), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_model_with_fewer_outputs_than_classes_is_a_spec_error() {
+    let dir = scratch("narrow");
+    let text =
+        std::fs::read_to_string(root().join(SPEC)).expect("spec").replace("out_features: 3}", "out_features: 2}");
+    let spec = write(&dir, "narrow.yaml", &text);
+    let stderr = train_error(&spec, DATA, &dir.join("model"));
+    assert!(
+        stderr.starts_with(
+            "error: spec: the target has 3 classes but model output `logits` gives 2 values a row: \
+             set the last layer's output size to 3"
+        ),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

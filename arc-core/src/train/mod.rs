@@ -149,6 +149,11 @@ pub fn train_with(
         Some(gather(&pipeline_for_validation(&features, manager)?.transform(&val_table, &fitted)?.tensors)?)
     };
     let task = if train_split.target.dtype() == DType::I64 { Task::Classification } else { Task::Regression };
+    if task == Task::Classification {
+        // In evaluation mode: the check draws no dropout randomness.
+        model.set_training(false);
+        check_class_count(&model, &train_split, val_split.as_ref(), &pred_name)?;
+    }
 
     let loss =
         manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
@@ -256,6 +261,33 @@ fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
 /// Puts a snapshot back into the model's parameters and buffers.
 fn restore(model: &GraphModel, state: &[(String, Tensor)]) -> Result<()> {
     model.load_state(state)
+}
+
+/// A classifier's output must have a column per class the targets hold:
+/// checked on one row before training, so that a model too narrow for the
+/// data is a spec error, not an index error inside the loss.
+fn check_class_count(model: &GraphModel, train: &Split, val: Option<&Split>, pred: &str) -> Result<()> {
+    let mut labels = train.target.to_vec_i64()?;
+    if let Some(val) = val {
+        labels.extend(val.target.to_vec_i64()?);
+    }
+    let Some(&top) = labels.iter().max() else { return Ok(()) };
+    if train.rows == 0 || train.target.shape().len() != 1 {
+        return Ok(());
+    }
+    let first = train.select(&[0])?;
+    let _guard = no_grad();
+    let outputs = model.forward(&first.inputs)?;
+    let width = outputs.get(pred).and_then(|t| t.shape().last().copied()).unwrap_or(0);
+    if top >= 0 && top as usize >= width {
+        return Err(spec_error(format!(
+            "the target has {} classes but model output `{pred}` gives {width} values a row: \
+             set the last layer's output size to {} (e.g. `vars.num_classes` from the label encoder)",
+            top + 1,
+            top + 1
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn spec_error(message: String) -> Error {
