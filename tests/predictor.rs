@@ -346,3 +346,68 @@ fn serve_json_lines_answers_each_line_and_reports_bad_ones() -> Result<()> {
     std::fs::remove_dir_all(dir).ok();
     Ok(())
 }
+
+/// A regression model through every other compiled kernel: LayerNorm,
+/// GELU (tanh), Sigmoid, Add, Dropout, Tanh, Flatten, robust scaling.
+const REGRESSION_SPEC: &str = "\
+model_name: iris_petal_width
+features:
+  feature_columns: [sepal_length, sepal_width, petal_length]
+  processors:
+    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
+    - {name: scale, op: RobustNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
+    - {name: target, op: transform.assemble_vector, train_only: true, inputs: {columns: [petal_width]}, outputs: {output: tensors.y}}
+model:
+  inputs: {features: [null, 3]}
+  graph:
+    - {name: fc1, type: Linear, params: {in_features: 3, out_features: 8}, inputs: [features]}
+    - {name: ln, type: LayerNorm, params: {normalized_shape: 8}}
+    - {name: g, type: GELU, params: {approximate: tanh}}
+    - {name: fc2, type: Linear, params: {in_features: 8, out_features: 8}}
+    - {name: s, type: Sigmoid}
+    - {name: res, type: Add, inputs: [g, s]}
+    - {name: d, type: Dropout, params: {p: 0.1}}
+    - {name: t, type: Tanh}
+    - {name: fl, type: Flatten}
+    - {name: out, type: Linear, params: {in_features: 8, out_features: 1}}
+  outputs: {y: out}
+trainer:
+  optimizer: {type: Adam, config: {lr: 0.01}}
+  loss: {type: MSELoss, inputs: {pred: model.y, target: tensors.y}}
+  config: {epochs: 5, batch_size: 16, validation_split: 0.0, seed: 3}
+";
+
+#[test]
+fn a_regression_model_through_every_kernel_matches_arc_predict() -> Result<()> {
+    let table = iris()?;
+    let dir = train_and_save(REGRESSION_SPEC, &table, "regression")?;
+    let predictor = Predictor::load(&dir)?;
+    assert!(predictor.is_allocation_free());
+    assert!(predictor.classes().is_empty());
+    assert_eq!(predictor.output_len(), 1);
+    // The reference: the Tensor path on the whole table, as `arc predict` runs it
+    // (`arc::train::predict` itself wants a decodable target and stops at this one).
+    let pm = arc::get_plugin_manager();
+    let loaded = arc::model_dir::load(&dir)?;
+    let spec = ArcSpec::from_yaml(REGRESSION_SPEC, "spec.yaml")?;
+    let bindings = arc::process::Pipeline::from_features(spec.features.as_ref().expect("features"), pm)?
+        .transform(&table, &loaded.fitted)?;
+    let model_spec = arc::graph::ModelSpec::from_config(spec.model.as_ref().expect("a model"))?;
+    let mut model = arc::graph::GraphModel::build(&model_spec, &loaded.fitted.vars, pm)?;
+    model.set_training(false);
+    let weights: std::collections::BTreeMap<_, _> = loaded.weights.into_iter().collect();
+    let mut set = Vec::new();
+    model.visit_params(&mut |name, p| set.push(p.set(weights[name].clone())));
+    set.into_iter().collect::<Result<Vec<()>>>()?;
+    let inputs = std::collections::BTreeMap::from([("features".to_owned(), bindings.tensors["features"].clone())]);
+    let _guard = arc::tensor::no_grad();
+    let want = model.forward(&inputs)?["y"].to_vec()?;
+    assert_eq!(want.len(), table.num_rows());
+    for (i, want) in want.iter().enumerate() {
+        let out = predictor.predict_row(&cells(&table, i)[..])?;
+        assert_eq!((out.label, out.class_index), (None, None));
+        assert!((out.values[0] - want).abs() <= 1e-5, "row {i}: {} vs {want}", out.values[0]);
+    }
+    std::fs::remove_dir_all(dir).ok();
+    Ok(())
+}

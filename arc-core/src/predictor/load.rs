@@ -173,7 +173,11 @@ fn head(
             config = config.with(port, s)?;
         }
     }
-    let processor = manager.get_processor(&step.op)?.create(&config)?;
+    // A target step that does not build from its literal params (a column
+    // list) is no label encoder: the outputs are values.
+    let Ok(processor) = manager.get_processor(&step.op).and_then(|c| c.create(&config)) else {
+        return Ok(Head::Values);
+    };
     let state = state_of(step, fitted, "")?;
     // The class names: every code decoded once, here.
     let size = state.strings.get("classes").map(Vec::len).unwrap_or(0);

@@ -229,13 +229,13 @@ impl Predictor {
     /// [`output_len`](Self::output_len) values; returns a classifier's
     /// class index. On the compiled path this allocates nothing.
     pub fn predict_row_into(&self, features: &[f32], out: &mut [f32]) -> Result<Option<usize>> {
-        if out.len() != self.output_len {
-            return Err(Error::PredictorInput {
-                message: format!("an output buffer of {} values, the model gives {}", out.len(), self.output_len),
-            });
-        }
         let row = Row::Features(features);
         if self.fast.is_some() {
+            if out.len() != self.output_len {
+                return Err(Error::PredictorInput {
+                    message: format!("an output buffer of {} values, the model gives {}", out.len(), self.output_len),
+                });
+            }
             return self.run_fast(&row, out);
         }
         let output = self.predict_generic(&row)?;
