@@ -33,9 +33,9 @@ enum Act {
 /// One kernel of the plan.
 #[derive(Debug)]
 enum Kernel {
-    /// `out = W x + b`, `W` row-major `[out, in]`.
+    /// `out = W x + b`, with `W^T` row-major `[in, out]`.
     Linear {
-        weight: Vec<f32>,
+        weight_t: Vec<f32>,
         bias: Option<Vec<f32>>,
         input: Slot,
         output: Slot,
@@ -277,7 +277,8 @@ pub(crate) fn compile(
                     _ => return Ok(None),
                 };
                 let output = alloc(p.out_features);
-                (Some(Kernel::Linear { weight: w.to_vec(), bias, input, output }), output)
+                let weight_t = transpose(w, p.out_features, p.in_features);
+                (Some(Kernel::Linear { weight_t, bias, input, output }), output)
             }
             (name @ ("core.ReLU" | "core.Sigmoid" | "core.Tanh"), Some(input)) => {
                 if parse::<NoParams>(&params).is_none() {
@@ -397,9 +398,9 @@ impl ModelPlan {
     pub(crate) fn run(&self, arena: &mut [f32]) {
         for kernel in &self.kernels {
             match kernel {
-                Kernel::Linear { weight, bias, input, output } => {
+                Kernel::Linear { weight_t, bias, input, output } => {
                     let (x, y) = split(arena, *input, *output);
-                    linear(weight, bias.as_deref(), x, y);
+                    linear(weight_t, bias.as_deref(), x, y);
                 }
                 Kernel::Map { act, input, output } => {
                     let (x, y) = split(arena, *input, *output);
@@ -444,23 +445,105 @@ fn split(arena: &mut [f32], input: Slot, output: Slot) -> (&[f32], &mut [f32]) {
     (&head[input.offset..input.offset + input.len], &mut tail[..output.len])
 }
 
-/// `y = W x + b` for one row; eight partial sums per dot product so the
-/// loop vectorizes.
-fn linear(weight: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
-    let n = x.len();
-    for (o, y) in y.iter_mut().enumerate() {
-        let w = &weight[o * n..(o + 1) * n];
-        let mut acc = [0.0f32; 8];
-        let (wc, xc) = (w.chunks_exact(8), x.chunks_exact(8));
-        let tail: f32 = wc.remainder().iter().zip(xc.remainder()).map(|(a, b)| a * b).sum();
-        for (wc, xc) in wc.zip(xc) {
-            for k in 0..8 {
-                acc[k] += wc[k] * xc[k];
+/// `y = W x + b` for one row (`weight_t` = `W^T`), with the widest
+/// vector instructions the CPU has (checked once per call through std's
+/// cached feature detection).
+fn linear(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features `linear_avx512` is compiled for.
+            return unsafe { linear_avx512(weight_t, bias, x, y) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the features `linear_avx2` is compiled for.
+            return unsafe { linear_avx2(weight_t, bias, x, y) };
+        }
+    }
+    linear_rows(weight_t, bias, x, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2")]
+fn linear_avx512(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+    linear_rows(weight_t, bias, x, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn linear_avx2(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+    linear_rows(weight_t, bias, x, y);
+}
+
+/// `y = b + sum_i x[i] W^T[i, :]`, `weight_t` being `W` transposed to
+/// `[in, out]` with each row padded with zeros to a multiple of 16
+/// ([`transpose`]): the outputs in blocks of 64 while they last, each
+/// block's sums held in registers across the inputs, then in blocks of 16
+/// with four partial sums over the inputs (so a short tail, such as a
+/// classifier's 10 outputs, is not one long chain of dependent adds).
+/// The loops vectorize over the outputs; no horizontal sums.
+#[inline(always)]
+fn linear_rows(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+    let out = y.len();
+    let stride = padded(out);
+    let mut start = 0;
+    while start + 64 <= out {
+        let mut acc = [0.0f32; 64];
+        if let Some(b) = bias {
+            acc.copy_from_slice(&b[start..start + 64]);
+        }
+        for (i, &xi) in x.iter().enumerate() {
+            let w = &weight_t[i * stride + start..i * stride + start + 64];
+            for (a, &w) in acc.iter_mut().zip(w) {
+                *a += xi * w;
             }
         }
-        let dot = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
-        *y = dot + bias.map_or(0.0, |b| b[o]);
+        y[start..start + 64].copy_from_slice(&acc);
+        start += 64;
     }
+    while start < out {
+        let mut acc = [[0.0f32; 16]; 4];
+        let rows = x.chunks_exact(4);
+        let rest = rows.remainder();
+        for (r, xs) in rows.enumerate() {
+            for (p, (&xi, acc)) in xs.iter().zip(acc.iter_mut()).enumerate() {
+                let at = (4 * r + p) * stride + start;
+                for (a, &w) in acc.iter_mut().zip(&weight_t[at..at + 16]) {
+                    *a += xi * w;
+                }
+            }
+        }
+        for (p, &xi) in rest.iter().enumerate() {
+            let at = (x.len() - rest.len() + p) * stride + start;
+            for (a, &w) in acc[p].iter_mut().zip(&weight_t[at..at + 16]) {
+                *a += xi * w;
+            }
+        }
+        let n = (out - start).min(16);
+        for (k, y) in y[start..start + n].iter_mut().enumerate() {
+            let sum = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+            *y = bias.map_or(0.0, |b| b[start + k]) + sum;
+        }
+        start += n;
+    }
+}
+
+/// `out` rounded up to a multiple of 16: the row stride of a transposed weight.
+fn padded(out: usize) -> usize {
+    out.div_ceil(16) * 16
+}
+
+/// `W` `[out, in]` row-major, transposed to `[in, out]` with each row
+/// padded with zeros to [`padded`]`(out)` values.
+fn transpose(weight: &[f32], out: usize, inputs: usize) -> Vec<f32> {
+    let stride = padded(out);
+    let mut t = vec![0.0; inputs * stride];
+    for o in 0..out {
+        for i in 0..inputs {
+            t[i * stride + o] = weight[o * inputs + i];
+        }
+    }
+    t
 }
 
 fn apply(act: Act, x: f32) -> f32 {
@@ -517,14 +600,21 @@ mod tests {
     /// [[1, 2], [3, 4], [5, 6]] . [1, -1] + [0.5, 0, -0.5] = [-0.5, -1, -1.5].
     #[test]
     fn linear_is_w_x_plus_b() {
+        let w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let t = transpose(&w, 3, 2);
+        assert_eq!(t.len(), 32, "two rows padded to 16");
+        assert_eq!((&t[..3], &t[16..19]), (&[1.0, 3.0, 5.0][..], &[2.0, 4.0, 6.0][..]));
         let mut y = [0.0; 3];
-        linear(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Some(&[0.5, 0.0, -0.5]), &[1.0, -1.0], &mut y);
+        linear(&transpose(&w, 3, 2), Some(&[0.5, 0.0, -0.5]), &[1.0, -1.0], &mut y);
         assert_eq!(y, [-0.5, -1.0, -1.5]);
-        // 20 inputs: the 8-wide chunks and the tail; sum of i for i < 20 = 190.
-        let mut y = [0.0];
-        let x: Vec<f32> = (0..20).map(|i| i as f32).collect();
-        linear(&[1.0; 20], None, &x, &mut y);
-        assert_eq!(y, [190.0]);
+        // 22 inputs into 83 outputs (a block of 64, blocks of 16, a short one; inputs in fours and
+        // a rest of 2): output o = (o + 1) * sum(i < 22) = 231 (o + 1), exact in f32.
+        let w: Vec<f32> = (0..83).flat_map(|o| std::iter::repeat_n((o + 1) as f32, 22)).collect();
+        let x: Vec<f32> = (0..22).map(|i| i as f32).collect();
+        let mut y = vec![0.0; 83];
+        let bias: Vec<f32> = (0..83).map(|o| o as f32).collect();
+        linear(&transpose(&w, 83, 22), Some(&bias), &x, &mut y);
+        assert_eq!(y, (0..83).map(|o| 231.0 * (o + 1) as f32 + o as f32).collect::<Vec<_>>());
     }
 
     /// softmax([1, 2, 3]) = [0.09003057, 0.24472847, 0.66524096] (NumPy).
