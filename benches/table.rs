@@ -19,10 +19,9 @@ fn main() {
     // `cargo bench` passes `--bench`; the first other argument filters groups.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let wants = |group: &str| filter.as_deref().is_none_or(|f| group.contains(f));
-    // The first `get_plugin_manager()` of the process: the cold plugin enumeration.
-    let start = std::time::Instant::now();
-    std::hint::black_box(arc::get_plugin_manager());
-    let enumeration_ns = start.elapsed().as_nanos() as f64;
+    // First thing in the process (cold): enumerating the linked plugins into a new manager,
+    // building its registries, then the global manager's first call (both steps again).
+    let cold = predictor::cold_start();
     println!("# arc {} (rust, release)", env!("CARGO_PKG_VERSION"));
     let mut out = |case: &str, value: f64, unit: &str| println!("{case}\t{value:.4}\t{unit}");
     if wants("hooks") {
@@ -32,7 +31,7 @@ fn main() {
         tensor::run(&mut out);
     }
     if wants("predictor")
-        && let Err(e) = predictor::run(&mut out, enumeration_ns)
+        && let Err(e) = predictor::run(&mut out, &cold)
     {
         eprintln!("predictor rows: {e}");
         std::process::exit(1);
