@@ -56,6 +56,7 @@
 //! ```
 
 mod features;
+mod kernels;
 mod load;
 mod plan;
 mod row;
@@ -300,7 +301,7 @@ impl Predictor {
             Head::Classifier { output, .. } => {
                 let slot = outputs.iter().find(|(n, _)| n == output).map(|(_, s)| *s)?;
                 let logits = &arena[slot.offset..slot.offset + slot.len];
-                plan::softmax(logits, out);
+                kernels::softmax(logits, out);
                 Some(argmax(logits))
             }
             Head::Values => {
@@ -342,7 +343,7 @@ impl Predictor {
             Head::Classifier { output, .. } => {
                 let logits = outputs[output].to_vec()?;
                 let mut probs = vec![0.0; logits.len()];
-                plan::softmax(&logits, &mut probs);
+                kernels::softmax(&logits, &mut probs);
                 Ok(self.output(Some(argmax(&logits)), probs))
             }
             Head::Values => {
