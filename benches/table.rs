@@ -21,7 +21,8 @@ fn main() {
     let wants = |group: &str| filter.as_deref().is_none_or(|f| group.contains(f));
     // First thing in the process (cold): enumerating the linked plugins into a new manager,
     // building its registries, then the global manager's first call (both steps again).
-    let cold = predictor::cold_start();
+    // (Only when the predictor rows are wanted: the other groups keep their cold process.)
+    let cold = if wants("predictor") { predictor::cold_start() } else { Vec::new() };
     println!("# arc {} (rust, release)", env!("CARGO_PKG_VERSION"));
     let mut out = |case: &str, value: f64, unit: &str| println!("{case}\t{value:.4}\t{unit}");
     if wants("hooks") {
