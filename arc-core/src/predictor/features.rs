@@ -194,6 +194,25 @@ impl FeaturePlan {
         slot
     }
 
+    /// A row every transform accepts, for the load-time cross-check: each
+    /// one-hot column its first category, every other column 0.
+    pub(crate) fn probe_row(&self) -> Vec<Value<'_>> {
+        let mut row = vec![Value::Number(0.0); self.columns.len()];
+        for transform in &self.transforms {
+            if let Transform::OneHot { blocks, .. } = transform {
+                for block in blocks {
+                    if let Some(first) = block.categories.first() {
+                        row[block.column] = match first.parse::<f64>() {
+                            Ok(v) => Value::Number(v),
+                            Err(_) => Value::Text(first),
+                        };
+                    }
+                }
+            }
+        }
+        row
+    }
+
     /// Runs the transforms on one row into `arena`. A bad value is an
     /// error naming its column.
     pub(crate) fn run(&self, row: &dyn RowSource, arena: &mut [f32]) -> Result<()> {

@@ -20,6 +20,11 @@
 //!   GELU, Softmax, LayerNorm, Add, Concatenate; Dropout and Flatten are
 //!   the identity at inference).
 //!
+//! The plans read layers and processors by their registered names and
+//! params, so at load one probe row runs through both the plans and the
+//! generic path below; should they disagree, the plans are dropped (with a
+//! warning) and the generic path serves.
+//!
 //! A prediction fills the arena (a per-thread buffer, grown on first use
 //! and reused after), runs both plans, and turns the outputs into an
 //! [`Output`]: the decoded label and the class probabilities (softmax) for
@@ -176,7 +181,36 @@ impl Predictor {
                 });
             }
         }
+        predictor.cross_check();
         Ok(predictor)
+    }
+
+    /// Runs one probe row through both paths; if the compiled one does not
+    /// give the generic one's values (to 1e-4), the compiled plans are
+    /// dropped with a warning: a layer or processor whose behaviour the
+    /// plans misread costs speed, never correctness. A probe the generic
+    /// path rejects leaves the plans as they are.
+    fn cross_check(&mut self) {
+        let Some((features, _)) = &self.fast else { return };
+        let values = features.probe_row();
+        let cells: Vec<(&str, Value<'_>)> = self.columns.iter().map(String::as_str).zip(values).collect();
+        let row = Row::Named(&cells);
+        let Ok(generic) = self.predict_generic(&row) else { return };
+        let mut fast = vec![0.0; self.output_len];
+        let agrees = match self.run_fast(&row, &mut fast) {
+            Ok(_) => {
+                fast.len() == generic.values.len()
+                    && fast.iter().zip(&generic.values).all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()))
+            }
+            Err(_) => false,
+        };
+        if !agrees {
+            tracing::warn!(
+                "{}: the compiled plan disagrees with the model on a probe row; using the generic path",
+                self.dir.display()
+            );
+            self.fast = None;
+        }
     }
 
     /// The directory the predictor was loaded from.
