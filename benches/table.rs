@@ -1,13 +1,15 @@
 //! Prints `case<TAB>value<TAB>unit` rows named and measured like
 //! `../shared/anchors`, so `table.py` merges them with the Python rows:
 //! `cargo bench --bench table > rust.run1.tsv`. Optional filter: the first
-//! argument selects groups (`hooks`, `tensor`).
+//! argument selects groups (`hooks`, `tensor`, `predictor`).
 
 #[path = "fixtures/hooks.rs"]
 #[allow(dead_code)]
 mod fixtures;
 #[path = "table/hooks.rs"]
 mod hooks;
+#[path = "table/predictor.rs"]
+mod predictor;
 #[path = "table/tensor.rs"]
 mod tensor;
 #[path = "table/timing.rs"]
@@ -17,6 +19,10 @@ fn main() {
     // `cargo bench` passes `--bench`; the first other argument filters groups.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let wants = |group: &str| filter.as_deref().is_none_or(|f| group.contains(f));
+    // First thing in the process (cold): enumerating the linked plugins into a new manager,
+    // building its registries, then the global manager's first call (both steps again).
+    // (Only when the predictor rows are wanted: the other groups keep their cold process.)
+    let cold = if wants("predictor") { predictor::cold_start() } else { Vec::new() };
     println!("# arc {} (rust, release)", env!("CARGO_PKG_VERSION"));
     let mut out = |case: &str, value: f64, unit: &str| println!("{case}\t{value:.4}\t{unit}");
     if wants("hooks") {
@@ -24,5 +30,11 @@ fn main() {
     }
     if wants("tensor") {
         tensor::run(&mut out);
+    }
+    if wants("predictor")
+        && let Err(e) = predictor::run(&mut out, &cold)
+    {
+        eprintln!("predictor rows: {e}");
+        std::process::exit(1);
     }
 }

@@ -14,6 +14,7 @@
 //! assert_eq!(names, sorted);
 //! ```
 
+pub use arc_core::predictor::Predictor;
 pub use arc_core::*;
 
 // Anchors: a plugin crate that no code names is not linked, and its

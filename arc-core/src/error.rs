@@ -683,6 +683,23 @@ pub enum Error {
         /// Every issue found (warnings included).
         issues: Vec<crate::validate::ValidationIssue>,
     },
+
+    // ---- predictor -------------------------------------------------------
+    /// A model directory file failed the predictor's checks at load.
+    #[error("{file}: {message}")]
+    PredictorLoad {
+        /// The file at fault (its path).
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An argument of a predict call does not fit the predictor (a feature
+    /// slice or an output buffer of the wrong length).
+    #[error("predict: {message}")]
+    PredictorInput {
+        /// What does not fit.
+        message: String,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod model_dir;
 pub mod nn;
 pub mod plugin;
+pub mod predictor;
 pub mod process;
 pub mod spec;
 pub mod tensor;

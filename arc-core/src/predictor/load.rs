@@ -1,0 +1,203 @@
+//! Reading and checking a model directory for a [`Predictor`](super::Predictor):
+//! every check names the file at fault.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::graph::{GraphModel, ModelSpec};
+use crate::model_dir::{self, PROCESSORS_FILE, SPEC_FILE, WEIGHTS_FILE};
+use crate::plugin::PluginManager;
+use crate::process::{FittedState, Namespace, Pipeline, ProcessorState, ProcessorStep, StepInput};
+use crate::spec::{ArcSpec, Config};
+use crate::{Error, Result, Tensor};
+
+/// The spec's `features` section.
+pub(crate) type FeaturesSection = crate::spec::FeaturesSpec;
+
+/// How model outputs become an [`Output`](super::Output).
+#[derive(Debug)]
+pub(crate) enum Head {
+    /// The loss's `pred` output, decoded by the target's label encoder.
+    Classifier { output: String, classes: Vec<Arc<str>> },
+    /// Every output's values, by output name.
+    Values,
+}
+
+/// A load error naming `file`.
+pub(crate) fn file_error(file: &str, message: impl Into<String>) -> Error {
+    Error::PredictorLoad { file: file.to_owned(), message: message.into() }
+}
+
+/// A processors.json error about `step`.
+pub(crate) fn state_error(step: &ProcessorStep, message: &str) -> Error {
+    file_error(PROCESSORS_FILE, format!("step `{}`: {message}", step.name))
+}
+
+/// The saved state `step` transforms with (its `state` input, or where it
+/// bound its fitted state), checked to be of `kind`.
+pub(crate) fn state_of<'a>(step: &ProcessorStep, fitted: &'a FittedState, kind: &str) -> Result<&'a ProcessorState> {
+    let reference = match step.inputs.get("state") {
+        Some(StepInput::Ref(r)) if r.namespace == Namespace::States => r.clone(),
+        _ => step.state_ref(),
+    };
+    let state = fitted
+        .states
+        .get(&reference.name)
+        .ok_or_else(|| state_error(step, &format!("no saved state `{reference}`")))?;
+    if !kind.is_empty() && state.kind != kind {
+        return Err(state_error(step, &format!("state `{reference}` was fitted by `{}`, not `{kind}`", state.kind)));
+    }
+    Ok(state)
+}
+
+/// What [`read`] gives.
+pub(crate) struct Read {
+    pub features: FeaturesSection,
+    pub model_spec: ModelSpec,
+    pub model: GraphModel,
+    pub pipeline: Pipeline,
+    pub fitted: FittedState,
+    pub weights: Vec<(String, Tensor)>,
+    pub head: Head,
+}
+
+/// Reads `dir` and checks it: the spec parses and builds, every model
+/// parameter has a weight of its shape (and every weight is a parameter),
+/// every prediction-time step finds its saved state. Errors name the file
+/// (under `dir`).
+pub(crate) fn read(dir: &Path, manager: &PluginManager) -> Result<Read> {
+    read_in(dir, manager).map_err(|e| match e {
+        Error::PredictorLoad { file, message } => {
+            Error::PredictorLoad { file: dir.join(file).display().to_string(), message }
+        }
+        other => other,
+    })
+}
+
+fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
+    let loaded = model_dir::load(dir)?;
+    let spec_path = dir.join(SPEC_FILE).display().to_string();
+    let spec = ArcSpec::from_yaml(&loaded.spec_text, &spec_path)?;
+    let in_spec = |e: Error| file_error(SPEC_FILE, e.to_string());
+    let features: FeaturesSection = spec.features.clone();
+    let model_spec = spec.model.clone();
+    let fitted = loaded.fitted;
+    let mut model = GraphModel::build(&model_spec, &fitted.vars, manager).map_err(in_spec)?;
+    model.set_training(false);
+    set_weights(&model, &loaded.weights)?;
+    let pipeline = Pipeline::new(features.processors.clone(), manager)
+        .map_err(in_spec)?
+        .with_column_list("feature_columns", features.feature_columns.clone())
+        .with_column_list("target_columns", features.target_columns.clone());
+    for step in &features.processors {
+        let op = manager.get_processor(&step.op).map_err(in_spec)?.name().to_owned();
+        if step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.") {
+            continue;
+        }
+        // A step given a state, or a named processor (fitted at training), transforms with a saved one.
+        if step.inputs.contains_key("state") || !op.starts_with("transform.") {
+            state_of(step, &fitted, "")?;
+        }
+    }
+    let head = head(&spec, &features, &fitted, &model, manager)?;
+    Ok(Read { features, model_spec, model, pipeline, fitted, weights: loaded.weights, head })
+}
+
+/// Sets every parameter (and saved buffer) from `weights`, checking names
+/// and shapes; a tensor the model does not have is an error too.
+fn set_weights(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
+    model.load_state(weights).map_err(|e| match e {
+        Error::ModelDir { message, .. } => file_error(WEIGHTS_FILE, message),
+        other => other,
+    })?;
+    let known: Vec<String> = model.named_state().into_iter().map(|(n, _)| n).collect();
+    if let Some((extra, _)) = weights.iter().find(|(n, _)| !known.contains(n)) {
+        return Err(file_error(WEIGHTS_FILE, format!("`{extra}` is not a parameter of the model")));
+    }
+    Ok(())
+}
+
+/// The classifier head, when the loss's `pred` output has a target step
+/// that can decode; [`Head::Values`] otherwise.
+fn head(
+    spec: &ArcSpec,
+    features: &FeaturesSection,
+    fitted: &FittedState,
+    model: &GraphModel,
+    manager: &PluginManager,
+) -> Result<Head> {
+    let Some(trainer) = spec.trainer.as_ref() else { return Ok(Head::Values) };
+    let pred = trainer.loss.inputs.get("pred").or_else(|| trainer.loss.inputs.get("input"));
+    let Some(pred) = pred.map(|p| p.strip_prefix("model.").unwrap_or(p)) else { return Ok(Head::Values) };
+    let Some(target) = trainer.loss.inputs.get("target") else { return Ok(Head::Values) };
+    let Some(step) = target_step(features, target) else { return Ok(Head::Values) };
+    if !model.output_names().contains(&pred) {
+        return Ok(Head::Values);
+    }
+    let mut config = Config::new();
+    for (port, input) in &step.inputs {
+        if let StepInput::Literal(l) = input
+            && let Some(s) = l.as_str()
+        {
+            config = config.with(port, s)?;
+        }
+    }
+    // A target step that does not build from its literal params (a column
+    // list) is no label encoder: the outputs are values.
+    let Ok(processor) = manager.get_processor(&step.op).and_then(|c| c.create(&config)) else {
+        return Ok(Head::Values);
+    };
+    let state = state_of(step, fitted, "")?;
+    // The class names: every code decoded once, here.
+    let size = state.strings.get("classes").map(Vec::len).unwrap_or(0);
+    let codes = Tensor::from_vec_i64((0..size as i64).collect(), &[size])?;
+    match processor.decode(state, &codes) {
+        Ok(names) if size > 0 => {
+            Ok(Head::Classifier { output: pred.to_owned(), classes: names.into_iter().map(Arc::from).collect() })
+        }
+        Ok(_) => Err(state_error(step, "the target's state has no classes")),
+        Err(Error::NoDecode { .. }) => Ok(Head::Values),
+        Err(e) => Err(state_error(step, &e.to_string())),
+    }
+}
+
+/// The step that makes the loss target: the one whose `output` is
+/// `tensors.Z`, or the one that reads target column `Y` (as training
+/// finds it).
+fn target_step<'a>(features: &'a FeaturesSection, target: &str) -> Option<&'a ProcessorStep> {
+    let column = target.strip_prefix("target_columns.").unwrap_or(target);
+    let tensor = target.strip_prefix("tensors.");
+    let reads = |s: &ProcessorStep| {
+        s.inputs.values().any(|i| match i {
+            StepInput::Columns(c) => c.len() == 1 && c[0] == column,
+            StepInput::Literal(l) => l.as_str() == Some(column),
+            StepInput::Ref(_) => false,
+        })
+    };
+    features.processors.iter().find(|s| match tensor {
+        Some(t) => s.outputs.get("output").is_some_and(|r| r.name == t),
+        None => reads(s) && s.outputs.contains_key("output"),
+    })
+}
+
+/// The columns a row must hold for the generic path: the feature columns,
+/// then every column list a prediction-time step names (a literal such as
+/// `handle_unknown: ignore` is a param, not a column).
+pub(crate) fn input_columns(features: &FeaturesSection) -> Vec<String> {
+    let mut columns = features.feature_columns.clone();
+    for step in features.processors.iter().filter(|s| !s.is_train_only()) {
+        for input in step.inputs.values() {
+            let named = match input {
+                StepInput::Columns(c) => c.as_slice(),
+                StepInput::Literal(l) if l.as_str() == Some("feature_columns") => &features.feature_columns,
+                _ => &[],
+            };
+            for c in named {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+        }
+    }
+    columns
+}
