@@ -34,8 +34,7 @@
 //! of threads.
 //!
 //! A model using anything else (another layer or processor, a
-//! `BatchNorm1d` — whose running statistics the model directory does not
-//! save —, shapes beyond `[batch, width]`) runs the *generic* path: a
+//! `BatchNorm1d`, shapes beyond `[batch, width]`) runs the *generic* path: a
 //! one-row table through [`Pipeline::transform`](crate::process::Pipeline::transform)
 //! and [`GraphModel::forward`](crate::graph::GraphModel::forward) under
 //! [`no_grad`]. It gives the same results and allocates;
