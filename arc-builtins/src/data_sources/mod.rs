@@ -9,6 +9,8 @@ use arc_core::spec::Config;
 use arc_core::{arc_plugin, hookimpl};
 
 mod csv;
+#[cfg(feature = "duckdb")]
+mod duckdb;
 #[cfg(any(feature = "sqlite", feature = "duckdb"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -45,6 +47,8 @@ impl DataSourceHookSpec for BuiltinDataSourcePlugin {
         let registrations = Registrations::new().add("csv", csv::CsvSource::from_config);
         #[cfg(feature = "sqlite")]
         let registrations = registrations.add("sqlite", sqlite::SqliteSource::from_config);
+        #[cfg(feature = "duckdb")]
+        let registrations = registrations.add("duckdb", duckdb::DuckDbSource::from_config);
         registrations
     }
 
@@ -53,6 +57,8 @@ impl DataSourceHookSpec for BuiltinDataSourcePlugin {
             csv::NAME => Some(csv::CsvSource::from_config(config).is_ok()),
             #[cfg(feature = "sqlite")]
             sqlite::NAME => Some(sqlite::SqliteSource::from_config(config).is_ok()),
+            #[cfg(feature = "duckdb")]
+            duckdb::NAME => Some(duckdb::DuckDbSource::from_config(config).is_ok()),
             _ => None,
         }
     }
