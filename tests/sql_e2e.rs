@@ -96,6 +96,16 @@ fn arc_predict_reads_from_and_writes_back_to_sqlite() {
     let model_arg = model.to_str().expect("UTF-8");
     check(&arc(&["train", SPEC, "--data", DATA, "--out", model_arg, "--epochs", "5"]));
     let csv = check(&arc(&["predict", model_arg, "--data", DATA]));
+    // `--out FILE` writes the same CSV, through a temporary file renamed into place.
+    let csv_out = dir.join("predictions.csv");
+    check(&arc(&["predict", model_arg, "--data", DATA, "--out", csv_out.to_str().expect("UTF-8")]));
+    assert_eq!(std::fs::read_to_string(&csv_out).expect("the CSV"), csv);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the temp dir")
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["iris.db", "model", "predictions.csv"]);
     let data = format!("sqlite://{}?table=iris", db.display());
     let out = format!("sqlite://{}?table=predictions", db.display());
     let run = arc(&["predict", model_arg, "--data", &data, "--out", &out]);
@@ -156,5 +166,12 @@ fn arc_predict_reports_missing_databases_and_tables() {
         assert_eq!(String::from_utf8_lossy(&run.stderr).lines().next(), message.lines().next());
     }
     assert!(!missing.exists());
+    let run = arc(&["predict", model_arg, "--data", DATA, "--out", "duckdb://out.duckdb?table=p"]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "error: cannot write predictions to `duckdb://out.duckdb?table=p`: `--out` takes a CSV file path or \
+         `sqlite://DB?table=NAME`\n"
+    );
     std::fs::remove_dir_all(dir).expect("cleanup");
 }

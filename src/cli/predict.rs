@@ -3,6 +3,7 @@
 //! SQLite table.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use arc::data::open_table;
@@ -29,11 +30,24 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
         text.push('\n');
     }
     match &args.out {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| super::UserError(format!("cannot write `{}`: {e}", path.display())))?,
+        Some(path) => {
+            write_file(path, &text).map_err(|e| super::UserError(format!("cannot write `{}`: {e}", path.display())))?
+        }
         None => io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it into
+/// place: `path` is never left half-written.
+fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    let name = path.file_name().ok_or_else(|| io::Error::other("not a file path"))?;
+    let temp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let result = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 /// Writes the predictions to a database table (`sqlite://DB?table=T`), in
