@@ -25,6 +25,8 @@ mod validators;
 
 #[cfg(feature = "data-sources")]
 pub use data_sources::BuiltinDataSourcePlugin;
+#[cfg(feature = "sqlite")]
+pub use data_sources::write_predictions;
 #[cfg(feature = "exporters")]
 pub use exporters::BuiltinExportPlugin;
 #[cfg(feature = "layers")]

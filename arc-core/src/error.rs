@@ -700,6 +700,67 @@ pub enum Error {
         /// What does not fit.
         message: String,
     },
+
+    // ---- data locations and databases ------------------------------------
+    // `data::open_table` and the SQL data sources (`sqlite://`, `duckdb://`).
+    // Each error names the location or the database file as the user gave it.
+    /// A location whose `scheme://` no registered data source reads.
+    #[error(
+        "`{location}`: no data source reads `{scheme}://` locations (known: {}; a path without a scheme is read as CSV)",
+        .known.iter().map(|k| format!("`{k}://`")).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownDataScheme {
+        /// The location as given.
+        location: String,
+        /// Its scheme, without `://`.
+        scheme: String,
+        /// The schemes of the registered data sources (their short names).
+        known: Vec<String>,
+    },
+    /// A malformed data location (a URL without a table, a bad parameter).
+    #[error("`{location}`: {message}")]
+    DataLocation {
+        /// The location as given.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A database has no table or view of that name.
+    #[error("{path}: no table `{table}`{hint}")]
+    NoSuchTable {
+        /// The database file.
+        path: String,
+        /// The table asked for.
+        table: String,
+        /// Close table names.
+        hint: DidYouMean,
+    },
+    /// A write-back target table exists and the location did not ask to replace it.
+    #[error("{path}: table `{table}` already exists; add `&if_exists=replace` to the location to replace it")]
+    TableExists {
+        /// The database file.
+        path: String,
+        /// The table.
+        table: String,
+    },
+    /// A query failed to prepare or run (bad SQL, an unknown column).
+    #[error("{path}: query `{query}` failed: {message}")]
+    SqlQuery {
+        /// The database file.
+        path: String,
+        /// The query, as given (or as built from `table=`).
+        query: String,
+        /// The database engine's message.
+        message: String,
+    },
+    /// A database could not be opened, read or written (not a database, locked, ...).
+    #[error("{path}: {message}")]
+    Database {
+        /// The database file.
+        path: String,
+        /// What went wrong, with the engine's message.
+        message: String,
+    },
 }
 
 /// `Result` with arc-core's [`Error`].

@@ -16,7 +16,7 @@ pub struct Args {
 pub enum Command {
     /// List every plugin with its metadata and the components it registers.
     Plugins(PluginsArgs),
-    /// Train a spec's model on a CSV file and write a model directory.
+    /// Train a spec's model on a data set and write a model directory.
     Train(TrainArgs),
     /// Check a spec (and, with --data, build its model) without training.
     Validate(ValidateArgs),
@@ -39,7 +39,7 @@ pub struct PluginsArgs {
 pub struct TrainArgs {
     /// The YAML spec.
     pub spec: PathBuf,
-    /// The training data (CSV).
+    /// The training data: a CSV path or a `sqlite://DB?table=T` (`duckdb://`) location.
     #[arg(long)]
     pub data: PathBuf,
     /// The model directory to write (default `models/<model_name>`).
@@ -60,7 +60,7 @@ pub struct TrainArgs {
 pub struct ValidateArgs {
     /// The YAML spec.
     pub spec: PathBuf,
-    /// Data (CSV) to fit the pipeline on, so that vars and shapes are checked.
+    /// Data (a CSV path or a `sqlite://` location) to fit the pipeline on, so that vars and shapes are checked.
     #[arg(long)]
     pub data: Option<PathBuf>,
 }
@@ -69,10 +69,10 @@ pub struct ValidateArgs {
 pub struct PredictArgs {
     /// The model directory.
     pub model_dir: PathBuf,
-    /// The rows to predict (CSV); the target column may be absent.
+    /// The rows to predict (a CSV path or a `sqlite://` location); the target column may be absent.
     #[arg(long)]
     pub data: PathBuf,
-    /// The CSV file to write (default: standard output).
+    /// The CSV file to write (default: standard output), or `sqlite://DB?table=T` to write a table.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -81,7 +81,7 @@ pub struct PredictArgs {
 pub struct EvaluateArgs {
     /// The model directory.
     pub model_dir: PathBuf,
-    /// Labelled rows (CSV) holding the feature and target columns.
+    /// Labelled rows (a CSV path or a `sqlite://` location) holding the feature and target columns.
     #[arg(long)]
     pub data: PathBuf,
     /// Print JSON instead of a table.

@@ -4,15 +4,13 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use arc::spec::Config;
-
 use super::args::EvaluateArgs;
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let pm = arc::get_plugin_manager();
     let loaded = arc::model_dir::load(&args.model_dir)?;
     let data = args.data.display().to_string();
-    let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&data)?;
+    let table = arc::data::open_table(&data, pm)?;
     let evaluation = arc::train::evaluate(&loaded, &table, pm)?;
     let mut out = io::stdout().lock();
     if args.json {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use arc::spec::{ArcSpec, Config};
+use arc::spec::ArcSpec;
 use arc::train::{BatchEnd, Checkpoint, EpochRecord, TrainObserver, TrainStart};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -34,8 +34,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         trainer.config.device = device;
     }
     let data = args.data.display().to_string();
-    let source = pm.get_data_source("csv")?.create(&Config::new())?;
-    let table = source.load(&data)?;
+    let table = arc::data::open_table(&data, pm)?;
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
 
     writeln!(

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use arc::spec::{ArcSpec, Config};
+use arc::spec::ArcSpec;
 use arc::validate::{count_errors, validate, validate_data};
 
 use super::args::ValidateArgs;
@@ -26,7 +26,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     if let Some(data) = &args.data
         && count_errors(&issues) == 0
     {
-        let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&data.display().to_string())?;
+        let table = arc::data::open_table(&data.display().to_string(), pm)?;
         let checked = validate_data(&spec, &table, pm)?;
         issues.extend(checked.report.issues);
         if !checked.vars.is_empty() {

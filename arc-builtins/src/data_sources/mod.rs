@@ -1,4 +1,5 @@
-//! Arc's standard data sources: `core.csv`, the default.
+//! Arc's standard data sources: `core.csv`, the default; `core.sqlite`
+//! (feature `sqlite`) and `core.duckdb` (feature `duckdb`).
 //!
 //! A source is built from its config by name, then loads a location into
 //! an [`arc_core::data::Table`].
@@ -8,8 +9,18 @@ use arc_core::spec::Config;
 use arc_core::{arc_plugin, hookimpl};
 
 mod csv;
+#[cfg(feature = "duckdb")]
+mod duckdb;
+#[cfg(any(feature = "sqlite", feature = "duckdb"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
-/// Registers Arc's standard data sources: `core.csv`.
+#[cfg(feature = "sqlite")]
+pub use sqlite::write_predictions;
+
+/// Registers Arc's standard data sources: `core.csv`, and `core.sqlite` and
+/// `core.duckdb` where their features are on.
 ///
 /// ```
 /// use arc_builtins::BuiltinDataSourcePlugin;
@@ -33,10 +44,22 @@ pub struct BuiltinDataSourcePlugin;
 #[hookimpl]
 impl DataSourceHookSpec for BuiltinDataSourcePlugin {
     fn register_data_sources(&self) -> DataSourceRegistrations {
-        Registrations::new().add("csv", csv::CsvSource::from_config)
+        let registrations = Registrations::new().add("csv", csv::CsvSource::from_config);
+        #[cfg(feature = "sqlite")]
+        let registrations = registrations.add("sqlite", sqlite::SqliteSource::from_config);
+        #[cfg(feature = "duckdb")]
+        let registrations = registrations.add("duckdb", duckdb::DuckDbSource::from_config);
+        registrations
     }
 
     fn validate_data_source_config(&self, source_type: &str, config: &Config) -> Option<bool> {
-        (source_type == csv::NAME).then(|| csv::CsvSource::from_config(config).is_ok())
+        match source_type {
+            csv::NAME => Some(csv::CsvSource::from_config(config).is_ok()),
+            #[cfg(feature = "sqlite")]
+            sqlite::NAME => Some(sqlite::SqliteSource::from_config(config).is_ok()),
+            #[cfg(feature = "duckdb")]
+            duckdb::NAME => Some(duckdb::DuckDbSource::from_config(config).is_ok()),
+            _ => None,
+        }
     }
 }

@@ -26,5 +26,5 @@ pub mod cell;
 mod source;
 mod table;
 
-pub use source::DataSource;
+pub use source::{DataSource, open_table};
 pub use table::{Column, ColumnValues, Table};

@@ -1,0 +1,157 @@
+//! The `core.duckdb` data source (feature `duckdb`: build with `DUCKDB_LIB_DIR` and run
+//! with `LD_LIBRARY_PATH` pointing at the library `.ci/fetch-libduckdb.sh` fetches):
+//! tables built by DuckDB's own CSV reader from the example files load to the tables the
+//! CSV source gives, value for value; NULLs are missing values; errors name the database.
+
+#![cfg(feature = "duckdb")]
+
+use std::path::{Path, PathBuf};
+
+use arc_builtins::BuiltinDataSourcePlugin;
+use arc_core::data::{ColumnValues, Table, open_table};
+use arc_core::plugin::PluginManager;
+use arc_core::{Error, Result};
+use duckdb::Connection;
+
+fn manager() -> PluginManager {
+    let pm = PluginManager::new();
+    pm.register_plugin(BuiltinDataSourcePlugin, "builtin_data_sources").expect("a fresh manager");
+    pm.refresh_registries().expect("the builtin data sources register");
+    pm
+}
+
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("arc-duckdb-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    dir
+}
+
+fn example(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(name);
+    path.to_str().expect("a UTF-8 checkout path").to_owned()
+}
+
+fn location(db: &Path, params: &str) -> String {
+    format!("duckdb://{}?{params}", db.display())
+}
+
+/// Runs `sql` on a read-write connection to `db` (creating it).
+fn setup(db: &Path, sql: &str) {
+    Connection::open(db).and_then(|c| c.execute_batch(sql)).expect("fixture");
+}
+
+fn assert_same(got: &Table, want: &Table) {
+    assert_eq!(got.column_names(), want.column_names());
+    for (g, w) in got.columns().iter().zip(want.columns()) {
+        let bits = |v: &[f64]| v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect::<Vec<_>>();
+        match (&g.values, &w.values) {
+            (ColumnValues::Numeric(gv), ColumnValues::Numeric(wv)) => {
+                assert_eq!(bits(gv), bits(wv), "column `{}`", w.name)
+            }
+            (gv, wv) => assert_eq!(gv, wv, "column `{}`", w.name),
+        }
+    }
+}
+
+fn message(result: Result<Table>) -> String {
+    result.expect_err("an error").to_string()
+}
+
+#[test]
+fn duckdb_registers_and_accepts_its_scheme() -> Result<()> {
+    let pm = manager();
+    assert_eq!(pm.get_data_source("duckdb")?.name(), "core.duckdb");
+    let source = pm.get_data_source("duckdb")?.create(&arc_core::spec::Config::new())?;
+    assert!(source.accepts("duckdb://a.duckdb?table=t") && source.accepts("DuckDB:///x.db?query=SELECT 1"));
+    assert!(!source.accepts("sqlite://a.db?table=t") && !source.accepts("a.duckdb"));
+    Ok(())
+}
+
+#[test]
+fn example_tables_read_by_duckdb_load_as_the_csv_files_do() -> Result<()> {
+    let dir = temp_dir("examples");
+    let db = dir.join("examples.duckdb");
+    setup(
+        &db,
+        &format!(
+            "CREATE TABLE iris AS SELECT * FROM read_csv('{}');
+             CREATE TABLE digits AS SELECT * FROM read_csv('{}');",
+            example("iris.csv"),
+            example("digits.csv")
+        ),
+    );
+    let pm = manager();
+    for name in ["iris", "digits"] {
+        let from_csv = open_table(&example(&format!("{name}.csv")), &pm)?;
+        assert_same(&open_table(&location(&db, &format!("table={name}")), &pm)?, &from_csv);
+    }
+    let query = "query=SELECT petal_length, species FROM iris WHERE species LIKE 'vir%25' AND petal_width >= 2";
+    let got = open_table(&location(&db, query), &pm)?;
+    assert_eq!(got.num_rows(), 29); // counted with Python's csv module
+    assert_eq!(got.unique_labels("species")?, ["virginica"]);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+    Ok(())
+}
+
+#[test]
+fn nulls_are_missing_and_number_types_are_numbers() -> Result<()> {
+    let dir = temp_dir("nulls");
+    let db = dir.join("nulls.duckdb");
+    setup(
+        &db,
+        "CREATE TABLE t (i INTEGER, u UBIGINT, f FLOAT, d DECIMAL(5, 2), s VARCHAR, b BOOLEAN, x VARCHAR);
+         INSERT INTO t VALUES (1, 10, 0.1, 1.25, 'a', true, ' 2.5 '), (NULL, NULL, NULL, NULL, NULL, NULL, 'NA'),
+                              (-3, 30, 2.5, -0.5, 'NA', false, '4');",
+    );
+    let table = open_table(&location(&db, "table=t"), &manager())?;
+    let nan_or = |v: &[f64]| v.iter().map(|x| if x.is_nan() { None } else { Some(*x) }).collect::<Vec<_>>();
+    assert_eq!(nan_or(table.numeric("i")?), [Some(1.0), None, Some(-3.0)]);
+    assert_eq!(nan_or(table.numeric("u")?), [Some(10.0), None, Some(30.0)]);
+    // A FLOAT reads as its shortest decimal text, as a CSV export writes it: 0.1, not 0.10000000149.
+    assert_eq!(nan_or(table.numeric("f")?), [Some(0.1), None, Some(2.5)]);
+    assert_eq!(nan_or(table.numeric("d")?), [Some(1.25), None, Some(-0.5)]);
+    assert_eq!(nan_or(table.numeric("x")?), [Some(2.5), None, Some(4.0)]);
+    assert_eq!(table.text("s")?, [Some("a".to_owned()), None, None]);
+    assert_eq!(table.text("b")?, [Some("true".to_owned()), None, Some("false".to_owned())]);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+    Ok(())
+}
+
+#[test]
+fn missing_files_tables_and_bad_queries_are_errors_naming_them() {
+    let dir = temp_dir("errors");
+    let pm = manager();
+    let missing = dir.join("nope.duckdb");
+    let err = open_table(&location(&missing, "table=t"), &pm).expect_err("no such file");
+    assert!(matches!(err, Error::DataFile { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("{}: cannot read the file: No such file or directory (os error 2)", missing.display())
+    );
+    assert!(!missing.exists(), "reading never creates a database");
+    let db = dir.join("t.duckdb");
+    setup(
+        &db,
+        "CREATE TABLE iris (x DOUBLE); INSERT INTO iris VALUES (1); CREATE TABLE dates (d DATE); INSERT INTO dates VALUES (DATE '2024-01-02');",
+    );
+    let path = db.display().to_string();
+    assert_eq!(
+        message(open_table(&location(&db, "table=irsi"), &pm)),
+        format!("{path}: no table `irsi` (did you mean `iris`?)")
+    );
+    let err = message(open_table(&location(&db, "query=SELEC x FROM iris"), &pm));
+    assert!(
+        err.starts_with(&format!("{path}: query `SELEC x FROM iris` failed: ")) && err.contains("syntax error"),
+        "{err}"
+    );
+    assert_eq!(
+        message(open_table(&location(&db, "table=dates"), &pm)),
+        format!("{path}: column `d`, row 1 holds a Date32 value; only numbers and text are read (CAST it in a query)")
+    );
+    assert_eq!(
+        message(open_table(&location(&db, "query=SELECT x FROM iris WHERE x > 5"), &pm)),
+        format!("{path}: query `SELECT x FROM iris WHERE x > 5` has no rows")
+    );
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
