@@ -275,3 +275,42 @@ trainer:
     assert!(last.metrics["r2"] > 0.85, "{last:?}");
     Ok(())
 }
+
+#[test]
+fn an_input_dtype_is_parsed_and_checked() -> Result<()> {
+    let text = spec_text()
+        .replace("features: [null, vars.n_features]", "features: {dtype: float32, shape: [null, vars.n_features]}");
+    let trained = run(&text.replace("epochs: 100", "epochs: 2"))?;
+    assert_eq!(trained.history.epochs.len(), 2);
+    let err = run(&text.replace("dtype: float32", "dtype: int64")).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("model input `features` is declared I64 but receives F32"), "{err}");
+    let err = run(&text.replace("dtype: float32", "dtype: complex")).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.starts_with("examples/specs/iris.yaml:31:15: model.inputs.features: expected a shape"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn predictor_returns_and_outputs_pick_and_name_the_columns() -> Result<()> {
+    // Two model outputs: the logits and the hidden layer.
+    let base =
+        spec_text().replace("epochs: 100", "epochs: 3").replace("    logits: fc2", "    logits: fc2\n    hidden: act");
+    let columns = |predictor: &str| -> Result<Vec<String>> {
+        let text = base
+            .replace("predictor:\n  outputs: {species: model.logits}\n  decode: {species: states.label}", predictor);
+        let trained = run(&text)?;
+        let dir = std::env::temp_dir().join(format!("arc-returns-{}-{}", std::process::id(), predictor.len()));
+        arc::model_dir::save(&dir, &text, &trained.model.named_state(), &trained.fitted, &trained.history)?;
+        let loaded = arc::model_dir::load(&dir)?;
+        let _ = std::fs::remove_dir_all(&dir);
+        let prediction = arc::train::predict(&loaded, &table()?, arc::get_plugin_manager())?;
+        Ok(prediction.columns.into_iter().map(|(n, _)| n).collect())
+    };
+    let classes = ["p_setosa", "p_versicolor", "p_virginica"];
+    assert_eq!(columns("predictor: {returns: [logits]}")?, [&["species"][..], &classes].concat());
+    assert_eq!(columns("predictor: {returns: [model.hidden]}")?.len(), 16);
+    assert_eq!(columns("predictor: {outputs: {kind: model.logits}}")?, [&["kind"][..], &classes].concat());
+    let all = columns("predictor: {}")?;
+    assert_eq!(all.len(), 16 + 4, "{all:?}");
+    assert_eq!((all[0].as_str(), all[15].as_str(), all[16].as_str()), ("hidden_0", "hidden_15", "species"));
+    Ok(())
+}

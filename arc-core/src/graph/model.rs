@@ -30,6 +30,8 @@ struct Node {
 pub struct GraphModel {
     /// (input name, source tensor name in the pipeline, shape).
     inputs: Vec<(String, String, ShapeSpec)>,
+    /// Each input's declared element type, if any.
+    input_dtypes: Vec<Option<crate::DType>>,
     nodes: Vec<Node>,
     outputs: Vec<(String, Source)>,
 }
@@ -176,7 +178,15 @@ impl GraphModel {
                 })
                 .collect::<Result<_>>()?,
         };
-        Ok(Self { inputs, nodes, outputs })
+        let input_dtypes = spec
+            .inputs
+            .iter()
+            .map(|(_, i)| match i {
+                InputSpec::Full { dtype: Some(d), .. } => Some(d.dtype()),
+                _ => None,
+            })
+            .collect();
+        Ok(Self { inputs, input_dtypes, nodes, outputs })
     }
 
     /// The model inputs: (name, pipeline tensor name, declared shape).
@@ -208,10 +218,17 @@ impl GraphModel {
     /// output by name. Errors name the node that failed.
     pub fn forward(&self, inputs: &BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
         let mut given = Vec::with_capacity(self.inputs.len());
-        for (name, _, shape) in &self.inputs {
+        for ((name, _, shape), dtype) in self.inputs.iter().zip(&self.input_dtypes) {
             let t =
                 inputs.get(name).ok_or_else(|| Error::Spec { message: format!("model input `{name}` not given") })?;
             check_shape(name, shape, t.shape())?;
+            if let Some(want) = dtype
+                && t.dtype() != *want
+            {
+                return Err(Error::Spec {
+                    message: format!("model input `{name}` is declared {want:?} but receives {:?}", t.dtype()),
+                });
+            }
             given.push(t.clone());
         }
         let mut values: BTreeMap<&str, Tensor> = BTreeMap::new();

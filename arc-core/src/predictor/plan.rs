@@ -187,7 +187,7 @@ pub(crate) fn compile(
     for (name, input) in &spec.inputs {
         let (shape, source) = match input {
             crate::graph::InputSpec::Shape(s) => (Some(s), name.clone()),
-            crate::graph::InputSpec::Full { shape, source } => (
+            crate::graph::InputSpec::Full { shape, source, .. } => (
                 shape.as_ref(),
                 source.as_deref().map(|s| s.strip_prefix("tensors.").unwrap_or(s).to_owned()).unwrap_or(name.clone()),
             ),

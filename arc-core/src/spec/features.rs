@@ -29,13 +29,19 @@ pub struct FeaturesSpec {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictorSpec {
-    /// The model outputs prediction returns, by name. Default: all.
+    /// The model outputs prediction returns, by name (`logits` or
+    /// `model.logits`). With neither this nor `outputs`, every output.
     #[serde(default)]
     pub returns: Vec<String>,
-    /// Named prediction columns: `{column: model.<output>}`. Default none.
+    /// Named prediction columns: `{column: model.<output>}`; each output
+    /// named here is returned under that column name (a classifier's
+    /// decoded label column, or its value columns). Default none.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
-    /// Columns decoded through a fitted state: `{column: states.<name>}`. Default none.
+    /// Columns decoded through a fitted state: `{column: states.<name>}`
+    /// (the later Python format's). Checked to name a defined state; the
+    /// decoding itself always uses the state of the step that made the
+    /// loss target. Default none.
     #[serde(default)]
     pub decode: BTreeMap<String, String>,
 }

@@ -16,7 +16,7 @@ mod trainer;
 pub use config::Config;
 pub use document::ArcSpec;
 pub use features::{FeaturesSpec, PredictorSpec};
-pub use model::{InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec};
+pub use model::{InputDType, InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec};
 pub use source::{Location, SourceMap};
 pub use trainer::{ComponentSpec, LossSpec, TrainConfig, TrainerSpec};
 pub use trainer::{DeviceChoice, EarlyStopping, GradientClip};

@@ -28,8 +28,9 @@ pub struct ModelSpec {
 }
 
 /// A model input: its shape (`[null, 4]`, entries may be `vars.X`), or a
-/// mapping `{shape, source}` where `source` (default `tensors.<input name>`)
-/// names the pipeline tensor it reads.
+/// mapping `{dtype, shape, source}` where `dtype` (`float32` or `int64`)
+/// is the element type the input must have and `source` (default
+/// `tensors.<input name>`) names the pipeline tensor it reads.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum InputSpec {
@@ -43,7 +44,31 @@ pub enum InputSpec {
         /// The pipeline tensor (`tensors.X`). Default `tensors.<input name>`.
         #[serde(default)]
         source: Option<String>,
+        /// The element type. Default: unchecked.
+        #[serde(default)]
+        dtype: Option<InputDType>,
     },
+}
+
+/// A model input's element type, as the Python tool writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum InputDType {
+    /// 32-bit floats (`float32`, also `float` or `f32`).
+    #[serde(rename = "float32", alias = "float", alias = "f32")]
+    Float32,
+    /// 64-bit integers, e.g. token ids (`int64`, also `long` or `i64`).
+    #[serde(rename = "int64", alias = "long", alias = "i64")]
+    Int64,
+}
+
+impl InputDType {
+    /// The tensor dtype it names.
+    pub fn dtype(self) -> crate::DType {
+        match self {
+            Self::Float32 => crate::DType::F32,
+            Self::Int64 => crate::DType::I64,
+        }
+    }
 }
 
 /// One graph node.

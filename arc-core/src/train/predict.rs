@@ -48,7 +48,20 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
         .and_then(|t| t.loss.inputs.get("target"))
         .and_then(|t| target_step(&features, t).map(|s| (t, s)));
     let mut prediction = Prediction::default();
+    // `predictor.returns` and the values of `predictor.outputs` pick the
+    // outputs (`model.` optional; default all); `outputs` also names them.
+    let bare = |r: &str| r.strip_prefix("model.").unwrap_or(r).to_owned();
+    let mut picked: Vec<(String, Option<String>)> = Vec::new();
+    if let Some(p) = &spec.predictor {
+        picked.extend(p.returns.iter().map(|r| (bare(r), None)));
+        picked.extend(p.outputs.iter().map(|(column, r)| (bare(r), Some(column.clone()))));
+    }
     for (name, out) in &outputs {
+        let renamed = match picked.iter().find(|(n, _)| n == name) {
+            Some((_, column)) => column.clone(),
+            None if picked.is_empty() => None,
+            None => continue,
+        };
         let classes = out.shape().last().copied().unwrap_or(1);
         match target {
             Some((target, step))
@@ -57,7 +70,7 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
                     && let Some(labels) = decoder(step, loaded, manager, out)? =>
             {
                 let (labels, names) = labels;
-                let column = target.rsplit('.').next().unwrap_or(target).to_owned();
+                let column = renamed.unwrap_or_else(|| target.rsplit('.').next().unwrap_or(target).to_owned());
                 let probs = out.softmax(-1)?.to_vec()?;
                 prediction.columns.push((column, labels));
                 for (c, class) in names.iter().enumerate() {
@@ -68,6 +81,7 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
             _ => {
                 let values = out.to_dtype(crate::DType::F32)?.to_vec()?;
                 let width = if out.shape().len() > 1 { classes } else { 1 };
+                let name = renamed.as_ref().unwrap_or(name);
                 for c in 0..width {
                     let column = if width == 1 { name.clone() } else { format!("{name}_{c}") };
                     prediction.columns.push((column, values.chunks(width).map(|row| format!("{}", row[c])).collect()));

@@ -34,7 +34,7 @@ pub(crate) fn check_graph(
         let path = format!("{base}.inputs.{name}");
         let (shape, source) = match input {
             InputSpec::Shape(s) => (Some(s), None),
-            InputSpec::Full { shape, source } => (shape.as_ref(), source.as_deref()),
+            InputSpec::Full { shape, source, .. } => (shape.as_ref(), source.as_deref()),
         };
         for (k, entry) in shape.into_iter().flatten().enumerate() {
             let at = match input {
