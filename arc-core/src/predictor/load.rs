@@ -161,23 +161,9 @@ fn head(
     }
 }
 
-/// The step that makes the loss target: the one whose `output` is
-/// `tensors.Z`, or the one that reads target column `Y` (as training
-/// finds it).
+/// The step that makes the loss target, as training finds it.
 fn target_step<'a>(features: &'a FeaturesSection, target: &str) -> Option<&'a ProcessorStep> {
-    let column = target.strip_prefix("target_columns.").unwrap_or(target);
-    let tensor = target.strip_prefix("tensors.");
-    let reads = |s: &ProcessorStep| {
-        s.inputs.values().any(|i| match i {
-            StepInput::Columns(c) => c.len() == 1 && c[0] == column,
-            StepInput::Literal(l) => l.as_str() == Some(column),
-            StepInput::Ref(_) => false,
-        })
-    };
-    features.processors.iter().find(|s| match tensor {
-        Some(t) => s.outputs.get("output").is_some_and(|r| r.name == t),
-        None => reads(s) && s.outputs.contains_key("output"),
-    })
+    crate::train::target_step(features, target)
 }
 
 /// The columns a row must hold for the generic path: the feature columns,

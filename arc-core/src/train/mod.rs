@@ -347,7 +347,7 @@ fn target_tensor(trainer: &TrainerSpec, features: &Features) -> Result<String> {
 
 /// The step that makes the loss target: the one whose `output` is
 /// `tensors.Z`, or the one that reads target column `Y`.
-fn target_step<'a>(features: &'a Features, target: &str) -> Option<&'a ProcessorStep> {
+pub(crate) fn target_step<'a>(features: &'a Features, target: &str) -> Option<&'a ProcessorStep> {
     let column = target.strip_prefix("target_columns.").unwrap_or(target);
     let tensor = target.strip_prefix("tensors.");
     let reads = |s: &ProcessorStep| {
