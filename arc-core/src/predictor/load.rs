@@ -8,7 +8,7 @@ use crate::graph::{GraphModel, ModelSpec};
 use crate::model_dir::{self, PROCESSORS_FILE, SPEC_FILE, WEIGHTS_FILE};
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Namespace, Pipeline, ProcessorState, ProcessorStep, StepInput};
-use crate::spec::{ArcSpec, Config};
+use crate::spec::ArcSpec;
 use crate::{Error, Result, Tensor};
 
 /// The spec's `features` section.
@@ -85,22 +85,24 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
     let mut model = GraphModel::build(&model_spec, &fitted.vars, manager).map_err(in_spec)?;
     model.set_training(false);
     set_weights(&model, &loaded.weights)?;
-    let pipeline = Pipeline::new(features.processors.clone(), manager)
-        .map_err(in_spec)?
-        .with_column_list("feature_columns", features.feature_columns.clone())
-        .with_column_list("target_columns", features.target_columns.clone());
+    let pipeline = Pipeline::from_spec(&features, manager).map_err(in_spec)?;
     for step in &features.processors {
         let op = manager.get_processor(&step.op).map_err(in_spec)?.name().to_owned();
         if step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.") {
             continue;
         }
-        // A step given a state, or a named processor (fitted at training), transforms with a saved one.
-        if step.inputs.contains_key("state") || !op.starts_with("transform.") {
+        if needs_state(step, &op) {
             state_of(step, &fitted, "")?;
         }
     }
-    let head = head(&spec, &features, &fitted, &model, manager)?;
+    let head = head(&spec, &features, &fitted, &model, &pipeline, manager)?;
     Ok(Read { features, model_spec, model, pipeline, fitted, weights: loaded.weights, head })
+}
+
+/// Whether `step` (of processor `op`) works with a saved state: it is given
+/// one, or it is a named processor (fitted at training), not a `transform.*`.
+fn needs_state(step: &ProcessorStep, op: &str) -> bool {
+    step.inputs.contains_key("state") || !op.starts_with("transform.")
 }
 
 /// Sets every parameter (and saved buffer) from `weights`, checking names
@@ -124,6 +126,7 @@ fn head(
     features: &FeaturesSection,
     fitted: &FittedState,
     model: &GraphModel,
+    pipeline: &Pipeline,
     manager: &PluginManager,
 ) -> Result<Head> {
     let Some(trainer) = spec.trainer.as_ref() else { return Ok(Head::Values) };
@@ -134,19 +137,12 @@ fn head(
     if !model.output_names().contains(&pred) {
         return Ok(Head::Values);
     }
-    let mut config = Config::new();
-    for (port, input) in &step.inputs {
-        if let StepInput::Literal(l) = input
-            && let Some(s) = l.as_str()
-        {
-            config = config.with(port, s)?;
-        }
-    }
-    // A target step that does not build from its literal params (a column
-    // list) is no label encoder: the outputs are values.
-    let Ok(processor) = manager.get_processor(&step.op).and_then(|c| c.create(&config)) else {
+    // A stateless target step (an assembled column) is no label encoder:
+    // the outputs are values.
+    if !needs_state(step, manager.get_processor(&step.op)?.name()) {
         return Ok(Head::Values);
-    };
+    }
+    let processor = pipeline.processor(step, fitted)?;
     let state = state_of(step, fitted, "")?;
     // The class names: every code decoded once, here.
     let size = state.strings.get("classes").map(Vec::len).unwrap_or(0);

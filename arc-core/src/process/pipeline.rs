@@ -10,7 +10,7 @@ use super::step::{Namespace, ProcessorStep, Ref, StepInput};
 use super::value::{InputValue, OutputValue, ProcessorInputs, ProcessorState};
 use crate::data::Table;
 use crate::plugin::{Component, PluginManager};
-use crate::spec::Config;
+use crate::spec::{Config, FeaturesSpec};
 use crate::{DidYouMean, Error, Result, Tensor};
 
 /// What a model directory saves of a fitted pipeline: the vars and the
@@ -58,21 +58,6 @@ impl Bindings {
     }
 }
 
-/// The spec's `features` section, as [`Pipeline::from_features`] reads it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FeaturesSection {
-    /// The model's input columns. Default none.
-    #[serde(default)]
-    feature_columns: Vec<String>,
-    /// The target columns. Default none.
-    #[serde(default)]
-    target_columns: Vec<String>,
-    /// The steps. Default none.
-    #[serde(default)]
-    processors: Vec<ProcessorStep>,
-}
-
 /// Whether a run fits (training) or only transforms (prediction).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -106,15 +91,35 @@ impl Pipeline {
         Ok(Self { steps: resolved, column_lists: BTreeMap::new() })
     }
 
-    /// The pipeline of a spec's `features` section: `feature_columns` and
-    /// `target_columns` (column lists that steps may name, as in
-    /// `columns: feature_columns`) and `processors` (the steps). Other keys
-    /// are errors.
+    /// The pipeline of a `features` section given as a config (other keys
+    /// are errors); see [`from_spec`](Self::from_spec).
     pub fn from_features(features: &Config, manager: &PluginManager) -> Result<Self> {
-        let section: FeaturesSection = features.parse("features")?;
-        Ok(Self::new(section.processors, manager)?
-            .with_column_list("feature_columns", section.feature_columns)
-            .with_column_list("target_columns", section.target_columns))
+        Self::from_spec(&features.parse::<FeaturesSpec>("features")?, manager)
+    }
+
+    /// The pipeline of a spec's `features` section: its `processors` (the
+    /// steps) with `feature_columns` and `target_columns` as the column
+    /// lists steps may name (`columns: feature_columns`).
+    pub fn from_spec(features: &FeaturesSpec, manager: &PluginManager) -> Result<Self> {
+        Ok(Self::new(features.processors.clone(), manager)?.with_feature_lists(features))
+    }
+
+    /// Names the section's `feature_columns` and `target_columns` lists
+    /// (see [`with_column_list`](Self::with_column_list)).
+    pub fn with_feature_lists(self, features: &FeaturesSpec) -> Self {
+        self.with_column_list("feature_columns", features.feature_columns.clone())
+            .with_column_list("target_columns", features.target_columns.clone())
+    }
+
+    /// `step`'s processor built with its params as a run gives them
+    /// (column lists expanded, `vars.X` from `fitted`): for decoding with
+    /// a saved state outside a run.
+    pub fn processor(&self, step: &ProcessorStep, fitted: &FittedState) -> Result<Box<dyn Processor>> {
+        let vars = Bindings { tensors: BTreeMap::new(), vars: fitted.vars.clone(), states: BTreeMap::new() };
+        let Some((_, component)) = self.steps.iter().find(|(s, _)| s.name == step.name) else {
+            return Err(Error::Spec { message: format!("no processor step `{}`", step.name) });
+        };
+        component.create(&self.config(step, &vars)?).map_err(|e| wrap(step, e))
     }
 
     /// Names a column list, so that a step input written as the bare

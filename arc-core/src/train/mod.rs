@@ -315,9 +315,7 @@ pub(crate) fn pipeline(features: &Features, manager: &PluginManager, keep_target
             s
         })
         .collect();
-    Ok(Pipeline::new(steps, manager)?
-        .with_column_list("feature_columns", features.feature_columns.clone())
-        .with_column_list("target_columns", features.target_columns.clone()))
+    Ok(Pipeline::new(steps, manager)?.with_feature_lists(features))
 }
 
 /// The pipeline that prepares the validation split from the training

@@ -8,8 +8,7 @@ use super::{pipeline, target_step};
 use crate::graph::GraphModel;
 use crate::model_dir::Loaded;
 use crate::plugin::PluginManager;
-use crate::process::StepInput;
-use crate::spec::{ArcSpec, Config};
+use crate::spec::ArcSpec;
 use crate::tensor::no_grad;
 use crate::{Error, Result, Tensor};
 
@@ -30,7 +29,8 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
     let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
     model.set_training(false);
     model.load_state(&loaded.weights)?;
-    let bindings = pipeline(&features, manager, false)?.transform(table, &loaded.fitted)?;
+    let pipeline = pipeline(&features, manager, false)?;
+    let bindings = pipeline.transform(table, &loaded.fitted)?;
     let mut inputs = BTreeMap::new();
     for (name, source, _) in model.inputs() {
         let t = bindings.tensors.get(source).ok_or_else(|| {
@@ -67,7 +67,7 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
             Some((target, step))
                 if Some(name.as_str()) == pred_name
                     && out.dtype() == crate::DType::F32
-                    && let Some(labels) = decoder(step, loaded, manager, out)? =>
+                    && let Some(labels) = decoder(step, loaded, &pipeline, out)? =>
             {
                 let (labels, names) = labels;
                 let column = renamed.unwrap_or_else(|| target.rsplit('.').next().unwrap_or(target).to_owned());
@@ -98,19 +98,11 @@ pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginMana
 fn decoder(
     step: &crate::process::ProcessorStep,
     loaded: &Loaded,
-    manager: &PluginManager,
+    pipeline: &crate::process::Pipeline,
     out: &Tensor,
 ) -> Result<Option<(Vec<String>, Vec<String>)>> {
     let Some(state) = loaded.fitted.states.get(&step.state_ref().name) else { return Ok(None) };
-    let mut config = Config::new();
-    for (port, input) in &step.inputs {
-        if let StepInput::Literal(l) = input
-            && let Some(s) = l.as_str()
-        {
-            config = config.with(port, s)?;
-        }
-    }
-    let processor = manager.get_processor(&step.op)?.create(&config)?;
+    let processor = pipeline.processor(step, &loaded.fitted)?;
     let classes = out.shape().last().copied().unwrap_or(1);
     let labels = match processor.decode(state, &out.argmax(-1, false)?) {
         Ok(labels) => labels,

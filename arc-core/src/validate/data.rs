@@ -37,11 +37,7 @@ pub fn validate_data(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> 
     let mut model = None;
     if issues.is_empty() {
         let features = &spec.features;
-        let fitted = Pipeline::new(features.processors.clone(), manager).and_then(|p| {
-            p.with_column_list("feature_columns", features.feature_columns.clone())
-                .with_column_list("target_columns", features.target_columns.clone())
-                .fit(table)
-        });
+        let fitted = Pipeline::from_spec(features, manager).and_then(|p| p.fit(table));
         match fitted {
             Err(e) => issues.push(ValidationIssue::error(e.to_string()).at(step_path(spec, &e))),
             Ok(bindings) => {
