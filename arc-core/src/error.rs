@@ -99,6 +99,41 @@ pub enum Error {
         op: &'static str,
     },
 
+    /// Tensors of one op live on different devices (or a host-only op got a GPU tensor).
+    #[error("op `{op}`: expected a tensor on {expected}, got one on {got}")]
+    DeviceMismatch {
+        /// The op.
+        op: &'static str,
+        /// The device the op runs on, in words (`cuda:0`, `the cpu`).
+        expected: String,
+        /// The device of the offending tensor.
+        got: crate::tensor::Device,
+    },
+    /// A CUDA device (or a CUDA library) cannot be used.
+    #[error("{device} is not available: {reason}")]
+    CudaUnavailable {
+        /// The device or library (`cuda:0`, `nvrtc`).
+        device: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A CUDA driver or cuBLAS call failed.
+    #[error("CUDA error in `{op}`: {message}")]
+    Cuda {
+        /// The op or kernel.
+        op: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// NVRTC rejected a kernel source.
+    #[error("CUDA kernel module `{kernel}` failed to compile:\n{log}")]
+    CudaCompile {
+        /// The module (a built-in family or a custom op's name).
+        kernel: String,
+        /// NVRTC's log.
+        log: String,
+    },
+
     // ---- tensors: autograd -------------------------------------------------
     /// An op in a graph that needs gradients has no backward.
     #[error("op `{op}` has no backward, but a gradient is needed through it")]

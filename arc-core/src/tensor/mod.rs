@@ -36,19 +36,20 @@ mod rng;
 mod shape;
 mod storage;
 
-// The one switch between CUDA backends. Until the GPU issue adds the real `cuda.rs`
-// (cudarc), both arms build the stub, whose storage type is uninhabited.
-#[cfg(not(feature = "cuda"))]
-mod cuda_stub;
-#[cfg(not(feature = "cuda"))]
-use cuda_stub as cuda;
+// The one switch between CUDA backends: cudarc with the `cuda` feature, else a stub whose
+// storage type is uninhabited (no tensor can be on a GPU).
 #[cfg(feature = "cuda")]
-#[path = "cuda_stub.rs"]
-mod cuda;
+pub(crate) mod cuda;
+#[cfg(not(feature = "cuda"))]
+pub(crate) mod cuda_stub;
+#[cfg(not(feature = "cuda"))]
+pub(crate) use cuda_stub as cuda;
 
 pub use autograd::{NoGradGuard, is_grad_enabled, no_grad};
+#[cfg(feature = "cuda")]
+pub use cuda::{compile_all_kernels, compile_source};
 pub use custom_op::CustomOp;
-pub use device::{DType, Device};
+pub use device::{DType, Device, cuda_device_count};
 pub use gradcheck::gradcheck;
 pub use ops::Reduction;
 pub use ops::fused;

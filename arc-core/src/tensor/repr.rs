@@ -93,7 +93,7 @@ impl Tensor {
         match &*self.0.storage {
             Storage::Cpu(CpuStorage::F32(v)) => Ok((v, &self.0.layout)),
             Storage::Cpu(CpuStorage::I64(_)) => Err(Error::DTypeMismatch { op, expected: DType::F32, got: DType::I64 }),
-            Storage::Cuda(s) => match *s {},
+            Storage::Cuda(_) => Err(self.host_only(op)),
         }
     }
 
@@ -102,8 +102,18 @@ impl Tensor {
         match &*self.0.storage {
             Storage::Cpu(CpuStorage::I64(v)) => Ok((v, &self.0.layout)),
             Storage::Cpu(CpuStorage::F32(_)) => Err(Error::DTypeMismatch { op, expected: DType::I64, got: DType::F32 }),
-            Storage::Cuda(s) => match *s {},
+            Storage::Cuda(_) => Err(self.host_only(op)),
         }
+    }
+
+    /// The error of a host-only code path given a GPU tensor.
+    pub(crate) fn host_only(&self, op: &'static str) -> Error {
+        Error::DeviceMismatch { op, expected: "the cpu (this op has no CUDA kernel)".into(), got: self.device() }
+    }
+
+    /// `self` on the host: itself when it is there, else a copy (for reading values).
+    pub(crate) fn on_host(&self) -> Result<Cow<'_, Tensor>> {
+        Ok(if self.device().is_cpu() { Cow::Borrowed(self) } else { Cow::Owned(self.to_device(Device::Cpu)?) })
     }
 
     /// The f32 elements in row-major order: borrowed when contiguous, copied otherwise.
@@ -169,12 +179,12 @@ impl Tensor {
     /// # Ok(()) }
     /// ```
     pub fn to_vec(&self) -> Result<Vec<f32>> {
-        Ok(self.f32_data("to_vec")?.into_owned())
+        Ok(self.on_host()?.f32_data("to_vec")?.into_owned())
     }
 
     /// The i64 elements in row-major order.
     pub fn to_vec_i64(&self) -> Result<Vec<i64>> {
-        Ok(self.i64_data("to_vec_i64")?.into_owned())
+        Ok(self.on_host()?.i64_data("to_vec_i64")?.into_owned())
     }
 
     /// The value of a one-element f32 tensor (any rank).
@@ -190,7 +200,8 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(Error::NotAScalar { shape: self.shape().to_vec() });
         }
-        let (data, layout) = self.cpu_f32("item")?;
+        let host = self.on_host()?;
+        let (data, layout) = host.cpu_f32("item")?;
         Ok(data[layout.offset])
     }
 
@@ -199,7 +210,8 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(Error::NotAScalar { shape: self.shape().to_vec() });
         }
-        let (data, layout) = self.cpu_i64("item_i64")?;
+        let host = self.on_host()?;
+        let (data, layout) = host.cpu_i64("item_i64")?;
         Ok(data[layout.offset])
     }
 
@@ -226,15 +238,42 @@ impl Tensor {
         })
     }
 
-    /// Copies the tensor to `device`. In a build without CUDA, any `Cuda` device is an error.
+    /// Copies the tensor to `device` (the same tensor when it is already there). The copy is
+    /// contiguous and has no autograd history, like a new leaf.
+    ///
+    /// In a build without CUDA any `Cuda` device is [`Error::NotCompiledWithCuda`]; with CUDA
+    /// but no GPU (or a missing driver library) it is [`Error::CudaUnavailable`], never a panic.
     pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if self.device() == device {
+            return Ok(self.clone());
+        }
         match (device, &*self.0.storage) {
             (Device::Cpu, Storage::Cpu(_)) => Ok(self.clone()),
-            (Device::Cuda(ordinal), Storage::Cpu(c)) => {
-                let s = super::cuda::CudaStorage::from_cpu(c, ordinal, "to_device")?;
-                Ok(Tensor::from_storage(Arc::new(Storage::Cuda(s)), self.layout().clone()))
+            (Device::Cuda(ordinal), Storage::Cpu(_)) => {
+                let host = self.contiguous_raw()?;
+                let (start, n) = (host.layout().offset, host.numel());
+                let part = match &*host.0.storage {
+                    Storage::Cpu(CpuStorage::F32(v)) => CpuStorage::F32(v[start..start + n].to_vec()),
+                    Storage::Cpu(CpuStorage::I64(v)) => CpuStorage::I64(v[start..start + n].to_vec()),
+                    Storage::Cuda(_) => unreachable!("contiguous_raw keeps a host tensor on the host"),
+                };
+                let s = super::cuda::CudaStorage::from_cpu(&part, ordinal, "to_device")?;
+                Ok(Tensor::from_storage(Arc::new(Storage::Cuda(s)), super::shape::Layout::contiguous(self.shape())))
             }
-            (_, Storage::Cuda(s)) => match *s {},
+            (Device::Cpu, Storage::Cuda(_)) => {
+                let dense = super::cuda::contiguous(self)?;
+                let Storage::Cuda(s) = &*dense.0.storage else { unreachable!("cuda::contiguous stays on the GPU") };
+                let host = s.to_cpu("to_device")?;
+                let (start, n) = (dense.layout().offset, dense.numel());
+                let host = match host {
+                    CpuStorage::F32(v) if start == 0 && v.len() == n => CpuStorage::F32(v),
+                    CpuStorage::I64(v) if start == 0 && v.len() == n => CpuStorage::I64(v),
+                    CpuStorage::F32(v) => CpuStorage::F32(v[start..start + n].to_vec()),
+                    CpuStorage::I64(v) => CpuStorage::I64(v[start..start + n].to_vec()),
+                };
+                Ok(Tensor::from_storage(Arc::new(Storage::Cpu(host)), super::shape::Layout::contiguous(self.shape())))
+            }
+            (Device::Cuda(_), Storage::Cuda(_)) => self.to_device(Device::Cpu)?.to_device(device),
         }
     }
 

@@ -145,32 +145,39 @@ fn normal_pdf_cdf(x: f32) -> (f32, f32) {
 impl Tensor {
     /// `max(x, 0)`; the gradient is 1 where `x > 0`, else 0.
     pub fn relu(&self) -> Result<Tensor> {
-        let out = self.map1("relu", |x| if x > 0.0 { x } else { 0.0 })?;
+        let out = self.map1("relu", "relu", [0.0; 2], |x| if x > 0.0 { x } else { 0.0 })?;
         Ok(record(out, "relu", &[self], |a| {
-            Ok(vec![Some(map2("relu", a.grad, &a.inputs[0], |g, x| if x > 0.0 { g } else { 0.0 })?)])
+            Ok(vec![Some(map2(
+                "relu",
+                "relu_grad",
+                a.grad,
+                &a.inputs[0],
+                [0.0; 2],
+                |g, x| if x > 0.0 { g } else { 0.0 },
+            )?)])
         }))
     }
 
     /// `1 / (1 + e^-x)` (`d/dx = y (1 - y)`).
     pub fn sigmoid(&self) -> Result<Tensor> {
-        let out = self.map1("sigmoid", |x| 1.0 / (1.0 + (-x).exp()))?;
+        let out = self.map1("sigmoid", "sigmoid", [0.0; 2], |x| 1.0 / (1.0 + (-x).exp()))?;
         Ok(record_with_output(out, "sigmoid", &[self], |a| {
-            Ok(vec![Some(map2("sigmoid", a.grad, a.output(), |g, y| g * y * (1.0 - y))?)])
+            Ok(vec![Some(map2("sigmoid", "sigmoid_grad", a.grad, a.output(), [0.0; 2], |g, y| g * y * (1.0 - y))?)])
         }))
     }
 
     /// Hyperbolic tangent (`d/dx = 1 - y^2`).
     pub fn tanh(&self) -> Result<Tensor> {
-        let out = self.map1("tanh", f32::tanh)?;
+        let out = self.map1("tanh", "tanh", [0.0; 2], f32::tanh)?;
         Ok(record_with_output(out, "tanh", &[self], |a| {
-            Ok(vec![Some(map2("tanh", a.grad, a.output(), |g, y| g * (1.0 - y * y))?)])
+            Ok(vec![Some(map2("tanh", "tanh_grad", a.grad, a.output(), [0.0; 2], |g, y| g * (1.0 - y * y))?)])
         }))
     }
 
     /// Exact GELU, `x * Phi(x)` with `Phi(x) = (1 + erf(x / sqrt 2)) / 2` (PyTorch's
     /// `approximate="none"`); `d/dx = Phi(x) + x phi(x)`.
     pub fn gelu(&self) -> Result<Tensor> {
-        let out = self.map1("gelu", |x| {
+        let out = self.map1("gelu", "gelu", [0.0; 2], |x| {
             let x64 = x as f64;
             (0.5 * x64 * (1.0 + libm::erf(x64 / std::f64::consts::SQRT_2))) as f32
         })?;
@@ -179,7 +186,7 @@ impl Tensor {
                 let (pdf, cdf) = normal_pdf_cdf(x);
                 g * (cdf + x * pdf)
             };
-            Ok(vec![Some(map2("gelu", a.grad, &a.inputs[0], d)?)])
+            Ok(vec![Some(map2("gelu", "gelu_grad", a.grad, &a.inputs[0], [0.0; 2], d)?)])
         }))
     }
 
@@ -195,6 +202,18 @@ impl Tensor {
     /// # Ok(()) }
     /// ```
     pub fn gelu_tanh(&self) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            let out = super::super::cuda::unary("gelu_tanh", "gelu_tanh", self, [0.0; 2])?;
+            return Ok(record(out, "gelu_tanh", &[self], |a| {
+                Ok(vec![Some(super::super::cuda::binary(
+                    "gelu_tanh",
+                    "gelu_tanh_grad",
+                    a.grad,
+                    &a.inputs[0],
+                    [0.0; 2],
+                )?)])
+            }));
+        }
         let data = self.f32_data("gelu_tanh")?;
         let out = par_rows(&data, GELU_CHUNK, |_, i, o| gelu_tanh_slice(i, o));
         let out = Tensor::from_f32(out, self.shape());
@@ -205,19 +224,19 @@ impl Tensor {
                 let du = c * (1.0 + 3.0 * math::GELU_COEF * x * x);
                 g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
             };
-            Ok(vec![Some(map2("gelu_tanh", a.grad, &a.inputs[0], d)?)])
+            Ok(vec![Some(map2("gelu_tanh", "gelu_tanh_grad", a.grad, &a.inputs[0], [0.0; 2], d)?)])
         }))
     }
 
     /// SiLU (swish), `x * sigmoid(x)`; `d/dx = s (1 + x (1 - s))`.
     pub fn silu(&self) -> Result<Tensor> {
-        let out = self.map1("silu", |x| x / (1.0 + (-x).exp()))?;
+        let out = self.map1("silu", "silu", [0.0; 2], |x| x / (1.0 + (-x).exp()))?;
         Ok(record(out, "silu", &[self], |a| {
             let d = |g: f32, x: f32| {
                 let s = 1.0 / (1.0 + (-x).exp());
                 g * s * (1.0 + x * (1.0 - s))
             };
-            Ok(vec![Some(map2("silu", a.grad, &a.inputs[0], d)?)])
+            Ok(vec![Some(map2("silu", "silu_grad", a.grad, &a.inputs[0], [0.0; 2], d)?)])
         }))
     }
 

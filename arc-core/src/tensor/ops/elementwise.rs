@@ -9,15 +9,26 @@ use super::super::Tensor;
 use super::super::autograd::{BackwardArgs, record};
 use super::super::shape::broadcast_shapes;
 use super::super::storage::{should_par, view_f32, zip_map_f32};
-use crate::Result;
+use crate::{Error, Result};
 
 /// `f(a, b)` elementwise over the broadcast of the two shapes (no autograd).
+///
+/// On a GPU (either input there) the CUDA kernel `b_<kernel>` runs instead, with scalar
+/// parameters `p`; both inputs must then be on the same GPU.
 pub(crate) fn map2(
     op: &'static str,
+    kernel: &'static str,
     a: &Tensor,
     b: &Tensor,
+    p: [f32; 2],
     f: impl Fn(f32, f32) -> f32 + Sync + Send,
 ) -> Result<Tensor> {
+    if !a.device().is_cpu() || !b.device().is_cpu() {
+        if a.device().is_cpu() {
+            return Err(Error::DeviceMismatch { op, expected: b.device().to_string(), got: a.device() });
+        }
+        return super::super::cuda::binary(op, kernel, a, b, p);
+    }
     let (ad, al) = a.cpu_f32(op)?;
     let (bd, bl) = b.cpu_f32(op)?;
     if al.shape == bl.shape && al.is_contiguous() && bl.is_contiguous() {
@@ -108,7 +119,7 @@ impl Tensor {
     /// # Ok(()) }
     /// ```
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
-        let out = map2("add", self, rhs, |x, y| x + y)?;
+        let out = map2("add", "add", self, rhs, [0.0; 2], |x, y| x + y)?;
         Ok(record(out, "add", &[self, rhs], |a| {
             Ok(vec![grad_for(a, 0, || Ok(a.grad.clone()))?, grad_for(a, 1, || Ok(a.grad.clone()))?])
         }))
@@ -116,7 +127,7 @@ impl Tensor {
 
     /// `self - rhs`, broadcasting.
     pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
-        let out = map2("sub", self, rhs, |x, y| x - y)?;
+        let out = map2("sub", "sub", self, rhs, [0.0; 2], |x, y| x - y)?;
         Ok(record(out, "sub", &[self, rhs], |a| {
             Ok(vec![grad_for(a, 0, || Ok(a.grad.clone()))?, grad_for(a, 1, || a.grad.neg())?])
         }))
@@ -124,7 +135,7 @@ impl Tensor {
 
     /// `self * rhs` elementwise, broadcasting.
     pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
-        let out = map2("mul", self, rhs, |x, y| x * y)?;
+        let out = map2("mul", "mul", self, rhs, [0.0; 2], |x, y| x * y)?;
         Ok(record(out, "mul", &[self, rhs], |a| {
             let (x, y) = (&a.inputs[0], &a.inputs[1]);
             Ok(vec![grad_for(a, 0, || a.grad.mul(y))?, grad_for(a, 1, || a.grad.mul(x))?])
@@ -133,38 +144,38 @@ impl Tensor {
 
     /// `self / rhs` elementwise, broadcasting.
     pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
-        let out = map2("div", self, rhs, |x, y| x / y)?;
+        let out = map2("div", "div", self, rhs, [0.0; 2], |x, y| x / y)?;
         Ok(record(out, "div", &[self, rhs], |a| {
             let (x, y) = (&a.inputs[0], &a.inputs[1]);
             // d(x/y)/dx = 1/y; d(x/y)/dy = -x/y^2
             Ok(vec![
                 grad_for(a, 0, || a.grad.div(y))?,
-                grad_for(a, 1, || a.grad.mul(&map2("div", x, y, |x, y| -x / (y * y))?))?,
+                grad_for(a, 1, || a.grad.mul(&map2("div", "div_grad_rhs", x, y, [0.0; 2], |x, y| -x / (y * y))?))?,
             ])
         }))
     }
 
     /// Elementwise maximum, broadcasting; on ties each input gets half the gradient (PyTorch).
     pub fn maximum(&self, rhs: &Tensor) -> Result<Tensor> {
-        let out = map2("maximum", self, rhs, |x, y| if x >= y { x } else { y })?;
+        let out = map2("maximum", "maximum", self, rhs, [0.0; 2], |x, y| if x >= y { x } else { y })?;
         Ok(record(out, "maximum", &[self, rhs], |a| {
-            let share = map2("maximum", &a.inputs[0], &a.inputs[1], tie_share)?;
+            let share = map2("maximum", "maximum_share", &a.inputs[0], &a.inputs[1], [0.0; 2], tie_share)?;
             Ok(vec![grad_for(a, 0, || a.grad.mul(&share))?, grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?])
         }))
     }
 
     /// Elementwise minimum, broadcasting; on ties each input gets half the gradient.
     pub fn minimum(&self, rhs: &Tensor) -> Result<Tensor> {
-        let out = map2("minimum", self, rhs, |x, y| if x <= y { x } else { y })?;
+        let out = map2("minimum", "minimum", self, rhs, [0.0; 2], |x, y| if x <= y { x } else { y })?;
         Ok(record(out, "minimum", &[self, rhs], |a| {
-            let share = map2("minimum", &a.inputs[0], &a.inputs[1], |x, y| tie_share(y, x))?;
+            let share = map2("minimum", "minimum_share", &a.inputs[0], &a.inputs[1], [0.0; 2], |x, y| tie_share(y, x))?;
             Ok(vec![grad_for(a, 0, || a.grad.mul(&share))?, grad_for(a, 1, || a.grad.mul(&share.affine(-1.0, 1.0)?))?])
         }))
     }
 
     /// `self * mul + add` with scalars.
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
-        let out = self.map1("affine", move |x| x * mul + add)?;
+        let out = self.map1("affine", "affine", [mul, add], move |x| x * mul + add)?;
         Ok(record(out, "affine", &[self], move |a| Ok(vec![Some(a.grad.affine(mul, 0.0)?)])))
     }
 

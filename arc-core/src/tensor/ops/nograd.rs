@@ -35,6 +35,9 @@ macro_rules! comparison {
         $(#[$doc])*
         pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
             let op = stringify!($name);
+            if !self.device().is_cpu() || !rhs.device().is_cpu() {
+                return super::super::cuda::compare(op, self, rhs);
+            }
             match (self.dtype(), rhs.dtype()) {
                 (DType::F32, DType::F32) => compare_views(op, self.cpu_f32(op)?, rhs.cpu_f32(op)?, |x, y| x $op y),
                 (DType::I64, DType::I64) => compare_views(op, self.cpu_i64(op)?, rhs.cpu_i64(op)?, |x, y| x $op y),
@@ -157,6 +160,9 @@ impl Tensor {
     /// Converts to `dtype` (f32 -> i64 truncates toward zero, like PyTorch's `.long()`); no
     /// gradient flows through a conversion.
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return super::super::cuda::cast(self, dtype);
+        }
         Ok(match (self.dtype(), dtype) {
             (DType::F32, DType::F32) | (DType::I64, DType::I64) => self.detach(),
             (DType::I64, DType::F32) => {

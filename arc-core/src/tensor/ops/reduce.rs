@@ -190,7 +190,11 @@ impl Tensor {
         if &*target != shape {
             return Err(Error::ShapeMismatch { op: "broadcast_as", lhs: self.shape().to_vec(), rhs: shape.to_vec() });
         }
-        let out = super::map2("broadcast_as", self, &Tensor::zeros(shape), |x, _| x)?;
+        let out = if self.device().is_cpu() {
+            super::map2("broadcast_as", "", self, &Tensor::zeros(shape), [0.0; 2], |x, _| x)?
+        } else {
+            super::super::cuda::expand(self, shape)?
+        };
         Ok(record(out, "broadcast_as", &[self], |a| Ok(vec![Some(super::sum_to_shape(a.grad, a.inputs[0].shape())?)])))
     }
 }

@@ -42,6 +42,9 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
+        if !self.device().is_cpu() {
+            return super::super::cuda::contiguous(self);
+        }
         Ok(match self.dtype() {
             DType::F32 => Tensor::from_f32(self.f32_data("contiguous")?.into_owned(), self.shape()),
             DType::I64 => Tensor::from_i64(self.i64_data("contiguous")?.into_owned(), self.shape()),

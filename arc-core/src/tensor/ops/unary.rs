@@ -8,65 +8,75 @@ use crate::{Error, Result};
 
 impl Tensor {
     /// `f` applied to every element (no autograd); the result is contiguous.
-    pub(crate) fn map1(&self, op: &'static str, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
+    /// On a GPU the CUDA kernel `u_<kernel>` runs instead, with scalar parameters `p`.
+    pub(crate) fn map1(
+        &self,
+        op: &'static str,
+        kernel: &'static str,
+        p: [f32; 2],
+        f: impl Fn(f32) -> f32 + Sync,
+    ) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return super::super::cuda::unary(op, kernel, self, p);
+        }
         let data = self.f32_data(op)?;
         Ok(Tensor::from_f32(map_f32(&data, f), self.shape()))
     }
 
     /// `-self`.
     pub fn neg(&self) -> Result<Tensor> {
-        let out = self.map1("neg", |x| -x)?;
+        let out = self.map1("neg", "neg", [0.0; 2], |x| -x)?;
         Ok(record(out, "neg", &[self], |a| Ok(vec![Some(a.grad.neg()?)])))
     }
 
     /// `self^exponent` elementwise (`d/dx = p x^(p-1)`).
     pub fn powf(&self, exponent: f32) -> Result<Tensor> {
-        let out = self.map1("powf", |x| x.powf(exponent))?;
+        let out = self.map1("powf", "powf", [exponent, 0.0], |x| x.powf(exponent))?;
         Ok(record(out, "powf", &[self], move |a| {
-            let d = a.inputs[0].map1("powf", |x| exponent * x.powf(exponent - 1.0))?;
+            let d = a.inputs[0].map1("powf", "powf_grad", [exponent, 0.0], |x| exponent * x.powf(exponent - 1.0))?;
             Ok(vec![Some(a.grad.mul(&d)?)])
         }))
     }
 
     /// `self * self` (`d/dx = 2x`).
     pub fn square(&self) -> Result<Tensor> {
-        let out = self.map1("square", |x| x * x)?;
+        let out = self.map1("square", "square", [0.0; 2], |x| x * x)?;
         Ok(record(out, "square", &[self], |a| {
-            Ok(vec![Some(map2("square", a.grad, &a.inputs[0], |g, x| 2.0 * g * x)?)])
+            Ok(vec![Some(map2("square", "square_grad", a.grad, &a.inputs[0], [0.0; 2], |g, x| 2.0 * g * x)?)])
         }))
     }
 
     /// `1 / self` (`d/dx = -1/x^2`).
     pub fn recip(&self) -> Result<Tensor> {
-        let out = self.map1("recip", |x| 1.0 / x)?;
+        let out = self.map1("recip", "recip", [0.0; 2], |x| 1.0 / x)?;
         Ok(record_with_output(out, "recip", &[self], |a| {
-            Ok(vec![Some(map2("recip", a.grad, a.output(), |g, y| -g * y * y)?)])
+            Ok(vec![Some(map2("recip", "recip_grad", a.grad, a.output(), [0.0; 2], |g, y| -g * y * y)?)])
         }))
     }
 
     /// Square root (`d/dx = 1 / (2 sqrt x)`).
     pub fn sqrt(&self) -> Result<Tensor> {
-        let out = self.map1("sqrt", f32::sqrt)?;
+        let out = self.map1("sqrt", "sqrt", [0.0; 2], f32::sqrt)?;
         Ok(record_with_output(out, "sqrt", &[self], |a| {
-            Ok(vec![Some(map2("sqrt", a.grad, a.output(), |g, y| 0.5 * g / y)?)])
+            Ok(vec![Some(map2("sqrt", "sqrt_grad", a.grad, a.output(), [0.0; 2], |g, y| 0.5 * g / y)?)])
         }))
     }
 
     /// `e^x` (`d/dx = e^x`).
     pub fn exp(&self) -> Result<Tensor> {
-        let out = self.map1("exp", f32::exp)?;
+        let out = self.map1("exp", "exp", [0.0; 2], f32::exp)?;
         Ok(record_with_output(out, "exp", &[self], |a| Ok(vec![Some(a.grad.mul(a.output())?)])))
     }
 
     /// Natural logarithm (`d/dx = 1/x`).
     pub fn log(&self) -> Result<Tensor> {
-        let out = self.map1("log", f32::ln)?;
+        let out = self.map1("log", "log", [0.0; 2], f32::ln)?;
         Ok(record(out, "log", &[self], |a| Ok(vec![Some(a.grad.div(&a.inputs[0])?)])))
     }
 
     /// Absolute value (`d/dx = sign x`, 0 at 0 as in PyTorch).
     pub fn abs(&self) -> Result<Tensor> {
-        let out = self.map1("abs", f32::abs)?;
+        let out = self.map1("abs", "abs", [0.0; 2], f32::abs)?;
         Ok(record(out, "abs", &[self], |a| {
             let sign = |g: f32, x: f32| {
                 if x > 0.0 {
@@ -77,7 +87,7 @@ impl Tensor {
                     0.0
                 }
             };
-            Ok(vec![Some(map2("abs", a.grad, &a.inputs[0], sign)?)])
+            Ok(vec![Some(map2("abs", "abs_grad", a.grad, &a.inputs[0], [0.0; 2], sign)?)])
         }))
     }
 
@@ -92,10 +102,10 @@ impl Tensor {
                 expected: "min <= max",
             });
         }
-        let out = self.map1("clamp", move |x| x.clamp(min, max))?;
+        let out = self.map1("clamp", "clamp", [min, max], move |x| x.clamp(min, max))?;
         Ok(record(out, "clamp", &[self], move |a| {
             let pass = move |g: f32, x: f32| if x >= min && x <= max { g } else { 0.0 };
-            Ok(vec![Some(map2("clamp", a.grad, &a.inputs[0], pass)?)])
+            Ok(vec![Some(map2("clamp", "clamp_grad", a.grad, &a.inputs[0], [min, max], pass)?)])
         }))
     }
 }

@@ -12,7 +12,7 @@ use super::device::{DType, Device};
 #[derive(Debug)]
 pub(crate) enum Storage {
     Cpu(CpuStorage),
-    #[allow(dead_code)] // constructed only by a real CUDA backend
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))] // the stub never builds one
     Cuda(CudaStorage),
 }
 
@@ -20,7 +20,7 @@ impl Storage {
     pub(crate) fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(c) => c.dtype(),
-            Storage::Cuda(s) => match *s {},
+            Storage::Cuda(s) => s.dtype(),
         }
     }
 

@@ -1,0 +1,33 @@
+//! The CUDA backend (feature `cuda`): cudarc device memory, NVRTC-compiled kernels and cuBLAS.
+//!
+//! Storage is one `CudaSlice` per tensor buffer, addressed through the same [`Layout`] as host
+//! storage, so views (transpose, narrow) stay views on the GPU. Kernels take contiguous inputs
+//! unless they say otherwise; [`contiguous`] makes a strided view row-major with one kernel.
+//! Every entry point returns an error, never panics, when a device, library or kernel is
+//! missing; the op layer (`ops/`) calls these functions whenever an input lives on a GPU.
+
+mod device;
+mod elementwise;
+mod kernels;
+mod storage;
+
+pub(crate) use device::probe;
+pub(crate) use elementwise::{binary, cast, compare, contiguous, copy_into, expand, fill, unary};
+pub(crate) use storage::CudaStorage;
+
+/// Compiles every built-in kernel module for `arch` (`compute_XY`) with no device, returning
+/// `(module, NVRTC log)` for each; the first compile error is returned as an error.
+pub fn compile_all_kernels(arch: &'static str) -> crate::Result<Vec<(&'static str, String)>> {
+    kernels::SOURCES
+        .iter()
+        .map(|(name, _)| {
+            let src = kernels::source(name).unwrap_or_default();
+            device::compile(name, &src, arch).map(|(_, log)| (*name, log))
+        })
+        .collect()
+}
+
+/// Compiles one CUDA C source (COMMON prepended) for `arch`, returning NVRTC's log.
+pub fn compile_source(name: &str, source: &str, arch: &'static str) -> crate::Result<String> {
+    device::compile(name, &format!("{}\n{source}", kernels::COMMON), arch).map(|(_, log)| log)
+}
