@@ -238,7 +238,7 @@ impl Tensor {
             None if self.numel() != 1 => {
                 return Err(Error::NonScalarBackward { shape: self.shape().to_vec() });
             }
-            None => Tensor::ones(self.shape()),
+            None => Tensor::ones(self.shape()).to_device(self.device())?,
             Some(s) => {
                 if s.shape() != self.shape() {
                     return Err(Error::ShapeMismatch {
@@ -247,7 +247,16 @@ impl Tensor {
                         rhs: s.shape().to_vec(),
                     });
                 }
-                s.cpu_f32("backward")?;
+                if s.dtype() != super::DType::F32 {
+                    return Err(Error::DTypeMismatch { op: "backward", expected: super::DType::F32, got: s.dtype() });
+                }
+                if s.device() != self.device() {
+                    return Err(Error::DeviceMismatch {
+                        op: "backward",
+                        expected: self.device().to_string(),
+                        got: s.device(),
+                    });
+                }
                 s.detach()
             }
         };
@@ -286,6 +295,14 @@ impl Tensor {
                         input: i,
                         expected: input.shape().to_vec(),
                         got: g.shape().to_vec(),
+                    });
+                }
+                if g.device() != input.device() {
+                    // A backward (a plugin's, typically) returned a gradient on another device.
+                    return Err(Error::DeviceMismatch {
+                        op: "backward",
+                        expected: input.device().to_string(),
+                        got: g.device(),
                     });
                 }
                 match &input.0.node {
