@@ -32,7 +32,12 @@ impl CudaStorage {
     /// Copies host data to the GPU `ordinal`.
     pub(crate) fn from_cpu(data: &CpuStorage, ordinal: usize, op: &'static str) -> Result<Self> {
         let dev = device::get(ordinal)?;
+        // cuMemAlloc refuses zero bytes: an empty tensor gets a one-element buffer.
         let data = match data {
+            CpuStorage::F32(v) if v.is_empty() => CudaData::F32(zeros_f32(&dev, 1, op)?),
+            CpuStorage::I64(v) if v.is_empty() => {
+                CudaData::I64(dev.stream.alloc_zeros::<i64>(1).map_err(cuda_err(op))?)
+            }
             CpuStorage::F32(v) => CudaData::F32(dev.stream.clone_htod(v.as_slice()).map_err(cuda_err(op))?),
             CpuStorage::I64(v) => CudaData::I64(dev.stream.clone_htod(v.as_slice()).map_err(cuda_err(op))?),
         };
