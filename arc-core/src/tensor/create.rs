@@ -1,6 +1,8 @@
-//! Constructors. Every constructor makes a contiguous CPU tensor that does not require grad.
+//! Constructors. Every constructor makes a contiguous tensor that does not require grad, on
+//! the CPU unless it names a device (`*_on`).
 
 use super::Tensor;
+use super::device::{DType, Device};
 use super::rng::Rng;
 use crate::{Error, Result};
 
@@ -27,6 +29,40 @@ impl Tensor {
     /// A rank-0 f32 tensor holding `value`.
     pub fn scalar(value: f32) -> Tensor {
         Tensor::from_f32(vec![value], &[])
+    }
+
+    /// An f32 tensor of `shape` filled with `value` on `device` (filled there by a kernel
+    /// on a GPU, no host copy). Errors when the device cannot be used.
+    ///
+    /// ```
+    /// use arc_core::{Device, Tensor};
+    /// # fn main() -> arc_core::Result<()> {
+    /// assert_eq!(Tensor::full_on(&[2], 1.5, Device::Cpu)?.to_vec()?, vec![1.5, 1.5]);
+    /// # Ok(()) }
+    /// ```
+    pub fn full_on(shape: &[usize], value: f32, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Ok(Tensor::full(shape, value)),
+            Device::Cuda(ordinal) => super::cuda::full_on(ordinal, shape, DType::F32, value as f64),
+        }
+    }
+
+    /// An f32 tensor of `shape` filled with 0 on `device`.
+    pub fn zeros_on(shape: &[usize], device: Device) -> Result<Tensor> {
+        Tensor::full_on(shape, 0.0, device)
+    }
+
+    /// An f32 tensor of `shape` filled with 1 on `device`.
+    pub fn ones_on(shape: &[usize], device: Device) -> Result<Tensor> {
+        Tensor::full_on(shape, 1.0, device)
+    }
+
+    /// An i64 tensor of `shape` filled with `value` on `device`.
+    pub fn full_i64_on(shape: &[usize], value: i64, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Ok(Tensor::full_i64(shape, value)),
+            Device::Cuda(ordinal) => super::cuda::full_on(ordinal, shape, DType::I64, value as f64),
+        }
     }
 
     /// Zeros with the shape of `other`.
