@@ -162,14 +162,19 @@ pub(crate) fn index_select_backward(g: &Tensor, index: &Tensor, dim: usize, shap
     Ok(tensor_f32(&dev, full, shape))
 }
 
-/// The `Strided` that walks `index_shape` with the strides of a contiguous tensor of
-/// `shape`, except stride 0 along `dim` (the kernel adds `index * stride[dim]` itself), and
-/// the stride along `dim`.
-fn gather_walk(shape: &[usize], index_shape: &[usize], dim: usize, offset: usize) -> Result<(Strided, i64)> {
+/// The layout that walks `index_shape` with the strides of a contiguous tensor of `shape`
+/// (from `offset`), except stride 0 along `dim` (the kernel adds `index * stride[dim]`
+/// itself), and the stride along `dim`.
+fn gather_layout(shape: &[usize], index_shape: &[usize], dim: usize, offset: usize) -> (Layout, i64) {
     let mut strides = contiguous_strides(shape).to_vec();
     let dstride = strides[dim] as i64;
     strides[dim] = 0;
-    let layout = Layout { shape: Dims::from_slice(index_shape), strides: Dims::from_slice(&strides), offset };
+    (Layout { shape: Dims::from_slice(index_shape), strides: Dims::from_slice(&strides), offset }, dstride)
+}
+
+/// [`gather_layout`] as the kernels' `Strided`.
+fn gather_walk(shape: &[usize], index_shape: &[usize], dim: usize, offset: usize) -> Result<(Strided, i64)> {
+    let (layout, dstride) = gather_layout(shape, index_shape, dim, offset);
     Ok((Strided::of("gather", &layout)?, dstride))
 }
 
@@ -361,5 +366,64 @@ pub(crate) fn full_on(ordinal: usize, shape: &[usize], dtype: DType, value: f64)
                 .map_err(cuda_err(OP))?;
             Ok(tensor_i64(&dev, out, shape))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The addressing the kernels are given, checked on the host: the gather walk and the
+    //! concat / narrow windows, read through `Layout::offsets` (what `strided_offset`
+    //! computes), must reproduce the CPU ops.
+
+    use super::*;
+    use crate::tensor::Rng;
+
+    #[test]
+    fn the_gather_walk_addresses_the_cpu_gathers_elements() -> Result<()> {
+        let x = Tensor::randn(&[5, 7, 3], &mut Rng::new(0));
+        let xs = x.to_vec()?;
+        let mut rng = Rng::new(1);
+        for (dim, shape) in [(0usize, [4usize, 7, 3]), (1, [5, 9, 2]), (2, [1, 6, 5])] {
+            let idx = Tensor::randint(&shape, 0, x.shape()[dim] as i64, &mut rng)?;
+            let want = x.gather(dim as isize, &idx)?.to_vec()?;
+            let (layout, dstride) = gather_layout(x.shape(), &shape, dim, 0);
+            let got: Vec<f32> =
+                layout.offsets().zip(idx.to_vec_i64()?).map(|(o, i)| xs[(o as i64 + i * dstride) as usize]).collect();
+            assert_eq!(got, want, "gather dim {dim}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn concat_windows_tile_the_output_like_the_cpu() -> Result<()> {
+        for dim in 0..3 {
+            let mut shapes = [[3usize, 4, 5]; 3];
+            for (i, s) in shapes.iter_mut().enumerate() {
+                s[dim] = i + 1;
+            }
+            let parts: Vec<Tensor> =
+                shapes.iter().enumerate().map(|(i, s)| Tensor::randn(s, &mut Rng::new(i as u64))).collect();
+            let want = Tensor::concat(&parts.iter().collect::<Vec<_>>(), dim as isize)?;
+            let mut out = vec![f32::NAN; want.numel()];
+            let mut start = 0;
+            for p in &parts {
+                let w = window(want.shape(), p.shape(), dim, start);
+                for (o, v) in w.offsets().zip(p.to_vec()?) {
+                    out[o] = v;
+                }
+                start += p.shape()[dim];
+            }
+            assert_eq!(out, want.to_vec()?, "concat dim {dim}");
+        }
+        // narrow's backward: the window of zeros.
+        let g = Tensor::randn(&[3, 2, 5], &mut Rng::new(9));
+        let mut full = vec![0.0; 3 * 6 * 5];
+        for (o, v) in window(&[3, 6, 5], g.shape(), 1, 3).offsets().zip(g.to_vec()?) {
+            full[o] = v;
+        }
+        let x = Tensor::zeros(&[3, 6, 5]).requires_grad_()?;
+        x.narrow(1, 3, 2)?.backward_with(&g)?;
+        assert_eq!(Some(full), x.grad().map(|t| t.to_vec()).transpose()?);
+        Ok(())
     }
 }

@@ -209,7 +209,19 @@ impl Tensor {
             let ga = if args.needs[0] {
                 // A column-major A (a transposed view) gets its gradient in the same layout,
                 // so that the transpose's backward hands a contiguous tensor to the leaf.
-                let ga = if is_col_major(a) && b.rank() == 2 {
+                let ga = if a.rank() == 2 && b.rank() > 2 && !b.device().is_cpu() {
+                    // On a GPU the batch sum is folded into the product: dA = G' @ B' with
+                    // G' = G as [m, batch * n] and B' = B^T as [batch * n, k].
+                    let r = g.rank();
+                    let (m, n, k) = (g.shape()[r - 2], g.shape()[r - 1], a.shape()[1]);
+                    let nb: usize = g.shape()[..r - 2].iter().product();
+                    let mut perm = vec![r - 2];
+                    perm.extend(0..r - 2);
+                    perm.push(r - 1);
+                    let g2 = g.permute_raw(&perm).reshape_raw(&[m, nb * n])?;
+                    let b2 = b.transpose_raw(r - 2, r - 1).reshape_raw(&[nb * n, k])?;
+                    matmul_raw(&g2, &b2)?
+                } else if is_col_major(a) && b.rank() == 2 {
                     matmul_raw(b, &g.transpose_raw(0, 1))?.transpose_raw(0, 1)
                 } else {
                     matmul_raw(g, &b.transpose_raw(b.rank() - 2, b.rank() - 1))?
