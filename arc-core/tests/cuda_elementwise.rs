@@ -40,12 +40,12 @@ fn unary_ops_match_the_cpu() -> Result<()> {
         ("silu", |t| t.silu()),
     ];
     for (name, f) in ops {
-        check_op(name, dev, &[x.clone()], ELEMENTWISE, |t| f(&t[0]))?;
+        check_op(name, dev, std::slice::from_ref(&x), ELEMENTWISE, |t| f(&t[0]))?;
     }
     let positive: &[(&str, F)] =
         &[("sqrt", |t| t.sqrt()), ("log", |t| t.log()), ("recip", |t| t.recip()), ("powf", |t| t.powf(1.7))];
     for (name, f) in positive {
-        check_op(name, dev, &[pos.clone()], ELEMENTWISE, |t| f(&t[0]))?;
+        check_op(name, dev, std::slice::from_ref(&pos), ELEMENTWISE, |t| f(&t[0]))?;
     }
     Ok(())
 }

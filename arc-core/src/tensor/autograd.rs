@@ -238,7 +238,9 @@ impl Tensor {
             None if self.numel() != 1 => {
                 return Err(Error::NonScalarBackward { shape: self.shape().to_vec() });
             }
-            None => Tensor::ones(self.shape()).to_device(self.device())?,
+            // The seed lives where the output does, so that every gradient stays on its
+            // input's device.
+            None => Tensor::ones_on(self.shape(), self.device())?,
             Some(s) => {
                 if s.shape() != self.shape() {
                     return Err(Error::ShapeMismatch {

@@ -1,6 +1,8 @@
-//! Constructors. Every constructor makes a contiguous CPU tensor that does not require grad.
+//! Constructors. Every constructor makes a contiguous tensor that does not require grad, on
+//! the CPU unless it names a device (`*_on`).
 
 use super::Tensor;
+use super::device::{DType, Device};
 use super::rng::Rng;
 use crate::{Error, Result};
 
@@ -27,6 +29,40 @@ impl Tensor {
     /// A rank-0 f32 tensor holding `value`.
     pub fn scalar(value: f32) -> Tensor {
         Tensor::from_f32(vec![value], &[])
+    }
+
+    /// An f32 tensor of `shape` filled with `value` on `device` (filled there by a kernel
+    /// on a GPU, no host copy). Errors when the device cannot be used.
+    ///
+    /// ```
+    /// use arc_core::{Device, Tensor};
+    /// # fn main() -> arc_core::Result<()> {
+    /// assert_eq!(Tensor::full_on(&[2], 1.5, Device::Cpu)?.to_vec()?, vec![1.5, 1.5]);
+    /// # Ok(()) }
+    /// ```
+    pub fn full_on(shape: &[usize], value: f32, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Ok(Tensor::full(shape, value)),
+            Device::Cuda(ordinal) => super::cuda::full_on(ordinal, shape, DType::F32, value as f64),
+        }
+    }
+
+    /// An f32 tensor of `shape` filled with 0 on `device`.
+    pub fn zeros_on(shape: &[usize], device: Device) -> Result<Tensor> {
+        Tensor::full_on(shape, 0.0, device)
+    }
+
+    /// An f32 tensor of `shape` filled with 1 on `device`.
+    pub fn ones_on(shape: &[usize], device: Device) -> Result<Tensor> {
+        Tensor::full_on(shape, 1.0, device)
+    }
+
+    /// An i64 tensor of `shape` filled with `value` on `device`.
+    pub fn full_i64_on(shape: &[usize], value: i64, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Ok(Tensor::full_i64(shape, value)),
+            Device::Cuda(ordinal) => super::cuda::full_on(ordinal, shape, DType::I64, value as f64),
+        }
     }
 
     /// Zeros with the shape of `other`.
@@ -161,7 +197,6 @@ fn check_len(op: &'static str, got: usize, shape: &[usize]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::{DType, Device};
 
     #[test]
     fn constructors_fill_and_report_metadata() -> Result<()> {
@@ -192,17 +227,35 @@ mod tests {
     }
 
     #[test]
+    fn device_constructors_on_the_cpu_and_a_missing_gpu() -> Result<()> {
+        assert_eq!(Tensor::zeros_on(&[2, 2], Device::Cpu)?.to_vec()?, vec![0.0; 4]);
+        assert_eq!(Tensor::ones_on(&[3], Device::Cpu)?.to_vec()?, vec![1.0; 3]);
+        let s = Tensor::full_on(&[], -2.0, Device::Cpu)?;
+        assert_eq!((s.shape(), s.item()?), (&[] as &[usize], -2.0));
+        assert_eq!(Tensor::full_i64_on(&[2], 4, Device::Cpu)?.to_vec_i64()?, vec![4, 4]);
+        if crate::tensor::cuda_device_count().is_err() {
+            assert!(Tensor::zeros_on(&[1], Device::Cuda(0)).is_err());
+            assert!(Tensor::full_i64_on(&[1], 0, Device::Cuda(0)).is_err());
+        }
+        Ok(())
+    }
+
+    #[test]
     fn dtype_misuse_and_scalar_errors() -> Result<()> {
         let labels = Tensor::from_vec_i64(vec![1, 2], &[2])?;
         let err = labels.to_vec().unwrap_err();
         assert_eq!(err.to_string(), "op `to_vec`: expected dtype f32, got i64");
         let err = Tensor::zeros(&[2, 2]).item().unwrap_err();
         assert_eq!(err.to_string(), "op `item`: tensor of shape [2, 2] does not hold exactly one element");
-        let err = Tensor::zeros(&[1]).to_device(Device::Cuda(0)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "op `to_device`: arc-core was built without CUDA support (enable the `cuda` feature)"
-        );
+        // With the `cuda` feature the error depends on the machine (or there is none).
+        #[cfg(not(feature = "cuda"))]
+        {
+            let err = Tensor::zeros(&[1]).to_device(Device::Cuda(0)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "op `to_device`: arc-core was built without CUDA support (enable the `cuda` feature)"
+            );
+        }
         Ok(())
     }
 }

@@ -8,11 +8,17 @@
 
 mod device;
 mod elementwise;
+mod index;
 mod kernels;
+mod matmul;
 mod storage;
 
 pub(crate) use device::probe;
 pub(crate) use elementwise::{binary, cast, compare, contiguous, copy_into, expand, fill, unary};
+pub(crate) use index::{
+    concat, full_on, gather, gather_backward, index_select, index_select_backward, narrow_backward, where_cond,
+};
+pub(crate) use matmul::{linear, matmul, sum_rows};
 pub(crate) use storage::CudaStorage;
 
 /// Compiles every built-in kernel module for `arch` (`compute_XY`) with no device, returning

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::super::Tensor;
 use super::super::autograd::record;
+use super::super::cuda;
 use super::super::device::DType;
 use super::super::shape::{contiguous_strides, normalize_dim};
 use crate::{Error, Result};
@@ -73,6 +74,12 @@ impl Tensor {
         if index.rank() != 1 {
             return Err(Error::BadRank { op: "index_select", expected: "a 1-D index", shape: index.shape().to_vec() });
         }
+        if !self.device().is_cpu() || !index.device().is_cpu() {
+            let out = cuda::index_select(self, d, index)?;
+            return Ok(record(out, "index_select", &[self, index], move |a| {
+                Ok(vec![Some(cuda::index_select_backward(a.grad, &a.inputs[1], d, a.inputs[0].shape())?), None])
+            }));
+        }
         let size = self.shape()[d];
         let idx = checked_indices("index_select", &index.i64_data("index_select")?, size)?;
         let outer: usize = self.shape()[..d].iter().product();
@@ -118,6 +125,12 @@ impl Tensor {
             && index.shape().iter().zip(self.shape()).enumerate().all(|(i, (a, b))| i == d || a <= b);
         if !fits {
             return Err(Error::ShapeMismatch { op: "gather", lhs: self.shape().to_vec(), rhs: index.shape().to_vec() });
+        }
+        if !self.device().is_cpu() || !index.device().is_cpu() {
+            let out = cuda::gather(self, d, index)?;
+            return Ok(record(out, "gather", &[self, index], move |a| {
+                Ok(vec![Some(cuda::gather_backward(a.grad, &a.inputs[1], d, a.inputs[0].shape())?), None])
+            }));
         }
         let idx = checked_indices("gather", &index.i64_data("gather")?, self.shape()[d])?;
         let offsets = gather_offsets(self.shape(), index.shape(), d, &idx);

@@ -117,8 +117,14 @@ fn mat<'a>(data: &'a [f32], l: &Layout, offset: usize) -> MatRef<'a> {
     MatRef { data, offset, rs: l.strides[r - 2] as isize, cs: l.strides[r - 1] as isize }
 }
 
-/// Batched product of rank >= 2 operands (no autograd).
+/// Batched product of rank >= 2 operands (no autograd); on a GPU through cuBLAS.
 fn matmul_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if !a.device().is_cpu() || !b.device().is_cpu() {
+        if a.device().is_cpu() {
+            return Err(Error::DeviceMismatch { op: "matmul", expected: b.device().to_string(), got: a.device() });
+        }
+        return super::super::cuda::matmul(a, b);
+    }
     let (ad, al) = a.cpu_f32("matmul")?;
     let (bd, bl) = b.cpu_f32("matmul")?;
     let (ra, rb) = (al.shape.len(), bl.shape.len());
@@ -203,7 +209,19 @@ impl Tensor {
             let ga = if args.needs[0] {
                 // A column-major A (a transposed view) gets its gradient in the same layout,
                 // so that the transpose's backward hands a contiguous tensor to the leaf.
-                let ga = if is_col_major(a) && b.rank() == 2 {
+                let ga = if a.rank() == 2 && b.rank() > 2 && !b.device().is_cpu() {
+                    // On a GPU the batch sum is folded into the product: dA = G' @ B' with
+                    // G' = G as [m, batch * n] and B' = B^T as [batch * n, k].
+                    let r = g.rank();
+                    let (m, n, k) = (g.shape()[r - 2], g.shape()[r - 1], a.shape()[1]);
+                    let nb: usize = g.shape()[..r - 2].iter().product();
+                    let mut perm = vec![r - 2];
+                    perm.extend(0..r - 2);
+                    perm.push(r - 1);
+                    let g2 = g.permute_raw(&perm).reshape_raw(&[m, nb * n])?;
+                    let b2 = b.transpose_raw(r - 2, r - 1).reshape_raw(&[nb * n, k])?;
+                    matmul_raw(&g2, &b2)?
+                } else if is_col_major(a) && b.rank() == 2 {
                     matmul_raw(b, &g.transpose_raw(0, 1))?.transpose_raw(0, 1)
                 } else {
                     matmul_raw(g, &b.transpose_raw(b.rank() - 2, b.rank() - 1))?
@@ -213,7 +231,15 @@ impl Tensor {
                 None
             };
             let gb = if args.needs[1] {
-                let gb = if is_col_major(b) && a.rank() == 2 {
+                let gb = if b.rank() == 2 && a.rank() > 2 && !a.device().is_cpu() {
+                    // On a GPU the batch sum is folded into the product: dB = A'^T @ G' with
+                    // A' = A as [batch * m, k] and G' = G as [batch * m, n] (one gemm, no
+                    // reduction kernel).
+                    let (k, n) = (a.shape()[a.rank() - 1], b.shape()[1]);
+                    let rows: usize = a.shape()[..a.rank() - 1].iter().product();
+                    let a2 = a.reshape_raw(&[rows, k])?;
+                    matmul_raw(&a2.transpose_raw(0, 1), &g.reshape_raw(&[rows, n])?)?
+                } else if is_col_major(b) && a.rank() == 2 {
                     matmul_raw(&g.transpose_raw(0, 1), a)?.transpose_raw(0, 1)
                 } else {
                     matmul_raw(&a.transpose_raw(a.rank() - 2, a.rank() - 1), g)?

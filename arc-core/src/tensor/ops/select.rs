@@ -13,6 +13,9 @@ use crate::{Error, Result};
 /// `cond != 0 ? a : b` over the broadcast of three f32 tensors (no autograd).
 fn select3(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let op = "where_cond";
+    if !cond.device().is_cpu() || !a.device().is_cpu() || !b.device().is_cpu() {
+        return super::super::cuda::where_cond(cond, a, b);
+    }
     let shape = broadcast_shapes(op, cond.shape(), a.shape())?;
     let shape = broadcast_shapes(op, &shape, b.shape())?;
     let (cd, cl) = cond.cpu_f32(op)?;
@@ -46,7 +49,7 @@ impl Tensor {
         let cond = cond.to_f32()?;
         let out = select3(&cond, on_true, on_false)?;
         Ok(record(out, "where_cond", &[on_true, on_false], move |a| {
-            let zero = Tensor::scalar(0.0);
+            let zero = Tensor::full_on(&[], 0.0, a.grad.device())?;
             let ga = if a.needs[0] {
                 Some(sum_to_shape(&select3(&cond, a.grad, &zero)?, a.inputs[0].shape())?)
             } else {
@@ -71,7 +74,7 @@ impl Tensor {
                 rhs: mask.shape().to_vec(),
             });
         }
-        Tensor::where_cond(mask, &Tensor::scalar(value), self)
+        Tensor::where_cond(mask, &Tensor::full_on(&[], value, self.device())?, self)
     }
 
     /// A dropout mask of `shape`: each element is `1 / (1 - p)` with probability `1 - p`,
@@ -92,7 +95,9 @@ impl Tensor {
 
     /// Inverted dropout (training mode): zeroes each element with probability `p` and scales
     /// the rest by `1 / (1 - p)`; the gradient goes through the same mask. `p = 0` returns
-    /// `self` unchanged and draws nothing.
+    /// `self` unchanged and draws nothing. On a GPU the mask is drawn on the host from the
+    /// same `rng` stream and uploaded, so CPU and CUDA runs with one seed drop the same
+    /// elements.
     ///
     /// ```
     /// use arc_core::{tensor::Rng, Tensor};
@@ -106,7 +111,7 @@ impl Tensor {
         if p == 0.0 {
             return Ok(self.clone());
         }
-        self.mul(&mask)
+        self.mul(&mask.to_device(self.device())?)
     }
 }
 

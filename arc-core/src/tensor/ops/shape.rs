@@ -198,6 +198,9 @@ impl Tensor {
         let out = self.view_with(Layout { shape: Dims::from_slice(&shape), strides: l.strides.clone(), offset });
         Ok(record(out, "narrow", &[self], move |a| {
             // Scatter the gradient into zeros of the input's shape.
+            if !a.grad.device().is_cpu() {
+                return Ok(vec![Some(super::super::cuda::narrow_backward(a.grad, a.inputs[0].shape(), d, start)?)]);
+            }
             let (gd, gl) = a.grad.cpu_f32("narrow")?;
             let mut full = ArrayD::<f32>::zeros(IxDyn(a.inputs[0].shape()));
             full.slice_axis_mut(Axis(d), Slice::from(start..start + len)).assign(&view_f32(gd, gl));
@@ -277,7 +280,9 @@ impl Tensor {
         let outer: usize = first.shape()[..d].iter().product();
         let mut shape = first.shape().to_vec();
         shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
+        let on_gpu = tensors.iter().any(|t| !t.device().is_cpu());
         let out = match first.dtype() {
+            _ if on_gpu => super::super::cuda::concat(tensors, d, &shape)?,
             DType::F32 => {
                 let parts = tensors.iter().map(|t| t.f32_data("concat")).collect::<Result<Vec<_>>>()?;
                 Tensor::from_f32(interleave(&parts, outer), &shape)

@@ -43,6 +43,10 @@ impl Tensor {
         }
         let rows: usize = self.shape()[..self.rank() - 1].iter().product();
         let x2 = self.reshape_raw(&[rows, in_f])?;
+        let on_gpu = !self.device().is_cpu() || !weight.device().is_cpu() || bias.is_some_and(|b| !b.device().is_cpu());
+        if on_gpu {
+            return linear_cuda(self, &x2, weight, bias, rows);
+        }
         let (xd, xl) = x2.cpu_f32(op)?;
         let (wd, wl) = weight.cpu_f32(op)?;
         // Y^T = W @ x^T, then one transpose that also adds the bias. gemm multiplies this
@@ -90,6 +94,40 @@ impl Tensor {
             Ok(grads)
         }))
     }
+}
+
+/// `linear` on a GPU: one cuBLAS gemm forward (bias through `beta = 1`); backward
+/// `dx = g @ W`, `dW = g^T @ x` (both gemms reading the transposes through cuBLAS flags) and
+/// `db` as a gemm with a ones row, all on the device.
+fn linear_cuda(x: &Tensor, x2: &Tensor, weight: &Tensor, bias: Option<&Tensor>, rows: usize) -> Result<Tensor> {
+    use super::super::super::cuda;
+    let (out_f, in_f) = (weight.shape()[0], weight.shape()[1]);
+    let out = cuda::linear(x2, weight, bias)?;
+    let mut shape = x.shape().to_vec();
+    if let Some(last) = shape.last_mut() {
+        *last = out_f;
+    }
+    let out = out.reshape_raw(&shape)?;
+    let inputs: Vec<&Tensor> = match bias {
+        Some(b) => vec![x, weight, b],
+        None => vec![x, weight],
+    };
+    Ok(record(out, "linear", &inputs, move |args| {
+        let (x, w) = (&args.inputs[0], &args.inputs[1]);
+        let g = args.grad.reshape_raw(&[rows, out_f])?;
+        let mut grads = Vec::with_capacity(args.inputs.len());
+        grads.push(if args.needs[0] { Some(cuda::matmul(&g, w)?.reshape_raw(x.shape())?) } else { None });
+        grads.push(if args.needs[1] {
+            let x2 = x.reshape_raw(&[rows, in_f])?;
+            Some(cuda::matmul(&g.transpose_raw(0, 1), &x2)?)
+        } else {
+            None
+        });
+        if args.inputs.len() == 3 {
+            grads.push(if args.needs[2] { Some(cuda::sum_rows(&g)?) } else { None });
+        }
+        Ok(grads)
+    }))
 }
 
 #[cfg(test)]
