@@ -238,7 +238,9 @@ impl Tensor {
             None if self.numel() != 1 => {
                 return Err(Error::NonScalarBackward { shape: self.shape().to_vec() });
             }
-            None => Tensor::ones(self.shape()),
+            // The seed lives where the output does, so that every gradient stays on its
+            // input's device.
+            None => Tensor::ones(self.shape()).to_device(self.device())?,
             Some(s) => {
                 if s.shape() != self.shape() {
                     return Err(Error::ShapeMismatch {
@@ -247,7 +249,16 @@ impl Tensor {
                         rhs: s.shape().to_vec(),
                     });
                 }
-                s.cpu_f32("backward")?;
+                if s.dtype() != super::DType::F32 {
+                    return Err(Error::DTypeMismatch { op: "backward", expected: super::DType::F32, got: s.dtype() });
+                }
+                if s.device() != self.device() {
+                    return Err(Error::DeviceMismatch {
+                        op: "backward",
+                        expected: self.device().to_string(),
+                        got: s.device(),
+                    });
+                }
                 s.detach()
             }
         };
