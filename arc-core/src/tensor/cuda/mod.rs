@@ -9,10 +9,14 @@
 mod device;
 mod elementwise;
 mod kernels;
+mod reduce;
+mod rows;
 mod storage;
 
 pub(crate) use device::probe;
 pub(crate) use elementwise::{binary, cast, compare, contiguous, copy_into, expand, fill, unary};
+pub(crate) use reduce::{arg_extreme, one_hot, reduce};
+pub(crate) use rows::{cross_entropy, cross_entropy_backward, norm_backward, norm_forward, softmax, softmax_backward};
 pub(crate) use storage::CudaStorage;
 
 /// Compiles every built-in kernel module for `arch` (`compute_XY`) with no device, returning
