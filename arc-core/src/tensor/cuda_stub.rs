@@ -103,3 +103,64 @@ pub(crate) fn narrow_backward(_g: &Tensor, _shape: &[usize], _dim: usize, _start
 pub(crate) fn full_on(_ordinal: usize, _shape: &[usize], _dtype: DType, _value: f64) -> Result<Tensor> {
     none("full_on")
 }
+pub(crate) fn reduce(op: &'static str, _x: &Tensor, _mask: &[bool], _max: bool) -> Result<Tensor> {
+    none(op)
+}
+pub(crate) fn arg_extreme(op: &'static str, _x: &Tensor, _d: usize, _is_min: bool) -> Result<Tensor> {
+    none(op)
+}
+pub(crate) fn one_hot(_labels: &Tensor, _num_classes: usize) -> Result<Tensor> {
+    none("one_hot")
+}
+pub(crate) fn softmax(_x: &Tensor, _d: usize, log: bool) -> Result<Tensor> {
+    none(if log { "log_softmax" } else { "softmax" })
+}
+pub(crate) fn softmax_backward(_g: &Tensor, _y: &Tensor, _d: usize, log: bool) -> Result<Tensor> {
+    none(if log { "log_softmax" } else { "softmax" })
+}
+pub(crate) fn norm_forward(
+    _x: &Tensor,
+    _weight: Option<&Tensor>,
+    _bias: Option<&Tensor>,
+    _eps: f32,
+    centered: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    none(if centered { "layer_norm" } else { "rms_norm" })
+}
+pub(crate) fn norm_backward(
+    _x: &Tensor,
+    _weight: Option<&Tensor>,
+    _g: &Tensor,
+    _mean: &Tensor,
+    _rstd: &Tensor,
+    centered: bool,
+    _need_wb: bool,
+) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
+    none(if centered { "layer_norm" } else { "rms_norm" })
+}
+
+/// What the CUDA cross-entropy saves for its backward. Uninhabited in this build.
+#[derive(Clone)]
+pub(crate) enum CeSaved {}
+
+pub(crate) fn cross_entropy(
+    _x: &Tensor,
+    _target: &Tensor,
+    _weight: Option<&Tensor>,
+    _ignore_index: i64,
+    _label_smoothing: f32,
+    _reduction: super::Reduction,
+) -> Result<(Tensor, CeSaved)> {
+    none("cross_entropy")
+}
+pub(crate) fn cross_entropy_backward(
+    _x: &Tensor,
+    _weight: Option<&Tensor>,
+    saved: &CeSaved,
+    _g: &Tensor,
+    _ignore_index: i64,
+    _label_smoothing: f32,
+    _reduction: super::Reduction,
+) -> Result<Tensor> {
+    match *saved {}
+}

@@ -6,8 +6,12 @@
 pub(crate) const COMMON: &str = include_str!("kernels/common.cuh");
 
 /// Every built-in module: `(name, source without COMMON)`.
-pub(crate) const SOURCES: &[(&str, &str)] =
-    &[("elementwise", include_str!("kernels/elementwise.cu")), ("index", include_str!("kernels/index.cu"))];
+pub(crate) const SOURCES: &[(&str, &str)] = &[
+    ("elementwise", include_str!("kernels/elementwise.cu")),
+    ("index", include_str!("kernels/index.cu")),
+    ("reduce", include_str!("kernels/reduce.cu")),
+    ("rows", include_str!("kernels/rows.cu")),
+];
 
 /// The full source of module `name` (COMMON prepended), if there is one.
 pub(crate) fn source(name: &str) -> Option<String> {

@@ -11,6 +11,8 @@ mod elementwise;
 mod index;
 mod kernels;
 mod matmul;
+mod reduce;
+mod rows;
 mod storage;
 
 pub(crate) use device::probe;
@@ -19,6 +21,8 @@ pub(crate) use index::{
     concat, full_on, gather, gather_backward, index_select, index_select_backward, narrow_backward, where_cond,
 };
 pub(crate) use matmul::{linear, matmul, sum_rows};
+pub(crate) use reduce::{arg_extreme, one_hot, reduce};
+pub(crate) use rows::{cross_entropy, cross_entropy_backward, norm_backward, norm_forward, softmax, softmax_backward};
 pub(crate) use storage::CudaStorage;
 
 /// Compiles every built-in kernel module for `arch` (`compute_XY`) with no device, returning

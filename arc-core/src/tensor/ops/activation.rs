@@ -134,6 +134,17 @@ fn along_dim2(
     Ok(if dim == last { out } else { out.transpose_raw(dim, last) })
 }
 
+/// Softmax / log-softmax (`log`) of a tensor on a GPU, with its backward: row kernels over
+/// `dim` moved last (`cuda/rows.rs`), the same formulas as the CPU's.
+fn softmax_cuda(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
+    let op = if log { "log_softmax" } else { "softmax" };
+    let d = normalize_dim(op, dim, x.rank())?;
+    let out = super::super::cuda::softmax(x, d, log)?;
+    Ok(record_with_output(out, op, &[x], move |a| {
+        Ok(vec![Some(super::super::cuda::softmax_backward(a.grad, a.output(), d, log)?)])
+    }))
+}
+
 /// The standard normal density and distribution function at `x` (f64 for the backward).
 fn normal_pdf_cdf(x: f32) -> (f32, f32) {
     let x = x as f64;
@@ -251,6 +262,9 @@ impl Tensor {
     /// # Ok(()) }
     /// ```
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return softmax_cuda(self, dim, false);
+        }
         let out = along_dim(self, "softmax", dim, softmax_row)?;
         let d = normalize_dim("softmax", dim, self.rank())?;
         Ok(record_with_output(out, "softmax", &[self], move |a| {
@@ -266,6 +280,9 @@ impl Tensor {
 
     /// Log-softmax along `dim`: `x - logsumexp(x)`. Backward: `dx = g - exp(y) * sum(g, dim)`.
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return softmax_cuda(self, dim, true);
+        }
         let out = along_dim(self, "log_softmax", dim, log_softmax_row)?;
         let d = normalize_dim("log_softmax", dim, self.rank())?;
         Ok(record_with_output(out, "log_softmax", &[self], move |a| {

@@ -98,6 +98,15 @@ impl Tensor {
                 expected: "a non-empty dim",
             });
         }
+        if !self.device().is_cpu() {
+            let out = super::super::cuda::arg_extreme(op, self, d, op == "argmin")?;
+            if keepdim {
+                return Ok(out);
+            }
+            let mut squeezed = self.shape().to_vec();
+            squeezed.remove(d);
+            return out.reshape_raw(&squeezed);
+        }
         let last = self.rank() - 1;
         let moved = if d == last { self.clone() } else { self.transpose_raw(d, last) };
         let data = moved.f32_data(op)?;
@@ -141,6 +150,12 @@ impl Tensor {
     /// # Ok(()) }
     /// ```
     pub fn one_hot(&self, num_classes: usize) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            if self.dtype() != DType::I64 {
+                return Err(Error::DTypeMismatch { op: "one_hot", expected: DType::I64, got: self.dtype() });
+            }
+            return super::super::cuda::one_hot(self, num_classes);
+        }
         let labels = self.i64_data("one_hot")?;
         let mut out = vec![0.0f32; labels.len() * num_classes];
         for (row, &l) in out.chunks_exact_mut(num_classes.max(1)).zip(labels.iter()) {

@@ -2,7 +2,9 @@
 //!
 //! One kernel serves all of them: when the reduced dims are a suffix the rows are reduced in
 //! place, when they are a prefix the rows are accumulated column-wise, and otherwise the
-//! tensor is permuted (one copy) so that the reduced dims come last.
+//! tensor is permuted (one copy) so that the reduced dims come last. On a GPU the CUDA
+//! kernels (`cuda/reduce.rs`) do the same; the backwards are composed from ops and so run
+//! wherever their inputs are.
 
 use rayon::prelude::*;
 
@@ -41,9 +43,8 @@ fn out_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
     shape.iter().zip(mask).filter(|(_, m)| !**m).map(|(&s, _)| s).collect()
 }
 
-/// Reduces over the masked dims; the result is in keepdim row-major order.
-fn reduce_raw(x: &Tensor, op: &'static str, mask: &[bool], kind: Kind) -> Result<Vec<f32>> {
-    let shape = x.shape();
+/// The max of nothing is undefined: an error when a reduced dim is empty.
+fn check_nonempty(op: &'static str, shape: &[usize], mask: &[bool], kind: Kind) -> Result<()> {
     if kind == Kind::Max && shape.iter().zip(mask).any(|(&s, &m)| m && s == 0) {
         return Err(Error::InvalidArgument {
             op,
@@ -52,6 +53,23 @@ fn reduce_raw(x: &Tensor, op: &'static str, mask: &[bool], kind: Kind) -> Result
             expected: "non-empty reduced dims (the max of nothing is undefined)",
         });
     }
+    Ok(())
+}
+
+/// Reduces over the masked dims into a keepdim-shaped tensor on `x`'s device (the CUDA
+/// kernels for a tensor on a GPU).
+fn reduce_keep(x: &Tensor, op: &'static str, mask: &[bool], kind: Kind) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        check_nonempty(op, x.shape(), mask, kind)?;
+        return super::super::cuda::reduce(op, x, mask, kind == Kind::Max);
+    }
+    Ok(Tensor::from_f32(reduce_raw(x, op, mask, kind)?, &keep_shape(x.shape(), mask)))
+}
+
+/// Reduces over the masked dims; the result is in keepdim row-major order.
+fn reduce_raw(x: &Tensor, op: &'static str, mask: &[bool], kind: Kind) -> Result<Vec<f32>> {
+    let shape = x.shape();
+    check_nonempty(op, shape, mask, kind)?;
     // Dims of size 1 may count as reduced or kept; ignore them when classifying.
     let significant: Vec<bool> = shape.iter().zip(mask).filter(|(s, _)| **s != 1).map(|(_, &m)| m).collect();
     let k = significant.iter().rev().take_while(|&&m| m).count();
@@ -111,8 +129,7 @@ impl Tensor {
     /// ```
     pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let mask = reduced_mask("sum", dims, self.rank())?;
-        let data = reduce_raw(self, "sum", &mask, Kind::Sum)?;
-        let out = Tensor::from_f32(data, &out_shape(self.shape(), &mask, keepdim));
+        let out = reduce_keep(self, "sum", &mask, Kind::Sum)?.reshape_raw(&out_shape(self.shape(), &mask, keepdim))?;
         let keep = keep_shape(self.shape(), &mask);
         Ok(record(out, "sum", &[self], move |a| {
             Ok(vec![Some(a.grad.reshape(&keep)?.broadcast_as(a.inputs[0].shape())?)])
@@ -129,8 +146,14 @@ impl Tensor {
         let mask = reduced_mask("mean", dims, self.rank())?;
         let count: usize = self.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(&s, _)| s).product();
         let scale = 1.0 / count as f32;
-        let data: Vec<f32> = reduce_raw(self, "mean", &mask, Kind::Sum)?.into_iter().map(|v| v * scale).collect();
-        let out = Tensor::from_f32(data, &out_shape(self.shape(), &mask, keepdim));
+        let shape = out_shape(self.shape(), &mask, keepdim);
+        let out = if self.device().is_cpu() {
+            let data: Vec<f32> = reduce_raw(self, "mean", &mask, Kind::Sum)?.into_iter().map(|v| v * scale).collect();
+            Tensor::from_f32(data, &shape)
+        } else {
+            let sum = reduce_keep(self, "mean", &mask, Kind::Sum)?;
+            super::super::cuda::unary("mean", "affine", &sum, [scale, 0.0])?.reshape_raw(&shape)?
+        };
         let keep = keep_shape(self.shape(), &mask);
         Ok(record(out, "mean", &[self], move |a| {
             Ok(vec![Some(a.grad.reshape(&keep)?.affine(scale, 0.0)?.broadcast_as(a.inputs[0].shape())?)])
@@ -146,13 +169,12 @@ impl Tensor {
     /// maxima. Errors on an empty reduced dim.
     pub fn max(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let mask = reduced_mask("max", dims, self.rank())?;
-        let data = reduce_raw(self, "max", &mask, Kind::Max)?;
         let keep = keep_shape(self.shape(), &mask);
-        let out = Tensor::from_f32(data, &out_shape(self.shape(), &mask, keepdim));
+        let out = reduce_keep(self, "max", &mask, Kind::Max)?.reshape_raw(&out_shape(self.shape(), &mask, keepdim))?;
         let dims: Vec<isize> = (0..self.rank()).filter(|&d| mask[d]).map(|d| d as isize).collect();
         Ok(record(out, "max", &[self], move |a| {
             let x = &a.inputs[0];
-            let m = Tensor::from_f32(reduce_raw(x, "max", &mask, Kind::Max)?, &keep);
+            let m = reduce_keep(x, "max", &mask, Kind::Max)?;
             let hit = x.eq(&m)?;
             let count = hit.sum(&dims, true)?;
             Ok(vec![Some(hit.mul(&a.grad.reshape(&keep)?.div(&count)?)?)])

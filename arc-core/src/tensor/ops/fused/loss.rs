@@ -54,6 +54,19 @@ impl Default for CrossEntropyOptions {
     }
 }
 
+/// Cross-entropy on a GPU (shapes and options validated by the op), with its backward: the
+/// row kernels of `cuda/rows.rs`. Logits, targets and weights must share the GPU.
+fn cross_entropy_cuda(x: &Tensor, target: &Tensor, options: &CrossEntropyOptions) -> Result<Tensor> {
+    use super::super::super::cuda;
+    let (ignore, eps, reduction) = (options.ignore_index, options.label_smoothing, options.reduction);
+    let weight = options.weight.clone();
+    let (out, saved) = cuda::cross_entropy(x, target, weight.as_ref(), ignore, eps, reduction)?;
+    Ok(record(out, "cross_entropy", &[x], move |a| {
+        let dx = cuda::cross_entropy_backward(&a.inputs[0], weight.as_ref(), &saved, a.grad, ignore, eps, reduction)?;
+        Ok(vec![Some(dx)])
+    }))
+}
+
 impl Tensor {
     /// Cross-entropy of logits `[N, C]` against i64 class targets `[N]` (fused log-softmax +
     /// NLL); see the module docs for the exact formula. A target outside `0..C` that is not
@@ -87,10 +100,15 @@ impl Tensor {
                 expected: "a value in [0, 1]",
             });
         }
+        if let Some(w) = &options.weight
+            && w.shape() != [c]
+        {
+            return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: w.shape().to_vec() });
+        }
+        if !self.device().is_cpu() || !target.device().is_cpu() {
+            return cross_entropy_cuda(self, target, options);
+        }
         let weights: Vec<f32> = match &options.weight {
-            Some(w) if w.shape() != [c] => {
-                return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: w.shape().to_vec() });
-            }
             Some(w) => w.to_vec()?,
             None => vec![1.0; c],
         };

@@ -8,6 +8,7 @@
 //! with `xhat = (x - mean) * rstd` and `h = g * w`,
 //! LayerNorm `dx = rstd * (h - mean(h) - xhat * mean(h * xhat))`, `dw = sum_rows g * xhat`,
 //! `db = sum_rows g`; RMSNorm `dx = rstd * (h - xhat * mean(h * xhat))`, `dw = sum_rows g * xhat`.
+//! On a GPU the same formulas run as CUDA row kernels (`cuda/rows.rs`).
 
 use std::mem::MaybeUninit;
 
@@ -155,6 +156,32 @@ fn norm_backward(
     Ok((dx, dw, db))
 }
 
+/// LayerNorm (`centered`) or RMSNorm of a tensor on a GPU (inputs validated by the op), with
+/// its backward: the row kernels of `cuda/rows.rs`, saving each row's mean and rstd on the
+/// device.
+fn norm_cuda(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32, centered: bool) -> Result<Tensor> {
+    let op = if centered { "layer_norm" } else { "rms_norm" };
+    let (out, mean, rstd) = super::super::super::cuda::norm_forward(x, weight, bias, eps, centered)?;
+    let mut inputs = vec![x];
+    inputs.extend(weight);
+    inputs.extend(bias);
+    let (has_w, has_b) = (weight.is_some(), bias.is_some());
+    Ok(record(out, op, &inputs, move |a| {
+        let w = has_w.then(|| &a.inputs[1]);
+        let need_wb = a.needs.iter().skip(1).any(|&n| n);
+        let (dx, dw, db) =
+            super::super::super::cuda::norm_backward(&a.inputs[0], w, a.grad, &mean, &rstd, centered, need_wb)?;
+        let mut grads = vec![Some(dx)];
+        if has_w {
+            grads.push(dw);
+        }
+        if has_b {
+            grads.push(db);
+        }
+        Ok(grads)
+    }))
+}
+
 impl Tensor {
     /// Layer normalisation over the last dim (PyTorch's `F.layer_norm` with
     /// `normalized_shape = [D]`): `(x - mean) / sqrt(var + eps) * weight + bias`, biased
@@ -172,6 +199,9 @@ impl Tensor {
     pub fn layer_norm(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
         let op = "layer_norm";
         let d = check(op, self, &[weight, bias], eps)?;
+        if !self.device().is_cpu() {
+            return norm_cuda(self, weight, bias, eps, true);
+        }
         let x = self.f32_data(op)?;
         let wv = weight.map(|w| w.f32_data(op)).transpose()?;
         let bv = bias.map(|b| b.f32_data(op)).transpose()?;
@@ -200,6 +230,9 @@ impl Tensor {
     pub fn rms_norm(&self, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
         let op = "rms_norm";
         let d = check(op, self, &[weight], eps)?;
+        if !self.device().is_cpu() {
+            return norm_cuda(self, weight, None, eps, false);
+        }
         let x = self.f32_data(op)?;
         let wv = weight.map(|w| w.f32_data(op)).transpose()?;
         let (out, stats) = rows_with_stats(&x, d, |x, o| rms_norm_row(x, wv.as_deref(), eps, o));

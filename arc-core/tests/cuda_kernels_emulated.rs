@@ -1,0 +1,42 @@
+//! The reduction and row kernels' logic, checked without a GPU: `cuda_emu/harness.cpp`
+//! compiles `kernels/reduce.cu` and `kernels/rows.cu` as C++ under a CPU emulation of CUDA
+//! (`cuda_emu/shim.h`) and compares every kernel with a double-precision reference of the
+//! CPU op's formula. Skipped, with the reason printed, where no C++20 compiler is found
+//! (`$CXX`, else `c++`), unless `ARC_REQUIRE_CUDA_EMU=1`.
+#![cfg(feature = "cuda")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn skip_or_fail(why: String) {
+    if std::env::var_os("ARC_REQUIRE_CUDA_EMU").is_some_and(|v| v == "1") {
+        panic!("ARC_REQUIRE_CUDA_EMU=1 but {why}");
+    }
+    eprintln!("skipping the emulated kernel check: {why}");
+}
+
+#[test]
+fn reduce_and_row_kernels_match_references_under_emulation() {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu");
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("arc_cuda_emu_harness");
+    let built = Command::new(&cxx)
+        .args(["-std=c++20", "-O1", "-pthread", "-w", "-o"])
+        .arg(&exe)
+        .arg(dir.join("harness.cpp"))
+        .output();
+    match built {
+        Err(e) => return skip_or_fail(format!("no C++ compiler `{cxx}`: {e}")),
+        Ok(o) if !o.status.success() => {
+            return skip_or_fail(format!(
+                "`{cxx}` could not build the harness (C++20 <barrier> needed):\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(_) => {}
+    }
+    let run = Command::new(&exe).output().unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    println!("{stdout}");
+    assert!(run.status.success(), "emulated kernels differ from the references:\n{stdout}");
+}
