@@ -65,12 +65,13 @@ impl Tensor {
         }
     }
 
-    /// Zeros with the shape of `other`.
+    /// Zeros with the shape of `other`, on the host whatever `other`'s device (use
+    /// [`zeros_on`](Self::zeros_on)`(shape, other.device())` to follow it).
     pub fn zeros_like(other: &Tensor) -> Tensor {
         Tensor::zeros(other.shape())
     }
 
-    /// Ones with the shape of `other`.
+    /// Ones with the shape of `other`, on the host (see [`ones_on`](Self::ones_on)).
     pub fn ones_like(other: &Tensor) -> Tensor {
         Tensor::ones(other.shape())
     }
