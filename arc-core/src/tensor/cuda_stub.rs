@@ -7,16 +7,12 @@
 
 use super::Tensor;
 use super::device::{DType, Device};
-use super::shape::Layout;
 use super::storage::CpuStorage;
 use crate::{Error, Result};
 
 /// Device memory on a CUDA GPU. Uninhabited in this build.
 #[derive(Debug)]
 pub(crate) enum CudaStorage {}
-
-/// A device buffer of one dtype. Uninhabited in this build.
-pub(crate) enum CudaData {}
 
 impl CudaStorage {
     /// Copies host data to the GPU `ordinal`: always an error in this build.
@@ -52,9 +48,6 @@ pub(crate) fn contiguous(_t: &Tensor) -> Result<Tensor> {
 pub(crate) fn expand(_t: &Tensor, _shape: &[usize]) -> Result<Tensor> {
     none("broadcast_as")
 }
-pub(crate) fn copy_into(_src: &Tensor, dst: &mut CudaData, _dst_layout: &Layout) -> Result<()> {
-    match *dst {}
-}
 pub(crate) fn unary(op: &'static str, _kernel: &str, _x: &Tensor, _p: [f32; 2]) -> Result<Tensor> {
     none(op)
 }
@@ -63,9 +56,6 @@ pub(crate) fn binary(op: &'static str, _kernel: &str, _a: &Tensor, _b: &Tensor, 
 }
 pub(crate) fn compare(op: &'static str, _a: &Tensor, _b: &Tensor) -> Result<Tensor> {
     none(op)
-}
-pub(crate) fn fill(_like: &Tensor, _shape: &[usize], _dtype: DType, _value: f64) -> Result<Tensor> {
-    none("fill")
 }
 pub(crate) fn cast(_t: &Tensor, _dtype: DType) -> Result<Tensor> {
     none("to_dtype")
