@@ -35,6 +35,12 @@ inline float __shfl_xor_sync(unsigned, float v, int o) {
     return r;
 }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline float atomicAdd(float* p, float v) {
+    std::lock_guard<std::mutex> g(g_atomic);
+    float old = *p;
+    *p = old + v;
+    return old;
+}
 inline long long atomicMin(long long* p, long long v) {
     std::lock_guard<std::mutex> g(g_atomic);
     long long old = *p;
@@ -54,5 +60,17 @@ inline void launch(unsigned grid, unsigned block, const std::function<void()>& k
         std::vector<std::thread> ts;
         for (unsigned t = 0; t < block; ++t) ts.emplace_back([t, &k] { threadIdx.x = t; k(); });
         for (auto& t : ts) t.join();
+    }
+}
+
+// Runs a kernel without block-level synchronisation (no __syncthreads, no shuffles: the
+// elementwise and index kernels) over `grid` blocks of `block` threads, one thread after
+// another on the calling thread: fast enough for launches of millions of threads.
+inline void launch_flat(unsigned grid, unsigned block, const std::function<void()>& k) {
+    gridDim.x = grid;
+    blockDim.x = block;
+    for (unsigned b = 0; b < grid; ++b) {
+        blockIdx.x = b;
+        for (unsigned t = 0; t < block; ++t) { threadIdx.x = t; k(); }
     }
 }
