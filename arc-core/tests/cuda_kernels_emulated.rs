@@ -22,11 +22,8 @@ fn build_and_run(source: &str, exe: &str) {
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu");
     let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(exe);
-    let built = Command::new(&cxx)
-        .args(["-std=c++20", "-O1", "-pthread", "-w", "-o"])
-        .arg(&exe)
-        .arg(dir.join(source))
-        .output();
+    let built =
+        Command::new(&cxx).args(["-std=c++20", "-O1", "-pthread", "-w", "-o"]).arg(&exe).arg(dir.join(source)).output();
     match built {
         Err(e) => return skip_or_fail(format!("no C++ compiler `{cxx}`: {e}")),
         Ok(o) if !o.status.success() => {
