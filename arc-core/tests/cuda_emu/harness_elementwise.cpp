@@ -575,6 +575,11 @@ static void test_fill_cast() {
 
 // ---- Index kernels ----------------------------------------------------------------------
 
+// How a scatter-add kernel is run: one thread after another, with every thread reading the
+// output as it was at launch (shim.h `launch_racy`: a missing atomic loses updates), or as
+// std::threads (the atomics' mutex under real concurrency).
+static const char* LAUNCH_MODES[] = {"flat", "racy", "threaded"};
+
 // index.rs `index_select` / `index_select_backward` on x [outer, size, inner] along dim 1.
 static void test_index_select(long long outer, long long size, long long inner, std::vector<long long> idx, bool threaded) {
     long long nidx = idx.size(), n = outer * nidx * inner;
@@ -609,11 +614,17 @@ static void test_index_select(long long outer, long long size, long long inner, 
         for (long long j = 0; j < nidx; ++j)
             for (long long r = 0; r < inner; ++r) want[(o * size + idx[j]) * inner + r] += g[(o * nidx + j) * inner + r];
     for (auto cfg : configs(n)) {
-        std::vector<float> full(want.size(), 0.0f);
-        auto k = [&] { index_add_f32(g.data(), idx.data(), full.data(), size, inner, nidx, n); };
-        if (threaded) launch(std::min(cfg.grid, 2u), cfg.block, k); else launch_flat(cfg.grid, cfg.block, k);
-        for (size_t i = 0; i < want.size(); ++i)
-            CHECK(close(want[i], full[i], 1e-5), "index_add [%lld,%lld,%lld] grid %u i %zu: want %.9g got %.9g", outer, size, inner, cfg.grid, i, want[i], full[i]);
+        for (int mode = 0; mode < 3; ++mode) {
+            if (mode == 2 && !threaded) continue;
+            std::vector<float> full(want.size(), 0.0f);
+            auto k = [&](float* f) { index_add_f32(g.data(), idx.data(), f, size, inner, nidx, n); };
+            if (mode == 0) launch_flat(cfg.grid, cfg.block, [&] { k(full.data()); });
+            if (mode == 1) launch_racy(cfg.grid, cfg.block, full.data(), full.size(), k);
+            if (mode == 2) launch(std::min(cfg.grid, 2u), cfg.block, [&] { k(full.data()); });
+            for (size_t i = 0; i < want.size(); ++i)
+                CHECK(close(want[i], full[i], 1e-5), "index_add [%lld,%lld,%lld] grid %u launch %s i %zu: want %.9g got %.9g", outer, size, inner,
+                      cfg.grid, LAUNCH_MODES[mode], i, want[i], full[i]);
+        }
     }
 }
 
@@ -665,11 +676,17 @@ static void test_gather(Shape xshape, Shape ishape, size_t dim, long long x_offs
     std::vector<double> want(numel(xshape), 0.0);
     for (long long p = 0; p < n; ++p) want[x_at(p, idx[p], 0)] += g[p];
     for (auto cfg : configs(n)) {
-        std::vector<float> full(want.size(), 0.0f);
-        auto k = [&] { gather_add_f32(g.data(), sg, idx.data(), full.data(), size, gdstride, n); };
-        if (threaded) launch(std::min(cfg.grid, 2u), cfg.block, k); else launch_flat(cfg.grid, cfg.block, k);
-        for (size_t i = 0; i < want.size(); ++i)
-            CHECK(close(want[i], full[i], 1e-5), "gather_add dim %zu grid %u i %zu: want %.9g got %.9g", dim, cfg.grid, i, want[i], full[i]);
+        for (int mode = 0; mode < 3; ++mode) {
+            if (mode == 2 && !threaded) continue;
+            std::vector<float> full(want.size(), 0.0f);
+            auto k = [&](float* f) { gather_add_f32(g.data(), sg, idx.data(), f, size, gdstride, n); };
+            if (mode == 0) launch_flat(cfg.grid, cfg.block, [&] { k(full.data()); });
+            if (mode == 1) launch_racy(cfg.grid, cfg.block, full.data(), full.size(), k);
+            if (mode == 2) launch(std::min(cfg.grid, 2u), cfg.block, [&] { k(full.data()); });
+            for (size_t i = 0; i < want.size(); ++i)
+                CHECK(close(want[i], full[i], 1e-5), "gather_add dim %zu grid %u launch %s i %zu: want %.9g got %.9g", dim, cfg.grid,
+                      LAUNCH_MODES[mode], i, want[i], full[i]);
+        }
     }
 }
 
