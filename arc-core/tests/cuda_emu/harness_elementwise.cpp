@@ -77,6 +77,17 @@ static Strided strided_broadcast(const Layout& layout, const Shape& shape) {
 }
 static Strided strided_of(const Layout& l) { return strided_broadcast(l, l.shape); }
 
+// The values the Rust unit test `broadcast_layouts_are_the_ones_the_emulated_harness_builds`
+// (cuda/elementwise.rs) pins for Strided::broadcast.
+static std::string show(const Strided& s) {
+    std::string r = "rank " + std::to_string(s.rank) + " shape";
+    for (auto v : s.shape) r += " " + std::to_string(v);
+    r += " strides";
+    for (auto v : s.strides) r += " " + std::to_string(v);
+    return r + " offset " + std::to_string(s.offset);
+}
+static void test_strided_mirror();
+
 // device.rs `launch_1d`: BLOCK = 256 threads, ceil(n / 256) blocks clamped to [1, 65535].
 struct Cfg { unsigned grid, block; };
 static Cfg launch_1d(long long n) {
@@ -85,6 +96,16 @@ static Cfg launch_1d(long long n) {
 }
 // The Rust launch, then grids too small for n (the grid-stride loops iterate).
 static std::vector<Cfg> configs(long long n) { return {launch_1d(n), {1, 32}, {3, 64}}; }
+
+static void test_strided_mirror() {
+    const std::pair<Strided, const char*> cases[] = {
+        {strided_broadcast(contiguous({4, 1, 5}), {4, 3, 5}), "rank 3 shape 4 3 5 1 1 1 1 1 strides 5 0 1 0 0 0 0 0 offset 0"},
+        {strided_broadcast(contiguous({4}, 1), {3, 4}), "rank 2 shape 3 4 1 1 1 1 1 1 strides 0 1 0 0 0 0 0 0 offset 1"},
+        {strided_broadcast({{}, {}, 3}, {2, 3}), "rank 2 shape 2 3 1 1 1 1 1 1 strides 0 0 0 0 0 0 0 0 offset 3"},
+        {strided_of({{3, 4}, {1, 3}, 2}), "rank 2 shape 3 4 1 1 1 1 1 1 strides 1 3 0 0 0 0 0 0 offset 2"},
+    };
+    for (const auto& [s, want] : cases) CHECK(show(s) == want, "Strided mirror: want %s got %s", want, show(s).c_str());
+}
 
 // ---- References ---------------------------------------------------------------------
 
@@ -722,6 +743,7 @@ static void test_where() {
 }
 
 int main() {
+    test_strided_mirror();
     test_unary();
     test_binary_same_shape();
     test_binary_broadcast();
