@@ -1,8 +1,10 @@
-//! The reduction and row kernels' logic, checked without a GPU: `cuda_emu/harness.cpp`
-//! compiles `kernels/reduce.cu` and `kernels/rows.cu` as C++ under a CPU emulation of CUDA
-//! (`cuda_emu/shim.h`) and compares every kernel with a double-precision reference of the
-//! CPU op's formula. Skipped, with the reason printed, where no C++20 compiler is found
-//! (`$CXX`, else `c++`), unless `ARC_REQUIRE_CUDA_EMU=1`.
+//! The kernels' logic, checked without a GPU: `cuda_emu/harness.cpp` compiles
+//! `kernels/reduce.cu` and `kernels/rows.cu`, `cuda_emu/harness_elementwise.cpp` compiles
+//! `kernels/elementwise.cu` and `kernels/index.cu`, as C++ under a CPU emulation of CUDA
+//! (`cuda_emu/shim.h`); each harness launches every kernel of its modules as `cuda/*.rs` does
+//! and compares it with a double-precision reference of the CPU op's formula. Skipped, with
+//! the reason printed, where no C++20 compiler is found (`$CXX`, else `c++`), unless
+//! `ARC_REQUIRE_CUDA_EMU=1`.
 #![cfg(feature = "cuda")]
 
 use std::path::{Path, PathBuf};
@@ -15,21 +17,18 @@ fn skip_or_fail(why: String) {
     eprintln!("skipping the emulated kernel check: {why}");
 }
 
-#[test]
-fn reduce_and_row_kernels_match_references_under_emulation() {
+/// Builds `cuda_emu/<source>` into `<exe>` and runs it; panics on a mismatch.
+fn build_and_run(source: &str, exe: &str) {
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu");
-    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("arc_cuda_emu_harness");
-    let built = Command::new(&cxx)
-        .args(["-std=c++20", "-O1", "-pthread", "-w", "-o"])
-        .arg(&exe)
-        .arg(dir.join("harness.cpp"))
-        .output();
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(exe);
+    let built =
+        Command::new(&cxx).args(["-std=c++20", "-O1", "-pthread", "-w", "-o"]).arg(&exe).arg(dir.join(source)).output();
     match built {
         Err(e) => return skip_or_fail(format!("no C++ compiler `{cxx}`: {e}")),
         Ok(o) if !o.status.success() => {
             return skip_or_fail(format!(
-                "`{cxx}` could not build the harness (C++20 <barrier> needed):\n{}",
+                "`{cxx}` could not build {source} (C++20 <barrier> needed):\n{}",
                 String::from_utf8_lossy(&o.stderr)
             ));
         }
@@ -39,4 +38,14 @@ fn reduce_and_row_kernels_match_references_under_emulation() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     println!("{stdout}");
     assert!(run.status.success(), "emulated kernels differ from the references:\n{stdout}");
+}
+
+#[test]
+fn reduce_and_row_kernels_match_references_under_emulation() {
+    build_and_run("harness.cpp", "arc_cuda_emu_harness");
+}
+
+#[test]
+fn elementwise_and_index_kernels_match_references_under_emulation() {
+    build_and_run("harness_elementwise.cpp", "arc_cuda_emu_harness_elementwise");
 }

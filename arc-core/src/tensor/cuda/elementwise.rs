@@ -263,3 +263,44 @@ pub(crate) fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `tests/cuda_emu/harness_elementwise.cpp` mirrors `Strided::broadcast` in C++ to launch
+    //! the kernels as this module does; these pin the Rust values for some of its layouts.
+
+    use super::*;
+    use crate::tensor::shape::Dims;
+
+    fn layout(shape: &[usize], strides: &[usize], offset: usize) -> Layout {
+        Layout { shape: Dims::from_slice(shape), strides: Dims::from_slice(strides), offset }
+    }
+
+    fn strided(l: &Layout, shape: &[usize]) -> String {
+        format!("{:?}", Strided::broadcast("test", l, shape).expect("rank <= 8"))
+    }
+
+    #[test]
+    fn broadcast_layouts_are_the_ones_the_emulated_harness_builds() {
+        // [4,1,5] read as [4,3,5]: the size-1 dim gets stride 0; unused dims shape 1, stride 0.
+        assert_eq!(
+            strided(&Layout::contiguous(&[4, 1, 5]), &[4, 3, 5]),
+            "Strided { rank: 3, pad: 0, shape: [4, 3, 5, 1, 1, 1, 1, 1], strides: [5, 0, 1, 0, 0, 0, 0, 0], offset: 0 }"
+        );
+        // [4] at offset 1 read as [3,4]: the missing leading dim gets stride 0.
+        assert_eq!(
+            strided(&layout(&[4], &[1], 1), &[3, 4]),
+            "Strided { rank: 2, pad: 0, shape: [3, 4, 1, 1, 1, 1, 1, 1], strides: [0, 1, 0, 0, 0, 0, 0, 0], offset: 1 }"
+        );
+        // A rank-0 tensor at offset 3 read as [2,3]; a transposed view as itself.
+        assert_eq!(
+            strided(&layout(&[], &[], 3), &[2, 3]),
+            "Strided { rank: 2, pad: 0, shape: [2, 3, 1, 1, 1, 1, 1, 1], strides: [0, 0, 0, 0, 0, 0, 0, 0], offset: 3 }"
+        );
+        assert_eq!(
+            format!("{:?}", Strided::of("test", &layout(&[3, 4], &[1, 3], 2)).expect("rank 2")),
+            "Strided { rank: 2, pad: 0, shape: [3, 4, 1, 1, 1, 1, 1, 1], strides: [1, 3, 0, 0, 0, 0, 0, 0], offset: 2 }"
+        );
+        assert!(Strided::broadcast("test", &Layout::contiguous(&[1; 9]), &[1; 9]).is_err());
+    }
+}
