@@ -70,3 +70,23 @@ pub(crate) fn fill(_like: &Tensor, _shape: &[usize], _dtype: DType, _value: f64)
 pub(crate) fn cast(_t: &Tensor, _dtype: DType) -> Result<Tensor> {
     none("to_dtype")
 }
+pub(crate) fn sgd_step(
+    _param: &Tensor,
+    _grad: &Tensor,
+    _buf: Option<&Tensor>,
+    _c: &super::fused::SgdConfig,
+    _first_step: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    none("sgd_update")
+}
+pub(crate) fn adam_step(
+    _param: &Tensor,
+    _grad: &Tensor,
+    _m: &Tensor,
+    _v: &Tensor,
+    _c: &super::fused::AdamConfig,
+    _step_size: f32,
+    _inv_sqrt_bc2: f32,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    none("adam_update")
+}

@@ -6,7 +6,8 @@
 pub(crate) const COMMON: &str = include_str!("kernels/common.cuh");
 
 /// Every built-in module: `(name, source without COMMON)`.
-pub(crate) const SOURCES: &[(&str, &str)] = &[("elementwise", include_str!("kernels/elementwise.cu"))];
+pub(crate) const SOURCES: &[(&str, &str)] =
+    &[("elementwise", include_str!("kernels/elementwise.cu")), ("optim", include_str!("kernels/optim.cu"))];
 
 /// The full source of module `name` (COMMON prepended), if there is one.
 pub(crate) fn source(name: &str) -> Option<String> {

@@ -9,10 +9,12 @@
 mod device;
 mod elementwise;
 mod kernels;
+mod optim;
 mod storage;
 
 pub(crate) use device::probe;
 pub(crate) use elementwise::{binary, cast, compare, contiguous, copy_into, expand, fill, unary};
+pub(crate) use optim::{adam_step, sgd_step};
 pub(crate) use storage::CudaStorage;
 
 /// Compiles every built-in kernel module for `arch` (`compute_XY`) with no device, returning
