@@ -10,16 +10,18 @@
 //! p = p - lr * g
 //! ```
 //!
-//! State per parameter (momentum > 0 only): `momentum_buffer`.
+//! State per parameter (momentum > 0 only): `momentum_buffer`. A parameter on a GPU keeps it
+//! there and is updated by the fused CUDA kernel.
 
 use arc_core::Result;
 use arc_core::nn::{Optimizer, OptimizerState, Param};
 use arc_core::spec::Config;
-use arc_core::tensor::fused::{SgdConfig as FusedSgd, sgd_update};
+use arc_core::tensor::fused::{SgdConfig as FusedSgd, sgd_update, sgd_update_tensor};
 use serde::Deserialize;
 
 use super::common::{
-    Slot, StateTable, check_slot, closed_unit_interval, invalid, non_negative, resolve_lr, unit_interval, update_params,
+    Slot, StateTable, check_slot, closed_unit_interval, device_grads, invalid, non_negative, resolve_lr,
+    split_by_device, unit_interval, update_params,
 };
 
 const NAME: &str = "core.SGD";
@@ -94,16 +96,29 @@ impl Optimizer for Sgd {
             nesterov: self.nesterov,
         };
         let state = &mut self.state;
-        update_params(params, self.maximize, |name, shape, p, g| {
+        let (host, device) = split_by_device(params);
+        update_params(NAME, &host, self.maximize, |name, shape, p, g| {
             if config.momentum == 0.0 {
                 return sgd_update(p, g, &mut [], &config, true);
             }
             // PyTorch starts the buffer as a copy of the first step's gradient.
             let first_step = !state.contains(name);
-            let slot = state.slot(name, || Slot::new(shape, vec![], 1, 0.0));
+            let slot = state.slot(name, || Slot::new(shape, vec![], 1, 0.0))?;
             check_slot(name, slot, p.len())?;
             sgd_update(p, g, &mut slot.buffers[0], &config, first_step)
-        })
+        })?;
+        for (name, param, value, grad) in device_grads(&device, self.maximize)? {
+            if config.momentum == 0.0 {
+                param.set(sgd_update_tensor(&value, &grad, None, &config, true)?.0)?;
+                continue;
+            }
+            let first_step = !state.contains(name);
+            let slot = state.device_slot(name, &value)?;
+            let (new_value, buffer) = sgd_update_tensor(&value, &grad, slot.buffers.first(), &config, first_step)?;
+            slot.buffers = buffer.into_iter().collect();
+            param.set(new_value)?;
+        }
+        Ok(())
     }
 
     per_parameter_state_accessors!();
