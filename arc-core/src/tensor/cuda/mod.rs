@@ -6,12 +6,14 @@
 //! Every entry point returns an error, never panics, when a device, library or kernel is
 //! missing; the op layer (`ops/`) calls these functions whenever an input lives on a GPU.
 
+mod custom;
 mod device;
 mod elementwise;
 mod kernels;
 mod optim;
 mod storage;
 
+pub(crate) use custom::custom_forward;
 pub(crate) use device::probe;
 pub(crate) use elementwise::{binary, cast, compare, contiguous, copy_into, expand, fill, unary};
 pub(crate) use optim::{adam_step, sgd_step};
