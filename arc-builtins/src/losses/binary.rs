@@ -25,7 +25,8 @@ use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
 use super::common::{
-    Reduction, default_reduction, expect_last_dim_weight, expect_pair, inputs, log_sigmoid, weight_tensor,
+    Reduction, default_reduction, expect_last_dim_weight, expect_pair, inputs, log_sigmoid, on_device_of, scalar_on,
+    weight_tensor,
 };
 
 const PORTS: &str = "2 tensors: pred, target";
@@ -77,7 +78,7 @@ impl Loss for BCELoss {
         let op = "BCELoss";
         let [pred, target] = inputs(op, inputs_, PORTS)?;
         expect_pair(op, pred, target)?;
-        if let Some(bad) = pred.to_vec()?.into_iter().find(|p| !(0.0..=1.0).contains(p)) {
+        if let Some(bad) = out_of_unit_range(pred)? {
             return Err(Error::InvalidArgument {
                 op,
                 name: "pred",
@@ -88,11 +89,33 @@ impl Loss for BCELoss {
         let mut loss = Tensor::apply_custom(Arc::new(BinaryCrossEntropy), &[pred, target])?;
         if let Some(w) = &self.weight {
             expect_last_dim_weight(op, pred, w)?;
-            loss = loss.mul(w)?;
+            loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss)
     }
 }
+
+/// The first prediction outside `[0, 1]` (or NaN), if any. On a GPU the count is taken
+/// there (one scalar read) and the values are copied only when one is bad.
+fn out_of_unit_range(pred: &Tensor) -> Result<Option<f32>> {
+    let bad = |v: Vec<f32>| v.into_iter().find(|p| !(0.0..=1.0).contains(p));
+    if pred.device().is_cpu() {
+        return Ok(bad(pred.to_vec()?));
+    }
+    let inside = pred.ge(&scalar_on(0.0, pred)?)?.mul(&pred.le(&scalar_on(1.0, pred)?)?)?.sum_all()?.item()?;
+    if inside as usize == pred.numel() { Ok(None) } else { Ok(bad(pred.to_vec()?)) }
+}
+
+/// The CUDA kernel of [`BinaryCrossEntropy`] (Arc's custom-op convention: inputs, output,
+/// element count; `GRID_STRIDE` from Arc's common header).
+pub const BCE_CUDA_SOURCE: &str = r#"
+extern "C" __global__ void binary_cross_entropy(const float* x, const float* y, float* out, long long n) {
+    GRID_STRIDE(i, n) {
+        float xi = x[i], yi = y[i];
+        out[i] = -(yi * fmaxf(logf(xi), -100.0f) + (1.0f - yi) * fmaxf(logf(1.0f - xi), -100.0f));
+    }
+}
+"#;
 
 /// PyTorch's log clamp in `binary_cross_entropy`.
 const LOG_FLOOR: f32 = -100.0;
@@ -121,7 +144,22 @@ impl CustomOp for BinaryCrossEntropy {
         Tensor::from_vec(out, inputs[0].shape())
     }
 
+    fn cuda_source(&self) -> Option<&str> {
+        Some(BCE_CUDA_SOURCE)
+    }
+
     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        if !inputs[0].device().is_cpu() {
+            // The same formulas in tensor ops on the GPU (log 0 = -inf clamps to -100).
+            let (x, y) = (inputs[0], inputs[1]);
+            let one_minus_x = x.affine(-1.0, 1.0)?;
+            let denom = x.mul(&one_minus_x)?.clamp(GRAD_EPS, f32::INFINITY)?;
+            let dx = grad.mul(&x.sub(y)?)?.div(&denom)?;
+            let (log_x, log_1mx) =
+                (x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?, one_minus_x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?);
+            let dy = grad.mul(&log_1mx.sub(&log_x)?)?;
+            return Ok(vec![Some(dx), Some(dy)]);
+        }
         let (x, y, g) = (inputs[0].to_vec()?, inputs[1].to_vec()?, grad.to_vec()?);
         let shape = inputs[0].shape();
         let dx = x.iter().zip(&y).zip(&g).map(|((&x, &y), &g)| g * (x - y) / (x * (1.0 - x)).max(GRAD_EPS)).collect();
@@ -176,6 +214,7 @@ impl Loss for BCEWithLogitsLoss {
         expect_pair(op, pred, target)?;
         let mut log_sig = log_sigmoid(pred)?;
         if let Some(p) = &self.pos_weight {
+            let p = &on_device_of(p, pred)?;
             expect_last_dim_weight(op, pred, p)?;
             // 1 + (p - 1) y: p on the positive term, 1 on the part of -log sigma(x)
             // that the negative term shares (log(1 - sigma(x)) = log sigma(x) - x).
@@ -184,7 +223,7 @@ impl Loss for BCEWithLogitsLoss {
         let mut loss = target.affine(-1.0, 1.0)?.mul(pred)?.sub(&log_sig)?;
         if let Some(w) = &self.weight {
             expect_last_dim_weight(op, pred, w)?;
-            loss = loss.mul(w)?;
+            loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss)
     }
@@ -224,7 +263,7 @@ impl Loss for MultiLabelSoftMarginLoss {
         let mut loss = positive.add(&negative)?.neg()?;
         if let Some(w) = &self.weight {
             expect_last_dim_weight(op, pred, w)?;
-            loss = loss.mul(w)?;
+            loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss.sum(&[-1], false)?.div_scalar(c as f32)?)
     }

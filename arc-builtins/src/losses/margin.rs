@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::common::{
     Bound, Reduction, ReductionConfig, check_number, clamp_min_zero, default_reduction, expect_dtype, expect_f32,
-    expect_same_shape, inputs, invalid, weight_tensor,
+    expect_same_shape, inputs, invalid, on_device_of, scalar_on, weight_tensor,
 };
 
 use super::LossFactory;
@@ -137,11 +137,11 @@ impl Loss for HingeEmbeddingLoss {
         expect_f32(op, pred)?;
         expect_same_shape(op, pred, target)?;
         let y = sign_target(op, target)?;
-        let zero = Tensor::scalar(0.0);
+        let zero = scalar_on(0.0, pred)?;
         // As PyTorch: a target other than +-1 gets both terms.
         let hinge = clamp_min_zero(&pred.neg()?.add_scalar(self.margin)?)?;
-        let hinge = Tensor::where_cond(&y.ne(&Tensor::scalar(1.0))?, &hinge, &zero)?;
-        let linear = Tensor::where_cond(&y.ne(&Tensor::scalar(-1.0))?, pred, &zero)?;
+        let hinge = Tensor::where_cond(&y.ne(&scalar_on(1.0, &y)?)?, &hinge, &zero)?;
+        let linear = Tensor::where_cond(&y.ne(&scalar_on(-1.0, &y)?)?, pred, &zero)?;
         self.reduction.apply(hinge.add(&linear)?)
     }
 }
@@ -348,7 +348,7 @@ impl Loss for MultiMarginLoss {
             hinge = hinge.square()?;
         }
         if let Some(w) = &self.weight {
-            hinge = hinge.mul(&w.index_select(0, &labels)?.unsqueeze(1)?)?;
+            hinge = hinge.mul(&on_device_of(w, &x)?.index_select(0, &labels)?.unsqueeze(1)?)?;
         }
         let per_row = hinge.mul(&others)?.sum(&[1], false)?.div_scalar(c as f32)?;
         self.reduction.apply(per_row.reshape(target.shape())?)
@@ -505,10 +505,10 @@ impl Loss for CosineEmbeddingLoss {
         let norm1 = x1.square()?.sum(&[-1], false)?.add_scalar(COSINE_EPS)?;
         let norm2 = x2.square()?.sum(&[-1], false)?.add_scalar(COSINE_EPS)?;
         let cos = dot.div(&norm1.mul(&norm2)?.sqrt()?)?;
-        let zero = Tensor::scalar(0.0);
-        let similar = Tensor::where_cond(&y.eq(&Tensor::scalar(1.0))?, &cos.affine(-1.0, 1.0)?, &zero)?;
+        let zero = scalar_on(0.0, &cos)?;
+        let similar = Tensor::where_cond(&y.eq(&scalar_on(1.0, &y)?)?, &cos.affine(-1.0, 1.0)?, &zero)?;
         let apart = clamp_min_zero(&cos.sub_scalar(self.margin)?)?;
-        let apart = Tensor::where_cond(&y.eq(&Tensor::scalar(-1.0))?, &apart, &zero)?;
+        let apart = Tensor::where_cond(&y.eq(&scalar_on(-1.0, &y)?)?, &apart, &zero)?;
         self.reduction.apply(similar.add(&apart)?)
     }
 }

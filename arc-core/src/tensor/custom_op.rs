@@ -11,7 +11,8 @@
 //!   loop (`GRID_STRIDE(i, n)` and the rest of Arc's `common.cuh` are prepended to the
 //!   source);
 //! - without one, the inputs are copied to the host, [`CustomOp::forward_cpu`] runs there and
-//!   the output is copied back, so every plugin op works on a GPU (slowly).
+//!   the output is copied back (and [`CustomOp::backward`] likewise runs on host copies), so
+//!   every plugin op works on a GPU, slowly.
 //!
 //! Either way the output lives on the inputs' device, and the gradients `backward` returns
 //! are moved to their inputs' devices (a backward that builds host tensors still works).
@@ -105,7 +106,15 @@ impl Tensor {
             Some(saved),
             Box::new(move |a| {
                 let ins: Vec<&Tensor> = a.inputs.iter().collect();
-                let grads = op.backward(&ins, a.output(), a.grad)?;
+                let grads = if op.cuda_source().is_none() && ins.iter().any(|t| !t.device().is_cpu()) {
+                    // A host-only op: its backward runs on host copies too.
+                    let host = ins.iter().map(|t| t.to_device(Device::Cpu)).collect::<Result<Vec<_>>>()?;
+                    let refs: Vec<&Tensor> = host.iter().collect();
+                    let (out, grad) = (a.output().to_device(Device::Cpu)?, a.grad.to_device(Device::Cpu)?);
+                    op.backward(&refs, &out, &grad)?
+                } else {
+                    op.backward(&ins, a.output(), a.grad)?
+                };
                 // A backward written for the host may return host tensors for GPU inputs.
                 grads
                     .into_iter()

@@ -174,10 +174,63 @@ impl BatchNorm1d {
     }
 }
 
+impl BatchNorm1d {
+    /// The forward pass in composed tensor ops, for an input on a GPU (the fused kernel is
+    /// host code): the same statistics (biased batch variance for normalising, unbiased for
+    /// the running variance) with autograd through the batch mean and variance. The running
+    /// statistics stay on the input's device; `num_batches_tracked` is kept on the host.
+    fn forward_composed(&self, x: &Tensor, count: usize) -> Result<Tensor> {
+        let c = self.num_features;
+        let (dims, bshape): (&[isize], Vec<usize>) =
+            if x.rank() == 3 { (&[0, 2], vec![1, c, 1]) } else { (&[0], vec![1, c]) };
+        let batch_stats = self.training || self.stats.is_none();
+        let (mean, var) = if batch_stats {
+            let mean = x.mean(dims, true)?;
+            let var = x.sub(&mean)?.square()?.mean(dims, true)?;
+            if self.training
+                && let Some(mut stats) = self.stats()
+            {
+                let tracked = stats.num_batches_tracked.item_i64()? + 1;
+                let m = self.momentum.unwrap_or(1.0 / tracked as f32);
+                let unbiased = count as f32 / (count - 1) as f32;
+                let (bm, bv) = (mean.detach().reshape(&[c])?, var.detach().reshape(&[c])?.mul_scalar(unbiased)?);
+                let blend = |old: &Tensor, new: &Tensor| -> Result<Tensor> {
+                    old.to_device(new.device())?.mul_scalar(1.0 - m)?.add(&new.mul_scalar(m)?)
+                };
+                stats.mean = blend(&stats.mean, &bm)?;
+                stats.var = blend(&stats.var, &bv)?;
+                stats.num_batches_tracked = Tensor::full_i64(&[], tracked);
+            }
+            (mean, var)
+        } else {
+            let stats = self.stats().expect("running stats exist: batch_stats is false");
+            (stats.mean.to_device(x.device())?.reshape(&bshape)?, stats.var.to_device(x.device())?.reshape(&bshape)?)
+        };
+        let y = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
+        let channel = [c];
+        match (&self.weight, &self.bias) {
+            (Some(w), Some(b)) => {
+                let w = param_value(BatchNorm1dConfig::NAME, w, &channel)?.reshape(&bshape)?;
+                let b = param_value(BatchNorm1dConfig::NAME, b, &channel)?.reshape(&bshape)?;
+                y.mul(&w)?.add(&b)
+            }
+            _ => Ok(y),
+        }
+    }
+}
+
 impl Layer for BatchNorm1d {
     fn forward_single(&self, x: &Tensor) -> Result<Tensor> {
         let shape: ShapeSpec = x.shape().iter().map(|&d| Some(d)).collect();
         self.check_shape(&shape)?;
+        if !x.device().is_cpu() {
+            let count = x.shape()[0] * x.shape().get(2).copied().unwrap_or(1);
+            if self.training && count <= 1 {
+                let got = format!("shape {:?}", x.shape());
+                return Err(bad_input(BatchNorm1dConfig::NAME, "more than 1 value per channel when training", got));
+            }
+            return self.forward_composed(x, count);
+        }
         let layout = Layout { n: x.shape()[0], c: self.num_features, l: x.shape().get(2).copied().unwrap_or(1) };
         let count = layout.n * layout.l;
         let batch_stats = self.training || self.stats.is_none();
@@ -252,7 +305,8 @@ impl Layer for BatchNorm1d {
             stats.var = t;
         }
         if let Some(t) = count {
-            stats.num_batches_tracked = t;
+            // A host scalar wherever the layer runs (read at each training step).
+            stats.num_batches_tracked = t.to_device(arc_core::Device::Cpu)?;
         }
         Ok(())
     }

@@ -203,7 +203,7 @@ impl Embedding {
             data[r * d..(r + 1) * d].iter_mut().for_each(|v| *v *= scale);
         }
         let pending = self.weight.grad();
-        self.weight.set(Tensor::from_vec(data, &[self.num_embeddings, d])?)?;
+        self.weight.set(Tensor::from_vec(data, &[self.num_embeddings, d])?.to_device(weight.device())?)?;
         // `set` starts the new value without a gradient; PyTorch renormalises in place and keeps
         // `.grad`. Seeding backward on the new leaf with the old gradient restores it exactly.
         if let Some(grad) = pending {
@@ -232,9 +232,16 @@ impl Layer for Embedding {
         if let Some(max_norm) = self.max_norm {
             self.renorm(&rows, max_norm)?;
         }
+        let out_shape = [input.shape(), &[self.embedding_dim]].concat();
+        if !input.device().is_cpu() && self.padding_row.is_none() && !self.scale_grad_by_freq {
+            // On a GPU the lookup is `index_select` (its backward scatters the rows' gradients
+            // there); with a padding row or frequency scaling the host op runs on copies.
+            let index = input.flatten_all()?.to_device(self.weight.value().device())?;
+            return self.weight.value().index_select(0, &index)?.reshape(&out_shape);
+        }
         let op = Arc::new(Lookup {
             rows,
-            out_shape: [input.shape(), &[self.embedding_dim]].concat(),
+            out_shape,
             padding_row: self.padding_row,
             scale_grad_by_freq: self.scale_grad_by_freq,
         });
