@@ -6,6 +6,7 @@
 //! Every entry point returns an error, never panics, when a device, library or kernel is
 //! missing; the op layer (`ops/`) calls these functions whenever an input lives on a GPU.
 
+pub mod bench;
 mod custom;
 mod device;
 mod elementwise;
