@@ -242,10 +242,11 @@ pub(crate) fn host_only(component: &str, name: &str, device: Device) -> Error {
     )
 }
 
+/// Parameters under their names, as an optimizer step takes them.
+pub(crate) type Named<'a> = Vec<(&'a str, &'a Param)>;
+
 /// `params` split into those on the host and those on a GPU.
-pub(crate) fn split_by_device<'a>(
-    params: &[(&'a str, &'a Param)],
-) -> (Vec<(&'a str, &'a Param)>, Vec<(&'a str, &'a Param)>) {
+pub(crate) fn split_by_device<'a>(params: &[(&'a str, &'a Param)]) -> (Named<'a>, Named<'a>) {
     params.iter().partition(|(_, p)| p.value().device().is_cpu())
 }
 
