@@ -388,8 +388,8 @@ impl GraphModel {
     pub fn to_device(&self, device: crate::Device) -> Result<()> {
         let mut result = Ok(());
         self.visit_params(&mut |_, p| {
-            if result.is_ok() && p.value().device() != device {
-                result = p.value().to_device(device).and_then(|v| p.set(v));
+            if result.is_ok() {
+                result = p.to_device(device);
             }
         });
         result?;

@@ -96,6 +96,16 @@ pub fn train(
 /// Each epoch: validation loss and metrics, then `early_stopping`, which
 /// may end training (recorded in [`History::stopped_early`]) and restore
 /// the best epoch's weights.
+///
+/// On a GPU (`trainer.config.device`, see [`resolve_device`]) the model's
+/// parameters and buffers move there once, the validation split once and
+/// each training batch as it is drawn. The per-batch loss stays on the
+/// device, summed there: one scalar is read per epoch (the logging step),
+/// where the non-finite check then runs (naming the epoch's last batch),
+/// unless the observer asks for every batch's loss
+/// ([`TrainObserver::wants_batch_loss`]). Checkpoints see the model on the
+/// device (saving copies to the host); the best-epoch snapshot is taken on
+/// the host, and the trained model is returned on the host.
 pub fn train_with(
     spec: &ArcSpec,
     trainer: &TrainerSpec,
