@@ -150,15 +150,7 @@ impl CustomOp for BinaryCrossEntropy {
 
     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         if !inputs[0].device().is_cpu() {
-            // The same formulas in tensor ops on the GPU (log 0 = -inf clamps to -100).
-            let (x, y) = (inputs[0], inputs[1]);
-            let one_minus_x = x.affine(-1.0, 1.0)?;
-            let denom = x.mul(&one_minus_x)?.clamp(GRAD_EPS, f32::INFINITY)?;
-            let dx = grad.mul(&x.sub(y)?)?.div(&denom)?;
-            let (log_x, log_1mx) =
-                (x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?, one_minus_x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?);
-            let dy = grad.mul(&log_1mx.sub(&log_x)?)?;
-            return Ok(vec![Some(dx), Some(dy)]);
+            return composed_backward(inputs[0], inputs[1], grad);
         }
         let (x, y, g) = (inputs[0].to_vec()?, inputs[1].to_vec()?, grad.to_vec()?);
         let shape = inputs[0].shape();
@@ -166,6 +158,18 @@ impl CustomOp for BinaryCrossEntropy {
         let dy = x.iter().zip(&g).map(|(&x, &g)| g * ((1.0 - x).ln().max(LOG_FLOOR) - x.ln().max(LOG_FLOOR))).collect();
         Ok(vec![Some(Tensor::from_vec(dx, shape)?), Some(Tensor::from_vec(dy, shape)?)])
     }
+}
+
+/// [`BinaryCrossEntropy`]'s backward in tensor ops (what runs on a GPU): the same formulas,
+/// `log 0 = -inf` clamping to -100.
+fn composed_backward(x: &Tensor, y: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let one_minus_x = x.affine(-1.0, 1.0)?;
+    let denom = x.mul(&one_minus_x)?.clamp(GRAD_EPS, f32::INFINITY)?;
+    let dx = grad.mul(&x.sub(y)?)?.div(&denom)?;
+    let log_x = x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?;
+    let log_1mx = one_minus_x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?;
+    let dy = grad.mul(&log_1mx.sub(&log_x)?)?;
+    Ok(vec![Some(dx), Some(dy)])
 }
 
 /// `BCEWithLogitsLoss`'s config.
@@ -266,5 +270,28 @@ impl Loss for MultiLabelSoftMarginLoss {
             loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss.sum(&[-1], false)?.div_scalar(c as f32)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The composed backward (the GPU's) against the host kernel, saturated ends included.
+    #[test]
+    fn the_composed_backward_matches_the_host_kernel() -> Result<()> {
+        let x = Tensor::from_vec(vec![0.0, 1e-7, 0.3, 0.5, 0.9, 1.0 - 1e-7, 1.0], &[7])?;
+        let y = Tensor::from_vec(vec![1.0, 0.0, 0.2, 1.0, 0.0, 1.0, 0.0], &[7])?;
+        let g = Tensor::from_vec(vec![0.5, -1.0, 2.0, 1.0, 0.25, -0.5, 1.5], &[7])?;
+        let out = BinaryCrossEntropy.forward_cpu(&[&x, &y])?;
+        let want = BinaryCrossEntropy.backward(&[&x, &y], &out, &g)?;
+        let got = composed_backward(&x, &y, &g)?;
+        for (w, c) in want.iter().zip(&got) {
+            let (w, c) = (w.as_ref().expect("a gradient").to_vec()?, c.as_ref().expect("a gradient").to_vec()?);
+            for (a, b) in w.iter().zip(&c) {
+                assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{w:?} vs {c:?}");
+            }
+        }
+        Ok(())
     }
 }

@@ -279,4 +279,33 @@ mod tests {
         assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.89, 1e-6);
         Ok(())
     }
+
+    /// The GPU path's logic (moments as tensors, the tensor-level update), run on host
+    /// tensors, against the host path; AMSGrad and Adamax refuse it.
+    #[test]
+    fn the_device_path_matches_the_host_path() -> Result<()> {
+        for (variant, yaml) in [(Variant::Adam, "lr: 0.1\nweight_decay: 0.1"), (Variant::AdamW, "maximize: true")] {
+            let config = Config::from_yaml(yaml)?;
+            let (mut host, dev) = (Adam::build(variant, &config)?, Adam::build(variant, &config)?);
+            let mut dev_state = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+            let (a, b) = (scalar_param(1.0)?, scalar_param(1.0)?);
+            for g in [0.5, -0.25, 1.0] {
+                for p in [&a, &b] {
+                    p.zero_grad();
+                    p.value().mul_scalar(g)?.sum_all()?.backward()?;
+                }
+                host.step(&[("p", &a)])?;
+                dev.device_step(&mut dev_state, &[("p", &b)])?;
+                assert_near(b.value().item()?, f64::from(a.value().item()?), 1e-6);
+            }
+            assert_eq!(host.state().scalars, dev_state.to_state().scalars);
+        }
+        let amsgrad = Adam::build(Variant::Adam, &Config::from_yaml("amsgrad: true")?)?;
+        let p = scalar_param(1.0)?;
+        p.value().sum_all()?.backward()?;
+        let mut state = StateTable::new(vec!["step"], vec![]);
+        let err = amsgrad.device_step(&mut state, &[("p", &p)]).unwrap_err();
+        assert!(err.to_string().contains("core.Adam"), "{err}");
+        Ok(())
+    }
 }

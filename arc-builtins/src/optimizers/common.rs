@@ -387,6 +387,33 @@ mod tests {
         Ok(())
     }
 
+    /// Device slots (what GPU parameters use; exercised here with host tensors): created
+    /// zeroed, taken over from a loaded host slot, checkpointed, and checked for size.
+    #[test]
+    fn device_slots_start_zeroed_take_over_loaded_state_and_checkpoint() -> Result<()> {
+        let mut table = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+        let value = Tensor::zeros(&[2]);
+        let slot = table.device_slot("w", &value)?;
+        assert_eq!(slot.scalars, [0.0]);
+        assert_eq!(slot.buffers.iter().map(Tensor::to_vec).collect::<Result<Vec<_>>>()?, [[0.0; 2]; 2]);
+        slot.scalars[0] = 3.0;
+        slot.buffers = vec![Tensor::from_vec(vec![1.0, 2.0], &[2])?, Tensor::from_vec(vec![3.0, 4.0], &[2])?];
+        assert!(table.contains("w"));
+        let state = table.to_state();
+        assert_eq!(state.scalars["w.step"], 3.0);
+        assert_eq!(state.tensors["w.exp_avg_sq"].to_vec()?, [3.0, 4.0]);
+        // A loaded checkpoint is a host slot until the parameter's next device step.
+        let mut loaded = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+        loaded.load(&state)?;
+        let slot = loaded.device_slot("w", &value)?;
+        assert_eq!((slot.scalars.clone(), slot.buffers[0].to_vec()?), (vec![3.0], vec![1.0, 2.0]));
+        // And back to a host slot when the parameter is on the host again.
+        assert_eq!(loaded.slot("w", || unreachable!("the slot exists"))?.buffers[1], [3.0, 4.0]);
+        // A parameter of another size is refused.
+        assert!(loaded.device_slot("w", &Tensor::zeros(&[3])).is_err());
+        Ok(())
+    }
+
     #[test]
     fn lr_and_learning_rate_are_aliases() {
         assert_eq!(resolve_lr("core.X", None, Some(0.5), None).ok(), Some(0.5));

@@ -168,6 +168,29 @@ mod tests {
         Ok(())
     }
 
+    /// The tensor-op path (what GPU gradients take), run on the CPU, against the host path.
+    #[test]
+    fn the_device_path_matches_the_host_path() -> Result<()> {
+        let grads: [&[f32]; 2] = [&[3.0, -4.0, 0.5, 2.0], &[1.5, -0.25]];
+        for norm_type in [2.0, 1.0, 3.0, f64::INFINITY] {
+            for max_norm in [0.5, 100.0] {
+                let host: Vec<Param> = grads.iter().map(|g| param_with_grad(g)).collect::<Result<_>>()?;
+                let dev: Vec<Param> = grads.iter().map(|g| param_with_grad(g)).collect::<Result<_>>()?;
+                let want = clip_grad_norm(&host.iter().collect::<Vec<_>>(), max_norm, norm_type)?;
+                let pairs: Vec<(&Param, Tensor)> = dev.iter().map(|p| (p, p.grad().expect("a gradient"))).collect();
+                let got = clip_grad_norm_on_device(&pairs, max_norm, norm_type)?;
+                assert!((want - got).abs() <= 1e-5 * want, "p = {norm_type}: {want} vs {got}");
+                for (a, b) in host.iter().zip(&dev) {
+                    let (ga, gb) = (a.grad().expect("clipped").to_vec()?, b.grad().expect("clipped").to_vec()?);
+                    for (x, y) in ga.iter().zip(&gb) {
+                        assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "p = {norm_type}: {ga:?} vs {gb:?}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn clip_by_value_clamps_each_element_and_skips_params_without_grad() -> Result<()> {
         let p = param_with_grad(&[-2.0, 0.25, 3.0])?;

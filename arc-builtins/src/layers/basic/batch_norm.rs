@@ -321,3 +321,67 @@ impl Layer for BatchNorm1d {
         Ok(input.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arc_core::tensor::Rng;
+
+    use super::*;
+
+    fn layer(c: usize, momentum: Option<f32>, affine: bool) -> Result<BatchNorm1d> {
+        let config = BatchNorm1dConfig { num_features: c, eps: 1e-5, momentum, affine, track_running_stats: true };
+        let bn = BatchNorm1d::new(&config)?;
+        if let (Some(w), Some(b)) = (&bn.weight, &bn.bias) {
+            w.set(Tensor::randn(&[c], &mut Rng::new(1)))?;
+            b.set(Tensor::randn(&[c], &mut Rng::new(2)))?;
+        }
+        Ok(bn)
+    }
+
+    /// Output, input gradient and parameter gradients of `sum(f(x) * w)`.
+    fn run(bn: &BatchNorm1d, x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Vec<Vec<f32>>> {
+        let x = x.detach().requires_grad_()?;
+        let y = f(&x)?;
+        y.mul(&Tensor::randn(y.shape(), &mut Rng::new(9)))?.sum_all()?.backward()?;
+        let mut out = vec![y.to_vec()?, x.grad().map(|g| g.to_vec()).transpose()?.unwrap_or_default()];
+        for p in [&bn.weight, &bn.bias].into_iter().flatten() {
+            out.push(p.grad().map(|g| g.to_vec()).transpose()?.unwrap_or_default());
+            p.zero_grad();
+        }
+        let stats = bn.stats().expect("tracked");
+        out.extend([stats.mean.to_vec()?, stats.var.to_vec()?]);
+        Ok(out)
+    }
+
+    /// The composed path (what a GPU input takes) against the fused host kernel, run on
+    /// the CPU: training (2-D and 3-D input, momentum and cumulative average), evaluation,
+    /// without affine parameters.
+    #[test]
+    fn the_composed_path_matches_the_fused_kernel() -> Result<()> {
+        for (shape, momentum, affine, training) in [
+            (vec![8, 3], Some(0.1), true, true),
+            (vec![4, 3, 5], None, true, true),
+            (vec![8, 3], Some(0.1), false, true),
+            (vec![8, 3], Some(0.1), true, false),
+        ] {
+            let x = Tensor::randn(&shape, &mut Rng::new(3));
+            let (mut fused, mut composed) = (layer(3, momentum, affine)?, layer(3, momentum, affine)?);
+            fused.training = training;
+            composed.training = training;
+            let count = shape[0] * shape.get(2).copied().unwrap_or(1);
+            for _ in 0..2 {
+                let want = run(&fused, &x, |x| fused.forward_single(x))?;
+                let got = run(&composed, &x, |x| composed.forward_composed(x, count))?;
+                for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+                    assert_eq!(a.len(), b.len());
+                    for (p, q) in a.iter().zip(b) {
+                        assert!((p - q).abs() <= 1e-4 * p.abs().max(1.0), "{shape:?} part {i}: {p} vs {q}");
+                    }
+                }
+            }
+            let tracked = |bn: &BatchNorm1d| bn.stats().map(|s| s.num_batches_tracked.item_i64());
+            assert_eq!(tracked(&fused).transpose()?, tracked(&composed).transpose()?);
+        }
+        Ok(())
+    }
+}
