@@ -349,3 +349,55 @@ fn iris_on_the_gpu_follows_the_cpu_run() -> Result<()> {
     }
     Ok(())
 }
+
+// ---- the plugins' CUDA sources compile (NVRTC, no GPU needed) ------------------------
+
+/// `(kernel, source)` of every custom op shipped with CUDA source: the built-in ones and
+/// the example plugin's.
+#[cfg(all(feature = "cuda", feature = "losses"))]
+fn shipped_cuda_sources() -> Vec<(&'static str, &'static str)> {
+    #[allow(unused_mut)]
+    let mut sources = arc_builtins::cuda_sources();
+    #[cfg(feature = "example-plugin")]
+    sources.push(("swiglu", arc_example_plugin::SWIGLU_CUDA));
+    sources
+}
+
+#[cfg(all(feature = "cuda", feature = "losses"))]
+#[test]
+fn the_shipped_custom_op_sources_compile_without_warnings() {
+    use arc::tensor::compile_source;
+    for (kernel, source) in shipped_cuda_sources() {
+        for arch in ["compute_75", "compute_90"] {
+            match compile_source(kernel, source, arch) {
+                Ok(log) => assert!(log.is_empty(), "{kernel} ({arch}) warns:\n{log}"),
+                Err(e @ Error::CudaUnavailable { .. }) => {
+                    assert!(
+                        std::env::var_os("ARC_REQUIRE_NVRTC").is_none_or(|v| v != "1"),
+                        "ARC_REQUIRE_NVRTC=1 but NVRTC is missing: {e}"
+                    );
+                    eprintln!("skipping the_shipped_custom_op_sources_compile_without_warnings: {e}");
+                    return;
+                }
+                Err(e) => panic!("{kernel} ({arch}): {e}"),
+            }
+            assert!(source.contains(&format!("void {kernel}(")), "{kernel} is the kernel's name");
+        }
+    }
+}
+
+/// The example plugin's SwiGLU runs its CUDA kernel (with a scalar argument) on a GPU and
+/// its host backward through copies; both match the CPU.
+#[cfg(feature = "example-plugin")]
+#[test]
+fn the_example_plugins_swiglu_kernel_matches_the_cpu() -> Result<()> {
+    let Some(dev) = gpu("the_example_plugins_swiglu_kernel_matches_the_cpu") else { return Ok(()) };
+    let layer = arc_example_plugin::SwiGlu;
+    let x = randn(&[7, 3, 10], 5);
+    let want = forward_backward(&layer, std::slice::from_ref(&x), Device::Cpu)?;
+    let got = forward_backward(&layer, &[x], dev)?;
+    for ((label, a), (_, b)) in want.iter().zip(&got) {
+        assert_close(&format!("swiglu {label}"), a, b, TOL)?;
+    }
+    Ok(())
+}

@@ -5,11 +5,11 @@
 //! On a GPU (every input on one CUDA device):
 //! - with [`CustomOp::cuda_source`], the source is compiled by NVRTC once per device and
 //!   process, and the kernel [`CustomOp::cuda_kernel_name`] runs with the signature
-//!   `extern "C" __global__ void k(const float* in0, …, const float* in{k-1}, float* out, long long n)`:
+//!   `extern "C" __global__ void k(const float* in0, …, const float* in{k-1}, float* out, long long n, …)`:
 //!   inputs contiguous row-major f32, `out` of [`CustomOp::cuda_output_shape`] with `n`
-//!   elements, a 1-D launch of 256-thread blocks that the kernel covers with a grid-stride
-//!   loop (`GRID_STRIDE(i, n)` and the rest of Arc's `common.cuh` are prepended to the
-//!   source);
+//!   elements, then one `long long` per [`CustomOp::cuda_scalar_args`] entry; a 1-D launch
+//!   of 256-thread blocks that the kernel covers with a grid-stride loop (`GRID_STRIDE(i, n)`
+//!   and the rest of Arc's `common.cuh` are prepended to the source);
 //! - without one, the inputs are copied to the host, [`CustomOp::forward_cpu`] runs there and
 //!   the output is copied back (and [`CustomOp::backward`] likewise runs on host copies), so
 //!   every plugin op works on a GPU, slowly.
@@ -74,6 +74,13 @@ pub trait CustomOp: Send + Sync {
     /// elementwise op).
     fn cuda_output_shape(&self, inputs: &[&Tensor]) -> Result<Vec<usize>> {
         Ok(inputs.first().map(|t| t.shape().to_vec()).unwrap_or_default())
+    }
+
+    /// Extra integer arguments of the CUDA kernel (sizes it needs besides the element
+    /// count), passed after `n` as `long long` each. The default is none.
+    fn cuda_scalar_args(&self, inputs: &[&Tensor]) -> Result<Vec<i64>> {
+        let _ = inputs;
+        Ok(Vec::new())
     }
 
     /// Gradients with respect to each input, given the output's gradient; `None` for inputs

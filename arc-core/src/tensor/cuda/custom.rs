@@ -3,10 +3,11 @@
 //! there) and launched over the output's elements.
 //!
 //! The convention (see [`CustomOp`]): the kernel named [`CustomOp::cuda_kernel_name`] takes
-//! `(const float* in0, …, const float* in{k-1}, float* out, long long n)` — every input as a
-//! contiguous row-major f32 buffer, the output of [`CustomOp::cuda_output_shape`] with `n`
-//! elements — and is launched as a 1-D grid of 256-thread blocks (at most 65 535 of them), so
-//! it must loop grid-stride (`GRID_STRIDE(i, n) { out[i] = ...; }`).
+//! `(const float* in0, …, const float* in{k-1}, float* out, long long n, long long s0, …)` —
+//! every input as a contiguous row-major f32 buffer, the output of
+//! [`CustomOp::cuda_output_shape`] with `n` elements, then the op's
+//! [`CustomOp::cuda_scalar_args`] — and is launched as a 1-D grid of 256-thread blocks (at
+//! most 65 535 of them), so it must loop grid-stride (`GRID_STRIDE(i, n) { out[i] = ...; }`).
 
 use std::hash::{Hash, Hasher};
 
@@ -49,13 +50,18 @@ pub(crate) fn custom_forward(op: &dyn CustomOp, source: &str, inputs: &[&Tensor]
     let dense = inputs.iter().map(|t| contiguous(t)).collect::<Result<Vec<_>>>()?;
     let views = dense.iter().map(|t| f32_view(t, OP)).collect::<Result<Vec<_>>>()?;
     let n64 = n as i64;
+    let scalars = op.cuda_scalar_args(inputs)?;
     let mut launch = dev.stream.launch_builder(&f);
     for v in &views {
         launch.arg(v);
     }
     launch.arg(&mut out).arg(&n64);
+    for s in &scalars {
+        launch.arg(s);
+    }
     // SAFETY: the plugin's kernel follows the documented convention: one `const float*` per
-    // input (each holding its tensor's elements), the output buffer of `n` elements, then `n`.
+    // input (each holding its tensor's elements), the output buffer of `n` elements, `n`,
+    // then one `long long` per scalar argument.
     unsafe { launch.launch(launch_1d(n)) }.map_err(cuda_err(OP))?;
     Ok(tensor_f32(&dev, out, &shape))
 }
