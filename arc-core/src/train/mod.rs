@@ -61,11 +61,6 @@ impl Split {
         Ok(Split { inputs, target: self.target.to_device(device)?, rows: self.rows })
     }
 
-    /// A copy sharing the tensors.
-    fn shallow(&self) -> Split {
-        Split { inputs: self.inputs.clone(), target: self.target.clone(), rows: self.rows }
-    }
-
     fn select(&self, rows: &[usize]) -> Result<Split> {
         let index = Tensor::from_vec_i64(rows.iter().map(|&r| r as i64).collect(), &[rows.len()])?;
         let inputs =
@@ -202,6 +197,9 @@ pub fn train_with(
     let on_gpu = !device.is_cpu();
     model.to_device(device)?;
     let val_split = val_split.map(|v| v.to_device(device)).transpose()?;
+    // Without a validation split the metrics read the whole training split: on a GPU it
+    // is copied there once.
+    let train_eval = if on_gpu && val_split.is_none() { Some(train_split.to_device(device)?) } else { None };
     for epoch in 1..=cfg.epochs {
         model.set_training(true);
         // Every parameter under its name, for one optimizer step over all of
@@ -263,7 +261,7 @@ pub fn train_with(
                 (Some(f64::from(l)), metrics::compute(task, pred, &val.target)?)
             }
             None => {
-                let whole = if on_gpu { train_split.to_device(device)? } else { train_split.shallow() };
+                let whole = train_eval.as_ref().unwrap_or(&train_split);
                 let outputs = model.forward(&whole.inputs)?;
                 (None, metrics::compute(task, &outputs[&pred_name], &whole.target)?)
             }
