@@ -9,7 +9,8 @@
 //!   inputs contiguous row-major f32, `out` of [`CustomOp::cuda_output_shape`] with `n`
 //!   elements, then one `long long` per [`CustomOp::cuda_scalar_args`] entry; a 1-D launch
 //!   of 256-thread blocks that the kernel covers with a grid-stride loop (`GRID_STRIDE(i, n)`
-//!   and the rest of Arc's `common.cuh` are prepended to the source);
+//!   and the rest of Arc's `common.cuh` are prepended to the source). The kernel must write
+//!   every one of the `n` output elements (the buffer starts uninitialised);
 //! - without one, the inputs are copied to the host, [`CustomOp::forward_cpu`] runs there and
 //!   the output is copied back (and [`CustomOp::backward`] likewise runs on host copies), so
 //!   every plugin op works on a GPU, slowly.
