@@ -33,6 +33,13 @@ pub use exporters::BuiltinExportPlugin;
 pub use layers::BuiltinLayerPlugin;
 #[cfg(feature = "losses")]
 pub use losses::BuiltinLossPlugin;
+
+/// The CUDA C sources of the built-in custom ops as `(kernel, source)` (Arc's custom-op
+/// convention; `common.cuh` is prepended when compiled), for an NVRTC compile check.
+#[cfg(feature = "losses")]
+pub fn cuda_sources() -> Vec<(&'static str, &'static str)> {
+    vec![("binary_cross_entropy", losses::BCE_CUDA_SOURCE)]
+}
 #[cfg(feature = "optimizers")]
 pub use optimizers::BuiltinOptimizerPlugin;
 #[cfg(feature = "processors")]

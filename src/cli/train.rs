@@ -143,9 +143,15 @@ impl TrainObserver for Progress<'_> {
     fn on_batch_end(&mut self, batch: &BatchEnd) {
         if let Some(bar) = &self.bar {
             bar.set_prefix(format!("epoch {}/{}", batch.epoch, self.epochs));
-            bar.set_message(format!("loss {:.4}{}", batch.loss, self.last_epoch));
+            let loss = batch.loss.map_or_else(|| "-".to_owned(), |l| format!("{l:.4}"));
+            bar.set_message(format!("loss {loss}{}", self.last_epoch));
             bar.inc(1);
         }
+    }
+
+    /// The bar shows each batch's loss: read it on a GPU only when there is a bar.
+    fn wants_batch_loss(&self) -> bool {
+        self.bar.is_some()
     }
 
     fn on_epoch_end(&mut self, record: &EpochRecord) {

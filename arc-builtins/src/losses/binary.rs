@@ -25,7 +25,8 @@ use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
 use super::common::{
-    Reduction, default_reduction, expect_last_dim_weight, expect_pair, inputs, log_sigmoid, weight_tensor,
+    Reduction, default_reduction, expect_last_dim_weight, expect_pair, inputs, log_sigmoid, on_device_of, scalar_on,
+    weight_tensor,
 };
 
 const PORTS: &str = "2 tensors: pred, target";
@@ -77,7 +78,7 @@ impl Loss for BCELoss {
         let op = "BCELoss";
         let [pred, target] = inputs(op, inputs_, PORTS)?;
         expect_pair(op, pred, target)?;
-        if let Some(bad) = pred.to_vec()?.into_iter().find(|p| !(0.0..=1.0).contains(p)) {
+        if let Some(bad) = out_of_unit_range(pred)? {
             return Err(Error::InvalidArgument {
                 op,
                 name: "pred",
@@ -88,11 +89,33 @@ impl Loss for BCELoss {
         let mut loss = Tensor::apply_custom(Arc::new(BinaryCrossEntropy), &[pred, target])?;
         if let Some(w) = &self.weight {
             expect_last_dim_weight(op, pred, w)?;
-            loss = loss.mul(w)?;
+            loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss)
     }
 }
+
+/// The first prediction outside `[0, 1]` (or NaN), if any. On a GPU the count is taken
+/// there (one scalar read) and the values are copied only when one is bad.
+fn out_of_unit_range(pred: &Tensor) -> Result<Option<f32>> {
+    let bad = |v: Vec<f32>| v.into_iter().find(|p| !(0.0..=1.0).contains(p));
+    if pred.device().is_cpu() {
+        return Ok(bad(pred.to_vec()?));
+    }
+    let inside = pred.ge(&scalar_on(0.0, pred)?)?.mul(&pred.le(&scalar_on(1.0, pred)?)?)?.sum_all()?.item()?;
+    if inside as usize == pred.numel() { Ok(None) } else { Ok(bad(pred.to_vec()?)) }
+}
+
+/// The CUDA kernel of [`BinaryCrossEntropy`] (Arc's custom-op convention: inputs, output,
+/// element count; `GRID_STRIDE` from Arc's common header).
+pub const BCE_CUDA_SOURCE: &str = r#"
+extern "C" __global__ void binary_cross_entropy(const float* x, const float* y, float* out, long long n) {
+    GRID_STRIDE(i, n) {
+        float xi = x[i], yi = y[i];
+        out[i] = -(yi * fmaxf(logf(xi), -100.0f) + (1.0f - yi) * fmaxf(logf(1.0f - xi), -100.0f));
+    }
+}
+"#;
 
 /// PyTorch's log clamp in `binary_cross_entropy`.
 const LOG_FLOOR: f32 = -100.0;
@@ -121,13 +144,32 @@ impl CustomOp for BinaryCrossEntropy {
         Tensor::from_vec(out, inputs[0].shape())
     }
 
+    fn cuda_source(&self) -> Option<&str> {
+        Some(BCE_CUDA_SOURCE)
+    }
+
     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        if !inputs[0].device().is_cpu() {
+            return composed_backward(inputs[0], inputs[1], grad);
+        }
         let (x, y, g) = (inputs[0].to_vec()?, inputs[1].to_vec()?, grad.to_vec()?);
         let shape = inputs[0].shape();
         let dx = x.iter().zip(&y).zip(&g).map(|((&x, &y), &g)| g * (x - y) / (x * (1.0 - x)).max(GRAD_EPS)).collect();
         let dy = x.iter().zip(&g).map(|(&x, &g)| g * ((1.0 - x).ln().max(LOG_FLOOR) - x.ln().max(LOG_FLOOR))).collect();
         Ok(vec![Some(Tensor::from_vec(dx, shape)?), Some(Tensor::from_vec(dy, shape)?)])
     }
+}
+
+/// [`BinaryCrossEntropy`]'s backward in tensor ops (what runs on a GPU): the same formulas,
+/// `log 0 = -inf` clamping to -100.
+fn composed_backward(x: &Tensor, y: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let one_minus_x = x.affine(-1.0, 1.0)?;
+    let denom = x.mul(&one_minus_x)?.clamp(GRAD_EPS, f32::INFINITY)?;
+    let dx = grad.mul(&x.sub(y)?)?.div(&denom)?;
+    let log_x = x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?;
+    let log_1mx = one_minus_x.log()?.clamp(LOG_FLOOR, f32::INFINITY)?;
+    let dy = grad.mul(&log_1mx.sub(&log_x)?)?;
+    Ok(vec![Some(dx), Some(dy)])
 }
 
 /// `BCEWithLogitsLoss`'s config.
@@ -176,6 +218,7 @@ impl Loss for BCEWithLogitsLoss {
         expect_pair(op, pred, target)?;
         let mut log_sig = log_sigmoid(pred)?;
         if let Some(p) = &self.pos_weight {
+            let p = &on_device_of(p, pred)?;
             expect_last_dim_weight(op, pred, p)?;
             // 1 + (p - 1) y: p on the positive term, 1 on the part of -log sigma(x)
             // that the negative term shares (log(1 - sigma(x)) = log sigma(x) - x).
@@ -184,7 +227,7 @@ impl Loss for BCEWithLogitsLoss {
         let mut loss = target.affine(-1.0, 1.0)?.mul(pred)?.sub(&log_sig)?;
         if let Some(w) = &self.weight {
             expect_last_dim_weight(op, pred, w)?;
-            loss = loss.mul(w)?;
+            loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss)
     }
@@ -224,8 +267,31 @@ impl Loss for MultiLabelSoftMarginLoss {
         let mut loss = positive.add(&negative)?.neg()?;
         if let Some(w) = &self.weight {
             expect_last_dim_weight(op, pred, w)?;
-            loss = loss.mul(w)?;
+            loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss.sum(&[-1], false)?.div_scalar(c as f32)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The composed backward (the GPU's) against the host kernel, saturated ends included.
+    #[test]
+    fn the_composed_backward_matches_the_host_kernel() -> Result<()> {
+        let x = Tensor::from_vec(vec![0.0, 1e-7, 0.3, 0.5, 0.9, 1.0 - 1e-7, 1.0], &[7])?;
+        let y = Tensor::from_vec(vec![1.0, 0.0, 0.2, 1.0, 0.0, 1.0, 0.0], &[7])?;
+        let g = Tensor::from_vec(vec![0.5, -1.0, 2.0, 1.0, 0.25, -0.5, 1.5], &[7])?;
+        let out = BinaryCrossEntropy.forward_cpu(&[&x, &y])?;
+        let want = BinaryCrossEntropy.backward(&[&x, &y], &out, &g)?;
+        let got = composed_backward(&x, &y, &g)?;
+        for (w, c) in want.iter().zip(&got) {
+            let (w, c) = (w.as_ref().expect("a gradient").to_vec()?, c.as_ref().expect("a gradient").to_vec()?);
+            for (a, b) in w.iter().zip(&c) {
+                assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{w:?} vs {c:?}");
+            }
+        }
+        Ok(())
     }
 }

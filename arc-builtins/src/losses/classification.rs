@@ -24,7 +24,7 @@ use arc_core::tensor::{CrossEntropyOptions, DType, Reduction as TensorReduction}
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
-use super::common::{Reduction, default_reduction, expect_f32, inputs, invalid, weight_tensor};
+use super::common::{Reduction, default_reduction, expect_f32, inputs, invalid, on_device_of, weight_tensor};
 
 const PORTS: &str = "2 tensors: pred, target";
 
@@ -147,7 +147,7 @@ impl CrossEntropyLoss {
         }
         let mut terms = x.log_softmax(-1)?.mul(&y)?;
         if let Some(w) = &self.weight {
-            terms = terms.mul(w)?;
+            terms = terms.mul(&on_device_of(w, pred)?)?;
         }
         let per_sample = terms.sum(&[-1], false)?.neg()?;
         match self.reduction {
@@ -170,7 +170,7 @@ impl Loss for CrossEntropyLoss {
         check_class_target(op, pred, target, &batch)?;
         check_weight(op, pred, self.weight.as_ref(), x.shape()[1])?;
         let options = CrossEntropyOptions {
-            weight: self.weight.clone(),
+            weight: self.weight.as_ref().map(|w| on_device_of(w, pred)).transpose()?,
             ignore_index: self.ignore_index,
             label_smoothing: self.label_smoothing,
             reduction: match self.reduction {
@@ -251,8 +251,10 @@ impl Loss for NLLLoss {
             }
         }
         let weight_total: f32 = weights.iter().sum();
-        let picked = x.gather(1, &Tensor::from_vec_i64(picks, &[m, 1])?)?.reshape(&[m])?;
-        let loss = picked.mul(&Tensor::from_vec(weights, &[m])?)?.neg()?;
+        // The targets are read on the host (checked there); picks and weights go to x's device.
+        let picks = Tensor::from_vec_i64(picks, &[m, 1])?.to_device(x.device())?;
+        let picked = x.gather(1, &picks)?.reshape(&[m])?;
+        let loss = picked.mul(&Tensor::from_vec(weights, &[m])?.to_device(x.device())?)?.neg()?;
         match self.reduction {
             Reduction::None => loss.reshape(&batch),
             // The weighted mean; 0 / 0 = NaN when every target is ignored, as in PyTorch.

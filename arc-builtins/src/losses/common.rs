@@ -164,10 +164,20 @@ pub fn expect_last_dim_weight(op: &'static str, input: &Tensor, weight: &Tensor)
     }
 }
 
+/// A scalar constant on `like`'s device (a binary op takes both operands on one device).
+pub fn scalar_on(value: f32, like: &Tensor) -> Result<Tensor> {
+    Tensor::scalar(value).to_device(like.device())
+}
+
+/// A loss's constant tensor (class weights) on `like`'s device: itself on the CPU.
+pub fn on_device_of(t: &Tensor, like: &Tensor) -> Result<Tensor> {
+    t.to_device(like.device())
+}
+
 /// `log(sigmoid(x))` in the stable form `min(x, 0) - log(1 + exp(-|x|))`.
 pub fn log_sigmoid(x: &Tensor) -> Result<Tensor> {
     let soft = x.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?;
-    x.minimum(&Tensor::scalar(0.0))?.sub(&soft)
+    x.minimum(&scalar_on(0.0, x)?)?.sub(&soft)
 }
 
 /// `max(x, 0)` whose gradient passes at `x = 0`, as PyTorch's `clamp_min(0)`.

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::common::{
     Bound, Reduction, ReductionConfig, check_number, clamp_min_zero, default_reduction, expect_dtype, expect_f32,
-    expect_same_shape, inputs, invalid, weight_tensor,
+    expect_same_shape, inputs, invalid, on_device_of, scalar_on, weight_tensor,
 };
 
 use super::LossFactory;
@@ -137,11 +137,11 @@ impl Loss for HingeEmbeddingLoss {
         expect_f32(op, pred)?;
         expect_same_shape(op, pred, target)?;
         let y = sign_target(op, target)?;
-        let zero = Tensor::scalar(0.0);
+        let zero = scalar_on(0.0, pred)?;
         // As PyTorch: a target other than +-1 gets both terms.
         let hinge = clamp_min_zero(&pred.neg()?.add_scalar(self.margin)?)?;
-        let hinge = Tensor::where_cond(&y.ne(&Tensor::scalar(1.0))?, &hinge, &zero)?;
-        let linear = Tensor::where_cond(&y.ne(&Tensor::scalar(-1.0))?, pred, &zero)?;
+        let hinge = Tensor::where_cond(&y.ne(&scalar_on(1.0, &y)?)?, &hinge, &zero)?;
+        let linear = Tensor::where_cond(&y.ne(&scalar_on(-1.0, &y)?)?, pred, &zero)?;
         self.reduction.apply(hinge.add(&linear)?)
     }
 }
@@ -196,7 +196,9 @@ impl Loss for MultiLabelMarginLoss {
                     .map_err(|t| Error::IndexOutOfRange { op, index: t, size: c })
             })
             .collect::<Result<_>>()?;
-        let per_row = Tensor::apply_custom(Arc::new(MultiLabelMargin { targets, classes: c }), &[&x])?;
+        let op = MultiLabelMargin { targets, classes: c };
+        // The host kernel on the CPU; on a GPU the [N, C, C] form in tensor ops there.
+        let per_row = if x.device().is_cpu() { Tensor::apply_custom(Arc::new(op), &[&x])? } else { op.composed(&x)? };
         let per_row = if pred.rank() == 1 { per_row.reshape(&[])? } else { per_row };
         self.reduction.apply(per_row)
     }
@@ -215,6 +217,25 @@ struct MultiLabelMargin {
 }
 
 impl MultiLabelMargin {
+    /// The loss in tensor ops on `x`'s device (what a GPU input takes): with `count[j]` how
+    /// often class `j` is a target and `other[i]` whether `i` is not one,
+    /// `sum_{j, i} count[j] other[i] relu(1 - x[j] + x[i]) / C` over an `[N, C, C]` temporary
+    /// (relu's gradient is the kernel's `z > 0` test).
+    fn composed(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, c) = (self.targets.len(), self.classes);
+        let (mut count, mut other) = (vec![0.0f32; n * c], vec![1.0f32; n * c]);
+        for (r, targets) in self.targets.iter().enumerate() {
+            for &j in targets {
+                count[r * c + j] += 1.0;
+                other[r * c + j] = 0.0;
+            }
+        }
+        let count = Tensor::from_vec(count, &[n, c, 1])?.to_device(x.device())?;
+        let other = Tensor::from_vec(other, &[n, 1, c])?.to_device(x.device())?;
+        let z = x.reshape(&[n, 1, c])?.sub(&x.reshape(&[n, c, 1])?)?.add_scalar(1.0)?.relu()?;
+        z.mul(&count)?.mul(&other)?.sum(&[1, 2], false)?.div_scalar(c as f32)
+    }
+
     /// Calls `visit(j, i, z)` for each (target `j`, non-target `i`) pair of a row with
     /// `z = 1 - x[j] + x[i] > 0`.
     fn visit_hinges(&self, row: &[f32], targets: &[usize], mut visit: impl FnMut(usize, usize, f32)) {
@@ -348,7 +369,7 @@ impl Loss for MultiMarginLoss {
             hinge = hinge.square()?;
         }
         if let Some(w) = &self.weight {
-            hinge = hinge.mul(&w.index_select(0, &labels)?.unsqueeze(1)?)?;
+            hinge = hinge.mul(&on_device_of(w, &x)?.index_select(0, &labels)?.unsqueeze(1)?)?;
         }
         let per_row = hinge.mul(&others)?.sum(&[1], false)?.div_scalar(c as f32)?;
         self.reduction.apply(per_row.reshape(target.shape())?)
@@ -505,10 +526,42 @@ impl Loss for CosineEmbeddingLoss {
         let norm1 = x1.square()?.sum(&[-1], false)?.add_scalar(COSINE_EPS)?;
         let norm2 = x2.square()?.sum(&[-1], false)?.add_scalar(COSINE_EPS)?;
         let cos = dot.div(&norm1.mul(&norm2)?.sqrt()?)?;
-        let zero = Tensor::scalar(0.0);
-        let similar = Tensor::where_cond(&y.eq(&Tensor::scalar(1.0))?, &cos.affine(-1.0, 1.0)?, &zero)?;
+        let zero = scalar_on(0.0, &cos)?;
+        let similar = Tensor::where_cond(&y.eq(&scalar_on(1.0, &y)?)?, &cos.affine(-1.0, 1.0)?, &zero)?;
         let apart = clamp_min_zero(&cos.sub_scalar(self.margin)?)?;
-        let apart = Tensor::where_cond(&y.eq(&Tensor::scalar(-1.0))?, &apart, &zero)?;
+        let apart = Tensor::where_cond(&y.eq(&scalar_on(-1.0, &y)?)?, &apart, &zero)?;
         self.reduction.apply(similar.add(&apart)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arc_core::tensor::Rng;
+
+    use super::*;
+
+    /// The composed form (what a GPU input takes), run on the CPU, against the host kernel:
+    /// per-row losses and the gradient, repeated targets and a row without any included.
+    #[test]
+    fn the_composed_multilabel_margin_matches_the_kernel() -> Result<()> {
+        let op = MultiLabelMargin { targets: vec![vec![0, 3], vec![2, 2, 1], vec![], vec![4]], classes: 5 };
+        let x = Tensor::randn(&[4, 5], &mut Rng::new(3));
+        let w = Tensor::randn(&[4], &mut Rng::new(4));
+        let run = |composed: bool| -> Result<(Vec<f32>, Vec<f32>)> {
+            let x = x.detach().requires_grad_()?;
+            let y = if composed {
+                op.composed(&x)?
+            } else {
+                let kernel = MultiLabelMargin { targets: op.targets.clone(), classes: op.classes };
+                Tensor::apply_custom(Arc::new(kernel), &[&x])?
+            };
+            y.mul(&w)?.sum_all()?.backward()?;
+            Ok((y.to_vec()?, x.grad().expect("a gradient").to_vec()?))
+        };
+        let (want, got) = (run(false)?, run(true)?);
+        for (a, b) in want.0.iter().chain(&want.1).zip(got.0.iter().chain(&got.1)) {
+            assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{want:?} vs {got:?}");
+        }
+        Ok(())
     }
 }

@@ -24,6 +24,7 @@ fn families() -> impl Iterator<Item = &'static (&'static str, LossFactory)> {
 }
 
 mod binary;
+pub(crate) use binary::BCE_CUDA_SOURCE;
 mod classification;
 mod common;
 mod margin;

@@ -20,7 +20,9 @@ use arc_core::spec::Config;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
-use super::common::{Bound, Reduction, ReductionConfig, check_number, default_reduction, expect_pair, inputs};
+use super::common::{
+    Bound, Reduction, ReductionConfig, check_number, default_reduction, expect_pair, inputs, scalar_on,
+};
 
 const PORTS: &str = "2 tensors: pred, target";
 
@@ -135,7 +137,7 @@ impl Loss for SmoothL1Loss {
         }
         let quadratic = d.square()?.mul_scalar(0.5 / self.beta)?;
         let linear = abs.sub_scalar(0.5 * self.beta)?;
-        let near = abs.lt(&Tensor::scalar(self.beta))?;
+        let near = abs.lt(&scalar_on(self.beta, &abs)?)?;
         self.reduction.apply(Tensor::where_cond(&near, &quadratic, &linear)?)
     }
 }
@@ -180,7 +182,7 @@ impl Loss for HuberLoss {
         let abs = d.abs()?;
         let quadratic = d.square()?.mul_scalar(0.5)?;
         let linear = abs.sub_scalar(0.5 * self.delta)?.mul_scalar(self.delta)?;
-        let near = abs.lt(&Tensor::scalar(self.delta))?;
+        let near = abs.lt(&scalar_on(self.delta, &abs)?)?;
         self.reduction.apply(Tensor::where_cond(&near, &quadratic, &linear)?)
     }
 }
@@ -248,8 +250,8 @@ impl Loss for PoissonNLLLoss {
         };
         if self.full {
             // Stirling: log(y!) ~ y log y - y + 0.5 log(2 pi y), used where y > 1.
-            let big = target.gt(&Tensor::scalar(1.0))?;
-            let safe = Tensor::where_cond(&big, target, &Tensor::scalar(1.0))?;
+            let big = target.gt(&scalar_on(1.0, target)?)?;
+            let safe = Tensor::where_cond(&big, target, &scalar_on(1.0, target)?)?;
             let stirling = safe
                 .mul(&safe.log()?)?
                 .sub(&safe)?

@@ -16,14 +16,21 @@
 //!
 //! State per parameter: `step`, `exp_avg`, `exp_avg_sq` (+ `max_exp_avg_sq` with amsgrad);
 //! Adamax: `step`, `exp_avg`, `exp_inf`.
+//!
+//! Adam and AdamW update a parameter on a GPU with the fused CUDA kernel, keeping `exp_avg`
+//! and `exp_avg_sq` there; AMSGrad and Adamax run on the host only (a GPU parameter is an
+//! error naming the optimizer).
 
 use arc_core::Result;
 use arc_core::nn::{Optimizer, OptimizerState, Param};
 use arc_core::spec::Config;
-use arc_core::tensor::fused::{AdamConfig, adam_update};
+use arc_core::tensor::fused::{AdamConfig, adam_update, adam_update_tensor};
 use serde::Deserialize;
 
-use super::common::{Slot, StateTable, check_slot, non_negative, resolve_lr, unit_interval, update_params};
+use super::common::{
+    Slot, StateTable, check_slot, device_grads, host_only, non_negative, resolve_lr, split_by_device, unit_interval,
+    update_params,
+};
 
 /// The config of `core.Adam` and `core.AdamW` (PyTorch's names and defaults).
 #[derive(Debug, Deserialize)]
@@ -142,8 +149,9 @@ impl Optimizer for Adam {
         let mut state = std::mem::replace(&mut self.state, StateTable::new(vec![], vec![]));
         let this = &*self;
         let n_buffers = if this.amsgrad { 3 } else { 2 };
-        let result = update_params(params, this.maximize, |name, shape, p, g| {
-            let slot = state.slot(name, || Slot::new(shape, vec![0.0], n_buffers, 0.0));
+        let (host, device) = split_by_device(params);
+        let result = update_params(this.variant.name(), &host, this.maximize, |name, shape, p, g| {
+            let slot = state.slot(name, || Slot::new(shape, vec![0.0], n_buffers, 0.0))?;
             check_slot(name, slot, p.len())?;
             slot.scalars[0] += 1.0;
             let step = slot.scalars[0];
@@ -163,7 +171,8 @@ impl Optimizer for Adam {
                     adam_update(p, g, m, v, step as u64, &config)
                 }
             }
-        });
+        })
+        .and_then(|()| this.device_step(&mut state, &device));
         self.state = state;
         result
     }
@@ -172,6 +181,38 @@ impl Optimizer for Adam {
 }
 
 impl Adam {
+    /// The fused Adam / AdamW config.
+    fn fused_config(&self) -> AdamConfig {
+        AdamConfig {
+            lr: self.lr as f32,
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            eps: self.eps as f32,
+            weight_decay: self.weight_decay as f32,
+            decoupled_weight_decay: self.variant == Variant::AdamW,
+        }
+    }
+
+    /// Adam / AdamW on GPU parameters: the CUDA kernel, with the moments kept on the device.
+    fn device_step(&self, state: &mut StateTable, params: &[(&str, &Param)]) -> Result<()> {
+        let config = self.fused_config();
+        for (name, param, value, grad) in device_grads(params, self.maximize)? {
+            if self.variant == Variant::Adamax || self.amsgrad {
+                return Err(host_only(self.variant.name(), name, value.device()));
+            }
+            let slot = state.device_slot(name, &value)?;
+            let [m, v] = &slot.buffers[..] else {
+                return Err(host_only(self.variant.name(), name, value.device()));
+            };
+            let step = slot.scalars[0] + 1.0;
+            let (new_value, m, v) = adam_update_tensor(&value, &grad, m, v, step as u64, &config)?;
+            slot.scalars[0] = step;
+            slot.buffers = vec![m, v];
+            param.set(new_value)?;
+        }
+        Ok(())
+    }
+
     /// Adam / AdamW with AMSGrad, element by element in PyTorch's order.
     fn amsgrad(&self, p: &mut [f32], g: &[f32], slot: &mut Slot, step: f64) -> Result<()> {
         let (b1, b2) = (self.beta1, self.beta2);
@@ -236,6 +277,35 @@ mod tests {
         let mut opt = build(Adam::adamw_from_config, "lr: 0.1\nweight_decay: 0.1")?;
         let p = scalar_param(1.0)?;
         assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 0.89, 1e-6);
+        Ok(())
+    }
+
+    /// The GPU path's logic (moments as tensors, the tensor-level update), run on host
+    /// tensors, against the host path; AMSGrad and Adamax refuse it.
+    #[test]
+    fn the_device_path_matches_the_host_path() -> Result<()> {
+        for (variant, yaml) in [(Variant::Adam, "lr: 0.1\nweight_decay: 0.1"), (Variant::AdamW, "maximize: true")] {
+            let config = Config::from_yaml(yaml)?;
+            let (mut host, dev) = (Adam::build(variant, &config)?, Adam::build(variant, &config)?);
+            let mut dev_state = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+            let (a, b) = (scalar_param(1.0)?, scalar_param(1.0)?);
+            for g in [0.5, -0.25, 1.0] {
+                for p in [&a, &b] {
+                    p.zero_grad();
+                    p.value().mul_scalar(g)?.sum_all()?.backward()?;
+                }
+                host.step(&[("p", &a)])?;
+                dev.device_step(&mut dev_state, &[("p", &b)])?;
+                assert_near(b.value().item()?, f64::from(a.value().item()?), 1e-6);
+            }
+            assert_eq!(host.state().scalars, dev_state.to_state().scalars);
+        }
+        let amsgrad = Adam::build(Variant::Adam, &Config::from_yaml("amsgrad: true")?)?;
+        let p = scalar_param(1.0)?;
+        p.value().sum_all()?.backward()?;
+        let mut state = StateTable::new(vec!["step"], vec![]);
+        let err = amsgrad.device_step(&mut state, &[("p", &p)]).unwrap_err();
+        assert!(err.to_string().contains("core.Adam"), "{err}");
         Ok(())
     }
 }

@@ -262,6 +262,17 @@ impl Adaptive {
     }
 }
 
+impl Adaptive {
+    /// The registered name, for errors.
+    fn name(&self) -> &'static str {
+        match self.rule {
+            Rule::Rmsprop { .. } => "core.RMSprop",
+            Rule::Adagrad { .. } => "core.Adagrad",
+            Rule::Adadelta { .. } => "core.Adadelta",
+        }
+    }
+}
+
 impl Optimizer for Adaptive {
     fn step(&mut self, params: &[(&str, &Param)]) -> Result<()> {
         let mut state = std::mem::replace(&mut self.state, StateTable::new(vec![], vec![]));
@@ -271,8 +282,8 @@ impl Optimizer for Adaptive {
             Rule::Adagrad { initial_accumulator_value, .. } => (1, initial_accumulator_value as f32),
             Rule::Adadelta { .. } => (2, 0.0),
         };
-        let result = update_params(params, this.maximize, |name, shape, p, g| {
-            let slot = state.slot(name, || Slot::new(shape, vec![0.0], buffers, fill));
+        let result = update_params(this.name(), params, this.maximize, |name, shape, p, g| {
+            let slot = state.slot(name, || Slot::new(shape, vec![0.0], buffers, fill))?;
             check_slot(name, slot, p.len())?;
             slot.scalars[0] += 1.0;
             this.update(p, g, slot);

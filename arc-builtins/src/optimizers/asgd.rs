@@ -101,8 +101,8 @@ impl Optimizer for Asgd {
         let (lr, lambd, alpha, t0) = (self.lr, self.lambd, self.alpha, self.t0);
         let wd = self.weight_decay as f32;
         let state = &mut self.state;
-        update_params(params, self.maximize, |name, shape, p, g| {
-            let slot = state.slot(name, || Slot::new(shape, vec![0.0, f32_precision(lr), 1.0], 1, 0.0));
+        update_params(NAME, params, self.maximize, |name, shape, p, g| {
+            let slot = state.slot(name, || Slot::new(shape, vec![0.0, f32_precision(lr), 1.0], 1, 0.0))?;
             check_slot(name, slot, p.len())?;
             slot.scalars[0] += 1.0;
             let (step, eta, mu) = (slot.scalars[0], slot.scalars[1], slot.scalars[2]);

@@ -1,12 +1,18 @@
 //! Plumbing shared by the built-in optimizers: config checks with PyTorch's bounds, the
 //! per-parameter state kept by name (and its checkpoint form), and the loop that hands each
 //! parameter's data and gradient to an update rule as plain slices.
+//!
+//! On a GPU: `core.SGD`, `core.Adam` and `core.AdamW` (without AMSGrad) keep their state as
+//! device tensors ([`DeviceSlot`]) and update through the fused CUDA kernels
+//! (`sgd_update_tensor`, `adam_update_tensor`); every other optimizer rejects a parameter on
+//! a GPU with an error naming itself and these three (or `device: cpu`) rather than copying
+//! each step through the host. A checkpoint's state is always host tensors.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use arc_core::nn::{OptimizerState, Param};
-use arc_core::{Error, Result, Tensor};
+use arc_core::{Device, Error, Result, Tensor};
 
 /// An [`Error::InvalidConfig`] for `component`.
 pub(crate) fn invalid(component: &str, message: String) -> Error {
@@ -74,25 +80,72 @@ pub(crate) struct StateTable {
     scalar_names: Vec<&'static str>,
     buffer_names: Vec<&'static str>,
     slots: BTreeMap<String, Slot>,
+    /// The state of parameters on a GPU (a name is in `slots` or here, never both).
+    device_slots: BTreeMap<String, DeviceSlot>,
+}
+
+/// One GPU parameter's state: the scalars on the host, the buffers as tensors on the
+/// parameter's device (replaced, never written in place, at each step).
+#[derive(Clone, Debug)]
+pub(crate) struct DeviceSlot {
+    /// Scalar state, by the table's `scalar_names`.
+    pub scalars: Vec<f64>,
+    /// Buffers, by the table's `buffer_names`, each of the parameter's shape.
+    pub buffers: Vec<Tensor>,
 }
 
 impl StateTable {
     /// An empty table whose slots hold these scalars and buffers.
     pub fn new(scalar_names: Vec<&'static str>, buffer_names: Vec<&'static str>) -> Self {
-        Self { scalar_names, buffer_names, slots: BTreeMap::new() }
+        Self { scalar_names, buffer_names, slots: BTreeMap::new(), device_slots: BTreeMap::new() }
     }
 
-    /// The slot of `name`, created by `init` on the parameter's first step.
-    pub fn slot(&mut self, name: &str, init: impl FnOnce() -> Slot) -> &mut Slot {
-        if !self.slots.contains_key(name) {
-            self.slots.insert(name.to_owned(), init());
+    /// The host slot of `name`, created by `init` on the parameter's first step (or copied
+    /// from the GPU when the parameter moved back to the host).
+    pub fn slot(&mut self, name: &str, init: impl FnOnce() -> Slot) -> Result<&mut Slot> {
+        if let Some(d) = self.device_slots.remove(name) {
+            let shape = d.buffers.first().map(|b| b.shape().to_vec()).unwrap_or_default();
+            let buffers = d.buffers.iter().map(Tensor::to_vec).collect::<Result<Vec<_>>>()?;
+            self.slots.insert(name.to_owned(), Slot { shape, scalars: d.scalars, buffers });
         }
-        self.slots.get_mut(name).expect("the slot was inserted just above")
+        Ok(self.slots.entry(name.to_owned()).or_insert_with(init))
+    }
+
+    /// The device slot of `name` on `value`'s device: created on the first step (scalars 0,
+    /// buffers zeros of `value`'s shape), or moved there from the host (a loaded checkpoint)
+    /// or another GPU.
+    pub fn device_slot(&mut self, name: &str, value: &Tensor) -> Result<&mut DeviceSlot> {
+        let device = value.device();
+        let slot = match (self.device_slots.remove(name), self.slots.remove(name)) {
+            (Some(d), _) => DeviceSlot {
+                scalars: d.scalars,
+                buffers: d.buffers.iter().map(|b| b.to_device(device)).collect::<Result<_>>()?,
+            },
+            (None, Some(host)) => {
+                check_slot(name, &host, value.numel())?;
+                let buffers = host
+                    .buffers
+                    .into_iter()
+                    .map(|b| Tensor::from_vec(b, value.shape())?.to_device(device))
+                    .collect::<Result<_>>()?;
+                DeviceSlot { scalars: host.scalars, buffers }
+            }
+            (None, None) => DeviceSlot {
+                scalars: vec![0.0; self.scalar_names.len()],
+                buffers: (0..self.buffer_names.len())
+                    .map(|_| Tensor::zeros(value.shape()).to_device(device))
+                    .collect::<Result<_>>()?,
+            },
+        };
+        if slot.buffers.iter().any(|b| b.shape() != value.shape()) {
+            return Err(bad_state(name, "state whose size differs from the parameter's"));
+        }
+        Ok(self.device_slots.entry(name.to_owned()).or_insert(slot))
     }
 
     /// Whether `name` has state yet (SGD's momentum buffer starts on the first step).
     pub fn contains(&self, name: &str) -> bool {
-        self.slots.contains_key(name)
+        self.slots.contains_key(name) || self.device_slots.contains_key(name)
     }
 
     /// The checkpoint form.
@@ -105,6 +158,17 @@ impl StateTable {
             for (key, buffer) in self.buffer_names.iter().zip(&slot.buffers) {
                 let tensor = Tensor::from_vec(buffer.clone(), &slot.shape)
                     .expect("a slot's buffers hold its parameter's element count");
+                state.tensors.insert(format!("{param}.{key}"), tensor);
+            }
+        }
+        for (param, slot) in &self.device_slots {
+            for (key, value) in self.scalar_names.iter().zip(&slot.scalars) {
+                state.scalars.insert(format!("{param}.{key}"), *value);
+            }
+            for (key, buffer) in self.buffer_names.iter().zip(&slot.buffers) {
+                // A checkpoint holds host tensors; should the copy fail the device tensor
+                // is kept (its values can still be read).
+                let tensor = buffer.to_device(Device::Cpu).unwrap_or_else(|_| buffer.clone());
                 state.tensors.insert(format!("{param}.{key}"), tensor);
             }
         }
@@ -153,6 +217,7 @@ impl StateTable {
             slots.insert(param.clone(), Slot { shape, scalars: scalar_values, buffers: buffer_values });
         }
         self.slots = slots;
+        self.device_slots.clear();
         Ok(())
     }
 }
@@ -166,10 +231,62 @@ fn bad_state(key: &str, what: &'static str) -> Error {
     }
 }
 
+/// The error of an optimizer that runs on the host only, given a parameter on a GPU.
+pub(crate) fn host_only(component: &str, name: &str, device: Device) -> Error {
+    invalid(
+        component,
+        format!(
+            "parameter `{name}` is on {device}, but {component} updates parameters on the cpu only; \
+             on a GPU use core.SGD, core.Adam or core.AdamW (without amsgrad), or train with `device: cpu`"
+        ),
+    )
+}
+
+/// Parameters under their names, as an optimizer step takes them.
+pub(crate) type Named<'a> = Vec<(&'a str, &'a Param)>;
+
+/// `params` split into those on the host and those on a GPU.
+pub(crate) fn split_by_device<'a>(params: &[(&'a str, &'a Param)]) -> (Named<'a>, Named<'a>) {
+    params.iter().partition(|(_, p)| p.value().device().is_cpu())
+}
+
+/// The GPU parameters among `params` that have a gradient, as `(name, param, value, grad)`
+/// with the gradient negated when `maximize`; a gradient of another shape or device is an
+/// error.
+pub(crate) fn device_grads<'a>(
+    params: &[(&'a str, &'a Param)],
+    maximize: bool,
+) -> Result<Vec<(&'a str, &'a Param, Tensor, Tensor)>> {
+    let mut out = Vec::new();
+    for &(name, param) in params {
+        let Some(grad) = param.grad() else { continue };
+        let value = param.value();
+        if grad.shape() != value.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "optimizer step",
+                lhs: value.shape().to_vec(),
+                rhs: grad.shape().to_vec(),
+            });
+        }
+        if grad.device() != value.device() {
+            return Err(Error::DeviceMismatch {
+                op: "optimizer step",
+                expected: value.device().to_string(),
+                got: grad.device(),
+            });
+        }
+        let grad = if maximize { grad.neg()? } else { grad };
+        out.push((name, param, value, grad));
+    }
+    Ok(out)
+}
+
 /// Runs `update(name, shape, data, grad)` for every parameter that has a gradient (PyTorch skips
 /// `grad is None`), then stores the updated data with [`Param::set`]. With `maximize` the
-/// rule sees the negated gradient, as in PyTorch.
+/// rule sees the negated gradient, as in PyTorch. A parameter on a GPU is an error naming
+/// `component` (these rules run on host slices).
 pub(crate) fn update_params(
+    component: &str,
     params: &[(&str, &Param)],
     maximize: bool,
     mut update: impl FnMut(&str, &[usize], &mut [f32], &[f32]) -> Result<()>,
@@ -177,6 +294,9 @@ pub(crate) fn update_params(
     for &(name, param) in params {
         let Some(grad) = param.grad() else { continue };
         let value = param.value();
+        if !value.device().is_cpu() {
+            return Err(host_only(component, name, value.device()));
+        }
         let mut data = value.to_vec()?;
         let mut g: Cow<'_, [f32]> = match grad.as_f32_slice() {
             Some(s) => Cow::Borrowed(s),
@@ -259,11 +379,38 @@ mod tests {
             shape: vec![2],
             scalars: vec![3.0],
             buffers: vec![vec![1.0, 2.0], vec![3.0, 4.0]],
-        });
+        })?;
         let state = table.to_state();
         let mut loaded = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
         loaded.load(&state)?;
         assert_eq!(loaded.slots, table.slots);
+        Ok(())
+    }
+
+    /// Device slots (what GPU parameters use; exercised here with host tensors): created
+    /// zeroed, taken over from a loaded host slot, checkpointed, and checked for size.
+    #[test]
+    fn device_slots_start_zeroed_take_over_loaded_state_and_checkpoint() -> Result<()> {
+        let mut table = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+        let value = Tensor::zeros(&[2]);
+        let slot = table.device_slot("w", &value)?;
+        assert_eq!(slot.scalars, [0.0]);
+        assert_eq!(slot.buffers.iter().map(Tensor::to_vec).collect::<Result<Vec<_>>>()?, [[0.0; 2]; 2]);
+        slot.scalars[0] = 3.0;
+        slot.buffers = vec![Tensor::from_vec(vec![1.0, 2.0], &[2])?, Tensor::from_vec(vec![3.0, 4.0], &[2])?];
+        assert!(table.contains("w"));
+        let state = table.to_state();
+        assert_eq!(state.scalars["w.step"], 3.0);
+        assert_eq!(state.tensors["w.exp_avg_sq"].to_vec()?, [3.0, 4.0]);
+        // A loaded checkpoint is a host slot until the parameter's next device step.
+        let mut loaded = StateTable::new(vec!["step"], vec!["exp_avg", "exp_avg_sq"]);
+        loaded.load(&state)?;
+        let slot = loaded.device_slot("w", &value)?;
+        assert_eq!((slot.scalars.clone(), slot.buffers[0].to_vec()?), (vec![3.0], vec![1.0, 2.0]));
+        // And back to a host slot when the parameter is on the host again.
+        assert_eq!(loaded.slot("w", || unreachable!("the slot exists"))?.buffers[1], [3.0, 4.0]);
+        // A parameter of another size is refused.
+        assert!(loaded.device_slot("w", &Tensor::zeros(&[3])).is_err());
         Ok(())
     }
 

@@ -155,7 +155,8 @@ pub(crate) fn flat_grad(params: &[(&str, &Param)], maximize: bool) -> Result<Vec
     Ok(flat)
 }
 
-/// `p += t * d` over the flattened parameters.
+/// `p += t * d` over the flattened parameters (each stays on its device: LBFGS keeps its
+/// history on the host and copies a GPU parameter through it at each evaluation).
 pub(crate) fn add_to_params(params: &[(&str, &Param)], t: f32, d: &[f32]) -> Result<()> {
     let mut offset = 0;
     for (_, param) in params {
@@ -166,7 +167,7 @@ pub(crate) fn add_to_params(params: &[(&str, &Param)], t: f32, d: &[f32]) -> Res
         };
         data.iter_mut().zip(slice).for_each(|(p, &x)| *p += t * x);
         offset += data.len();
-        param.set(Tensor::from_vec(data, value.shape())?)?;
+        param.set(Tensor::from_vec(data, value.shape())?.to_device(value.device())?)?;
     }
     Ok(())
 }

@@ -10,16 +10,18 @@
 //! p = p - lr * g
 //! ```
 //!
-//! State per parameter (momentum > 0 only): `momentum_buffer`.
+//! State per parameter (momentum > 0 only): `momentum_buffer`. A parameter on a GPU keeps it
+//! there and is updated by the fused CUDA kernel.
 
 use arc_core::Result;
 use arc_core::nn::{Optimizer, OptimizerState, Param};
 use arc_core::spec::Config;
-use arc_core::tensor::fused::{SgdConfig as FusedSgd, sgd_update};
+use arc_core::tensor::fused::{SgdConfig as FusedSgd, sgd_update, sgd_update_tensor};
 use serde::Deserialize;
 
 use super::common::{
-    Slot, StateTable, check_slot, closed_unit_interval, invalid, non_negative, resolve_lr, unit_interval, update_params,
+    Slot, StateTable, check_slot, closed_unit_interval, device_grads, invalid, non_negative, resolve_lr,
+    split_by_device, unit_interval, update_params,
 };
 
 const NAME: &str = "core.SGD";
@@ -94,19 +96,37 @@ impl Optimizer for Sgd {
             nesterov: self.nesterov,
         };
         let state = &mut self.state;
-        update_params(params, self.maximize, |name, shape, p, g| {
+        let (host, device) = split_by_device(params);
+        update_params(NAME, &host, self.maximize, |name, shape, p, g| {
             if config.momentum == 0.0 {
                 return sgd_update(p, g, &mut [], &config, true);
             }
             // PyTorch starts the buffer as a copy of the first step's gradient.
             let first_step = !state.contains(name);
-            let slot = state.slot(name, || Slot::new(shape, vec![], 1, 0.0));
+            let slot = state.slot(name, || Slot::new(shape, vec![], 1, 0.0))?;
             check_slot(name, slot, p.len())?;
             sgd_update(p, g, &mut slot.buffers[0], &config, first_step)
-        })
+        })?;
+        device_step(state, &device, self.maximize, &config)
     }
 
     per_parameter_state_accessors!();
+}
+
+/// SGD on GPU parameters: the CUDA kernel, the momentum buffer kept on the device.
+fn device_step(state: &mut StateTable, params: &[(&str, &Param)], maximize: bool, config: &FusedSgd) -> Result<()> {
+    for (name, param, value, grad) in device_grads(params, maximize)? {
+        if config.momentum == 0.0 {
+            param.set(sgd_update_tensor(&value, &grad, None, config, true)?.0)?;
+            continue;
+        }
+        let first_step = !state.contains(name);
+        let slot = state.device_slot(name, &value)?;
+        let (new_value, buffer) = sgd_update_tensor(&value, &grad, slot.buffers.first(), config, first_step)?;
+        slot.buffers = buffer.into_iter().collect();
+        param.set(new_value)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -126,6 +146,36 @@ mod tests {
         let mut opt = build(Sgd::from_config, "learning_rate: 0.1\nmaximize: true")?;
         let p = scalar_param(1.0)?;
         assert_near(step(opt.as_mut(), &p, &[0.5])?[0], 1.05, 1e-7);
+        Ok(())
+    }
+
+    /// The GPU path's logic (state as tensors, the tensor-level update), run on host
+    /// tensors, against the host path.
+    #[test]
+    fn the_device_path_matches_the_host_path() -> Result<()> {
+        let config = FusedSgd { lr: 0.1, momentum: 0.9, dampening: 0.1, weight_decay: 0.01, nesterov: false };
+        for maximize in [false, true] {
+            let (mut host, mut dev) = (StateTable::new(vec![], vec!["momentum_buffer"]), {
+                StateTable::new(vec![], vec!["momentum_buffer"])
+            });
+            let (a, b) = (scalar_param(1.0)?, scalar_param(1.0)?);
+            for g in [0.5, -0.25, 1.0] {
+                for p in [&a, &b] {
+                    p.zero_grad();
+                    p.value().mul_scalar(g)?.sum_all()?.backward()?;
+                }
+                update_params(NAME, &[("p", &a)], maximize, |name, shape, p, g| {
+                    let first_step = !host.contains(name);
+                    let slot = host.slot(name, || Slot::new(shape, vec![], 1, 0.0))?;
+                    sgd_update(p, g, &mut slot.buffers[0], &config, first_step)
+                })?;
+                device_step(&mut dev, &[("p", &b)], maximize, &config)?;
+                assert_near(b.value().item()?, f64::from(a.value().item()?), 1e-7);
+            }
+            assert_eq!(host.to_state().tensors["p.momentum_buffer"].to_vec()?, {
+                dev.to_state().tensors["p.momentum_buffer"].to_vec()?
+            });
+        }
         Ok(())
     }
 }

@@ -381,6 +381,23 @@ impl GraphModel {
             .map_err(|e| Error::ModelDir { path: file.into(), message: e.to_string() })
     }
 
+    /// Moves every parameter and buffer to `device` (a copy each; those already there stay).
+    /// Parameters are replaced through [`Param::set`] (their gradients are dropped) and buffers
+    /// through the layers' `load_buffers`, so every layer that names its state moves with no
+    /// code of its own.
+    pub fn to_device(&self, device: crate::Device) -> Result<()> {
+        let mut result = Ok(());
+        self.visit_params(&mut |_, p| {
+            if result.is_ok() {
+                result = p.to_device(device);
+            }
+        });
+        result?;
+        let moved: BTreeMap<String, Tensor> =
+            self.named_buffers().into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<Result<_>>()?;
+        self.load_buffers_under("", &mut |name| moved.get(name).cloned())
+    }
+
     /// Switches every layer between training and evaluation.
     pub fn set_training(&mut self, training: bool) {
         for node in &mut self.nodes {

@@ -48,6 +48,16 @@ impl Param {
         Ok(())
     }
 
+    /// Moves the value to `device` (a copy; nothing happens when it is already there). Like
+    /// [`set`](Self::set), the moved value starts without a gradient.
+    pub fn to_device(&self, device: crate::Device) -> Result<()> {
+        let value = self.value();
+        if value.device() == device {
+            return Ok(());
+        }
+        self.set(value.to_device(device)?)
+    }
+
     /// The accumulated gradient, if any.
     pub fn grad(&self) -> Option<Tensor> {
         self.value.read().unwrap_or_else(|e| e.into_inner()).grad()

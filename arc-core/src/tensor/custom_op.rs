@@ -1,12 +1,28 @@
 //! Custom ops for plugins (candle's `custom_op.rs` pattern): a plugin supplies a fused CPU
 //! kernel, optionally CUDA C source for the GPU backend, and optionally a backward. A missing
 //! backward is an error the moment a gradient is needed through the op, never a silent zero.
+//!
+//! On a GPU (every input on one CUDA device):
+//! - with [`CustomOp::cuda_source`], the source is compiled by NVRTC once per device and
+//!   process, and the kernel [`CustomOp::cuda_kernel_name`] runs with the signature
+//!   `extern "C" __global__ void k(const float* in0, …, const float* in{k-1}, float* out, long long n, …)`:
+//!   inputs contiguous row-major f32, `out` of [`CustomOp::cuda_output_shape`] with `n`
+//!   elements, then one `long long` per [`CustomOp::cuda_scalar_args`] entry; a 1-D launch
+//!   of 256-thread blocks that the kernel covers with a grid-stride loop (`GRID_STRIDE(i, n)`
+//!   and the rest of Arc's `common.cuh` are prepended to the source). The kernel must write
+//!   every one of the `n` output elements (the buffer starts uninitialised);
+//! - without one, the inputs are copied to the host, [`CustomOp::forward_cpu`] runs there and
+//!   the output is copied back (and [`CustomOp::backward`] likewise runs on host copies), so
+//!   every plugin op works on a GPU, slowly.
+//!
+//! Either way the output lives on the inputs' device, and the gradients `backward` returns
+//! are moved to their inputs' devices (a backward that builds host tensors still works).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::Tensor;
 use super::autograd::{attach, needs_grad, no_grad};
+use super::{Device, Tensor};
 use crate::{Error, Result};
 
 /// An op implemented outside arc-core.
@@ -42,9 +58,30 @@ pub trait CustomOp: Send + Sync {
     /// Computes the output on the CPU. Runs with gradient recording off.
     fn forward_cpu(&self, inputs: &[&Tensor]) -> Result<Tensor>;
 
-    /// CUDA C source of the op's kernel, for the GPU backend (compiled by NVRTC there).
+    /// CUDA C source of the op's kernel, for the GPU backend (compiled by NVRTC there; see
+    /// the module docs for the kernel's signature). `None` runs [`forward_cpu`](Self::forward_cpu)
+    /// on host copies of GPU inputs.
     fn cuda_source(&self) -> Option<&str> {
         None
+    }
+
+    /// The `extern "C"` kernel in [`cuda_source`](Self::cuda_source) to launch. The default
+    /// is the op's name after its last `.` (`plugin.cube` → `cube`).
+    fn cuda_kernel_name(&self) -> &str {
+        self.name().rsplit('.').next().unwrap_or_default()
+    }
+
+    /// The shape of the CUDA kernel's output. The default is the first input's shape (an
+    /// elementwise op).
+    fn cuda_output_shape(&self, inputs: &[&Tensor]) -> Result<Vec<usize>> {
+        Ok(inputs.first().map(|t| t.shape().to_vec()).unwrap_or_default())
+    }
+
+    /// Extra integer arguments of the CUDA kernel (sizes it needs besides the element
+    /// count), passed after `n` as `long long` each. The default is none.
+    fn cuda_scalar_args(&self, inputs: &[&Tensor]) -> Result<Vec<i64>> {
+        let _ = inputs;
+        Ok(Vec::new())
     }
 
     /// Gradients with respect to each input, given the output's gradient; `None` for inputs
@@ -58,10 +95,12 @@ pub trait CustomOp: Send + Sync {
 impl Tensor {
     /// Runs a custom op and, when an input requires grad, records it in the graph with the
     /// op's `backward`.
+    /// On a GPU the op's CUDA kernel runs (or `forward_cpu` on host copies); see the module
+    /// docs.
     pub fn apply_custom(op: Arc<dyn CustomOp>, inputs: &[&Tensor]) -> Result<Tensor> {
         let out = {
             let _guard = no_grad();
-            op.forward_cpu(inputs)?.detach()
+            forward(op.as_ref(), inputs)?.detach()
         };
         if !needs_grad(inputs) {
             return Ok(out);
@@ -75,10 +114,43 @@ impl Tensor {
             Some(saved),
             Box::new(move |a| {
                 let ins: Vec<&Tensor> = a.inputs.iter().collect();
-                op.backward(&ins, a.output(), a.grad)
+                let grads = if op.cuda_source().is_none() && ins.iter().any(|t| !t.device().is_cpu()) {
+                    // A host-only op: its backward runs on host copies too.
+                    let host = ins.iter().map(|t| t.to_device(Device::Cpu)).collect::<Result<Vec<_>>>()?;
+                    let refs: Vec<&Tensor> = host.iter().collect();
+                    let (out, grad) = (a.output().to_device(Device::Cpu)?, a.grad.to_device(Device::Cpu)?);
+                    op.backward(&refs, &out, &grad)?
+                } else {
+                    op.backward(&ins, a.output(), a.grad)?
+                };
+                // A backward written for the host may return host tensors for GPU inputs.
+                grads
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, g)| match (g, ins.get(i)) {
+                        (Some(g), Some(x)) if g.device() != x.device() => g.to_device(x.device()).map(Some),
+                        (g, _) => Ok(g),
+                    })
+                    .collect()
             }),
         ))
     }
+}
+
+/// The op's output on its inputs' device.
+fn forward(op: &dyn CustomOp, inputs: &[&Tensor]) -> Result<Tensor> {
+    let Some(gpu) = inputs.iter().map(|t| t.device()).find(|d| !d.is_cpu()) else {
+        return op.forward_cpu(inputs);
+    };
+    if let Some(source) = op.cuda_source() {
+        return super::cuda::custom_forward(op, source, inputs);
+    }
+    if let Some(other) = inputs.iter().find(|t| t.device() != gpu) {
+        return Err(Error::DeviceMismatch { op: "custom op", expected: gpu.to_string(), got: other.device() });
+    }
+    let host = inputs.iter().map(|t| t.to_device(Device::Cpu)).collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&Tensor> = host.iter().collect();
+    op.forward_cpu(&refs)?.to_device(gpu)
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub(crate) use cuda_stub as cuda;
 
 pub use autograd::{NoGradGuard, is_grad_enabled, no_grad};
 #[cfg(feature = "cuda")]
+pub use cuda::bench as cuda_bench;
+#[cfg(feature = "cuda")]
 pub use cuda::{compile_all_kernels, compile_source};
 pub use custom_op::CustomOp;
 pub use device::{DType, Device, cuda_device_count};

@@ -43,6 +43,9 @@ pub fn clip_grad_norm(params: &[&Param], max_norm: f64, norm_type: f64) -> Resul
     if grads.is_empty() {
         return Ok(0.0);
     }
+    if grads.iter().any(|(_, g)| !g.device().is_cpu()) {
+        return clip_grad_norm_on_device(&grads, max_norm, norm_type);
+    }
     let mut norms = Vec::with_capacity(grads.len());
     for (_, g) in &grads {
         norms.push(vector_norm(g.to_vec()?.iter().map(|&x| f64::from(x)), norm_type));
@@ -57,11 +60,57 @@ pub fn clip_grad_norm(params: &[&Param], max_norm: f64, norm_type: f64) -> Resul
     Ok(f64::from(total))
 }
 
-/// Clamps every gradient element of `params` into `[-value, value]`.
+/// [`clip_grad_norm`] where a gradient lives on a GPU: each norm and the total are computed
+/// with tensor ops on the gradients' device, the total is the one scalar read back, and the
+/// gradients are scaled there (they never visit the host).
+fn clip_grad_norm_on_device(grads: &[(&Param, Tensor)], max_norm: f64, norm_type: f64) -> Result<f64> {
+    let _no_grad = crate::tensor::no_grad();
+    let p = norm_type as f32;
+    let mut total: Option<Tensor> = None;
+    for (_, g) in grads {
+        // The per-gradient terms combine into the total: max for p = inf, else the sum of
+        // norm^p (= the sum of |g|^p, all in f32 on the device).
+        let term = if norm_type.is_infinite() {
+            g.abs()?.flatten_all()?.max(&[0], false)?
+        } else if norm_type == 2.0 {
+            g.square()?.sum_all()?
+        } else if norm_type == 1.0 {
+            g.abs()?.sum_all()?
+        } else {
+            g.abs()?.powf(p)?.sum_all()?
+        };
+        total = Some(match total {
+            None => term,
+            Some(acc) if norm_type.is_infinite() => acc.maximum(&term)?,
+            Some(acc) => acc.add(&term.to_device(acc.device())?)?,
+        });
+    }
+    let Some(total) = total else { return Ok(0.0) };
+    let total = if norm_type.is_infinite() || norm_type == 1.0 {
+        total
+    } else if norm_type == 2.0 {
+        total.sqrt()?
+    } else {
+        total.powf(1.0 / p)?
+    };
+    let total = total.item()?;
+    let coef = (max_norm as f32 / (total + 1e-6)).min(1.0);
+    for (param, g) in grads {
+        replace_grad(param, g.mul_scalar(coef)?);
+    }
+    Ok(f64::from(total))
+}
+
+/// Clamps every gradient element of `params` into `[-value, value]` (on the gradient's
+/// device).
 pub fn clip_grad_value(params: &[&Param], value: f64) -> Result<()> {
     let v = value as f32;
     for param in params {
         let Some(g) = param.grad() else { continue };
+        if !g.device().is_cpu() {
+            replace_grad(param, g.clamp(-v, v)?);
+            continue;
+        }
         let clamped = g.to_vec()?.into_iter().map(|x| x.clamp(-v, v)).collect();
         replace_grad(param, Tensor::from_vec(clamped, g.shape())?);
     }
@@ -116,6 +165,29 @@ mod tests {
         let coef = 2.0f32 / (4.0 + 1e-6);
         assert_eq!(a.grad().unwrap().to_vec()?, [coef, -4.0 * coef]);
         assert_eq!(b.grad().unwrap().to_vec()?, [2.0 * coef]);
+        Ok(())
+    }
+
+    /// The tensor-op path (what GPU gradients take), run on the CPU, against the host path.
+    #[test]
+    fn the_device_path_matches_the_host_path() -> Result<()> {
+        let grads: [&[f32]; 2] = [&[3.0, -4.0, 0.5, 2.0], &[1.5, -0.25]];
+        for norm_type in [2.0, 1.0, 3.0, f64::INFINITY] {
+            for max_norm in [0.5, 100.0] {
+                let host: Vec<Param> = grads.iter().map(|g| param_with_grad(g)).collect::<Result<_>>()?;
+                let dev: Vec<Param> = grads.iter().map(|g| param_with_grad(g)).collect::<Result<_>>()?;
+                let want = clip_grad_norm(&host.iter().collect::<Vec<_>>(), max_norm, norm_type)?;
+                let pairs: Vec<(&Param, Tensor)> = dev.iter().map(|p| (p, p.grad().expect("a gradient"))).collect();
+                let got = clip_grad_norm_on_device(&pairs, max_norm, norm_type)?;
+                assert!((want - got).abs() <= 1e-5 * want, "p = {norm_type}: {want} vs {got}");
+                for (a, b) in host.iter().zip(&dev) {
+                    let (ga, gb) = (a.grad().expect("clipped").to_vec()?, b.grad().expect("clipped").to_vec()?);
+                    for (x, y) in ga.iter().zip(&gb) {
+                        assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "p = {norm_type}: {ga:?} vs {gb:?}");
+                    }
+                }
+            }
+        }
         Ok(())
     }
 

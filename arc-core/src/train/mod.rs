@@ -34,7 +34,7 @@ use crate::plugin::PluginManager;
 use crate::process::{FittedState, Pipeline, ProcessorStep, StepInput};
 use crate::spec::{ArcSpec, Config, FeaturesSpec as Features, TrainerSpec};
 use crate::tensor::{Rng, no_grad};
-use crate::{DType, Error, Result, Tensor};
+use crate::{DType, Device, Error, Result, Tensor};
 
 /// A trained model: the graph with its weights, the pipeline's fitted
 /// state and the history.
@@ -55,6 +55,12 @@ struct Split {
 }
 
 impl Split {
+    /// The split on `device` (the same tensors when already there).
+    fn to_device(&self, device: Device) -> Result<Split> {
+        let inputs = self.inputs.iter().map(|(k, t)| Ok((k.clone(), t.to_device(device)?))).collect::<Result<_>>()?;
+        Ok(Split { inputs, target: self.target.to_device(device)?, rows: self.rows })
+    }
+
     fn select(&self, rows: &[usize]) -> Result<Split> {
         let index = Tensor::from_vec_i64(rows.iter().map(|&r| r as i64).collect(), &[rows.len()])?;
         let inputs =
@@ -85,6 +91,16 @@ pub fn train(
 /// Each epoch: validation loss and metrics, then `early_stopping`, which
 /// may end training (recorded in [`History::stopped_early`]) and restore
 /// the best epoch's weights.
+///
+/// On a GPU (`trainer.config.device`, see [`resolve_device`]) the model's
+/// parameters and buffers move there once, the validation split once and
+/// each training batch as it is drawn. The per-batch loss stays on the
+/// device, summed there: one scalar is read per epoch (the logging step),
+/// where the non-finite check then runs (naming the epoch's last batch),
+/// unless the observer asks for every batch's loss
+/// ([`TrainObserver::wants_batch_loss`]). Checkpoints see the model on the
+/// device (saving copies to the host); the best-epoch snapshot is taken on
+/// the host, and the trained model is returned on the host.
 pub fn train_with(
     spec: &ArcSpec,
     trainer: &TrainerSpec,
@@ -177,6 +193,13 @@ pub fn train_with(
     let mut history = History { task: Some(task), ..History::default() };
     let mut best_weights: Option<Vec<(String, Tensor)>> = None;
     let mut order: Vec<usize> = (0..train_split.rows).collect();
+    // On a GPU: the model moves once, the validation split once, each batch as it is drawn.
+    let on_gpu = !device.is_cpu();
+    model.to_device(device)?;
+    let val_split = val_split.map(|v| v.to_device(device)).transpose()?;
+    // Without a validation split the metrics read the whole training split: on a GPU it
+    // is copied there once.
+    let train_eval = if on_gpu && val_split.is_none() { Some(train_split.to_device(device)?) } else { None };
     for epoch in 1..=cfg.epochs {
         model.set_training(true);
         // Every parameter under its name, for one optimizer step over all of
@@ -188,23 +211,45 @@ pub fn train_with(
         if cfg.shuffle {
             shuffle(&mut order, &mut rng);
         }
+        let read_each_batch = !on_gpu || observer.wants_batch_loss();
         let mut total = 0.0f64;
+        // On a GPU (unless each batch is read) the row-weighted loss sum stays on the device.
+        let mut device_total: Option<Tensor> = None;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let batch = train_split.select(chunk)?;
+            let batch = train_split.select(chunk)?.to_device(device)?;
             named.iter().for_each(|(_, p)| p.zero_grad());
             let outputs = model.forward(&batch.inputs)?;
             let value = loss_value(loss.as_ref(), trainer, &outputs[&pred_name], &batch.target)?;
-            let v = value.item()?;
-            if !v.is_finite() {
-                return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+            let mut batch_loss = None;
+            if read_each_batch {
+                let v = value.item()?;
+                if !v.is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+                }
+                total += f64::from(v) * chunk.len() as f64;
+                batch_loss = Some(f64::from(v));
+            } else {
+                let weighted = value.detach().mul_scalar(chunk.len() as f32)?;
+                device_total = Some(match device_total {
+                    Some(acc) => acc.add(&weighted)?,
+                    None => weighted,
+                });
             }
-            total += f64::from(v) * chunk.len() as f64;
             value.backward()?;
             if let Some(clip) = &cfg.gradient_clip {
                 clip_gradients(clip, &plain)?;
             }
             optimizer.step(&named)?;
-            observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: f64::from(v) });
+            observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: batch_loss });
+        }
+        if let Some(sum) = device_total {
+            // The epoch's one read: the non-finite check runs per logging step here, naming
+            // the epoch's last batch.
+            let v = sum.item()?;
+            if !v.is_finite() {
+                return Err(Error::NonFiniteLoss { epoch, batch: batches, value: v / train_split.rows.max(1) as f32 });
+            }
+            total = f64::from(v);
         }
         model.set_training(false);
         let _guard = no_grad();
@@ -216,8 +261,9 @@ pub fn train_with(
                 (Some(f64::from(l)), metrics::compute(task, pred, &val.target)?)
             }
             None => {
-                let outputs = model.forward(&train_split.inputs)?;
-                (None, metrics::compute(task, &outputs[&pred_name], &train_split.target)?)
+                let whole = train_eval.as_ref().unwrap_or(&train_split);
+                let outputs = model.forward(&whole.inputs)?;
+                (None, metrics::compute(task, &outputs[&pred_name], &whole.target)?)
             }
         };
         let record = EpochRecord { epoch, train_loss: total / train_split.rows.max(1) as f64, val_loss, metrics };
@@ -239,6 +285,9 @@ pub fn train_with(
         }
     }
     model.set_training(false);
+    // The trained model is returned on the host: saving, exporting and predicting read it
+    // there.
+    model.to_device(Device::Cpu)?;
     if let Some(weights) = best_weights {
         restore(&model, &weights)?;
         history.restored_best = true;
@@ -247,14 +296,17 @@ pub fn train_with(
 }
 
 /// A deep copy of every parameter (optimizers may reuse storage), then the
-/// buffers (which layers replace, never write in place).
+/// buffers (which layers replace, never write in place), all on the host: a
+/// GPU model's snapshot is copied back (restored onto the host model at the end).
 fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
     let mut out: Vec<(String, Tensor)> = model
         .named_values()
         .into_iter()
         .map(|(n, t)| Ok((n, Tensor::from_vec(t.to_vec()?, t.shape())?)))
         .collect::<Result<_>>()?;
-    out.extend(model.named_buffers());
+    for (n, t) in model.named_buffers() {
+        out.push((n, t.to_device(Device::Cpu)?));
+    }
     Ok(out)
 }
 

@@ -36,8 +36,10 @@ pub struct BatchEnd {
     pub batch: usize,
     /// Mini-batches per epoch.
     pub batches: usize,
-    /// The batch's loss.
-    pub loss: f64,
+    /// The batch's loss: always on the CPU; on a GPU only when the observer's
+    /// [`wants_batch_loss`](TrainObserver::wants_batch_loss) is true (reading it costs a
+    /// device sync per batch), else `None`.
+    pub loss: Option<f64>,
 }
 
 /// A checkpoint: the model and everything needed to save it as a model
@@ -68,7 +70,7 @@ pub struct Checkpoint<'a> {
 ///     fn on_epoch_end(&mut self, _: &EpochRecord) { self.epochs += 1; }
 /// }
 /// let mut c = Counter::default();
-/// c.on_batch_end(&BatchEnd { epoch: 1, batch: 1, batches: 1, loss: 0.5 });
+/// c.on_batch_end(&BatchEnd { epoch: 1, batch: 1, batches: 1, loss: Some(0.5) });
 /// assert_eq!((c.batches, c.epochs), (1, 0));
 /// ```
 pub trait TrainObserver {
@@ -76,6 +78,13 @@ pub trait TrainObserver {
     fn on_train_start(&mut self, _start: &TrainStart) {}
     /// After each optimizer step.
     fn on_batch_end(&mut self, _batch: &BatchEnd) {}
+    /// Whether [`BatchEnd::loss`] should be read on a GPU (default false): training on a
+    /// GPU keeps the per-batch loss on the device and reads one scalar per epoch (the
+    /// logging step, where the non-finite check runs) unless an observer asks for each
+    /// batch's, which then also moves the check to every batch.
+    fn wants_batch_loss(&self) -> bool {
+        false
+    }
     /// After each epoch's validation.
     fn on_epoch_end(&mut self, _record: &EpochRecord) {}
     /// Every `checkpoint_every` epochs; an error stops training with it.

@@ -20,4 +20,4 @@ mod swiglu;
 pub use example::{ExamplePlugin, GeluTanh, RmsNorm};
 pub use my_plugin::{MyCustomLayer, MyPlugin};
 pub use rope::RotaryEmbedding;
-pub use swiglu::{SwiGlu, SwiGluOp};
+pub use swiglu::{SWIGLU_CUDA, SwiGlu, SwiGluOp};

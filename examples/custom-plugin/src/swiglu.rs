@@ -19,7 +19,8 @@ use serde::Deserialize;
 #[derive(Debug, Default)]
 pub struct SwiGluOp;
 
-fn halves(op: &'static str, x: &Tensor) -> Result<(Vec<f32>, usize)> {
+/// `h`, half of `x`'s even last dimension.
+fn half_width(op: &'static str, x: &Tensor) -> Result<usize> {
     let width = *x.shape().last().ok_or(Error::BadRank { op, expected: "at least 1 dimension", shape: vec![] })?;
     if !width.is_multiple_of(2) {
         return Err(Error::InvalidArgument {
@@ -29,7 +30,12 @@ fn halves(op: &'static str, x: &Tensor) -> Result<(Vec<f32>, usize)> {
             expected: "an even last dimension (two halves)",
         });
     }
-    Ok((x.to_vec()?, width / 2))
+    Ok(width / 2)
+}
+
+fn halves(op: &'static str, x: &Tensor) -> Result<(Vec<f32>, usize)> {
+    let h = half_width(op, x)?;
+    Ok((x.to_vec()?, h))
 }
 
 fn sigmoid(v: f32) -> f32 {
@@ -75,17 +81,34 @@ impl CustomOp for SwiGluOp {
     fn cuda_source(&self) -> Option<&str> {
         Some(SWIGLU_CUDA)
     }
+
+    /// `[.., 2h] -> [.., h]`.
+    fn cuda_output_shape(&self, inputs: &[&Tensor]) -> Result<Vec<usize>> {
+        let x = inputs.first().ok_or(Error::BadRank { op: "example.swiglu", expected: "one input", shape: vec![] })?;
+        let h = half_width("example.swiglu", x)?;
+        let mut shape = x.shape().to_vec();
+        *shape.last_mut().expect("checked non-empty") = h;
+        Ok(shape)
+    }
+
+    /// `h`, the width of each half.
+    fn cuda_scalar_args(&self, inputs: &[&Tensor]) -> Result<Vec<i64>> {
+        let x = inputs.first().ok_or(Error::BadRank { op: "example.swiglu", expected: "one input", shape: vec![] })?;
+        Ok(vec![half_width("example.swiglu", x)? as i64])
+    }
 }
 
-/// The op's kernel for the GPU backend: one thread per output element.
-const SWIGLU_CUDA: &str = r#"
-extern "C" __global__ void swiglu_forward(const float* x, float* y, unsigned int rows, unsigned int h) {
-    unsigned int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= rows * h) return;
-    unsigned int r = i / h, c = i % h;
-    float a = x[r * 2 * h + c];
-    float b = x[r * 2 * h + h + c];
-    y[i] = a / (1.0f + expf(-a)) * b;
+/// The op's kernel for the GPU backend (Arc's custom-op convention: the kernel `swiglu`,
+/// named after the op, takes the input, the output, its element count and `h`; one thread
+/// per output element, grid-stride).
+pub const SWIGLU_CUDA: &str = r#"
+extern "C" __global__ void swiglu(const float* x, float* y, long long n, long long h) {
+    GRID_STRIDE(i, n) {
+        long long r = i / h, c = i % h;
+        float a = x[r * 2 * h + c];
+        float b = x[r * 2 * h + h + c];
+        y[i] = a / (1.0f + expf(-a)) * b;
+    }
 }
 "#;
 

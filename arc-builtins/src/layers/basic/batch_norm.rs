@@ -174,10 +174,63 @@ impl BatchNorm1d {
     }
 }
 
+impl BatchNorm1d {
+    /// The forward pass in composed tensor ops, for an input on a GPU (the fused kernel is
+    /// host code): the same statistics (biased batch variance for normalising, unbiased for
+    /// the running variance) with autograd through the batch mean and variance. The running
+    /// statistics stay on the input's device; `num_batches_tracked` is kept on the host.
+    fn forward_composed(&self, x: &Tensor, count: usize) -> Result<Tensor> {
+        let c = self.num_features;
+        let (dims, bshape): (&[isize], Vec<usize>) =
+            if x.rank() == 3 { (&[0, 2], vec![1, c, 1]) } else { (&[0], vec![1, c]) };
+        let batch_stats = self.training || self.stats.is_none();
+        let (mean, var) = if batch_stats {
+            let mean = x.mean(dims, true)?;
+            let var = x.sub(&mean)?.square()?.mean(dims, true)?;
+            if self.training
+                && let Some(mut stats) = self.stats()
+            {
+                let tracked = stats.num_batches_tracked.item_i64()? + 1;
+                let m = self.momentum.unwrap_or(1.0 / tracked as f32);
+                let unbiased = count as f32 / (count - 1) as f32;
+                let (bm, bv) = (mean.detach().reshape(&[c])?, var.detach().reshape(&[c])?.mul_scalar(unbiased)?);
+                let blend = |old: &Tensor, new: &Tensor| -> Result<Tensor> {
+                    old.to_device(new.device())?.mul_scalar(1.0 - m)?.add(&new.mul_scalar(m)?)
+                };
+                stats.mean = blend(&stats.mean, &bm)?;
+                stats.var = blend(&stats.var, &bv)?;
+                stats.num_batches_tracked = Tensor::full_i64(&[], tracked);
+            }
+            (mean, var)
+        } else {
+            let stats = self.stats().expect("running stats exist: batch_stats is false");
+            (stats.mean.to_device(x.device())?.reshape(&bshape)?, stats.var.to_device(x.device())?.reshape(&bshape)?)
+        };
+        let y = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
+        let channel = [c];
+        match (&self.weight, &self.bias) {
+            (Some(w), Some(b)) => {
+                let w = param_value(BatchNorm1dConfig::NAME, w, &channel)?.reshape(&bshape)?;
+                let b = param_value(BatchNorm1dConfig::NAME, b, &channel)?.reshape(&bshape)?;
+                y.mul(&w)?.add(&b)
+            }
+            _ => Ok(y),
+        }
+    }
+}
+
 impl Layer for BatchNorm1d {
     fn forward_single(&self, x: &Tensor) -> Result<Tensor> {
         let shape: ShapeSpec = x.shape().iter().map(|&d| Some(d)).collect();
         self.check_shape(&shape)?;
+        if !x.device().is_cpu() {
+            let count = x.shape()[0] * x.shape().get(2).copied().unwrap_or(1);
+            if self.training && count <= 1 {
+                let got = format!("shape {:?}", x.shape());
+                return Err(bad_input(BatchNorm1dConfig::NAME, "more than 1 value per channel when training", got));
+            }
+            return self.forward_composed(x, count);
+        }
         let layout = Layout { n: x.shape()[0], c: self.num_features, l: x.shape().get(2).copied().unwrap_or(1) };
         let count = layout.n * layout.l;
         let batch_stats = self.training || self.stats.is_none();
@@ -252,7 +305,8 @@ impl Layer for BatchNorm1d {
             stats.var = t;
         }
         if let Some(t) = count {
-            stats.num_batches_tracked = t;
+            // A host scalar wherever the layer runs (read at each training step).
+            stats.num_batches_tracked = t.to_device(arc_core::Device::Cpu)?;
         }
         Ok(())
     }
@@ -265,5 +319,69 @@ impl Layer for BatchNorm1d {
         let input = single(BatchNorm1dConfig::NAME, inputs)?;
         self.check_shape(input)?;
         Ok(input.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arc_core::tensor::Rng;
+
+    use super::*;
+
+    fn layer(c: usize, momentum: Option<f32>, affine: bool) -> Result<BatchNorm1d> {
+        let config = BatchNorm1dConfig { num_features: c, eps: 1e-5, momentum, affine, track_running_stats: true };
+        let bn = BatchNorm1d::new(&config)?;
+        if let (Some(w), Some(b)) = (&bn.weight, &bn.bias) {
+            w.set(Tensor::randn(&[c], &mut Rng::new(1)))?;
+            b.set(Tensor::randn(&[c], &mut Rng::new(2)))?;
+        }
+        Ok(bn)
+    }
+
+    /// Output, input gradient and parameter gradients of `sum(f(x) * w)`.
+    fn run(bn: &BatchNorm1d, x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Vec<Vec<f32>>> {
+        let x = x.detach().requires_grad_()?;
+        let y = f(&x)?;
+        y.mul(&Tensor::randn(y.shape(), &mut Rng::new(9)))?.sum_all()?.backward()?;
+        let mut out = vec![y.to_vec()?, x.grad().map(|g| g.to_vec()).transpose()?.unwrap_or_default()];
+        for p in [&bn.weight, &bn.bias].into_iter().flatten() {
+            out.push(p.grad().map(|g| g.to_vec()).transpose()?.unwrap_or_default());
+            p.zero_grad();
+        }
+        let stats = bn.stats().expect("tracked");
+        out.extend([stats.mean.to_vec()?, stats.var.to_vec()?]);
+        Ok(out)
+    }
+
+    /// The composed path (what a GPU input takes) against the fused host kernel, run on
+    /// the CPU: training (2-D and 3-D input, momentum and cumulative average), evaluation,
+    /// without affine parameters.
+    #[test]
+    fn the_composed_path_matches_the_fused_kernel() -> Result<()> {
+        for (shape, momentum, affine, training) in [
+            (vec![8, 3], Some(0.1), true, true),
+            (vec![4, 3, 5], None, true, true),
+            (vec![8, 3], Some(0.1), false, true),
+            (vec![8, 3], Some(0.1), true, false),
+        ] {
+            let x = Tensor::randn(&shape, &mut Rng::new(3));
+            let (mut fused, mut composed) = (layer(3, momentum, affine)?, layer(3, momentum, affine)?);
+            fused.training = training;
+            composed.training = training;
+            let count = shape[0] * shape.get(2).copied().unwrap_or(1);
+            for _ in 0..2 {
+                let want = run(&fused, &x, |x| fused.forward_single(x))?;
+                let got = run(&composed, &x, |x| composed.forward_composed(x, count))?;
+                for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+                    assert_eq!(a.len(), b.len());
+                    for (p, q) in a.iter().zip(b) {
+                        assert!((p - q).abs() <= 1e-4 * p.abs().max(1.0), "{shape:?} part {i}: {p} vs {q}");
+                    }
+                }
+            }
+            let tracked = |bn: &BatchNorm1d| bn.stats().map(|s| s.num_batches_tracked.item_i64());
+            assert_eq!(tracked(&fused).transpose()?, tracked(&composed).transpose()?);
+        }
+        Ok(())
     }
 }

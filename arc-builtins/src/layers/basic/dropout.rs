@@ -104,7 +104,17 @@ pub(super) fn apply_dropout(input: &Tensor, p: f32, rng: &Mutex<Rng>) -> Result<
     }
     // A poisoned lock only means another thread panicked mid-draw; the stream is still valid.
     let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
-    input.dropout(p, &mut rng)
+    device_dropout(input, p, &mut rng)
+}
+
+/// `input.dropout(p, rng)` on the input's device: the mask is drawn on the host from the
+/// same stream (so a GPU run drops the same elements as a CPU run) and copied over.
+pub(crate) fn device_dropout(input: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
+    if input.device().is_cpu() || p == 0.0 {
+        return input.dropout(p, rng);
+    }
+    let mask = Tensor::dropout_mask(input.shape(), p, rng)?.to_device(input.device())?;
+    input.mul(&mask)
 }
 
 impl Layer for Dropout {

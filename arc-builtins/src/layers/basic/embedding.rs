@@ -177,6 +177,31 @@ impl Embedding {
             .collect()
     }
 
+    /// The lookup in tensor ops on the weight's device (what a GPU takes): `index_select`,
+    /// whose backward scatters the rows' gradients there. A padding row or frequency scaling
+    /// scales each position's gradient (`0` at the padding row, `1 / count(row)`) with
+    /// `y = rows.detach() + (rows - rows.detach()) * scale`, whose value is exactly `rows`.
+    fn lookup_composed(&self, weight: &Tensor, input: &Tensor, rows: &[usize], out_shape: &[usize]) -> Result<Tensor> {
+        let index = input.flatten_all()?.to_device(weight.device())?;
+        let looked_up = weight.index_select(0, &index)?;
+        if self.padding_row.is_none() && !self.scale_grad_by_freq {
+            return looked_up.reshape(out_shape);
+        }
+        let mut counts = vec![0u32; self.num_embeddings];
+        rows.iter().for_each(|&r| counts[r] += 1);
+        let scale: Vec<f32> = rows
+            .iter()
+            .map(|&r| match (Some(r) == self.padding_row, self.scale_grad_by_freq) {
+                (true, _) => 0.0,
+                (false, true) => 1.0 / counts[r] as f32,
+                (false, false) => 1.0,
+            })
+            .collect();
+        let scale = Tensor::from_vec(scale, &[rows.len(), 1])?.to_device(weight.device())?;
+        let fixed = looked_up.detach();
+        fixed.add(&looked_up.sub(&fixed)?.mul(&scale)?)?.reshape(out_shape)
+    }
+
     /// PyTorch's `embedding_renorm_`: rescales the looked-up rows whose norm
     /// exceeds `max_norm`, replacing the weight when any does.
     fn renorm(&self, rows: &[usize], max_norm: f32) -> Result<()> {
@@ -203,7 +228,7 @@ impl Embedding {
             data[r * d..(r + 1) * d].iter_mut().for_each(|v| *v *= scale);
         }
         let pending = self.weight.grad();
-        self.weight.set(Tensor::from_vec(data, &[self.num_embeddings, d])?)?;
+        self.weight.set(Tensor::from_vec(data, &[self.num_embeddings, d])?.to_device(weight.device())?)?;
         // `set` starts the new value without a gradient; PyTorch renormalises in place and keeps
         // `.grad`. Seeding backward on the new leaf with the old gradient restores it exactly.
         if let Some(grad) = pending {
@@ -232,9 +257,14 @@ impl Layer for Embedding {
         if let Some(max_norm) = self.max_norm {
             self.renorm(&rows, max_norm)?;
         }
+        let out_shape = [input.shape(), &[self.embedding_dim]].concat();
+        let weight = self.weight.value();
+        if !weight.device().is_cpu() || !input.device().is_cpu() {
+            return self.lookup_composed(&weight, input, &rows, &out_shape);
+        }
         let op = Arc::new(Lookup {
             rows,
-            out_shape: [input.shape(), &[self.embedding_dim]].concat(),
+            out_shape,
             padding_row: self.padding_row,
             scale_grad_by_freq: self.scale_grad_by_freq,
         });
@@ -295,5 +325,48 @@ impl CustomOp for Lookup {
             dw[r * d..(r + 1) * d].iter_mut().zip(src).for_each(|(acc, v)| *acc += v * scale);
         }
         Ok(vec![Some(Tensor::from_vec(dw, &[n, d])?)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tensor-op lookup (what a GPU takes), run on the CPU, against the host op: values
+    /// and the weight's gradient, with a padding row and frequency scaling.
+    #[test]
+    fn the_composed_lookup_matches_the_host_op() -> Result<()> {
+        for (padding_idx, scale_grad_by_freq) in [(None, false), (Some(1), false), (None, true), (Some(2), true)] {
+            let config = EmbeddingConfig {
+                num_embeddings: 6,
+                embedding_dim: 3,
+                padding_idx,
+                max_norm: None,
+                norm_type: 2.0,
+                scale_grad_by_freq,
+                sparse: false,
+            };
+            let emb = Embedding::new(&config)?;
+            let input = Tensor::from_vec_i64(vec![1, 2, 2, 5, 1, 2, 0, 4], &[2, 4])?;
+            let rows = emb.rows(&input)?;
+            let out_shape = [2, 4, 3];
+            let g = Tensor::randn(&out_shape, &mut arc_core::tensor::Rng::new(7));
+            let run = |composed: bool| -> Result<(Vec<f32>, Vec<f32>)> {
+                emb.weight.zero_grad();
+                let y = if composed {
+                    emb.lookup_composed(&emb.weight.value(), &input, &rows, &out_shape)?
+                } else {
+                    emb.forward_single(&input)?
+                };
+                y.mul(&g)?.sum_all()?.backward()?;
+                Ok((y.to_vec()?, emb.weight.grad().expect("a gradient").to_vec()?))
+            };
+            let (want, got) = (run(false)?, run(true)?);
+            assert_eq!(want.0, got.0, "the values are the rows exactly");
+            for (a, b) in want.1.iter().zip(&got.1) {
+                assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{padding_idx:?} {scale_grad_by_freq}: {a} vs {b}");
+            }
+        }
+        Ok(())
     }
 }

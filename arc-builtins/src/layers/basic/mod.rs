@@ -52,6 +52,7 @@ use activation::{GeluConfig, ReluConfig, SigmoidConfig, SoftmaxConfig, TanhConfi
 use batch_norm::BatchNorm1dConfig;
 use combine::{AddConfig, ConcatenateConfig};
 use dropout::DropoutConfig;
+pub(super) use dropout::device_dropout;
 use embedding::EmbeddingConfig;
 use layer_norm::LayerNormConfig;
 use linear::LinearConfig;

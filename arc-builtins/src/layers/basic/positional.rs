@@ -99,6 +99,8 @@ pub struct PositionalEncoding {
     batch_first: bool,
     dropout: f32,
     table: Tensor,
+    /// The table's copy on the device of the last GPU input.
+    device_table: Mutex<Option<Tensor>>,
     training: bool,
     rng: Mutex<Rng>,
 }
@@ -127,9 +129,23 @@ impl PositionalEncoding {
             batch_first: config.batch_first,
             dropout: config.dropout,
             table: sinusoid_table(config.max_len, config.d_model)?,
+            device_table: Mutex::new(None),
             training: true,
             rng: Mutex::new(seeded_rng()),
         })
+    }
+
+    /// The table on `device`, copied there on first use.
+    fn table_on(&self, device: arc_core::Device) -> Result<Tensor> {
+        let mut cached = self.device_table.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cached {
+            Some(t) if t.device() == device => Ok(t.clone()),
+            _ => {
+                let t = self.table.to_device(device)?;
+                *cached = Some(t.clone());
+                Ok(t)
+            }
+        }
     }
 
     /// The index of the sequence dim in an input of this rank, checking the shape.
@@ -158,7 +174,9 @@ impl Layer for PositionalEncoding {
     fn forward_single(&self, x: &Tensor) -> Result<Tensor> {
         let shape: ShapeSpec = x.shape().iter().map(|&d| Some(d)).collect();
         let seq = self.seq_dim(&shape)?;
-        let pe = self.table.narrow(0, 0, x.shape()[seq])?;
+        // The table lives on the host; on a GPU a copy is made once and kept.
+        let table = if x.device().is_cpu() { self.table.clone() } else { self.table_on(x.device())? };
+        let pe = table.narrow(0, 0, x.shape()[seq])?;
         let pe = match (x.rank(), seq) {
             (2, _) => pe,
             (_, 0) => pe.unsqueeze(1)?,

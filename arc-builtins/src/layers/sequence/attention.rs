@@ -203,7 +203,9 @@ impl MultiHeadAttention {
         let projected = self.project(&q_in, &k_in, &v_in, query.same_tensor(key) && key.same_tensor(value))?;
         let mask = self.additive_mask(attn_mask, key_padding_mask, batched, [n, l, s])?;
         let dropout = self.training && self.dropout > 0.0;
-        let merged = if dropout || mask.as_ref().is_some_and(Tensor::requires_grad) {
+        // The fused op is host code: on a GPU the composed ops run there instead.
+        let on_gpu = !q_in.device().is_cpu();
+        let merged = if dropout || on_gpu || mask.as_ref().is_some_and(Tensor::requires_grad) {
             self.composed(projected, mask.as_ref(), seq_first, [n, l, s])?
         } else {
             self.fused(projected, mask.as_ref(), seq_first, [n, l, s])?
@@ -329,7 +331,10 @@ impl MultiHeadAttention {
         let additive = |m: &Tensor| -> Result<Tensor> {
             match m.dtype() {
                 DType::F32 => Ok(m.clone()),
-                DType::I64 => Tensor::where_cond(m, &Tensor::scalar(f32::NEG_INFINITY), &Tensor::scalar(0.0)),
+                DType::I64 => {
+                    let (neg_inf, zero) = (Tensor::scalar(f32::NEG_INFINITY), Tensor::scalar(0.0));
+                    Tensor::where_cond(m, &neg_inf.to_device(m.device())?, &zero.to_device(m.device())?)
+                }
             }
         };
         let attn = match attn_mask {

@@ -97,7 +97,7 @@ impl DropoutStream {
             return Ok(x.clone());
         }
         let mut rng = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        x.dropout(p, &mut rng)
+        super::basic::device_dropout(x, p, &mut rng)
     }
 }
 

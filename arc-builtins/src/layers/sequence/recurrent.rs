@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Initial states are zeros. The time loop of each layer direction is one
-//! fused op with its own backward (`scan.rs`). Layer `k > 0` reads layer `k - 1`'s output,
+//! fused op with its own backward (`scan.rs`); on a GPU the same recurrence
+//! runs step by step in tensor ops there. Layer `k > 0` reads layer `k - 1`'s output,
 //! with dropout `p` between layers in training only; `bidirectional` runs a
 //! second pass from the end and concatenates both on the feature dim.
 //!
@@ -33,8 +34,6 @@
 //! `bias_ih_l{k}`, `bias_hh_l{k} [G * hidden]`, `G = 4` (LSTM) or 3 (GRU),
 //! `in = input_size` for `k = 0`, else `D * hidden_size`; all drawn from
 //! `U(-1/sqrt(hidden), 1/sqrt(hidden))`.
-
-use std::sync::Arc;
 
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
@@ -202,22 +201,15 @@ impl RecurrentLayer {
                 // The LSTM adds both biases outside the recurrence: fold them into one.
                 let bias = bias.as_ref().map(|(b_ih, b_hh)| b_ih.add(b_hh)).transpose()?;
                 let projected = x.linear(&w_ih, bias.as_ref())?;
-                Tensor::apply_custom(
-                    Arc::new(Scan::new(ScanCell::Lstm, self.hidden_size, reverse)),
-                    &[&projected, &w_hh],
-                )
+                Scan::new(ScanCell::Lstm, self.hidden_size, reverse).run(&[&projected, &w_hh])
             }
             (RecurrentMode::Gru, Some((b_ih, b_hh))) => {
                 let projected = x.linear(&w_ih, Some(b_ih))?;
-                let scan = Arc::new(Scan::new(ScanCell::Gru, self.hidden_size, reverse));
-                Tensor::apply_custom(scan, &[&projected, &w_hh, b_hh])
+                Scan::new(ScanCell::Gru, self.hidden_size, reverse).run(&[&projected, &w_hh, b_hh])
             }
             (RecurrentMode::Gru, None) => {
                 let projected = x.linear(&w_ih, None)?;
-                Tensor::apply_custom(
-                    Arc::new(Scan::new(ScanCell::Gru, self.hidden_size, reverse)),
-                    &[&projected, &w_hh],
-                )
+                Scan::new(ScanCell::Gru, self.hidden_size, reverse).run(&[&projected, &w_hh])
             }
         }
     }

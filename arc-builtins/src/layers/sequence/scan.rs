@@ -105,6 +105,60 @@ impl Scan {
     }
 }
 
+impl Scan {
+    /// Runs the scan on `inputs`: the fused host op on the CPU; on a GPU the same recurrence
+    /// in tensor ops there ([`Scan::composed`]), so the time loop never leaves the device.
+    pub(super) fn run(self, inputs: &[&Tensor]) -> Result<Tensor> {
+        if inputs.iter().all(|t| t.device().is_cpu()) {
+            return Tensor::apply_custom(std::sync::Arc::new(self), inputs);
+        }
+        self.composed(inputs)
+    }
+
+    /// The recurrence in tensor ops, step by step on the inputs' device, with autograd
+    /// through every step: `h_0 = c_0 = 0`; LSTM `i, f, g, o = σ, σ, tanh, σ (xp_t + h W_hh^T)`,
+    /// `c = f c + i g`, `h = o tanh(c)`; GRU with `rec = h W_hh^T (+ b_hh)`:
+    /// `r, z = σ(xp_t + rec)`, `n = tanh(xp_n + r rec_n)`, `h = n + z (h - n)`.
+    pub(super) fn composed(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let (steps, n) = self.check(inputs)?;
+        let (hs, g) = (self.hidden, self.gates());
+        let (xp, w_t) = (inputs[0], inputs[1].t()?);
+        let b_hh = inputs.get(2);
+        let zeros = || Tensor::zeros(&[n, hs]).to_device(xp.device());
+        let (mut h, mut c) = (zeros()?, zeros()?);
+        let mut outs: Vec<Option<Tensor>> = vec![None; steps];
+        for t in self.order(steps) {
+            let x_t = xp.narrow(0, t, 1)?.reshape(&[n, g * hs])?;
+            let mut rec = h.matmul(&w_t)?;
+            let gate = |m: &Tensor, k: usize| m.narrow(1, k * hs, hs);
+            match self.cell {
+                Cell::Lstm => {
+                    let a = x_t.add(&rec)?;
+                    let (i, f) = (gate(&a, 0)?.sigmoid()?, gate(&a, 1)?.sigmoid()?);
+                    let (gg, o) = (gate(&a, 2)?.tanh()?, gate(&a, 3)?.sigmoid()?);
+                    c = f.mul(&c)?.add(&i.mul(&gg)?)?;
+                    h = o.mul(&c.tanh()?)?;
+                }
+                Cell::Gru => {
+                    if let Some(b) = b_hh {
+                        rec = rec.add(b)?;
+                    }
+                    let r = gate(&x_t, 0)?.add(&gate(&rec, 0)?)?.sigmoid()?;
+                    let z = gate(&x_t, 1)?.add(&gate(&rec, 1)?)?.sigmoid()?;
+                    let cand = gate(&x_t, 2)?.add(&r.mul(&gate(&rec, 2)?)?)?.tanh()?;
+                    h = cand.add(&z.mul(&h.sub(&cand)?)?)?;
+                }
+            }
+            outs[t] = Some(h.unsqueeze(0)?);
+        }
+        let outs: Vec<Tensor> = outs.into_iter().flatten().collect();
+        if outs.is_empty() {
+            return Tensor::zeros(&[0, n, hs]).to_device(xp.device());
+        }
+        Tensor::concat(&outs.iter().collect::<Vec<_>>(), 0)
+    }
+}
+
 /// A strided matrix operand: data, row stride, column stride.
 type Strided<'a> = (&'a [f32], usize, usize);
 
@@ -337,6 +391,48 @@ mod tests {
     fn gru_scan_passes_gradcheck_with_and_without_b_hh() -> Result<()> {
         check(Cell::Gru, true)?;
         check(Cell::Gru, false)
+    }
+
+    /// The composed recurrence (what GPU inputs take), run on the CPU, against the fused op:
+    /// outputs and every input's gradient, both cells and directions.
+    #[test]
+    fn the_composed_recurrence_matches_the_fused_op() -> Result<()> {
+        let (t, n, h) = (5, 3, 4);
+        for (cell, with_bias) in [(Cell::Lstm, false), (Cell::Gru, true), (Cell::Gru, false)] {
+            let g = if cell == Cell::Lstm { 4 } else { 3 };
+            let mut rng = Rng::new(5);
+            let xp = Tensor::randn(&[t, n, g * h], &mut rng);
+            let w = Tensor::randn(&[g * h, h], &mut rng).mul_scalar(0.5)?;
+            let b = Tensor::randn(&[g * h], &mut rng);
+            let weight = Tensor::randn(&[t, n, h], &mut rng);
+            for reverse in [false, true] {
+                let run = |composed: bool| -> Result<Vec<Vec<f32>>> {
+                    let ins: Vec<Tensor> = [&xp, &w, &b][..if with_bias { 3 } else { 2 }]
+                        .iter()
+                        .map(|x| x.detach().requires_grad_())
+                        .collect::<Result<_>>()?;
+                    let refs: Vec<&Tensor> = ins.iter().collect();
+                    let scan = Scan::new(cell, h, reverse);
+                    let y = if composed { scan.composed(&refs)? } else { Tensor::apply_custom(Arc::new(scan), &refs)? };
+                    y.mul(&weight)?.sum_all()?.backward()?;
+                    let mut out = vec![y.to_vec()?];
+                    for x in &ins {
+                        out.push(x.grad().expect("a gradient").to_vec()?);
+                    }
+                    Ok(out)
+                };
+                let (want, got) = (run(false)?, run(true)?);
+                for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+                    for (p, q) in a.iter().zip(b) {
+                        assert!(
+                            (p - q).abs() <= 1e-4 * p.abs().max(1.0),
+                            "{cell:?} reverse {reverse} part {i}: {p} vs {q}"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     #[test]

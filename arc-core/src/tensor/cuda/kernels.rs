@@ -9,6 +9,7 @@ pub(crate) const COMMON: &str = include_str!("kernels/common.cuh");
 pub(crate) const SOURCES: &[(&str, &str)] = &[
     ("elementwise", include_str!("kernels/elementwise.cu")),
     ("index", include_str!("kernels/index.cu")),
+    ("optim", include_str!("kernels/optim.cu")),
     ("reduce", include_str!("kernels/reduce.cu")),
     ("rows", include_str!("kernels/rows.cu")),
 ];

@@ -6,21 +6,26 @@
 //! Every entry point returns an error, never panics, when a device, library or kernel is
 //! missing; the op layer (`ops/`) calls these functions whenever an input lives on a GPU.
 
+pub mod bench;
+mod custom;
 mod device;
 mod elementwise;
 mod index;
 mod kernels;
 mod matmul;
+mod optim;
 mod reduce;
 mod rows;
 mod storage;
 
+pub(crate) use custom::custom_forward;
 pub(crate) use device::probe;
 pub(crate) use elementwise::{binary, cast, compare, contiguous, copy_into, expand, fill, unary};
 pub(crate) use index::{
     concat, full_on, gather, gather_backward, index_select, index_select_backward, narrow_backward, where_cond,
 };
 pub(crate) use matmul::{linear, matmul, sum_rows};
+pub(crate) use optim::{adam_step, sgd_step};
 pub(crate) use reduce::{arg_extreme, one_hot, reduce};
 pub(crate) use rows::{cross_entropy, cross_entropy_backward, norm_backward, norm_forward, softmax, softmax_backward};
 pub(crate) use storage::CudaStorage;

@@ -8,4 +8,4 @@ mod norm;
 mod optim;
 
 pub use loss::{CrossEntropyOptions, Reduction};
-pub use optim::{AdamConfig, SgdConfig, adam_update, sgd_update};
+pub use optim::{AdamConfig, SgdConfig, adam_update, adam_update_tensor, sgd_update, sgd_update_tensor};

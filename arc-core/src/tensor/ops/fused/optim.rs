@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::super::super::math::{Isa, multiversion};
 use super::super::super::storage::should_par;
-use crate::{Error, Result};
+use crate::{Error, Result, Tensor};
 
 const CHUNK: usize = 1 << 13;
 
@@ -137,6 +137,21 @@ pub fn adam_update(
     config: &AdamConfig,
 ) -> Result<()> {
     check_lengths("adam_update", param.len(), &[grad.len(), m.len(), v.len()])?;
+    let (step_size, inv_sqrt_bc2) = bias_corrections(step, config)?;
+    if should_par(param.len()) {
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+            .for_each(|((p, g), (m, v))| adam_chunk(p, g, m, v, config, step_size, inv_sqrt_bc2));
+    } else {
+        adam_chunk(param, grad, m, v, config, step_size, inv_sqrt_bc2);
+    }
+    Ok(())
+}
+
+/// Adam's `lr / (1 - b1^t)` and `1 / sqrt(1 - b2^t)`, in f64 then rounded, for step `t >= 1`.
+fn bias_corrections(step: u64, config: &AdamConfig) -> Result<(f32, f32)> {
     if step == 0 {
         return Err(Error::InvalidArgument {
             op: "adam_update",
@@ -148,18 +163,104 @@ pub fn adam_update(
     let t = step.min(i32::MAX as u64) as i32;
     let bc1 = 1.0 - (config.beta1 as f64).powi(t);
     let bc2 = 1.0 - (config.beta2 as f64).powi(t);
-    let step_size = (config.lr as f64 / bc1) as f32;
-    let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
-    if should_par(param.len()) {
-        param
-            .par_chunks_mut(CHUNK)
-            .zip(grad.par_chunks(CHUNK))
-            .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-            .for_each(|((p, g), (m, v))| adam_chunk(p, g, m, v, config, step_size, inv_sqrt_bc2));
-    } else {
-        adam_chunk(param, grad, m, v, config, step_size, inv_sqrt_bc2);
+    Ok(((config.lr as f64 / bc1) as f32, (1.0 / bc2.sqrt()) as f32))
+}
+
+/// Every tensor on the host, else the device error of the first one that is not.
+fn all_on_host(op: &'static str, tensors: &[&Tensor]) -> Result<()> {
+    match tensors.iter().find(|t| !t.device().is_cpu()) {
+        Some(t) => Err(Error::DeviceMismatch { op, expected: "cpu (like the parameter)".into(), got: t.device() }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// [`sgd_update`] on tensors, on the parameter's device: returns the new parameter value and,
+/// with momentum, the new momentum buffer (`momentum_buf` is the previous step's buffer; it is
+/// not read on the first step and may be `None` then).
+///
+/// Nothing is written in place: a parameter's storage may be shared by clones and by the last
+/// step's autograd graph, so the caller installs the results (`Param::set`, its own state).
+/// On a GPU one fused kernel reads the parameter, gradient and buffer and writes the new
+/// ones; on the CPU the slice code above runs on copies.
+///
+/// ```
+/// use arc_core::tensor::fused::{SgdConfig, sgd_update_tensor};
+/// use arc_core::Tensor;
+/// # fn main() -> arc_core::Result<()> {
+/// let c = SgdConfig { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false };
+/// let (p, g) = (Tensor::from_vec(vec![1.0], &[1])?, Tensor::from_vec(vec![0.5], &[1])?);
+/// let (p, buf) = sgd_update_tensor(&p, &g, None, &c, true)?;
+/// assert!((p.item()? - 0.95).abs() < 1e-6);
+/// assert_eq!(buf.map(|b| b.to_vec()).transpose()?, Some(vec![0.5]));
+/// # Ok(()) }
+/// ```
+pub fn sgd_update_tensor(
+    param: &Tensor,
+    grad: &Tensor,
+    momentum_buf: Option<&Tensor>,
+    config: &SgdConfig,
+    first_step: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    const OP: &str = "sgd_update";
+    if !param.device().is_cpu() {
+        return super::super::super::cuda::sgd_step(param, grad, momentum_buf, config, first_step);
+    }
+    let mut all = vec![param, grad];
+    all.extend(momentum_buf);
+    all_on_host(OP, &all)?;
+    let mut p = param.to_vec()?;
+    let g = grad.to_vec()?;
+    if config.momentum == 0.0 {
+        sgd_update(&mut p, &g, &mut [], config, true)?;
+        return Ok((Tensor::from_vec(p, param.shape())?, None));
+    }
+    let mut buf = match (momentum_buf, first_step) {
+        (Some(b), false) => b.to_vec()?,
+        (None, false) => {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                name: "momentum_buf",
+                value: "none".into(),
+                expected: "the momentum buffer of the previous step",
+            });
+        }
+        (_, true) => vec![0.0; p.len()],
+    };
+    sgd_update(&mut p, &g, &mut buf, config, first_step)?;
+    Ok((Tensor::from_vec(p, param.shape())?, Some(Tensor::from_vec(buf, param.shape())?)))
+}
+
+/// [`adam_update`] on tensors, on the parameter's device: returns the new parameter, first
+/// moment and second moment (nothing is written in place; see [`sgd_update_tensor`]).
+///
+/// ```
+/// use arc_core::tensor::fused::{AdamConfig, adam_update_tensor};
+/// use arc_core::Tensor;
+/// # fn main() -> arc_core::Result<()> {
+/// let p = Tensor::from_vec(vec![1.0], &[1])?;
+/// let (g, zero) = (Tensor::from_vec(vec![0.5], &[1])?, Tensor::zeros(&[1]));
+/// let (p, m, v) = adam_update_tensor(&p, &g, &zero, &zero, 1, &AdamConfig::default())?;
+/// assert!((p.item()? - 0.999).abs() < 1e-6);
+/// assert!((m.item()? - 0.05).abs() < 1e-6 && (v.item()? - 0.00025).abs() < 1e-7);
+/// # Ok(()) }
+/// ```
+pub fn adam_update_tensor(
+    param: &Tensor,
+    grad: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    step: u64,
+    config: &AdamConfig,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (step_size, inv_sqrt_bc2) = bias_corrections(step, config)?;
+    if !param.device().is_cpu() {
+        return super::super::super::cuda::adam_step(param, grad, m, v, config, step_size, inv_sqrt_bc2);
+    }
+    all_on_host("adam_update", &[param, grad, m, v])?;
+    let (mut p, g, mut mv, mut vv) = (param.to_vec()?, grad.to_vec()?, m.to_vec()?, v.to_vec()?);
+    adam_update(&mut p, &g, &mut mv, &mut vv, step, config)?;
+    let shape = param.shape();
+    Ok((Tensor::from_vec(p, shape)?, Tensor::from_vec(mv, shape)?, Tensor::from_vec(vv, shape)?))
 }
 
 #[cfg(test)]
