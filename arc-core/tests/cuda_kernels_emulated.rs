@@ -1,8 +1,9 @@
 //! The kernels' logic, checked without a GPU: `cuda_emu/harness.cpp` compiles
 //! `kernels/reduce.cu` and `kernels/rows.cu`, `cuda_emu/harness_elementwise.cpp` compiles
-//! `kernels/elementwise.cu` and `kernels/index.cu`, as C++ under a CPU emulation of CUDA
-//! (`cuda_emu/shim.h`); each harness launches every kernel of its modules as `cuda/*.rs` does
-//! and compares it with a double-precision reference of the CPU op's formula. Skipped, with
+//! `kernels/elementwise.cu` and `kernels/index.cu`, `cuda_emu/harness_optim.cpp` compiles
+//! `kernels/optim.cu`, as C++ under a CPU emulation of CUDA (`cuda_emu/shim.h`); each
+//! harness launches every kernel of its modules as `cuda/*.rs` does and compares it with a
+//! double-precision reference of the CPU op's formula. Skipped, with
 //! the reason printed, where no C++20 compiler is found (`$CXX`, else `c++`), unless
 //! `ARC_REQUIRE_CUDA_EMU=1`.
 #![cfg(feature = "cuda")]
@@ -48,4 +49,9 @@ fn reduce_and_row_kernels_match_references_under_emulation() {
 #[test]
 fn elementwise_and_index_kernels_match_references_under_emulation() {
     build_and_run("harness_elementwise.cpp", "arc_cuda_emu_harness_elementwise");
+}
+
+#[test]
+fn optimizer_kernels_match_references_over_several_steps_under_emulation() {
+    build_and_run("harness_optim.cpp", "arc_cuda_emu_harness_optim");
 }
