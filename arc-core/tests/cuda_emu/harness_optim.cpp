@@ -122,6 +122,17 @@ static void test_sgd(const Sgd& c, long long n, int cfgsel, int steps) {
         auto g = gradient(n, t);
         std::vector<float> p_out, b_out;
         sgd_step(p, g, &buf, c, t == 1, cfg, p_out, b_out);
+        if (t == 1 && c.momentum != 0.0f) {
+            // The first step never reads the buffer: a NaN one in place of the gradient that
+            // the launcher passes changes nothing.
+            std::vector<float> nan_buf(n, NAN), p2(n), b2(n);
+            int nest = c.nesterov;
+            launch_flat(cfg.grid, cfg.block, [&] {
+                sgd_momentum(p.data(), g.data(), nan_buf.data(), p2.data(), b2.data(), n, c.lr, c.momentum, c.dampening,
+                             c.wd, nest, 1);
+            });
+            CHECK(p2 == p_out && b2 == b_out, "sgd first step reads the momentum buffer (n %lld)", n);
+        }
         for (long long i = 0; i < n; ++i) {
             // One step from the state the kernel read.
             E pw = lit(p[i]), bw = lit(c.momentum != 0.0f && t > 1 ? buf[i] : 0.0);
