@@ -108,14 +108,7 @@ fn out_of_unit_range(pred: &Tensor) -> Result<Option<f32>> {
 
 /// The CUDA kernel of [`BinaryCrossEntropy`] (Arc's custom-op convention: inputs, output,
 /// element count; `GRID_STRIDE` from Arc's common header).
-pub const BCE_CUDA_SOURCE: &str = r#"
-extern "C" __global__ void binary_cross_entropy(const float* x, const float* y, float* out, long long n) {
-    GRID_STRIDE(i, n) {
-        float xi = x[i], yi = y[i];
-        out[i] = -(yi * fmaxf(logf(xi), -100.0f) + (1.0f - yi) * fmaxf(logf(1.0f - xi), -100.0f));
-    }
-}
-"#;
+pub const BCE_CUDA_SOURCE: &str = include_str!("binary_cross_entropy.cu");
 
 /// PyTorch's log clamp in `binary_cross_entropy`.
 const LOG_FLOOR: f32 = -100.0;

@@ -101,16 +101,7 @@ impl CustomOp for SwiGluOp {
 /// The op's kernel for the GPU backend (Arc's custom-op convention: the kernel `swiglu`,
 /// named after the op, takes the input, the output, its element count and `h`; one thread
 /// per output element, grid-stride).
-pub const SWIGLU_CUDA: &str = r#"
-extern "C" __global__ void swiglu(const float* x, float* y, long long n, long long h) {
-    GRID_STRIDE(i, n) {
-        long long r = i / h, c = i % h;
-        float a = x[r * 2 * h + c];
-        float b = x[r * 2 * h + h + c];
-        y[i] = a / (1.0f + expf(-a)) * b;
-    }
-}
-"#;
+pub const SWIGLU_CUDA: &str = include_str!("swiglu.cu");
 
 /// [`SwiGlu`]'s config.
 #[derive(Debug, Default, Deserialize)]
