@@ -299,15 +299,20 @@ impl fmt::Debug for Tensor {
         } else if self.leaf_requires_grad() {
             d.field("requires_grad", &true);
         }
+        if !self.device().is_cpu() {
+            d.field("device", &self.device());
+        }
         const SHOWN: usize = 16;
+        // A GPU tensor's values are copied to the host to be shown.
+        let Ok(host) = self.on_host() else { return d.finish() };
         match self.dtype() {
             DType::F32 => {
-                if let Ok(v) = self.f32_data("debug") {
+                if let Ok(v) = host.f32_data("debug") {
                     d.field("data", &&v[..v.len().min(SHOWN)]);
                 }
             }
             DType::I64 => {
-                if let Ok(v) = self.i64_data("debug") {
+                if let Ok(v) = host.i64_data("debug") {
                     d.field("data", &&v[..v.len().min(SHOWN)]);
                 }
             }
