@@ -11,32 +11,8 @@
 mod common;
 
 use arc_core::tensor::Rng;
-use arc_core::{Device, Error, Result, Tensor};
-use common::{ELEMENTWISE, REDUCTION, assert_close, gpu, randn};
-
-/// Runs `f` on CPU inputs and on copies on `dev`, compares the outputs, then backpropagates
-/// the same random upstream gradient through both and compares every input's gradient.
-fn check(what: &str, dev: Device, inputs: &[Tensor], rel: f32, f: impl Fn(&[Tensor]) -> Result<Tensor>) -> Result<()> {
-    let cpu: Vec<Tensor> = inputs.iter().map(|t| t.detach().requires_grad_()).collect::<Result<_>>()?;
-    let gpu: Vec<Tensor> = inputs.iter().map(|t| t.to_device(dev)?.requires_grad_()).collect::<Result<_>>()?;
-    let (yc, yg) = (f(&cpu)?, f(&gpu)?);
-    assert_eq!(yg.device(), dev, "{what}: the output left the GPU");
-    assert_close(&format!("{what} forward"), &yc, &yg, rel)?;
-    let seed = randn(yc.shape(), 99);
-    yc.backward_with(&seed)?;
-    yg.backward_with(&seed.to_device(dev)?)?;
-    for (i, (c, g)) in cpu.iter().zip(&gpu).enumerate() {
-        match (c.grad(), g.grad()) {
-            (Some(gc), Some(gg)) => {
-                assert_eq!(gg.device(), dev, "{what}: input {i}'s gradient left the GPU");
-                assert_close(&format!("{what} grad of input {i}"), &gc, &gg, rel)?;
-            }
-            (None, None) => {}
-            (c, g) => panic!("{what}: input {i}: cpu grad {:?} vs cuda grad {:?}", c.is_some(), g.is_some()),
-        }
-    }
-    Ok(())
-}
+use arc_core::{Error, Result, Tensor};
+use common::{ELEMENTWISE, REDUCTION, check_op as check, gpu, randn};
 
 /// `t` moved to the device of `like`.
 fn on(t: &Tensor, like: &Tensor) -> Result<Tensor> {

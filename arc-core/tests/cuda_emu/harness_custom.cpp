@@ -15,29 +15,12 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include "check.h"
 #include "../../src/tensor/cuda/kernels/common.cuh"
 #include "../../../arc-builtins/src/losses/binary_cross_entropy.cu"
 #include "../../../examples/custom-plugin/src/swiglu.cu"
 
-static int failures = 0;
-static long long checks = 0;
 static std::mt19937 rng(23);
-static bool close(double a, double b, double rel) {
-    if (std::isnan(a) && std::isnan(b)) return true;
-    if (std::isinf(a) || std::isinf(b)) return a == b;
-    return std::fabs(a - b) <= rel * std::max({std::fabs(a), std::fabs(b), 1.0});
-}
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        ++checks;                                                                                 \
-        if (!(cond)) {                                                                            \
-            if (++failures <= 40) {                                                               \
-                std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                                  \
-                std::printf(__VA_ARGS__);                                                         \
-                std::printf("\n");                                                                \
-            }                                                                                     \
-        }                                                                                         \
-    } while (0)
 
 // device.rs `launch_1d`: 256 threads a block, ceil(n / 256) blocks clamped to [1, 65535].
 struct Cfg {

@@ -14,30 +14,12 @@
 #include <limits>
 #include <random>
 #include <string>
+#include "check.h"
 #include "../../src/tensor/cuda/kernels/common.cuh"
 #include "../../src/tensor/cuda/kernels/elementwise.cu"
 #include "../../src/tensor/cuda/kernels/index.cu"
 
-static int failures = 0;
-static long long checks = 0;
 static std::mt19937 rng(7);
-static bool close(double a, double b, double rel) {
-    if (std::isnan(a) && std::isnan(b)) return true;
-    if (std::isinf(a) || std::isinf(b)) return a == b;
-    return std::fabs(a - b) <= rel * std::max({std::fabs(a), std::fabs(b), 1.0});
-}
-// Reports at most 5 failures per label, then counts silently.
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        ++checks;                                                                                 \
-        if (!(cond)) {                                                                            \
-            if (++failures <= 40) {                                                               \
-                std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                                  \
-                std::printf(__VA_ARGS__);                                                         \
-                std::printf("\n");                                                                \
-            }                                                                                     \
-        }                                                                                         \
-    } while (0)
 
 using Shape = std::vector<long long>;
 static long long numel(const Shape& s) {

@@ -14,23 +14,11 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include "check.h"
 #include "../../src/tensor/cuda/kernels/common.cuh"
 #include "../../src/tensor/cuda/kernels/optim.cu"
 
-static int failures = 0;
-static long long checks = 0;
 static std::mt19937 rng(11);
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        ++checks;                                                                                 \
-        if (!(cond)) {                                                                            \
-            if (++failures <= 40) {                                                               \
-                std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                                  \
-                std::printf(__VA_ARGS__);                                                         \
-                std::printf("\n");                                                                \
-            }                                                                                     \
-        }                                                                                         \
-    } while (0)
 
 // A value in double with the sum of the magnitudes of the terms it was computed from: float
 // evaluation of the same formula is off by a few ulps of `mag`, not of `v`.

@@ -1,9 +1,11 @@
 //! Elementwise ops on the GPU: strided copies, unary and broadcasting binary maps,
 //! comparisons, fills and dtype casts (kernels in `kernels/elementwise.cu`).
 
+use std::sync::Arc;
+
 use cudarc::driver::{LaunchConfig, PushKernelArg};
 
-use super::device::{cuda_err, launch_1d};
+use super::device::{CudaDev, cuda_err, launch_1d};
 use super::storage::{
     CudaData, Strided, alloc_f32, alloc_i64, cuda_of, f32_slice, f32_view, i64_slice, i64_view, same_device,
     tensor_f32, tensor_i64,
@@ -199,31 +201,35 @@ pub(crate) fn compare(op: &'static str, a: &Tensor, b: &Tensor) -> Result<Tensor
     }
 }
 
-/// A new tensor of `shape` on `like`'s GPU, every element `value` (f32) / `value_i64` (i64).
+/// A new tensor of `shape` on `like`'s GPU, every element `value` (cast to `dtype`).
 pub(crate) fn fill(like: &Tensor, shape: &[usize], dtype: DType, value: f64) -> Result<Tensor> {
+    fill_on(&cuda_of(like, "fill")?.dev, shape, dtype, value)
+}
+
+/// A new tensor of `shape` on `dev`, every element `value` (f32 / i64 by `dtype`).
+pub(crate) fn fill_on(dev: &Arc<CudaDev>, shape: &[usize], dtype: DType, value: f64) -> Result<Tensor> {
     const OP: &str = "fill";
-    let dev = cuda_of(like, OP)?.dev.clone();
     let n: usize = shape.iter().product();
     let n64 = n as i64;
     let cfg: LaunchConfig = launch_1d(n);
     match dtype {
         DType::F32 => {
-            let mut out = alloc_f32(&dev, n, OP)?;
+            let mut out = alloc_f32(dev, n, OP)?;
             let f = dev.func(MODULE, "fill_f32")?;
             let v = value as f32;
-            // SAFETY: matches `fill_f32`.
+            // SAFETY: matches `fill_f32`; `out` holds max(n, 1) elements.
             unsafe { dev.stream.launch_builder(&f).arg(&mut out).arg(&n64).arg(&v).launch(cfg) }
                 .map_err(cuda_err(OP))?;
-            Ok(tensor_f32(&dev, out, shape))
+            Ok(tensor_f32(dev, out, shape))
         }
         DType::I64 => {
-            let mut out = alloc_i64(&dev, n, OP)?;
+            let mut out = alloc_i64(dev, n, OP)?;
             let f = dev.func(MODULE, "fill_i64")?;
             let v = value as i64;
             // SAFETY: matches `fill_i64`.
             unsafe { dev.stream.launch_builder(&f).arg(&mut out).arg(&n64).arg(&v).launch(cfg) }
                 .map_err(cuda_err(OP))?;
-            Ok(tensor_i64(&dev, out, shape))
+            Ok(tensor_i64(dev, out, shape))
         }
     }
 }

@@ -342,31 +342,7 @@ pub(crate) fn narrow_backward(g: &Tensor, shape: &[usize], dim: usize, start: us
 
 /// A new tensor of `shape` on GPU `ordinal`, every element `value` (cast for i64).
 pub(crate) fn full_on(ordinal: usize, shape: &[usize], dtype: DType, value: f64) -> Result<Tensor> {
-    const OP: &str = "full_on";
-    let dev = device::get(ordinal)?;
-    let n: usize = shape.iter().product();
-    let n64 = n as i64;
-    let cfg = launch_1d(n);
-    match dtype {
-        DType::F32 => {
-            let mut out = alloc_f32(&dev, n, OP)?;
-            let f = dev.func("elementwise", "fill_f32")?;
-            let v = value as f32;
-            // SAFETY: matches `fill_f32`; `out` holds max(n, 1) elements.
-            unsafe { dev.stream.launch_builder(&f).arg(&mut out).arg(&n64).arg(&v).launch(cfg) }
-                .map_err(cuda_err(OP))?;
-            Ok(tensor_f32(&dev, out, shape))
-        }
-        DType::I64 => {
-            let mut out = alloc_i64(&dev, n, OP)?;
-            let f = dev.func("elementwise", "fill_i64")?;
-            let v = value as i64;
-            // SAFETY: matches `fill_i64`.
-            unsafe { dev.stream.launch_builder(&f).arg(&mut out).arg(&n64).arg(&v).launch(cfg) }
-                .map_err(cuda_err(OP))?;
-            Ok(tensor_i64(&dev, out, shape))
-        }
-    }
+    super::elementwise::fill_on(&device::get(ordinal)?, shape, dtype, value)
 }
 
 #[cfg(test)]
