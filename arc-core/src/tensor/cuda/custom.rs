@@ -15,7 +15,7 @@ use cudarc::driver::PushKernelArg;
 
 use super::device::{cuda_err, launch_1d};
 use super::elementwise::contiguous;
-use super::kernels::COMMON;
+use super::kernels::with_common;
 use super::storage::{alloc_f32, f32_view, same_device, tensor_f32};
 use crate::tensor::device::DType;
 use crate::tensor::{CustomOp, Tensor};
@@ -46,7 +46,7 @@ pub(crate) fn custom_forward(op: &dyn CustomOp, source: &str, inputs: &[&Tensor]
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     source.hash(&mut hasher);
     let key = format!("custom:{}:{:016x}", op.name(), hasher.finish());
-    let f = dev.custom_func(&key, &format!("{COMMON}\n{source}"), op.cuda_kernel_name())?;
+    let f = dev.custom_func(&key, &with_common(&format!("{}.cu", op.name()), source), op.cuda_kernel_name())?;
     let dense = inputs.iter().map(|t| contiguous(t)).collect::<Result<Vec<_>>>()?;
     let views = dense.iter().map(|t| f32_view(t, OP)).collect::<Result<Vec<_>>>()?;
     let n64 = n as i64;

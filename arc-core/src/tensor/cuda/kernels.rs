@@ -16,5 +16,11 @@ pub(crate) const SOURCES: &[(&str, &str)] = &[
 
 /// The full source of module `name` (COMMON prepended), if there is one.
 pub(crate) fn source(name: &str) -> Option<String> {
-    SOURCES.iter().find(|(n, _)| *n == name).map(|(_, s)| format!("{COMMON}\n{s}"))
+    SOURCES.iter().find(|(n, _)| *n == name).map(|(_, s)| with_common(&format!("{name}.cu"), s))
+}
+
+/// `source` after [`COMMON`], with a `#line` directive so that NVRTC's messages give the line
+/// numbers of `file` itself.
+pub(crate) fn with_common(file: &str, source: &str) -> String {
+    format!("{COMMON}\n#line 1 \"{file}\"\n{source}")
 }

@@ -44,5 +44,5 @@ pub fn compile_all_kernels(arch: &'static str) -> crate::Result<Vec<(&'static st
 
 /// Compiles one CUDA C source (COMMON prepended) for `arch`, returning NVRTC's log.
 pub fn compile_source(name: &str, source: &str, arch: &'static str) -> crate::Result<String> {
-    device::compile(name, &format!("{}\n{source}", kernels::COMMON), arch).map(|(_, log)| log)
+    device::compile(name, &kernels::with_common(&format!("{name}.cu"), source), arch).map(|(_, log)| log)
 }
