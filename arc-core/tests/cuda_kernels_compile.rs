@@ -39,6 +39,33 @@ fn every_builtin_kernel_module_compiles_without_warnings() {
     }
 }
 
+/// The CUDA sources that plugins in this workspace ship for their custom ops (compiled the
+/// way `CustomOp::cuda_source` is: the shared header prepended).
+const SHIPPED_CUSTOM_OP_SOURCES: [&str; 2] =
+    ["../arc-builtins/src/losses/binary_cross_entropy.cu", "../examples/custom-plugin/src/swiglu.cu"];
+
+#[test]
+fn the_custom_op_sources_plugins_ship_compile_without_warnings() {
+    if !nvrtc_or_skip("the_custom_op_sources_plugins_ship_compile_without_warnings") {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in SHIPPED_CUSTOM_OP_SOURCES {
+        let path = root.join(rel);
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            // arc-core checked out without its workspace siblings.
+            eprintln!("skipping {}: not found", path.display());
+            continue;
+        };
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("custom");
+        for arch in ARCHES {
+            let log = compile_source(name, &source, arch).unwrap_or_else(|e| panic!("{arch}: {rel}: {e}"));
+            assert!(log.is_empty(), "{arch}: `{rel}` compiled with warnings:\n{log}");
+        }
+        println!("{rel}: ok");
+    }
+}
+
 #[test]
 fn a_broken_kernel_is_a_compile_error_with_nvrtcs_log() {
     if !nvrtc_or_skip("a_broken_kernel_is_a_compile_error_with_nvrtcs_log") {
