@@ -42,6 +42,44 @@ pub fn compile_all_kernels(arch: &'static str) -> crate::Result<Vec<(&'static st
         .collect()
 }
 
+/// The kernels of every built-in module as NVRTC compiles them for `arch`, with no device:
+/// `(module, [(kernel, parameter count)])`, read from the PTX `.entry` declarations (a struct
+/// argument such as `Strided` counts as one parameter). Tests check the Rust launch sites
+/// against it.
+pub fn kernel_entry_points(arch: &'static str) -> crate::Result<Vec<(&'static str, Vec<(String, usize)>)>> {
+    kernels::SOURCES
+        .iter()
+        .map(|(name, _)| {
+            let src = kernels::source(name).unwrap_or_default();
+            let (ptx, _) = device::compile(name, &src, arch)?;
+            Ok((*name, ptx_entries(&ptx.to_src())))
+        })
+        .collect()
+}
+
+/// `(name, parameter count)` of each `.entry` in PTX text.
+fn ptx_entries(ptx: &str) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut lines = ptx.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.trim().strip_prefix(".visible .entry ") else { continue };
+        let name = rest.split('(').next().unwrap_or_default().trim().to_owned();
+        let mut params = 0;
+        if !rest.contains("()") {
+            for l in lines.by_ref() {
+                if l.contains("_param_") {
+                    params += 1;
+                }
+                if l.trim_start().starts_with(')') {
+                    break;
+                }
+            }
+        }
+        out.push((name, params));
+    }
+    out
+}
+
 /// Compiles one CUDA C source (COMMON prepended) for `arch`, returning NVRTC's log.
 pub fn compile_source(name: &str, source: &str, arch: &'static str) -> crate::Result<String> {
     device::compile(name, &kernels::with_common(&format!("{name}.cu"), source), arch).map(|(_, log)| log)
