@@ -49,7 +49,7 @@ pub use autograd::{NoGradGuard, is_grad_enabled, no_grad};
 #[cfg(feature = "cuda")]
 pub use cuda::bench as cuda_bench;
 #[cfg(feature = "cuda")]
-pub use cuda::{compile_all_kernels, compile_source, kernel_entry_points};
+pub use cuda::{KernelEntries, compile_all_kernels, compile_source, kernel_entry_points};
 pub use custom_op::CustomOp;
 pub use device::{DType, Device, cuda_device_count};
 pub use gradcheck::gradcheck;

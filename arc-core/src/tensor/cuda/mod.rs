@@ -46,7 +46,7 @@ pub fn compile_all_kernels(arch: &'static str) -> crate::Result<Vec<(&'static st
 /// `(module, [(kernel, parameter count)])`, read from the PTX `.entry` declarations (a struct
 /// argument such as `Strided` counts as one parameter). Tests check the Rust launch sites
 /// against it.
-pub fn kernel_entry_points(arch: &'static str) -> crate::Result<Vec<(&'static str, Vec<(String, usize)>)>> {
+pub fn kernel_entry_points(arch: &'static str) -> crate::Result<Vec<(&'static str, KernelEntries)>> {
     kernels::SOURCES
         .iter()
         .map(|(name, _)| {
@@ -57,8 +57,11 @@ pub fn kernel_entry_points(arch: &'static str) -> crate::Result<Vec<(&'static st
         .collect()
 }
 
+/// The kernels of one module: `(name, parameter count)`.
+pub type KernelEntries = Vec<(String, usize)>;
+
 /// `(name, parameter count)` of each `.entry` in PTX text.
-fn ptx_entries(ptx: &str) -> Vec<(String, usize)> {
+fn ptx_entries(ptx: &str) -> KernelEntries {
     let mut out = Vec::new();
     let mut lines = ptx.lines();
     while let Some(line) = lines.next() {
