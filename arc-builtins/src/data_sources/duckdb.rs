@@ -28,7 +28,7 @@ use duckdb::types::ValueRef;
 use duckdb::{AccessMode, Connection};
 use serde::Deserialize;
 
-use super::sql::{self, DbLocation, Select};
+use super::sql::{self, Select, database_error};
 
 /// The registered name.
 pub(crate) const NAME: &str = "core.duckdb";
@@ -59,11 +59,8 @@ impl DataSource for DuckDbSource {
     }
 
     fn load(&self, location: &str) -> Result<Table> {
-        let loc = DbLocation::parse(location, SCHEME)?;
-        let select = loc.select(location)?;
-        let path = loc.path.as_str();
-        // A missing file is an error naming it, never a new empty database.
-        std::fs::metadata(path).map_err(|source| Error::DataFile { path: path.to_owned(), source })?;
+        let (path, select) = sql::read_target(location, SCHEME)?;
+        let path = path.as_str();
         let config = duckdb::Config::default()
             .access_mode(AccessMode::ReadOnly)
             .map_err(|e| database_error(path, "cannot configure DuckDB", &e))?;
@@ -132,8 +129,4 @@ fn table_names(conn: &Connection, path: &str) -> Result<Vec<String>> {
         statement.query_map([], |row| row.get(0))?.collect()
     };
     read().map_err(|e| database_error(path, "cannot list the tables", &e))
-}
-
-fn database_error(path: &str, what: &str, error: &duckdb::Error) -> Error {
-    Error::Database { path: path.to_owned(), message: format!("{what}: {error}") }
 }

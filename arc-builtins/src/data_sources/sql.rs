@@ -62,6 +62,21 @@ pub(crate) fn strip_scheme<'a>(location: &'a str, scheme: &str) -> Option<&'a st
     location.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &location[scheme.len()..])
 }
 
+/// What a read of `location` (which starts with `scheme`) opens: the database path, which
+/// must exist (a missing file is an error naming it, never a new empty database), and what
+/// it selects.
+pub(crate) fn read_target(location: &str, scheme: &str) -> Result<(String, Select)> {
+    let loc = DbLocation::parse(location, scheme)?;
+    let select = loc.select(location)?;
+    std::fs::metadata(&loc.path).map_err(|source| Error::DataFile { path: loc.path.clone(), source })?;
+    Ok((loc.path, select))
+}
+
+/// An [`Error::Database`] naming the file: `what` failed, with the engine's `error`.
+pub(crate) fn database_error(path: &str, what: &str, error: &dyn std::fmt::Display) -> Error {
+    Error::Database { path: path.to_owned(), message: format!("{what}: {error}") }
+}
+
 impl DbLocation {
     /// Parses `location`, which starts with `scheme` (`sqlite://`).
     pub(crate) fn parse(location: &str, scheme: &str) -> Result<Self> {

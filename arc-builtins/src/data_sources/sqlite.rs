@@ -26,7 +26,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde::Deserialize;
 
-use super::sql::{self, DbLocation, IfExists, Select};
+use super::sql::{self, DbLocation, IfExists, Select, database_error};
 
 /// The registered name.
 pub(crate) const NAME: &str = "core.sqlite";
@@ -57,11 +57,8 @@ impl DataSource for SqliteSource {
     }
 
     fn load(&self, location: &str) -> Result<Table> {
-        let loc = DbLocation::parse(location, SCHEME)?;
-        let select = loc.select(location)?;
-        let path = loc.path.as_str();
-        // A missing file is an error naming it, never a new empty database.
-        std::fs::metadata(path).map_err(|source| Error::DataFile { path: path.to_owned(), source })?;
+        let (path, select) = sql::read_target(location, SCHEME)?;
+        let path = path.as_str();
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| database_error(path, "cannot open the database", &e))?;
@@ -125,10 +122,6 @@ fn engine_message(error: &rusqlite::Error) -> String {
         rusqlite::Error::SqlInputError { msg, offset, .. } => format!("{msg} (at byte {offset} of the query)"),
         other => other.to_string(),
     }
-}
-
-fn database_error(path: &str, what: &str, error: &rusqlite::Error) -> Error {
-    Error::Database { path: path.to_owned(), message: format!("{what}: {error}") }
 }
 
 fn cell_error(path: &str, column: &str, row: usize, what: &str) -> Error {
