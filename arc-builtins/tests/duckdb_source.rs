@@ -7,55 +7,26 @@
 
 use std::path::{Path, PathBuf};
 
-use arc_builtins::BuiltinDataSourcePlugin;
-use arc_core::data::{ColumnValues, Table, open_table};
-use arc_core::plugin::PluginManager;
+use arc_core::data::open_table;
 use arc_core::{Error, Result};
 use duckdb::Connection;
 
-fn manager() -> PluginManager {
-    let pm = PluginManager::new();
-    pm.register_plugin(BuiltinDataSourcePlugin, "builtin_data_sources").expect("a fresh manager");
-    pm.refresh_registries().expect("the builtin data sources register");
-    pm
-}
+#[path = "support/db.rs"]
+mod db;
+
+use db::{assert_same, example, manager, message};
 
 fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arc-duckdb-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    dir
-}
-
-fn example(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(name);
-    path.to_str().expect("a UTF-8 checkout path").to_owned()
+    db::temp_dir("duckdb", test)
 }
 
 fn location(db: &Path, params: &str) -> String {
-    format!("duckdb://{}?{params}", db.display())
+    db::location("duckdb", db, params)
 }
 
 /// Runs `sql` on a read-write connection to `db` (creating it).
 fn setup(db: &Path, sql: &str) {
     Connection::open(db).and_then(|c| c.execute_batch(sql)).expect("fixture");
-}
-
-fn assert_same(got: &Table, want: &Table) {
-    assert_eq!(got.column_names(), want.column_names());
-    for (g, w) in got.columns().iter().zip(want.columns()) {
-        let bits = |v: &[f64]| v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect::<Vec<_>>();
-        match (&g.values, &w.values) {
-            (ColumnValues::Numeric(gv), ColumnValues::Numeric(wv)) => {
-                assert_eq!(bits(gv), bits(wv), "column `{}`", w.name)
-            }
-            (gv, wv) => assert_eq!(gv, wv, "column `{}`", w.name),
-        }
-    }
-}
-
-fn message(result: Result<Table>) -> String {
-    result.expect_err("an error").to_string()
 }
 
 #[test]

@@ -8,35 +8,24 @@
 
 use std::path::{Path, PathBuf};
 
-use arc_builtins::{BuiltinDataSourcePlugin, write_predictions};
-use arc_core::data::{ColumnValues, Table, open_table};
-use arc_core::plugin::{ComponentKind, PluginManager};
+use arc_builtins::write_predictions;
+use arc_core::data::open_table;
+use arc_core::plugin::ComponentKind;
 use arc_core::spec::Config;
 use arc_core::{Error, Result};
 use rusqlite::Connection;
 
-fn manager() -> PluginManager {
-    let pm = PluginManager::new();
-    pm.register_plugin(BuiltinDataSourcePlugin, "builtin_data_sources").expect("a fresh manager");
-    pm.refresh_registries().expect("the builtin data sources register");
-    pm
-}
+#[path = "support/db.rs"]
+mod db;
 
-/// A fresh directory for one test.
+use db::{assert_same, example, manager, message};
+
 fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arc-sqlite-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    dir
-}
-
-fn example(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(name);
-    path.to_str().expect("a UTF-8 checkout path").to_owned()
+    db::temp_dir("sqlite", test)
 }
 
 fn location(db: &Path, params: &str) -> String {
-    format!("sqlite://{}?{params}", db.display())
+    db::location("sqlite", db, params)
 }
 
 /// Table `name` in `db` holding a CSV file's cells, parsed independently of Arc: a
@@ -74,24 +63,6 @@ fn csv_to_sqlite(csv_path: &str, db: &Path, name: &str) {
         }
     }
     tx.commit().expect("commit");
-}
-
-/// Equal names and values, `NaN` equal to `NaN` (bit for bit otherwise).
-fn assert_same(got: &Table, want: &Table) {
-    assert_eq!(got.column_names(), want.column_names());
-    for (g, w) in got.columns().iter().zip(want.columns()) {
-        let bits = |v: &[f64]| v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect::<Vec<_>>();
-        match (&g.values, &w.values) {
-            (ColumnValues::Numeric(gv), ColumnValues::Numeric(wv)) => {
-                assert_eq!(bits(gv), bits(wv), "column `{}`", w.name)
-            }
-            (gv, wv) => assert_eq!(gv, wv, "column `{}`", w.name),
-        }
-    }
-}
-
-fn message(result: Result<Table>) -> String {
-    result.expect_err("an error").to_string()
 }
 
 // ---- reading ---------------------------------------------------------------------------
