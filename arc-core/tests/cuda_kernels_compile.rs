@@ -4,25 +4,14 @@
 #![cfg(feature = "cuda")]
 
 use arc_core::Error;
+
+mod common;
+
 use arc_core::tensor::{compile_all_kernels, compile_source};
+use common::nvrtc_or_skip;
 
 /// The oldest architecture CUDA 13's NVRTC accepts, and the H100's.
 const ARCHES: [&str; 2] = ["compute_75", "compute_90"];
-
-/// Whether NVRTC can run here; panics when CI requires it and it is missing.
-fn nvrtc_or_skip(test: &str) -> bool {
-    match compile_source("probe", "extern \"C\" __global__ void probe() {}", "compute_75") {
-        Ok(_) => true,
-        Err(e @ Error::CudaUnavailable { .. }) => {
-            if std::env::var_os("ARC_REQUIRE_NVRTC").is_some_and(|v| v == "1") {
-                panic!("{test}: ARC_REQUIRE_NVRTC=1 but NVRTC is missing: {e}");
-            }
-            eprintln!("skipping {test}: {e}");
-            false
-        }
-        Err(e) => panic!("{test}: NVRTC failed on an empty kernel: {e}"),
-    }
-}
 
 #[test]
 fn every_builtin_kernel_module_compiles_without_warnings() {

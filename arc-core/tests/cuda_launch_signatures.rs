@@ -13,25 +13,22 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arc_core::Error;
 use arc_core::tensor::kernel_entry_points;
+
+mod common;
+
+use common::nvrtc_or_skip;
 
 type Entries = BTreeMap<String, BTreeMap<String, usize>>;
 
-fn entries_or_skip() -> Option<Entries> {
-    match kernel_entry_points("compute_75") {
-        Ok(modules) => Some(
-            modules.into_iter().map(|(m, ks)| (m.to_owned(), ks.into_iter().collect::<BTreeMap<_, _>>())).collect(),
-        ),
-        Err(e @ Error::CudaUnavailable { .. }) => {
-            if std::env::var_os("ARC_REQUIRE_NVRTC").is_some_and(|v| v == "1") {
-                panic!("ARC_REQUIRE_NVRTC=1 but NVRTC is missing: {e}");
-            }
-            eprintln!("skipping the launch-signature check: {e}");
-            None
-        }
-        Err(e) => panic!("the built-in kernels do not compile: {e}"),
+/// The compiled kernels by module, or `None` (after printing why) where NVRTC is missing.
+fn entries_or_skip(test: &str) -> Option<Entries> {
+    if !nvrtc_or_skip(test) {
+        return None;
     }
+    let modules =
+        kernel_entry_points("compute_75").unwrap_or_else(|e| panic!("the built-in kernels do not compile: {e}"));
+    Some(modules.into_iter().map(|(m, ks)| (m.to_owned(), ks.into_iter().collect::<BTreeMap<_, _>>())).collect())
 }
 
 fn src(rel: &str) -> PathBuf {
@@ -83,7 +80,9 @@ fn literal_args(text: &str, needle: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn every_launch_matches_its_kernels_name_and_parameter_count() {
-    let Some(entries) = entries_or_skip() else { return };
+    let Some(entries) = entries_or_skip("every_launch_matches_its_kernels_name_and_parameter_count") else {
+        return;
+    };
     let mut checked = 0;
     for path in rust_files(&src("cuda")) {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -137,7 +136,7 @@ fn every_launch_matches_its_kernels_name_and_parameter_count() {
 
 #[test]
 fn every_kernel_the_op_layer_names_exists() {
-    let Some(entries) = entries_or_skip() else { return };
+    let Some(entries) = entries_or_skip("every_kernel_the_op_layer_names_exists") else { return };
     let elementwise = &entries["elementwise"];
     let mut wanted: Vec<String> = Vec::new();
     let ops: Vec<PathBuf> = rust_files(&src("ops")).into_iter().chain([src("ops/../cuda/elementwise.rs")]).collect();
