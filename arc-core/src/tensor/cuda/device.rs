@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig};
-use cudarc::nvrtc::{CompileOptions, Ptx};
+use cudarc::nvrtc::Ptx;
 
 use super::kernels;
 use crate::{Error, Result};
@@ -92,19 +92,19 @@ pub(crate) fn compile(name: &str, source: &str, arch: &'static str) -> Result<(P
                 .into(),
         });
     }
-    let opts = CompileOptions { arch: Some(arch), name: Some(format!("{name}.cu")), ..Default::default() };
-    compile_with_log(source, opts).map_err(|log| Error::CudaCompile { kernel: name.to_owned(), log })
+    compile_with_log(&format!("{name}.cu"), source, arch)
+        .map_err(|log| Error::CudaCompile { kernel: name.to_owned(), log })
 }
 
 /// NVRTC through cudarc's `result` layer, so that the log of a *successful* compile (its
 /// warnings) is kept too.
-fn compile_with_log(source: &str, opts: CompileOptions) -> std::result::Result<(Ptx, String), String> {
+fn compile_with_log(file: &str, source: &str, arch: &str) -> std::result::Result<(Ptx, String), String> {
     use cudarc::nvrtc::result as nv;
     use std::ffi::{CStr, CString};
     let src = CString::new(source).map_err(|_| "the source contains a NUL byte".to_owned())?;
-    let name = opts.name.clone().map(|n| CString::new(n).unwrap_or_default());
-    let options = opts_strings(&opts);
-    let prog = nv::create_program(&src, name.as_deref()).map_err(|e| format!("{e:?}"))?;
+    let file = CString::new(file).map_err(|_| "the file name contains a NUL byte".to_owned())?;
+    let options = [format!("--gpu-architecture={arch}"), "--std=c++17".to_owned()];
+    let prog = nv::create_program(&src, Some(&file)).map_err(|e| format!("{e:?}"))?;
     // SAFETY: `prog` was just created and is destroyed below on every path.
     let compiled = unsafe { nv::compile_program(prog, &options) };
     let log = unsafe { nv::get_program_log(prog) }
@@ -119,15 +119,6 @@ fn compile_with_log(source: &str, opts: CompileOptions) -> std::result::Result<(
     // `get_ptx` returns the NUL-terminated image as raw chars.
     let bytes: Vec<u8> = ptx.iter().map(|&c| c as u8).take_while(|&b| b != 0).collect();
     Ok((Ptx::from_src(String::from_utf8_lossy(&bytes).into_owned()), log))
-}
-
-fn opts_strings(opts: &CompileOptions) -> Vec<String> {
-    let mut v = Vec::new();
-    if let Some(arch) = opts.arch {
-        v.push(format!("--gpu-architecture={arch}"));
-    }
-    v.push("--std=c++17".into());
-    v
 }
 
 impl CudaDev {

@@ -151,8 +151,8 @@ impl Tensor {
             let data: Vec<f32> = reduce_raw(self, "mean", &mask, Kind::Sum)?.into_iter().map(|v| v * scale).collect();
             Tensor::from_f32(data, &shape)
         } else {
-            let sum = reduce_keep(self, "mean", &mask, Kind::Sum)?;
-            super::super::cuda::unary("mean", "affine", &sum, [scale, 0.0])?.reshape_raw(&shape)?
+            // The raw sum records no node, so this affine is the scaling kernel alone.
+            reduce_keep(self, "mean", &mask, Kind::Sum)?.affine(scale, 0.0)?.reshape_raw(&shape)?
         };
         let keep = keep_shape(self.shape(), &mask);
         Ok(record(out, "mean", &[self], move |a| {
