@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const SPEC: &str = "examples/specs/iris.yaml";
-const DATA: &str = "examples/data/iris.csv";
+#[path = "support/iris.rs"]
+mod iris;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use iris::{DATA, SPEC, petal_regression_spec, root, table};
 
 fn arc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_arc")).current_dir(root()).args(args).output().expect("arc runs")
@@ -132,32 +130,18 @@ fn a_missing_model_directory_is_a_user_error() {
 
 #[test]
 fn a_regression_model_evaluates_to_the_trainers_own_mse_mae_and_r2() -> arc::Result<()> {
-    use arc::spec::{ArcSpec, Config};
+    use arc::spec::ArcSpec;
 
     // Petal width from the other measurements (the float target of train_iris.rs).
-    let text = r"
-model_name: petal
-features:
-  feature_columns: [sepal_length, sepal_width, petal_length]
-  processors:
-    - {name: x, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
-    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
-    - {name: y, op: transform.assemble_vector, inputs: {columns: [petal_width]}, outputs: {output: tensors.width}}
-model:
-  inputs: {features: [null, 3]}
-  graph: [{name: fc, type: Linear, params: {in_features: 3, out_features: 1}}]
-trainer:
-  optimizer: {type: SGD}
-  loss: {type: MSELoss, inputs: {pred: model.fc, target: tensors.width}}
-  config: {epochs: 20, batch_size: 16, learning_rate: 0.05, seed: 3, validation_split: 0.0}
-";
+    let text =
+        petal_regression_spec("{epochs: 20, batch_size: 16, learning_rate: 0.05, seed: 3, validation_split: 0.0}");
     let pm = arc::get_plugin_manager();
-    let table = pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())?;
-    let spec = ArcSpec::from_yaml(text, "petal.yaml")?;
+    let table = table()?;
+    let spec = ArcSpec::from_yaml(&text, "petal.yaml")?;
     let trainer = spec.trainer.clone().expect("a trainer section");
     let trained = arc::train::train(&spec, &trainer, &table, pm, &mut |_| {})?;
     let dir = std::env::temp_dir().join(format!("arc-cli-evaluate-petal-{}", std::process::id()));
-    arc::model_dir::save(&dir, text, &trained.model.named_state(), &trained.fitted, &trained.history)?;
+    arc::model_dir::save(&dir, &text, &trained.model.named_state(), &trained.fitted, &trained.history)?;
     let loaded = arc::model_dir::load(&dir)?;
     let evaluation = arc::train::evaluate(&loaded, &table, pm)?;
     assert_eq!(evaluation.task, arc::train::Task::Regression);

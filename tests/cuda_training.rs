@@ -4,23 +4,19 @@
 //! the device-choice errors (`device: cuda` without a GPU, `auto` falling back, the CLI's
 //! `--device cuda`) run everywhere.
 
-use std::path::PathBuf;
-
-use arc::data::Table;
 use arc::nn::{Layer, Param};
 use arc::spec::{ArcSpec, Config};
 use arc::tensor::{Rng, cuda_device_count};
 use arc::train::{EpochRecord, Trained, train};
 use arc::{DType, Device, Error, Result, Tensor};
 
-const SPEC: &str = "examples/specs/iris.yaml";
-const DATA: &str = "examples/data/iris.csv";
+#[path = "support/iris.rs"]
+mod iris;
+
+use iris::{DATA, SPEC, root, spec_text, table};
+
 /// Layers (reductions, matmuls) and optimizer steps: 1e-4 relative.
 const TOL: f32 = 1e-4;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The first GPU, or `None` after printing why `test` skips.
 fn gpu(test: &str) -> Option<Device> {
@@ -48,21 +44,12 @@ fn assert_close(what: &str, a: &Tensor, b: &Tensor, rel: f32) -> Result<()> {
     Ok(())
 }
 
-fn spec_text() -> String {
-    std::fs::read_to_string(root().join(SPEC)).expect("the iris spec is committed")
-}
-
 fn with_config(epochs: usize, extra: &str) -> String {
     let mut text = spec_text().replace("epochs: 100", &format!("epochs: {epochs}"));
     for line in extra.lines() {
         text = text.replace("    seed: 42\n", &format!("    seed: 42\n    {line}\n"));
     }
     text
-}
-
-fn table() -> Result<Table> {
-    let pm = arc::get_plugin_manager();
-    pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())
 }
 
 fn run(text: &str) -> Result<Trained> {

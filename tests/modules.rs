@@ -3,13 +3,16 @@
 //! `node.inner.weight`, and the forward pass is exactly the composed ops.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use arc::data::Table;
 use arc::graph::GraphModel;
-use arc::spec::{ArcSpec, Config};
+use arc::spec::ArcSpec;
 use arc::validate::validate;
 use arc::{Result, Tensor};
+
+#[path = "support/iris.rs"]
+mod iris;
+
+use iris::table;
 
 /// Iris through a stem, the same block twice (own weights each) and a head.
 const SPEC: &str = "\
@@ -42,11 +45,6 @@ trainer:
   loss: {type: CrossEntropyLoss, inputs: {pred: model.logits, target: target_columns.species}}
   config: {epochs: 40, batch_size: 16, validation_split: 0.2, seed: 42}
 ";
-
-fn table() -> Result<Table> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/iris.csv");
-    arc::get_plugin_manager().get_data_source("csv")?.create(&Config::new())?.load(&path.display().to_string())
-}
 
 #[test]
 fn a_block_used_twice_trains_with_its_own_named_parameters() -> Result<()> {

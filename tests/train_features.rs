@@ -4,27 +4,15 @@
 use std::path::PathBuf;
 
 use arc::Result;
-use arc::data::Table;
 use arc::nn::Param;
-use arc::spec::{ArcSpec, Config};
+use arc::spec::ArcSpec;
 use arc::train::{EpochRecord, Trained, train};
 use arc::{Error, Tensor};
 
-const SPEC: &str = "examples/specs/iris.yaml";
-const DATA: &str = "examples/data/iris.csv";
+#[path = "support/iris.rs"]
+mod iris;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn spec_text() -> String {
-    std::fs::read_to_string(root().join(SPEC)).expect("the iris spec is committed")
-}
-
-fn table() -> Result<Table> {
-    let pm = arc::get_plugin_manager();
-    pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())
-}
+use iris::{DATA, SPEC, root, spec_text, table};
 
 /// The iris spec with `extra` appended to `trainer.config` (indented under it).
 fn with_config(epochs: usize, extra: &str) -> String {

@@ -1,29 +1,17 @@
 //! `arc train` on iris, end to end: the spec → pipeline → graph → trainer
 //! path, determinism, and the model directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use arc::Result;
-use arc::data::Table;
 use arc::spec::{ArcSpec, Config};
 use arc::train::{Trained, train};
 
-const SPEC: &str = "examples/specs/iris.yaml";
-const DATA: &str = "examples/data/iris.csv";
+#[path = "support/iris.rs"]
+mod iris;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn spec_text() -> String {
-    std::fs::read_to_string(root().join(SPEC)).expect("the iris spec is committed")
-}
-
-fn table() -> Result<Table> {
-    let pm = arc::get_plugin_manager();
-    pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())
-}
+use iris::{DATA, SPEC, petal_regression_spec, root, spec_text, table};
 
 fn run(text: &str) -> Result<Trained> {
     let spec = ArcSpec::from_yaml(text, SPEC)?;
@@ -249,23 +237,8 @@ fn nodes_run_in_topological_order_with_named_refs() -> Result<()> {
 fn regression_records_mse_mae_and_r2() -> Result<()> {
     // Petal width from the other three measurements: a float target gives
     // the regression metrics; a linear fit explains most of the variance.
-    let text = r"
-model_name: petal
-features:
-  feature_columns: [sepal_length, sepal_width, petal_length]
-  processors:
-    - {name: x, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
-    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
-    - {name: y, op: transform.assemble_vector, inputs: {columns: [petal_width]}, outputs: {output: tensors.width}}
-model:
-  inputs: {features: [null, 3]}
-  graph: [{name: fc, type: Linear, params: {in_features: 3, out_features: 1}}]
-trainer:
-  optimizer: {type: SGD}
-  loss: {type: MSELoss, inputs: {pred: model.fc, target: tensors.width}}
-  config: {epochs: 60, batch_size: 16, learning_rate: 0.05, seed: 3}
-";
-    let trained = run(text)?;
+    let text = petal_regression_spec("{epochs: 60, batch_size: 16, learning_rate: 0.05, seed: 3}");
+    let trained = run(&text)?;
     assert_eq!(trained.history.task, Some(arc::train::Task::Regression));
     let last = trained.history.last().expect("60 epochs");
     assert_eq!(last.metrics.keys().collect::<Vec<_>>(), ["mae", "mse", "r2"]);
