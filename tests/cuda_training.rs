@@ -7,13 +7,12 @@
 use arc::nn::{Layer, Param};
 use arc::spec::{ArcSpec, Config};
 use arc::tensor::{Rng, cuda_device_count};
-use arc::train::{EpochRecord, Trained, train};
 use arc::{DType, Device, Error, Result, Tensor};
 
 #[path = "support/iris.rs"]
 mod iris;
 
-use iris::{DATA, SPEC, root, spec_text, table};
+use iris::{DATA, SPEC, root, run, table, with_config};
 
 /// Layers (reductions, matmuls) and optimizer steps: 1e-4 relative.
 const TOL: f32 = 1e-4;
@@ -42,20 +41,6 @@ fn assert_close(what: &str, a: &Tensor, b: &Tensor, rel: f32) -> Result<()> {
         assert!((p - q).abs() <= tol || (p.is_nan() && q.is_nan()), "{what}: element {i}: cpu {p} vs cuda {q}");
     }
     Ok(())
-}
-
-fn with_config(epochs: usize, extra: &str) -> String {
-    let mut text = spec_text().replace("epochs: 100", &format!("epochs: {epochs}"));
-    for line in extra.lines() {
-        text = text.replace("    seed: 42\n", &format!("    seed: 42\n    {line}\n"));
-    }
-    text
-}
-
-fn run(text: &str) -> Result<Trained> {
-    let spec = ArcSpec::from_yaml(text, SPEC)?;
-    let trainer = spec.trainer.clone().expect("a trainer section");
-    train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_: &EpochRecord| {})
 }
 
 // ---- the device choice, with and without a GPU ---------------------------------

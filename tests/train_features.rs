@@ -6,28 +6,13 @@ use std::path::PathBuf;
 use arc::Result;
 use arc::nn::Param;
 use arc::spec::ArcSpec;
-use arc::train::{EpochRecord, Trained, train};
+use arc::train::{EpochRecord, Trained};
 use arc::{Error, Tensor};
 
 #[path = "support/iris.rs"]
 mod iris;
 
-use iris::{DATA, SPEC, root, spec_text, table};
-
-/// The iris spec with `extra` appended to `trainer.config` (indented under it).
-fn with_config(epochs: usize, extra: &str) -> String {
-    let mut text = spec_text().replace("epochs: 100", &format!("epochs: {epochs}"));
-    for line in extra.lines() {
-        text = text.replace("    seed: 42\n", &format!("    seed: 42\n    {line}\n"));
-    }
-    text
-}
-
-fn run(text: &str) -> Result<Trained> {
-    let spec = ArcSpec::from_yaml(text, SPEC)?;
-    let trainer = spec.trainer.clone().expect("a trainer section");
-    train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_| {})
-}
+use iris::{DATA, SPEC, root, run, spec_text, table, with_config};
 
 fn bits(t: &Trained) -> Result<Vec<(String, Vec<u32>)>> {
     t.model

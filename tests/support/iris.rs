@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use arc::Result;
 use arc::data::Table;
-use arc::spec::Config;
+use arc::spec::{ArcSpec, Config};
+use arc::train::{Trained, train};
 
 /// The iris spec, relative to the workspace root.
 pub const SPEC: &str = "examples/specs/iris.yaml";
@@ -27,6 +28,22 @@ pub fn spec_text() -> String {
 pub fn table() -> Result<Table> {
     let pm = arc::get_plugin_manager();
     pm.get_data_source("csv")?.create(&Config::new())?.load(&root().join(DATA).display().to_string())
+}
+
+/// The iris spec with `epochs` epochs and `extra` lines appended to `trainer.config`.
+pub fn with_config(epochs: usize, extra: &str) -> String {
+    let mut text = spec_text().replace("epochs: 100", &format!("epochs: {epochs}"));
+    for line in extra.lines() {
+        text = text.replace("    seed: 42\n", &format!("    seed: 42\n    {line}\n"));
+    }
+    text
+}
+
+/// Trains spec `text` (read as if from the iris spec's path) on the iris data.
+pub fn run(text: &str) -> Result<Trained> {
+    let spec = ArcSpec::from_yaml(text, SPEC)?;
+    let trainer = spec.trainer.clone().expect("a trainer section");
+    train(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut |_| {})
 }
 
 /// A linear regression of petal width on the other three (standardized) measurements, with
