@@ -21,10 +21,10 @@ features:
   feature_columns: [sepal_length, sepal_width, petal_length, petal_width]
   target_columns: [species]
   processors:
-    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
-    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
-    - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.features}, outputs: {n_features: vars.n_features}}
-    - {name: label, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {output: tensors.species}}
+    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {tensors.raw: output}}
+    - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {tensors.features: output}}
+    - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.features}, outputs: {vars.n_features: n_features}}
+    - {name: label, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {tensors.species: output}}
 modules:
   block:
     inputs: {x: [null, vars.width]}

@@ -238,10 +238,10 @@ features:
   feature_columns: [sepal_length, sepal_width, petal_length, petal_width]
   target_columns: [species]
   processors:
-    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
-    - {name: scale, op: MinMaxNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
-    - {name: onehot, op: CategoricalEncoding, inputs: {columns: [color]}, outputs: {output: tensors.color}}
-    - {name: label, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {output: tensors.species}}
+    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {tensors.raw: output}}
+    - {name: scale, op: MinMaxNormalization, inputs: {x: tensors.raw}, outputs: {tensors.features: output}}
+    - {name: onehot, op: CategoricalEncoding, inputs: {columns: [color]}, outputs: {tensors.color: output}}
+    - {name: label, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {tensors.species: output}}
 model:
   inputs:
     features: [null, 4]
@@ -354,9 +354,9 @@ model_name: iris_petal_width
 features:
   feature_columns: [sepal_length, sepal_width, petal_length]
   processors:
-    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}
-    - {name: scale, op: RobustNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.features}}
-    - {name: target, op: transform.assemble_vector, train_only: true, inputs: {columns: [petal_width]}, outputs: {output: tensors.y}}
+    - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {tensors.raw: output}}
+    - {name: scale, op: RobustNormalization, inputs: {x: tensors.raw}, outputs: {tensors.features: output}}
+    - {name: target, op: transform.assemble_vector, train_only: true, inputs: {columns: [petal_width]}, outputs: {tensors.y: output}}
 model:
   inputs: {features: [null, 3]}
   graph:

@@ -59,7 +59,7 @@ fn namespace_refs_are_defined_before_use() -> Result<()> {
     );
     // `stats` reads `tensors.features` before `scale` makes it: move `stats` first.
     let stats = "    - name: stats\n      op: inspect.feature_stats\n      inputs: {tensor: tensors.features}\n      \
-                 outputs: {n_features: vars.n_features}\n";
+                 outputs: {vars.n_features: n_features}\n";
     let moved = text.replace(stats, "").replace("    - name: assemble\n", &format!("{stats}    - name: assemble\n"));
     assert_eq!(
         issues(&moved)?,
@@ -71,10 +71,11 @@ fn namespace_refs_are_defined_before_use() -> Result<()> {
              (did you mean `vars.n_features`?)"]
     );
     assert_eq!(
-        issues(&text.replace("outputs: {output: tensors.features, state", "outputs: {output: tensors.scaled, state"))?,
+        issues(&text.replace("outputs: {tensors.features: output, state", "outputs: {tensors.scaled: output, state"))?,
         [
             "s.yaml:21:24: error: step `stats`: `tensors.features` is not defined by an earlier processor step",
-            "s.yaml:31:15: error: model input `features` reads `tensors.features`, which no processor step makes",
+            "s.yaml:31:15: error: model input `features` reads `tensors.features`, which no processor step makes \
+             and `features` is not one of `features.feature_columns`",
         ]
     );
     Ok(())
@@ -113,22 +114,29 @@ fn types_params_and_loss_inputs_are_checked() -> Result<()> {
     );
     assert_eq!(
         issues(&text.replace("outputs:\n    logits: fc2", "outputs:\n    logits: fc3"))?,
-        ["s.yaml:43:13: error: outputs: `fc3` names no node or model input (did you mean `fc1`, `fc2` or `act`?)",]
+        ["s.yaml:43:13: error: outputs: `fc3` is not a node or a model input (did you mean `fc1`, `fc2` or `act`?)",]
     );
     Ok(())
 }
 
 #[test]
 fn named_ports_must_be_the_layers() -> Result<()> {
-    let text = "model_name: m\nmodel:\n  inputs: {x: [null, 2]}\n  graph:\n    - {name: a, type: ReLU, inputs: x}\n    \
+    let text = "model_name: m\nmodel:\n  inputs: {x: [null, 3, 4]}\n  graph:\n    - {name: a, type: ReLU, inputs: x}\n    \
                 - {name: b, type: Tanh, inputs: x}\n    \
-                - {name: cat, type: Concatenate, params: {dim: -1}, inputs: {input_0: a, inptu_1: b}}\n";
+                - {name: att, type: MultiHeadAttention, params: {embed_dim: 4, num_heads: 2, batch_first: true}, \
+                inputs: {qeury: a, value: b}}\n";
     assert_eq!(
         issues(text)?,
-        ["s.yaml:7:78: error: node `cat`: the layer has no input port `inptu_1` (did you mean `input_1`?)"]
+        ["s.yaml:7:111: error: node `att`: the layer has no input port `qeury` (did you mean `query`?)"]
     );
-    // Fixed, the shapes infer without data: [null, 2] twice joined on the last dim.
-    assert_eq!(issues(&text.replace("inptu_1", "input_1"))?, Vec::<String>::new());
+    // Fixed, the shapes infer without data; `input` stands for the first port (`query`).
+    assert_eq!(issues(&text.replace("qeury", "query"))?, Vec::<String>::new());
+    assert_eq!(issues(&text.replace("qeury", "input"))?, Vec::<String>::new());
+    // Concatenate takes any port names, joined in the order written.
+    let cat = "model_name: m\nmodel:\n  inputs: {x: [null, 2]}\n  graph:\n    - {name: a, type: ReLU, inputs: x}\n    \
+               - {name: b, type: Tanh, inputs: x}\n    \
+               - {name: cat, type: Concatenate, params: {dim: -1}, inputs: {user: a, item: b}}\n";
+    assert_eq!(issues(cat)?, Vec::<String>::new());
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! probably do not do what their author meant.
 
 use arc_core::plugin::ValidatorHookSpec;
-use arc_core::spec::{ArcSpec, ModelSpec, NodeInputs, OutputsSpec};
+use arc_core::spec::{ArcSpec, ModelSpec, Source, Wiring};
 use arc_core::validate::ValidationIssue;
 use arc_core::{arc_plugin, hookimpl};
 
@@ -27,42 +27,26 @@ impl ValidatorHookSpec for BuiltinValidatorPlugin {
 }
 
 /// A warning for each node no output depends on (without `outputs`, the
-/// last node is the output).
+/// last node is the output), read from the graph's [`Wiring`]. A graph whose
+/// wiring does not resolve has errors already; dead nodes would be noise.
 fn dead_nodes(graph: &ModelSpec, base: &str) -> Vec<ValidationIssue> {
-    let nodes = &graph.graph;
-    let index = |r: &str| nodes.iter().position(|n| n.name == r.strip_suffix(".output").unwrap_or(r));
-    let reads: Vec<Vec<usize>> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, node)| match &node.inputs {
-            None => i.checked_sub(1).into_iter().collect(),
-            Some(NodeInputs::One(r)) => index(r).into_iter().collect(),
-            Some(NodeInputs::List(list)) => list.iter().filter_map(|r| index(r)).collect(),
-            Some(NodeInputs::Ports(ports)) => ports.values().filter_map(|r| index(r)).collect(),
-        })
-        .collect();
-    let outputs: Vec<&String> = match &graph.outputs {
-        None => nodes.last().map(|n| &n.name).into_iter().collect(),
-        Some(OutputsSpec::Named(map)) => map.values().collect(),
-        Some(OutputsSpec::List(list)) => list.iter().collect(),
+    let Ok(wiring) = Wiring::resolve(graph, base) else { return Vec::new() };
+    let node = |s: &Source| match s {
+        Source::Node(i) => Some(*i),
+        Source::Input(_) => None,
     };
-    let inputs = |r: &str| graph.inputs.iter().any(|(n, _)| n == r.strip_prefix("inputs.").unwrap_or(r));
-    let mut live: Vec<usize> = outputs.iter().filter_map(|r| index(r)).collect();
-    if live.len() + outputs.iter().filter(|r| inputs(r)).count() < outputs.len() {
-        // A dangling output is an error already; dead nodes would be noise.
-        return Vec::new();
-    }
-    let mut seen = vec![false; nodes.len()];
+    let mut live: Vec<usize> = wiring.outputs.iter().filter_map(|(_, s)| node(s)).collect();
+    let mut seen = vec![false; wiring.nodes.len()];
     while let Some(i) = live.pop() {
         if !std::mem::replace(&mut seen[i], true) {
-            live.extend(&reads[i]);
+            live.extend(wiring.nodes[i].inputs.iter().filter_map(|w| node(&w.source)));
         }
     }
     seen.iter()
         .enumerate()
         .filter(|(_, reached)| !**reached)
         .map(|(i, _)| {
-            ValidationIssue::warning(format!("node `{}` feeds no output of the graph", nodes[i].name))
+            ValidationIssue::warning(format!("node `{}` feeds no output of the graph", wiring.nodes[i].name))
                 .at(format!("{base}.graph[{i}].name"))
         })
         .collect()

@@ -83,7 +83,7 @@ fn text_column(name: &str, values: &[&str]) -> Column {
     Column::text(name, values.iter().map(|v| Some((*v).to_owned())).collect())
 }
 
-const ASSEMBLE: &str = "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [f0, f1, f2, f3]}, outputs: {output: tensors.raw}}\n";
+const ASSEMBLE: &str = "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [f0, f1, f2, f3]}, outputs: {tensors.raw: output}}\n";
 
 /// Fits `op` (with `params`) on the fixture's `x`, checks the fitted
 /// statistics, the fit output and the transform of `x_new` with the saved state.
@@ -178,10 +178,10 @@ fn fitted_state_round_trips_through_json_and_predicts_the_same() -> Result<()> {
 #[test]
 fn transform_skips_train_only_steps_and_keeps_their_saved_vars() -> Result<()> {
     let pipeline = pipeline(
-        "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [a, b]}, outputs: {output: tensors.raw}}\n\
-         - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {n_features: vars.n, mean: tensors.mean}}\n\
-         - {name: target, op: LabelEncoding, train_only: true, inputs: {column: y}, outputs: {output: tensors.y}}\n\
-         - {name: buckets, op: transform.hash_bucket, inputs: {x: tensors.raw, num_buckets: vars.n}, outputs: {output: tensors.h}}",
+        "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [a, b]}, outputs: {tensors.raw: output}}\n\
+         - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {vars.n: n_features, tensors.mean: mean}}\n\
+         - {name: target, op: LabelEncoding, train_only: true, inputs: {column: y}, outputs: {tensors.y: output}}\n\
+         - {name: buckets, op: transform.hash_bucket, inputs: {x: tensors.raw, num_buckets: vars.n}, outputs: {tensors.h: output}}",
     )?;
     let train = Table::new(vec![
         Column::numeric("a", vec![1.0, 2.0]),
@@ -208,8 +208,8 @@ fn transform_skips_train_only_steps_and_keeps_their_saved_vars() -> Result<()> {
 #[test]
 fn a_tensor_from_a_train_only_step_is_undefined_at_prediction() -> Result<()> {
     let pipeline = pipeline(
-        "- {name: assemble, op: transform.assemble_vector, train_only: true, inputs: {columns: [a]}, outputs: {output: tensors.raw}}\n\
-         - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.x}}",
+        "- {name: assemble, op: transform.assemble_vector, train_only: true, inputs: {columns: [a]}, outputs: {tensors.raw: output}}\n\
+         - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {tensors.x: output}}",
     )?;
     let table = Table::new(vec![Column::numeric("a", vec![1.0, 2.0])])?;
     let fitted = pipeline.fit(&table)?.fitted();
@@ -222,10 +222,10 @@ fn a_tensor_from_a_train_only_step_is_undefined_at_prediction() -> Result<()> {
 fn a_step_given_a_state_reuses_it_instead_of_fitting() -> Result<()> {
     // Fit on `a`, then scale `b` with `a`'s statistics (mean 2, std 1).
     let pipeline = pipeline(
-        "- {name: ta, op: transform.assemble_vector, inputs: {columns: [a]}, outputs: {output: tensors.a}}\n\
-         - {name: tb, op: transform.assemble_vector, inputs: {columns: [b]}, outputs: {output: tensors.b}}\n\
-         - {name: sa, op: StandardNormalization, inputs: {x: tensors.a}, outputs: {output: tensors.xa, state: states.s}}\n\
-         - {name: sb, op: StandardNormalization, inputs: {x: tensors.b, state: states.s}, outputs: {output: tensors.xb}}",
+        "- {name: ta, op: transform.assemble_vector, inputs: {columns: [a]}, outputs: {tensors.a: output}}\n\
+         - {name: tb, op: transform.assemble_vector, inputs: {columns: [b]}, outputs: {tensors.b: output}}\n\
+         - {name: sa, op: StandardNormalization, inputs: {x: tensors.a}, outputs: {tensors.xa: output, states.s: state}}\n\
+         - {name: sb, op: StandardNormalization, inputs: {x: tensors.b, state: states.s}, outputs: {tensors.xb: output}}",
     )?;
     let table = Table::new(vec![Column::numeric("a", vec![1.0, 3.0]), Column::numeric("b", vec![2.0, 5.0])])?;
     let fitted = pipeline.fit(&table)?;
@@ -259,9 +259,9 @@ fn hash_bucket_is_fnv1a_64_of_the_text() -> Result<()> {
     // Numbers hash as their text: the column 42, 0.5, -3 and the tensor
     // [42, -3] land in the buckets of the strings "42", "0.5", "-3".
     let numbers = Table::new(vec![Column::numeric("n", vec![42.0, 0.5, -3.0])])?;
-    let yaml = "- {name: h, op: transform.hash_bucket, inputs: {x: [n], num_buckets: 1000}, outputs: {output: tensors.h}}\n\
-                - {name: t, op: transform.assemble_vector, inputs: {columns: [n]}, outputs: {output: tensors.n}}\n\
-                - {name: ht, op: transform.hash_bucket, inputs: {x: tensors.n, num_buckets: 1000}, outputs: {output: tensors.ht}}";
+    let yaml = "- {name: h, op: transform.hash_bucket, inputs: {x: [n], num_buckets: 1000}, outputs: {tensors.h: output}}\n\
+                - {name: t, op: transform.assemble_vector, inputs: {columns: [n]}, outputs: {tensors.n: output}}\n\
+                - {name: ht, op: transform.hash_bucket, inputs: {x: tensors.n, num_buckets: 1000}, outputs: {tensors.ht: output}}";
     let out = pipeline(yaml)?.fit(&numbers)?;
     assert_eq!(tensor(&out, "h").to_vec_i64()?, expect_buckets[3..6]);
     assert_eq!(tensor(&out, "h").shape(), [3, 1]);
@@ -276,7 +276,7 @@ fn hash_and_pad_splits_hashes_pads_and_truncates() -> Result<()> {
     let mut cells: Vec<Option<String>> = texts.into_iter().map(Some).collect();
     cells.push(None); // a missing text: all padding
     let table = Table::new(vec![Column::text("text", cells)])?;
-    let yaml = "- {name: tok, op: transform.hash_and_pad, inputs: {x: [text], num_buckets: 50, max_length: 4, fill_value: -1}, outputs: {output: tensors.ids}}";
+    let yaml = "- {name: tok, op: transform.hash_and_pad, inputs: {x: [text], num_buckets: 50, max_length: 4, fill_value: -1}, outputs: {tensors.ids: output}}";
     let ids = tensor(&pipeline(yaml)?.fit(&table)?, "ids").clone();
     assert_eq!(ids.shape(), [5, 4]);
     let mut want: Vec<i64> = floats(&data["padded"]).into_iter().map(|v| v as i64).collect();
@@ -364,7 +364,7 @@ fn label_encoding_matches_numpy_unique_and_rejects_unknown_labels() -> Result<()
     let labels = strings(&data["labels"]);
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let pipeline = pipeline(
-        "- {name: target, op: LabelEncoding, inputs: {column: y}, outputs: {output: tensors.y, num_classes: vars.num_classes}}",
+        "- {name: target, op: LabelEncoding, inputs: {column: y}, outputs: {tensors.y: output, vars.num_classes: num_classes}}",
     )?;
     let fitted = pipeline.fit(&Table::new(vec![text_column("y", &labels)])?)?;
     assert_eq!(fitted.states["target"].strings("t", "classes")?, strings(&data["classes"]));
@@ -382,7 +382,7 @@ fn label_encoding_of_a_numeric_column_sorts_the_values_as_numbers() -> Result<()
     // numbers. numpy.unique([10, 2, 0, 2, 0.5]) = [0, 0.5, 2, 10], so the
     // codes are [3, 2, 0, 2, 1] (by hand); text order would put 10 before 2.
     let pipeline = pipeline(
-        "- {name: target, op: LabelEncoding, inputs: {column: y}, outputs: {output: tensors.y, num_classes: vars.k}}",
+        "- {name: target, op: LabelEncoding, inputs: {column: y}, outputs: {tensors.y: output, vars.k: num_classes}}",
     )?;
     let table = Table::new(vec![Column::numeric("y", vec![10.0, 2.0, 0.0, 2.0, 0.5])])?;
     let fitted = pipeline.fit(&table)?;
@@ -408,7 +408,7 @@ fn pipeline_errors_name_the_step_and_what_is_wrong() -> Result<()> {
     let table = Table::new(vec![Column::numeric("a", vec![1.0, f64::NAN]), Column::numeric("b", vec![1.0, 2.0])])?;
     let run = |yaml: &str| pipeline(yaml).and_then(|p| p.fit(&table)).unwrap_err().to_string();
     let assemble =
-        "- {name: asm, op: transform.assemble_vector, inputs: {columns: [b]}, outputs: {output: tensors.features}}\n";
+        "- {name: asm, op: transform.assemble_vector, inputs: {columns: [b]}, outputs: {tensors.features: output}}\n";
     assert_eq!(
         run(&format!(
             "{assemble}- {{name: s, op: StandardNormalization, inputs: {{x: tensors.feature}}, outputs: {{output: tensors.x}}}}"
@@ -416,15 +416,15 @@ fn pipeline_errors_name_the_step_and_what_is_wrong() -> Result<()> {
         "step `s`: `tensors.feature` is not defined (did you mean `tensors.features`?)"
     );
     assert_eq!(
-        run("- {name: asm, op: transform.assemble_vector, inputs: {columns: [b, c]}, outputs: {output: tensors.x}}"),
+        run("- {name: asm, op: transform.assemble_vector, inputs: {columns: [b, c]}, outputs: {tensors.x: output}}"),
         "step `asm` (`transform.assemble_vector`): no column `c` (did you mean `a` or `b`?)"
     );
     assert_eq!(
-        run("- {name: asm, op: transform.assemble_vector, inputs: {columns: [b, a]}, outputs: {output: tensors.x}}"),
+        run("- {name: asm, op: transform.assemble_vector, inputs: {columns: [b, a]}, outputs: {tensors.x: output}}"),
         "step `asm` (`transform.assemble_vector`): column `a`: row 2 has a missing value"
     );
     assert_eq!(
-        run("- {name: asm, op: transform.assemble_vector, inputs: {colums: [b]}, outputs: {output: tensors.x}}"),
+        run("- {name: asm, op: transform.assemble_vector, inputs: {colums: [b]}, outputs: {tensors.x: output}}"),
         "step `asm` (`transform.assemble_vector`): transform.assemble_vector: unknown parameter `colums` (did you mean `columns`?)"
     );
     assert_eq!(
@@ -492,11 +492,11 @@ fn iris_pipeline_standardizes_features_and_encodes_species() -> Result<()> {
         "feature_columns: [sepal_length, sepal_width, petal_length, petal_width]\n\
          target_columns: [species]\n\
          processors:\n\
-         - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}\n\
-         - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {n_features: vars.n_features}}\n\
-         - {name: fit, op: fit.standard_scaler, inputs: {x: tensors.raw}, outputs: {state: states.scaler}}\n\
-         - {name: scale, op: transform.standard_scaler, inputs: {x: tensors.raw, state: states.scaler}, outputs: {output: tensors.features}}\n\
-         - {name: target, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {output: tensors.target, num_classes: vars.num_classes}}",
+         - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {tensors.raw: output}}\n\
+         - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {vars.n_features: n_features}}\n\
+         - {name: fit, op: fit.standard_scaler, inputs: {x: tensors.raw}, outputs: {states.scaler: state}}\n\
+         - {name: scale, op: transform.standard_scaler, inputs: {x: tensors.raw, state: states.scaler}, outputs: {tensors.features: output}}\n\
+         - {name: target, op: LabelEncoding, train_only: true, inputs: {column: species}, outputs: {tensors.target: output, vars.num_classes: num_classes}}",
     )?;
     let pipeline = Pipeline::from_features(&features, &manager)?;
     assert_eq!(strings(&data["columns"]), ["sepal_length", "sepal_width", "petal_length", "petal_width"]);

@@ -296,6 +296,19 @@ pub enum Error {
         /// The parameter.
         param: String,
     },
+    /// A `vars.X` with a fractional value given to a param that takes a
+    /// whole number (`max_length: vars.mean_length`).
+    #[error("{component}: param `{param}` takes a whole number, but `vars.{var}` is {value}")]
+    FractionalVar {
+        /// The component.
+        component: String,
+        /// The param (`max_length`, or a path such as `sizes[1]`).
+        param: String,
+        /// The var's name, without `vars.`.
+        var: String,
+        /// Its value.
+        value: f64,
+    },
     /// A component's config is not what it expects.
     #[error("{component}: invalid config: {message}")]
     InvalidConfig {
@@ -534,6 +547,17 @@ pub enum Error {
     NoDecode {
         /// The processor.
         component: String,
+    },
+    /// A graph ref (a node's input, a model output) names no node and no
+    /// model input.
+    #[error("{holder}: `{reference}` is not a node or a model input{hint}")]
+    UnknownRef {
+        /// Who holds the ref: ``node `a` `` or `outputs`.
+        holder: String,
+        /// The ref as written.
+        reference: String,
+        /// Suggestions among the nodes and inputs.
+        hint: DidYouMean,
     },
 
     // ---- graph and training ---------------------------------------------

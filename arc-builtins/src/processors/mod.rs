@@ -56,9 +56,9 @@ const PROCESSORS: &[Entry] = &[
 /// manager.register_plugin(BuiltinProcessorPlugin, "builtin_processors")?;
 /// manager.refresh_registries()?;
 /// let steps: Vec<ProcessorStep> = Config::from_yaml(
-///     "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [a]}, outputs: {output: tensors.raw}}\n\
-///      - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {n_features: vars.n_features}}\n\
-///      - {name: scale, op: ZScoreNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.x}}",
+///     "- {name: assemble, op: transform.assemble_vector, inputs: {columns: [a]}, outputs: {tensors.raw: output}}\n\
+///      - {name: stats, op: inspect.feature_stats, inputs: {tensor: tensors.raw}, outputs: {vars.n_features: n_features}}\n\
+///      - {name: scale, op: ZScoreNormalization, inputs: {x: tensors.raw}, outputs: {tensors.x: output}}",
 /// )?
 /// .parse("features.processors")?;
 /// let pipeline = Pipeline::new(steps, &manager)?;

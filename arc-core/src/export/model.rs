@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::graph::{GraphModel, NodeInputs, OutputsSpec};
+use crate::graph::GraphModel;
 use crate::model_dir::{self, Loaded};
 use crate::nn::ShapeSpec;
-use crate::plugin::{ComponentKind, PluginManager, legacy_layer_name};
+use crate::plugin::PluginManager;
 use crate::process::FittedState;
 use crate::spec::{ArcSpec, Config};
 use crate::{Error, Result, Tensor};
@@ -75,16 +75,26 @@ impl ExportModel {
     }
 
     /// Builds the export view of a loaded model directory: the graph is
-    /// built with the manager's layers (so an unknown type, a dangling ref
-    /// or a cycle is the builder's error) and every parameter is checked
-    /// against the weights file.
+    /// built once with the manager's layers (so an unknown type, a dangling
+    /// ref or a cycle is the builder's error), every parameter is checked
+    /// against the weights file, and the nodes, their inputs and the
+    /// outputs are the built model's (its one wiring).
     pub fn from_loaded(loaded: &Loaded, manager: &PluginManager) -> Result<Self> {
         let spec = ArcSpec::from_yaml(&loaded.spec_text, model_dir::SPEC_FILE)?;
-        let model_spec = &spec.model;
-        let vars = &loaded.fitted.vars;
-        let graph = GraphModel::build(model_spec, vars, manager)?;
-        let file: BTreeMap<&str, &Tensor> = loaded.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let graph = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
+        Self::from_model(spec, &graph, &loaded.weights, &loaded.fitted)
+    }
 
+    /// The export view of a built `graph` whose weights are `file` (the
+    /// weights file's tensors): each parameter must be there with its
+    /// shape; a buffer absent from it keeps the layer's initial value.
+    pub fn from_model(
+        spec: ArcSpec,
+        graph: &GraphModel,
+        file: &[(String, Tensor)],
+        fitted: &FittedState,
+    ) -> Result<Self> {
+        let file: BTreeMap<&str, &Tensor> = file.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let inputs: Vec<ExportInput> = graph
             .inputs()
             .map(|(name, source, shape)| ExportInput {
@@ -93,48 +103,11 @@ impl ExportModel {
                 shape: shape.clone(),
             })
             .collect();
-        let input_names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-        let registries = manager.registries();
         let mut nodes = Vec::new();
         let mut weights = Vec::new();
-        for name in graph.node_names() {
-            let Some(i) = model_spec.graph.iter().position(|n| n.name == name) else {
-                return Err(Error::Spec { message: format!("node `{name}` is not in the spec") });
-            };
-            let node = &model_spec.graph[i];
-            let layer_name = legacy_layer_name(&node.layer_type).unwrap_or(&node.layer_type);
-            let layer_type = registries.full_name(ComponentKind::Layer, layer_name)?.to_owned();
-            // The builder resolved these params already; this cannot fail differently.
-            let params = node
-                .params
-                .clone()
-                .unwrap_or_default()
-                .resolve_vars(vars)
-                .map_err(|r| Error::DanglingRef { node: node.name.clone(), reference: r, hint: Default::default() })?;
-            let layer = manager.get_layer(&layer_type)?.create(&params)?;
-            let source = |r: &str| {
-                let bare = r.strip_prefix("inputs.").unwrap_or(r);
-                if input_names.contains(&bare) {
-                    bare.to_owned()
-                } else {
-                    r.strip_suffix(".output").unwrap_or(r).to_owned()
-                }
-            };
-            let ports = layer.input_names();
-            let port = |k: usize| ports.get(k).map_or_else(|| "input".to_owned(), |p| (*p).to_owned());
-            let node_inputs = match &node.inputs {
-                None if i == 0 => vec![(port(0), input_names.first().map(|n| (*n).to_owned()).unwrap_or_default())],
-                None => vec![(port(0), model_spec.graph[i - 1].name.clone())],
-                Some(NodeInputs::One(r)) => vec![(port(0), source(r))],
-                Some(NodeInputs::List(list)) => list.iter().enumerate().map(|(k, r)| (port(k), source(r))).collect(),
-                Some(NodeInputs::Ports(map)) => {
-                    let mut given: Vec<(String, String)> = map.iter().map(|(p, r)| (p.clone(), source(r))).collect();
-                    given.sort_by_key(|(p, _)| ports.iter().position(|q| q == p).unwrap_or(usize::MAX));
-                    given
-                }
-            };
+        for node in graph.nodes() {
             let mut failed = None;
-            layer.visit_params(&node.name, &mut |pname, p| match file.get(pname) {
+            node.layer.visit_params(node.name, &mut |pname, p| match file.get(pname) {
                 Some(w) if w.shape() == p.shape().as_slice() => weights.push((pname.to_owned(), (*w).clone())),
                 Some(w) => {
                     failed.get_or_insert(weights_error(format!(
@@ -147,7 +120,7 @@ impl ExportModel {
                     failed.get_or_insert(weights_error(format!("no weights for `{pname}`")));
                 }
             });
-            layer.visit_buffers(&node.name, &mut |bname, b| match file.get(bname) {
+            node.layer.visit_buffers(node.name, &mut |bname, b| match file.get(bname) {
                 Some(w) if w.shape() == b.shape() => weights.push((bname.to_owned(), (*w).clone())),
                 Some(w) => {
                     failed.get_or_insert(weights_error(format!(
@@ -161,25 +134,19 @@ impl ExportModel {
             if let Some(e) = failed {
                 return Err(e);
             }
-            nodes.push(ExportNode { name: node.name.clone(), layer_type, params, inputs: node_inputs });
+            nodes.push(ExportNode {
+                name: node.name.to_owned(),
+                layer_type: node.layer_type.to_owned(),
+                params: node.params.clone(),
+                inputs: node.inputs.iter().map(|(p, s)| ((*p).to_owned(), (*s).to_owned())).collect(),
+            });
         }
-        let source = |r: &str| {
-            let bare = r.strip_prefix("inputs.").unwrap_or(r);
-            if input_names.contains(&bare) {
-                bare.to_owned()
-            } else {
-                r.strip_suffix(".output").unwrap_or(r).to_owned()
-            }
-        };
-        let outputs = match &model_spec.outputs {
-            None => nodes.last().map(|n| vec![(n.name.clone(), n.name.clone())]).unwrap_or_default(),
-            Some(OutputsSpec::Named(map)) => map.iter().map(|(k, r)| (k.clone(), source(r))).collect(),
-            Some(OutputsSpec::List(list)) => {
-                list.iter().map(|r| (r.split('.').next().unwrap_or(r).to_owned(), source(r))).collect()
-            }
-        };
-        let outputs = outputs.into_iter().map(|(name, source)| ExportOutput { name, source }).collect();
-        Ok(Self { spec, inputs, nodes, outputs, weights, fitted: loaded.fitted.clone() })
+        let outputs = graph
+            .outputs()
+            .into_iter()
+            .map(|(name, source)| ExportOutput { name: name.to_owned(), source: source.to_owned() })
+            .collect();
+        Ok(Self { spec, inputs, nodes, outputs, weights, fitted: fitted.clone() })
     }
 
     /// The weight or buffer `name` (`fc1.weight`).

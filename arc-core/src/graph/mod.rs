@@ -19,11 +19,10 @@
 //! refs and cycles are errors naming the node.
 
 mod build;
-mod cycle;
 mod model;
 mod module;
 
-pub use crate::spec::{InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec};
+pub use crate::spec::find_cycle;
+pub use crate::spec::{InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec, Source, Wiring};
 pub use build::locate_error;
-pub use cycle::find_cycle;
-pub use model::GraphModel;
+pub use model::{GraphModel, ModelInput, NodeView};

@@ -2,141 +2,112 @@
 
 use std::collections::BTreeMap;
 
-use super::{InputSpec, ModelSpec, NodeInputs, OutputsSpec};
+use super::{ModelSpec, Source, Wiring};
 use crate::nn::{self, Layer, Param, ShapeSpec};
 use crate::plugin::PluginManager;
-use crate::{DidYouMean, Error, Result, Tensor};
+use crate::spec::{Config, WiredInput};
+use crate::{DType, DidYouMean, Error, Result, Tensor};
 
-/// Where a value comes from: a model input or a node's output.
+/// Where a value comes from: a model input (by index) or a node's output (by name).
 #[derive(Clone, Debug, PartialEq)]
-enum Source {
+enum Value {
     Input(usize),
     Node(String),
 }
 
-/// A node input: (port, source); the port is `None` for a single unnamed input.
-type Wire = (Option<String>, Source);
-
 struct Node {
     name: String,
+    /// The type as written.
     layer_type: String,
+    /// The registered name (`core.Linear`), or `module.<name>`.
+    full_type: String,
+    /// The params with `vars.X` substituted.
+    params: Config,
     layer: Box<dyn Layer>,
-    /// (port, source); the port is `None` for a single unnamed input.
-    inputs: Vec<Wire>,
+    /// (port, value), in the order the spec writes them.
+    inputs: Vec<(String, Value)>,
+}
+
+/// A model input: its name, the pipeline tensor it reads, its shape and dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInput {
+    /// The input's name.
+    pub name: String,
+    /// The pipeline tensor it reads (`tensors.<source>`).
+    pub source: String,
+    /// Whether `source` was written (`source: tensors.X`); when not, a table
+    /// column of the input's name feeds it if no processor makes the tensor.
+    pub explicit_source: bool,
+    /// The declared shape with `vars.X` substituted (`None`: unknown
+    /// sizes); empty when none is declared.
+    pub shape: ShapeSpec,
+    /// The declared element type, if any.
+    pub dtype: Option<DType>,
+}
+
+/// A built node, as the exporters and the Predictor read it.
+pub struct NodeView<'a> {
+    /// The node's name; its parameters are `name.weight`, ...
+    pub name: &'a str,
+    /// The layer's registered name (`core.Linear`; legacy and short names
+    /// resolved), or `module.<name>`.
+    pub layer_type: &'a str,
+    /// The params, `vars.X` substituted.
+    pub params: &'a Config,
+    /// The built layer.
+    pub layer: &'a dyn Layer,
+    /// (port, value name) in the order the layer receives them; a value
+    /// name is a model input's or a node's.
+    pub inputs: Vec<(&'a str, &'a str)>,
 }
 
 /// A model built from a spec's `model` section: layers in topological
 /// order, run by [`forward`](Self::forward) on named input tensors.
 pub struct GraphModel {
-    /// (input name, source tensor name in the pipeline, shape).
-    inputs: Vec<(String, String, ShapeSpec)>,
-    /// Each input's declared element type, if any.
-    input_dtypes: Vec<Option<crate::DType>>,
+    inputs: Vec<ModelInput>,
     nodes: Vec<Node>,
-    outputs: Vec<(String, Source)>,
+    outputs: Vec<(String, Value)>,
 }
 
 impl GraphModel {
     /// Builds the layers of `spec` from `manager`'s layer registry, with
     /// `vars` (the fitted pipeline's) substituted for `vars.X` params and
-    /// shape entries.
+    /// shape entries. The wiring is [`Wiring::resolve`]'s (its first
+    /// problem is the error).
     ///
     /// A node of type `module.<name>` builds the sub-graph `spec.modules`
     /// names; its numeric params bind the module's `vars.X` (on top of
     /// `vars`), and its parameters are named `node.inner.weight`. A module
     /// that uses itself, directly or not, is an error naming the chain.
     pub fn build(spec: &ModelSpec, vars: &BTreeMap<String, f64>, manager: &PluginManager) -> Result<Self> {
-        Self::build_with(spec, &spec.modules, vars, manager, &mut Vec::new())
+        Self::build_with(spec, "model", &spec.modules, vars, manager, &mut Vec::new())
     }
 
-    /// [`build`](Self::build) with the modules given apart, and the chain
-    /// of modules being built (for recursion).
+    /// [`build`](Self::build) with the modules given apart, the YAML path
+    /// of `spec`, and the chain of modules being built (for recursion).
     pub(crate) fn build_with(
         spec: &ModelSpec,
+        base: &str,
         modules: &BTreeMap<String, ModelSpec>,
         vars: &BTreeMap<String, f64>,
         manager: &PluginManager,
         chain: &mut Vec<String>,
     ) -> Result<Self> {
-        let inputs = spec
-            .inputs
-            .iter()
-            .map(|(name, input)| Ok((name.clone(), input_source(name, input), input_shape(name, input, vars)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let input_names: Vec<&str> = inputs.iter().map(|(n, _, _)| n.as_str()).collect();
-        // Resolve every node's refs (declaration order).
-        let mut declared: Vec<(usize, Vec<Wire>)> = Vec::new();
-        for (i, node) in spec.graph.iter().enumerate() {
-            if spec.graph[..i].iter().any(|n| n.name == node.name) || input_names.contains(&node.name.as_str()) {
-                return Err(Error::Spec { message: format!("node name `{}` is used twice", node.name) });
-            }
-            let resolve = |r: &str| resolve_ref(&node.name, r, &input_names, spec);
-            let refs = match &node.inputs {
-                None if i == 0 => match input_names.as_slice() {
-                    [_] => vec![(None, Source::Input(0))],
-                    _ => {
-                        return Err(Error::Spec {
-                            message: format!(
-                                "node `{}` has no `inputs` and the model has {} inputs: name one",
-                                node.name,
-                                input_names.len()
-                            ),
-                        });
-                    }
-                },
-                None => vec![(None, Source::Node(spec.graph[i - 1].name.clone()))],
-                Some(NodeInputs::One(r)) => vec![(None, resolve(r)?)],
-                Some(NodeInputs::List(list)) => {
-                    list.iter().map(|r| Ok((None, resolve(r)?))).collect::<Result<Vec<_>>>()?
-                }
-                Some(NodeInputs::Ports(ports)) => {
-                    ports.iter().map(|(p, r)| Ok((Some(p.clone()), resolve(r)?))).collect::<Result<Vec<_>>>()?
-                }
-            };
-            declared.push((i, refs));
-        }
-        // Kahn's algorithm, the lowest declaration index first.
-        let mut done = vec![false; spec.graph.len()];
-        let mut order = Vec::with_capacity(spec.graph.len());
-        while order.len() < spec.graph.len() {
-            let ready = declared.iter().find(|(i, refs)| {
-                !done[*i]
-                    && refs.iter().all(|(_, s)| match s {
-                        Source::Input(_) => true,
-                        Source::Node(n) => spec.graph.iter().position(|g| &g.name == n).is_some_and(|j| done[j]),
-                    })
-            });
-            let Some((i, _)) = ready else {
-                let deps: Vec<Vec<usize>> = declared
-                    .iter()
-                    .map(|(_, refs)| {
-                        refs.iter()
-                            .filter_map(|(_, s)| match s {
-                                Source::Node(n) => spec.graph.iter().position(|g| &g.name == n),
-                                Source::Input(_) => None,
-                            })
-                            .collect()
-                    })
-                    .collect();
-                let cycle = super::find_cycle(&deps).unwrap_or_default();
-                let mut nodes: Vec<String> = cycle.iter().map(|&i| spec.graph[i].name.clone()).collect();
-                if let Some(first) = nodes.first().cloned() {
-                    nodes.push(first);
-                }
-                return Err(Error::GraphCycle { nodes });
-            };
-            done[*i] = true;
-            order.push(*i);
-        }
-        let mut nodes = Vec::with_capacity(order.len());
-        for i in order {
-            let node = &spec.graph[i];
+        let wiring = Wiring::resolve(spec, base).map_err(|mut problems| problems.remove(0).error)?;
+        let inputs = wiring.inputs.iter().map(|i| model_input(i, vars)).collect::<Result<Vec<_>>>()?;
+        let value = |source: Source| match source {
+            Source::Input(i) => Value::Input(i),
+            Source::Node(i) => Value::Node(wiring.nodes[i].name.clone()),
+        };
+        let mut nodes = Vec::with_capacity(wiring.nodes.len());
+        for &i in &wiring.order {
+            let node = &wiring.nodes[i];
             let wrap = |e: Error| Error::GraphNode {
                 node: node.name.clone(),
                 layer_type: node.layer_type.clone(),
                 source: Box::new(e),
             };
-            let params = node.params.clone().unwrap_or_default().resolve_vars(vars).map_err(|r| {
+            let params = node.params.resolve_vars(vars).map_err(|r| {
                 let known: Vec<String> = vars.keys().map(|k| format!("vars.{k}")).collect();
                 Error::DanglingRef {
                     node: node.name.clone(),
@@ -144,62 +115,81 @@ impl GraphModel {
                     reference: r,
                 }
             })?;
-            let layer = match node.layer_type.strip_prefix("module.") {
-                Some(module) => super::module::build(module, &params, modules, vars, manager, chain).map_err(wrap)?,
-                None => manager.get_layer(&node.layer_type).and_then(|c| c.create(&params)).map_err(wrap)?,
+            let (layer, full_type) = match node.layer_type.strip_prefix("module.") {
+                Some(module) => {
+                    let layer = super::module::build(module, &params, modules, vars, manager, chain).map_err(wrap)?;
+                    (layer, node.layer_type.clone())
+                }
+                None => {
+                    let component = manager.get_layer(&node.layer_type).map_err(wrap)?;
+                    let layer = component
+                        .create(&params)
+                        .map_err(|e| node.params.explain_fractional_var(vars, e))
+                        .map_err(wrap)?;
+                    (layer, component.name().to_owned())
+                }
             };
-            let mut refs = declared[i].1.clone();
-            if refs.len() > 1 && refs.iter().all(|(p, _)| p.is_none()) {
-                let ports = layer.input_names();
-                if ports.len() < refs.len() {
-                    return Err(wrap(Error::Spec {
-                        message: format!("{} inputs given, the layer has ports {ports:?}", refs.len()),
-                    }));
-                }
-                for (slot, port) in refs.iter_mut().zip(ports) {
-                    slot.0 = Some((*port).to_owned());
-                }
+            let written: Vec<Option<&str>> = node.inputs.iter().map(|w| w.port.as_deref()).collect();
+            let ports = nn::bind_ports(layer.as_ref(), &written).map_err(wrap)?;
+            let mut inputs: Vec<(String, Value)> =
+                ports.into_iter().zip(&node.inputs).map(|(p, w)| (p, value(w.source))).collect();
+            if !layer.takes_any_inputs() {
+                // The order the layer receives them: its ports' (see `nn::forward`).
+                let names = layer.input_names();
+                inputs.sort_by_key(|(p, _)| names.iter().position(|n| n == p).unwrap_or(usize::MAX));
             }
-            nodes.push(Node { name: node.name.clone(), layer_type: node.layer_type.clone(), layer, inputs: refs });
+            nodes.push(Node {
+                name: node.name.clone(),
+                layer_type: node.layer_type.clone(),
+                full_type,
+                params,
+                layer,
+                inputs,
+            });
         }
-        let outputs = match &spec.outputs {
-            None => match nodes.last() {
-                Some(last) => vec![(last.name.clone(), Source::Node(last.name.clone()))],
-                None => Vec::new(),
-            },
-            Some(OutputsSpec::Named(map)) => map
-                .iter()
-                .map(|(k, r)| Ok((k.clone(), resolve_ref("outputs", r, &input_names, spec)?)))
-                .collect::<Result<_>>()?,
-            Some(OutputsSpec::List(list)) => list
-                .iter()
-                .map(|r| {
-                    Ok((r.split('.').next().unwrap_or(r).to_owned(), resolve_ref("outputs", r, &input_names, spec)?))
-                })
-                .collect::<Result<_>>()?,
-        };
-        let input_dtypes = spec
-            .inputs
-            .iter()
-            .map(|(_, i)| match i {
-                InputSpec::Full { dtype: Some(d), .. } => Some(d.dtype()),
-                _ => None,
-            })
-            .collect();
-        Ok(Self { inputs, input_dtypes, nodes, outputs })
+        let outputs = wiring.outputs.iter().map(|(name, s)| (name.clone(), value(*s))).collect();
+        Ok(Self { inputs, nodes, outputs })
+    }
+
+    /// The model inputs, in declaration order.
+    pub fn input_specs(&self) -> &[ModelInput] {
+        &self.inputs
+    }
+
+    /// The nodes, in execution order.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.nodes.iter().map(|n| NodeView {
+            name: &n.name,
+            layer_type: &n.full_type,
+            params: &n.params,
+            layer: n.layer.as_ref(),
+            inputs: n.inputs.iter().map(|(p, v)| (p.as_str(), self.value_name(v))).collect(),
+        })
+    }
+
+    /// The outputs: (output name, value name), in the order the spec writes them.
+    pub fn outputs(&self) -> Vec<(&str, &str)> {
+        self.outputs.iter().map(|(n, v)| (n.as_str(), self.value_name(v))).collect()
+    }
+
+    fn value_name<'a>(&'a self, value: &'a Value) -> &'a str {
+        match value {
+            Value::Input(i) => &self.inputs[*i].name,
+            Value::Node(n) => n,
+        }
     }
 
     /// The model inputs: (name, pipeline tensor name, declared shape).
     pub fn inputs(&self) -> impl Iterator<Item = (&str, &str, &ShapeSpec)> {
-        self.inputs.iter().map(|(n, s, shape)| (n.as_str(), s.as_str(), shape))
+        self.inputs.iter().map(|i| (i.name.as_str(), i.source.as_str(), &i.shape))
     }
 
     /// The shape of output `index` given the input shapes, when known.
     pub(crate) fn output_shape_from(&self, input_shapes: &[ShapeSpec], index: usize) -> Result<Option<ShapeSpec>> {
         let shapes = self.infer_shapes_from(input_shapes)?;
         Ok(match self.outputs.get(index) {
-            Some((_, Source::Node(n))) => shapes.get(n).cloned(),
-            Some((_, Source::Input(i))) => input_shapes.get(*i).cloned(),
+            Some((_, Value::Node(n))) => shapes.get(n).cloned(),
+            Some((_, Value::Input(i))) => input_shapes.get(*i).cloned(),
             None => None,
         })
     }
@@ -218,7 +208,7 @@ impl GraphModel {
     /// output by name. Errors name the node that failed.
     pub fn forward(&self, inputs: &BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
         let mut given = Vec::with_capacity(self.inputs.len());
-        for ((name, _, shape), dtype) in self.inputs.iter().zip(&self.input_dtypes) {
+        for ModelInput { name, shape, dtype, .. } in &self.inputs {
             let t =
                 inputs.get(name).ok_or_else(|| Error::Spec { message: format!("model input `{name}` not given") })?;
             check_shape(name, shape, t.shape())?;
@@ -232,20 +222,17 @@ impl GraphModel {
             given.push(t.clone());
         }
         let mut values: BTreeMap<&str, Tensor> = BTreeMap::new();
-        let get = |s: &Source, values: &BTreeMap<&str, Tensor>| -> Result<Tensor> {
+        let get = |s: &Value, values: &BTreeMap<&str, Tensor>| -> Result<Tensor> {
             let found = match s {
-                Source::Input(i) => given.get(*i).cloned(),
+                Value::Input(i) => given.get(*i).cloned(),
                 // Topological order: a node's sources ran before it.
-                Source::Node(n) => values.get(n.as_str()).cloned(),
+                Value::Node(n) => values.get(n.as_str()).cloned(),
             };
             found.ok_or_else(|| Error::Spec { message: format!("graph value {s:?} is not computed") })
         };
         for node in &self.nodes {
-            let args: Vec<(String, Tensor)> = node
-                .inputs
-                .iter()
-                .map(|(p, s)| Ok((p.clone().unwrap_or_else(|| "input".to_owned()), get(s, &values)?)))
-                .collect::<Result<_>>()?;
+            let args: Vec<(String, Tensor)> =
+                node.inputs.iter().map(|(p, s)| Ok((p.clone(), get(s, &values)?))).collect::<Result<_>>()?;
             let routed: Vec<(&str, &Tensor)> = args.iter().map(|(p, t)| (p.as_str(), t)).collect();
             let out = nn::forward(node.layer.as_ref(), &node.name, &routed).map_err(|e| Error::GraphNode {
                 node: node.name.clone(),
@@ -264,7 +251,7 @@ impl GraphModel {
     /// [`Error::GraphShape`], naming the node, the nodes (or model inputs)
     /// feeding it and their shapes.
     pub fn infer_shapes(&self) -> Result<BTreeMap<String, ShapeSpec>> {
-        let declared: Vec<ShapeSpec> = self.inputs.iter().map(|(_, _, s)| s.clone()).collect();
+        let declared: Vec<ShapeSpec> = self.inputs.iter().map(|i| i.shape.clone()).collect();
         self.infer_shapes_from(&declared)
     }
 
@@ -276,8 +263,8 @@ impl GraphModel {
             let mut given = Vec::with_capacity(node.inputs.len());
             for (_, source) in &node.inputs {
                 let (from, shape) = match source {
-                    Source::Input(i) => (format!("model input `{}`", self.inputs[*i].0), input_shapes.get(*i)),
-                    Source::Node(n) => (format!("`{n}`"), shapes.get(n)),
+                    Value::Input(i) => (format!("model input `{}`", self.inputs[*i].name), input_shapes.get(*i)),
+                    Value::Node(n) => (format!("`{n}`"), shapes.get(n)),
                 };
                 match shape {
                     Some(shape) if !shape.is_empty() => given.push((from, shape.clone())),
@@ -406,41 +393,33 @@ impl GraphModel {
     }
 }
 
-fn input_source(name: &str, input: &InputSpec) -> String {
-    match input {
-        InputSpec::Full { source: Some(s), .. } => s.strip_prefix("tensors.").unwrap_or(s).to_owned(),
-        _ => name.to_owned(),
-    }
-}
-
-fn input_shape(name: &str, input: &InputSpec, vars: &BTreeMap<String, f64>) -> Result<ShapeSpec> {
-    let entries = match input {
-        InputSpec::Shape(s) | InputSpec::Full { shape: Some(s), .. } => s,
-        InputSpec::Full { shape: None, .. } => return Ok(Vec::new()),
-    };
-    let bad = |v: &serde_yaml::Value| Error::Spec {
-        message: format!("model input `{name}`: shape entry {v:?} is not a size, null or vars.X"),
-    };
-    entries
-        .iter()
-        .map(|v| match v {
-            serde_yaml::Value::Null => Ok(None),
-            serde_yaml::Value::Number(n) => n.as_u64().map(|n| Some(n as usize)).ok_or_else(|| bad(v)),
-            serde_yaml::Value::String(s) => match s.strip_prefix("vars.").and_then(|k| vars.get(k)) {
-                Some(x) if x.fract() == 0.0 && *x >= 0.0 => Ok(Some(*x as usize)),
-                Some(_) => Err(bad(v)),
-                None => {
-                    let known: Vec<String> = vars.keys().map(|k| format!("vars.{k}")).collect();
-                    Err(Error::DanglingRef {
-                        node: format!("inputs.{name}"),
-                        reference: s.clone(),
-                        hint: DidYouMean::among(s, known.iter().map(String::as_str)),
-                    })
-                }
+/// A model input with its shape's `vars.X` substituted.
+fn model_input(input: &WiredInput, vars: &BTreeMap<String, f64>) -> Result<ModelInput> {
+    let shape = crate::spec::resolve_shape(input, vars).map_err(|(name, var)| {
+        let key = var.strip_prefix("vars.").unwrap_or(&var);
+        match vars.get(key) {
+            Some(value) => Error::Spec {
+                message: format!(
+                    "model input `{name}`: shape entry `{var}` is {value}, not a whole number of elements"
+                ),
             },
-            _ => Err(bad(v)),
-        })
-        .collect()
+            None => {
+                let known: Vec<String> = vars.keys().map(|k| format!("vars.{k}")).collect();
+                Error::DanglingRef {
+                    node: format!("inputs.{name}"),
+                    hint: DidYouMean::among(&var, known.iter().map(String::as_str)),
+                    reference: var,
+                }
+            }
+        }
+    })?;
+    Ok(ModelInput {
+        name: input.name.clone(),
+        source: input.source.clone().unwrap_or_else(|| input.name.clone()),
+        explicit_source: input.source.is_some(),
+        shape: shape.unwrap_or_default(),
+        dtype: input.dtype.map(|d| d.dtype()),
+    })
 }
 
 /// `[null, 4]`.
@@ -461,47 +440,20 @@ fn check_shape(name: &str, want: &ShapeSpec, got: &[usize]) -> Result<()> {
     Err(Error::Spec { message: format!("model input `{name}`: expected shape [{}], got {got:?}", want.join(", ")) })
 }
 
-/// `r` (an input name, `inputs.X`, a node name or `node.output`) as a source.
-fn resolve_ref(holder: &str, r: &str, input_names: &[&str], spec: &ModelSpec) -> Result<Source> {
-    let bare = r.strip_prefix("inputs.").unwrap_or(r);
-    if let Some(i) = input_names.iter().position(|n| *n == bare) {
-        return Ok(Source::Input(i));
-    }
-    let node = r.strip_suffix(".output").unwrap_or(r);
-    if spec.graph.iter().any(|n| n.name == node) && node != holder {
-        return Ok(Source::Node(node.to_owned()));
-    }
-    if node == holder && spec.graph.iter().any(|n| n.name == node) {
-        return Err(Error::GraphCycle { nodes: vec![holder.to_owned(), holder.to_owned()] });
-    }
-    let known: Vec<&str> = input_names.iter().copied().chain(spec.graph.iter().map(|n| n.name.as_str())).collect();
-    Err(Error::DanglingRef { node: holder.to_owned(), reference: r.to_owned(), hint: DidYouMean::among(r, known) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Config;
+    use crate::spec::{Config, InputSpec, ShapeEntry};
 
     fn spec(yaml: &str) -> ModelSpec {
         ModelSpec::from_config(&Config::from_yaml(yaml).expect("yaml")).expect("model section")
     }
 
     #[test]
-    fn refs_resolve_and_errors_name_nodes() {
-        let s = spec(
-            "inputs: {x: [null, 2]}\ngraph: [{name: a, type: Linear, inputs: [b]}, {name: b, type: ReLU, inputs: a}]",
-        );
-        let names = ["x"];
-        assert_eq!(resolve_ref("a", "b.output", &names, &s).ok(), Some(Source::Node("b".into())));
-        assert_eq!(resolve_ref("a", "inputs.x", &names, &s).ok(), Some(Source::Input(0)));
-        let err = resolve_ref("a", "nothing_here", &names, &s).unwrap_err();
-        assert_eq!(err.to_string(), "node `a`: unknown input `nothing_here`");
-        assert_eq!(resolve_ref("a", "a", &names, &s).unwrap_err().to_string(), "model graph has a cycle: a → a");
-    }
-
-    #[test]
-    fn a_cycle_is_named_whole_in_data_flow_order() {
+    fn wiring_errors_are_the_builders() {
+        let s = spec("inputs: {x: [null, 2]}\ngraph: [{name: a, type: ReLU, inputs: nothing_here}]");
+        let err = GraphModel::build(&s, &BTreeMap::new(), &PluginManager::new()).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("node `a`: `nothing_here` is not a node or a model input"));
         // `head` is outside the cycle; b → c → d → b, declared out of order.
         let s = spec(
             "inputs: {x: [null, 2]}\ngraph: [{name: a, type: ReLU, inputs: x}, {name: c, type: ReLU, inputs: b}, \
@@ -513,12 +465,25 @@ mod tests {
 
     #[test]
     fn shapes_read_vars_and_check_tensors() -> Result<()> {
-        let vars = BTreeMap::from([("n".to_owned(), 4.0)]);
-        let shape = input_shape("x", &InputSpec::Shape(vec![serde_yaml::Value::Null, "vars.n".into()]), &vars)?;
-        assert_eq!(shape, vec![None, Some(4)]);
-        assert!(check_shape("x", &shape, &[10, 4]).is_ok());
-        let err = check_shape("x", &shape, &[10, 3]).unwrap_err();
+        let vars = BTreeMap::from([("n".to_owned(), 4.0), ("half".to_owned(), 2.5)]);
+        let declared = |entries: Vec<ShapeEntry>| WiredInput {
+            name: "x".into(),
+            source: None,
+            shape: InputSpec::Shape(entries).shape().map(<[ShapeEntry]>::to_vec),
+            dtype: None,
+        };
+        let input = model_input(&declared(vec![ShapeEntry::Any, ShapeEntry::Var("n".into())]), &vars)?;
+        assert_eq!(input.shape, vec![None, Some(4)]);
+        assert!(check_shape("x", &input.shape, &[10, 4]).is_ok());
+        let err = check_shape("x", &input.shape, &[10, 3]).unwrap_err();
         assert_eq!(err.to_string(), "spec: model input `x`: expected shape [null, 4], got [10, 3]");
+        let err = model_input(&declared(vec![ShapeEntry::Var("half".into())]), &vars).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spec: model input `x`: shape entry `vars.half` is 2.5, not a whole number of elements"
+        );
+        let err = model_input(&declared(vec![ShapeEntry::Var("m".into())]), &vars).unwrap_err();
+        assert_eq!(err.to_string(), "node `inputs.x`: unknown input `vars.m` (did you mean `vars.n`?)");
         Ok(())
     }
 }

@@ -50,7 +50,7 @@ pub(crate) fn build(
         }
     }
     chain.push(name.to_owned());
-    let graph = GraphModel::build_with(spec, modules, &bound, manager, chain);
+    let graph = GraphModel::build_with(spec, &format!("modules.{name}"), modules, &bound, manager, chain);
     chain.pop();
     let graph = graph?;
     let ports = graph.inputs().map(|(n, _, _)| intern(n)).collect();

@@ -21,9 +21,19 @@ pub type LayerInputs<'a> = [(&'a str, &'a Tensor)];
 /// that changes in training (dropout's random stream, batch norm's running
 /// statistics) lives behind interior mutability.
 pub trait Layer: Send + Sync {
-    /// The input ports; `["input"]` by default.
+    /// The input ports; `["input"]` by default. Whatever they are, the
+    /// first one also answers to `input` in a spec.
     fn input_names(&self) -> &[&str] {
         &["input"]
+    }
+
+    /// Whether the layer takes any number of inputs under any port names
+    /// (`Concatenate`, `Add`): [`forward_multi`](Self::forward_multi) then
+    /// receives them in the order the spec writes them, and
+    /// [`output_shape`](Self::output_shape) their shapes in that order.
+    /// Default `false`: the ports are [`input_names`](Self::input_names).
+    fn takes_any_inputs(&self) -> bool {
+        false
     }
 
     /// The output for one input.
@@ -81,12 +91,78 @@ pub fn join_name(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
 
+/// The port each of a node's inputs binds to, given the ports as written
+/// (`None` for a positional ref): a lone positional input takes the first
+/// port; positional inputs take the ports in order; a written port must be
+/// one of the layer's, `input` standing for the first. A layer that
+/// [takes any inputs](Layer::takes_any_inputs) keeps the names written
+/// (`input_<k>` for positional ones). A port given twice, an unknown port
+/// (with did-you-mean) or more inputs than ports is an error.
+///
+/// ```
+/// # use arc_core::nn::{bind_ports, Layer, ShapeSpec};
+/// struct Attention;
+/// impl Layer for Attention {
+///     fn input_names(&self) -> &[&str] { &["query", "key", "value"] }
+///     fn output_shape(&self, inputs: &[ShapeSpec]) -> arc_core::Result<ShapeSpec> { Ok(inputs[0].clone()) }
+/// }
+/// assert_eq!(bind_ports(&Attention, &[Some("input"), Some("value")])?, ["query", "value"]);
+/// assert_eq!(bind_ports(&Attention, &[None, None])?, ["query", "key"]);
+/// let err = bind_ports(&Attention, &[Some("qeury")]).unwrap_err();
+/// assert_eq!(err.to_string(), "layer: no input port `qeury` (did you mean `query`?)");
+/// # Ok::<(), arc_core::Error>(())
+/// ```
+pub fn bind_ports(layer: &dyn Layer, written: &[Option<&str>]) -> Result<Vec<String>> {
+    let ports = layer.input_names();
+    let any = layer.takes_any_inputs();
+    let mut bound: Vec<String> = Vec::with_capacity(written.len());
+    for (k, port) in written.iter().enumerate() {
+        let name = match port {
+            Some(p) if any || ports.contains(p) => (*p).to_owned(),
+            Some("input") if !ports.is_empty() => ports[0].to_owned(),
+            Some(p) => {
+                return Err(Error::UnknownPort {
+                    component: "layer".into(),
+                    direction: "input",
+                    port: (*p).to_owned(),
+                    hint: crate::DidYouMean::among(p, ports.iter().copied().chain(["input"])),
+                });
+            }
+            None if any => format!("input_{k}"),
+            None => match ports.get(k) {
+                Some(p) => (*p).to_owned(),
+                None if written.len() == 1 => "input".to_owned(),
+                None => {
+                    return Err(Error::LayerInputs {
+                        layer: "layer".into(),
+                        expected: format!("at most {} inputs (ports {ports:?})", ports.len()),
+                        got: format!("{}", written.len()),
+                    });
+                }
+            },
+        };
+        if bound.contains(&name) {
+            return Err(Error::LayerInputs {
+                layer: "layer".into(),
+                expected: format!("each port once (ports {ports:?})"),
+                got: format!("`{name}` twice"),
+            });
+        }
+        bound.push(name);
+    }
+    Ok(bound)
+}
+
 /// Routes inputs as the seed does: a single input to `forward_single`;
 /// several to `forward_multi`, each matched by name to one of the layer's
 /// ports and passed in port order (a layer with optional ports, such as
-/// attention masks, receives only those given). No input, an unknown port
-/// or a port given twice is an error naming the ports.
+/// attention masks, receives only those given), or in the order given for
+/// a layer that [takes any inputs](Layer::takes_any_inputs). No input, an
+/// unknown port or a port given twice is an error naming the ports.
 pub fn forward(layer: &dyn Layer, name: &str, inputs: &LayerInputs<'_>) -> Result<Tensor> {
+    if layer.takes_any_inputs() && inputs.len() > 1 {
+        return layer.forward_multi(inputs);
+    }
     let ports = layer.input_names();
     let mismatch = || Error::LayerInputs {
         layer: name.to_owned(),

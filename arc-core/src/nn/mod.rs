@@ -8,7 +8,7 @@ mod model;
 mod optim;
 mod param;
 
-pub use layer::{Layer, LayerInputs, ShapeSpec, forward, join_name};
+pub use layer::{Layer, LayerInputs, ShapeSpec, bind_ports, forward, join_name};
 pub use loss::Loss;
 pub use model::Model;
 pub use optim::{Optimizer, OptimizerState};

@@ -100,9 +100,9 @@ pub(crate) fn compile(steps: &[StepInfo<'_>], fitted: &FittedState) -> Result<Op
                 let (lo, hi) = numbers2(state, info.op, "data_min", "data_max", input.len)?;
                 let [min, max] = match step.inputs.get("feature_range") {
                     None => [0.0, 1.0],
-                    Some(StepInput::Literal(l)) => match serde_yaml::from_value::<[f64; 2]>(l.0.clone()) {
-                        Ok(range) => range,
-                        Err(_) => return Ok(None),
+                    Some(StepInput::Literal(l)) => match l.as_numbers().as_deref() {
+                        Some(&[min, max]) => [min, max],
+                        _ => return Ok(None),
                     },
                     Some(_) => return Ok(None),
                 };

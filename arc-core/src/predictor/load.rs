@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::graph::{GraphModel, ModelSpec};
+use crate::graph::GraphModel;
 use crate::model_dir::{self, PROCESSORS_FILE, SPEC_FILE, WEIGHTS_FILE};
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Namespace, Pipeline, ProcessorState, ProcessorStep, StepInput};
@@ -53,7 +53,6 @@ pub(crate) fn state_of<'a>(step: &ProcessorStep, fitted: &'a FittedState, kind: 
 /// What [`read`] gives.
 pub(crate) struct Read {
     pub features: FeaturesSection,
-    pub model_spec: ModelSpec,
     pub model: GraphModel,
     pub pipeline: Pipeline,
     pub fitted: FittedState,
@@ -80,9 +79,8 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
     let spec = ArcSpec::from_yaml(&loaded.spec_text, &spec_path)?;
     let in_spec = |e: Error| file_error(SPEC_FILE, e.to_string());
     let features: FeaturesSection = spec.features.clone();
-    let model_spec = spec.model.clone();
     let fitted = loaded.fitted;
-    let mut model = GraphModel::build(&model_spec, &fitted.vars, manager).map_err(in_spec)?;
+    let mut model = GraphModel::build(&spec.model, &fitted.vars, manager).map_err(in_spec)?;
     model.set_training(false);
     set_weights(&model, &loaded.weights)?;
     let pipeline = Pipeline::from_spec(&features, manager).map_err(in_spec)?;
@@ -96,7 +94,7 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
         }
     }
     let head = head(&spec, &features, &fitted, &model, &pipeline, manager)?;
-    Ok(Read { features, model_spec, model, pipeline, fitted, weights: loaded.weights, head })
+    Ok(Read { features, model, pipeline, fitted, weights: loaded.weights, head })
 }
 
 /// Whether `step` (of processor `op`) works with a saved state: it is given

@@ -140,11 +140,9 @@ impl Predictor {
         let weights: BTreeMap<&str, &Tensor> = read.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let fast = match features::compile(&infos, &read.fitted).map_err(|e| in_dir(dir, e))? {
             Some(feature_plan) => {
-                let order = read.model.node_names();
                 let widths = |name: &str| feature_plan.tensors.get(name).map(|s| s.len);
                 let start = feature_plan.arena_end;
-                plan::compile(&read.model_spec, &order, &read.fitted.vars, &weights, &widths, manager, start)?
-                    .map(|model_plan| (feature_plan, model_plan))
+                plan::compile(&read.model, &weights, &widths, start)?.map(|model_plan| (feature_plan, model_plan))
             }
             None => None,
         };

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::kernels::{Act, apply, layer_norm, linear, softmax, transpose};
-use crate::graph::{ModelSpec, NodeInputs, OutputsSpec};
-use crate::plugin::PluginManager;
+use crate::graph::GraphModel;
 use crate::spec::Config;
 use crate::{Result, Tensor};
 
@@ -163,17 +162,13 @@ fn default_eps() -> f32 {
     1e-5
 }
 
-/// Compiles the model of `spec` (its nodes in `order`, the execution order
-/// of the built model) for rows, its arena starting at `arena_start`.
-/// `input_widths` gives each pipeline tensor's width. `None` when some
-/// layer, shape or wiring has no kernel here.
+/// Compiles the built `model` for rows, its arena starting at
+/// `arena_start`. `input_widths` gives each pipeline tensor's width. `None`
+/// when some layer, shape or wiring has no kernel here.
 pub(crate) fn compile(
-    spec: &ModelSpec,
-    order: &[&str],
-    vars: &BTreeMap<String, f64>,
+    model: &GraphModel,
     weights: &BTreeMap<&str, &Tensor>,
     input_widths: &dyn Fn(&str) -> Option<usize>,
-    manager: &PluginManager,
     arena_start: usize,
 ) -> Result<Option<ModelPlan>> {
     let mut end = arena_start;
@@ -184,78 +179,33 @@ pub(crate) fn compile(
     };
     let mut values: BTreeMap<String, Slot> = BTreeMap::new();
     let mut inputs = Vec::new();
-    for (name, input) in &spec.inputs {
-        let (shape, source) = match input {
-            crate::graph::InputSpec::Shape(s) => (Some(s), name.clone()),
-            crate::graph::InputSpec::Full { shape, source, .. } => (
-                shape.as_ref(),
-                source.as_deref().map(|s| s.strip_prefix("tensors.").unwrap_or(s).to_owned()).unwrap_or(name.clone()),
-            ),
-        };
-        let Some(width) = input_widths(&source) else { return Ok(None) };
+    for input in model.input_specs() {
+        let Some(width) = input_widths(&input.source) else { return Ok(None) };
         // Rows only: a declared shape must be [batch, width].
-        if let Some(shape) = shape {
-            let declared = match shape.as_slice() {
-                [_, w] => match w {
-                    serde_yaml::Value::Number(n) => n.as_u64().map(|n| n as usize),
-                    serde_yaml::Value::String(s) => {
-                        s.strip_prefix("vars.").and_then(|k| vars.get(k)).map(|v| *v as usize)
-                    }
-                    _ => None,
-                },
-                _ => return Ok(None),
-            };
-            if declared != Some(width) {
-                return Ok(None);
-            }
+        match input.shape.as_slice() {
+            [] => {}
+            [_, Some(w)] if *w == width => {}
+            _ => return Ok(None),
         }
         let slot = alloc(width);
-        values.insert(name.clone(), slot);
-        inputs.push((name.clone(), source, slot));
+        values.insert(input.name.clone(), slot);
+        inputs.push((input.name.clone(), input.source.clone(), slot));
     }
     let mut kernels = Vec::new();
-    for &node_name in order {
-        let Some(index) = spec.graph.iter().position(|n| n.name == node_name) else { return Ok(None) };
-        let node = &spec.graph[index];
-        let refs: Vec<String> = match &node.inputs {
-            None if index == 0 => match spec.inputs.as_slice() {
-                [(only, _)] => vec![only.clone()],
-                _ => return Ok(None),
-            },
-            None => vec![spec.graph[index - 1].name.clone()],
-            Some(NodeInputs::One(r)) => vec![r.clone()],
-            Some(NodeInputs::List(list)) => list.clone(),
-            Some(NodeInputs::Ports(ports)) => {
-                // Ports `input` or `input_<i>`, in index order.
-                let mut indexed = Vec::new();
-                for (port, r) in ports {
-                    let i = if port == "input" {
-                        Some(0)
-                    } else {
-                        port.strip_prefix("input_").and_then(|i| i.parse().ok())
-                    };
-                    let Some(i) = i else { return Ok(None) };
-                    indexed.push((i, r.clone()));
-                }
-                indexed.sort();
-                indexed.into_iter().map(|(_, r)| r).collect()
-            }
-        };
-        let mut srcs = Vec::with_capacity(refs.len());
-        for r in &refs {
-            let bare = r.strip_prefix("inputs.").unwrap_or(r);
-            let bare = if values.contains_key(bare) { bare } else { r.strip_suffix(".output").unwrap_or(r) };
-            let Some(slot) = values.get(bare) else { return Ok(None) };
+    for node in model.nodes() {
+        let mut srcs = Vec::with_capacity(node.inputs.len());
+        for (_, source) in &node.inputs {
+            let Some(slot) = values.get(*source) else { return Ok(None) };
             srcs.push(*slot);
         }
-        let params = node.params.clone().unwrap_or_default().resolve_vars(vars).unwrap_or_default();
-        let kind = manager.get_layer(&node.layer_type)?.name().to_owned();
+        let params = node.params;
+        let node_name = node.name;
         let weight = |p: &str| weights.get(format!("{node_name}.{p}").as_str()).and_then(|t| t.as_f32_slice());
         let single = match srcs.as_slice() {
             [one] => Some(*one),
             _ => None,
         };
-        let (kernel, out) = match (kind.as_str(), single) {
+        let (kernel, out) = match (node.layer_type, single) {
             ("core.Linear", Some(input)) => {
                 let Some(p) = parse::<LinearParams>(&params) else { return Ok(None) };
                 let Some(w) = weight("weight") else { return Ok(None) };
@@ -352,28 +302,10 @@ pub(crate) fn compile(
         kernels.extend(kernel);
         values.insert(node_name.to_owned(), out);
     }
-    let resolve = |r: &str| {
-        let bare = r.strip_prefix("inputs.").unwrap_or(r);
-        values.get(bare).or_else(|| values.get(r.strip_suffix(".output").unwrap_or(r))).copied()
-    };
     let mut outputs = Vec::new();
-    match &spec.outputs {
-        None => match order.last() {
-            Some(last) => outputs.push(((*last).to_owned(), values[*last])),
-            None => return Ok(None),
-        },
-        Some(OutputsSpec::Named(map)) => {
-            for (name, r) in map {
-                let Some(slot) = resolve(r) else { return Ok(None) };
-                outputs.push((name.clone(), slot));
-            }
-        }
-        Some(OutputsSpec::List(list)) => {
-            for r in list {
-                let Some(slot) = resolve(r) else { return Ok(None) };
-                outputs.push((r.split('.').next().unwrap_or(r).to_owned(), slot));
-            }
-        }
+    for (name, source) in model.outputs() {
+        let Some(slot) = values.get(source) else { return Ok(None) };
+        outputs.push((name.to_owned(), *slot));
     }
     // The generic model returns its outputs in a map, sorted by name.
     outputs.sort_by(|a, b| a.0.cmp(&b.0));

@@ -68,11 +68,10 @@
 //! ```
 
 mod pipeline;
-mod step;
 mod value;
 
+pub use crate::spec::{Literal, Namespace, ProcessorStep, Ref, StepInput};
 pub use pipeline::{Bindings, FittedState, Pipeline};
-pub use step::{Namespace, ProcessorStep, Ref, StepInput};
 pub use value::{InputValue, OutputValue, ProcessorInputs, ProcessorOutputs, ProcessorState};
 
 use crate::{Error, Result, Tensor};

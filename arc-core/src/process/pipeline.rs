@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::Processor;
-use super::step::{Namespace, ProcessorStep, Ref, StepInput};
 use super::value::{InputValue, OutputValue, ProcessorInputs, ProcessorState};
 use crate::data::Table;
 use crate::plugin::{Component, PluginManager};
 use crate::spec::{Config, FeaturesSpec};
+use crate::spec::{Namespace, ProcessorStep, Ref, StepInput};
 use crate::{DidYouMean, Error, Result, Tensor};
 
 /// What a model directory saves of a fitted pipeline: the vars and the
@@ -227,7 +227,7 @@ impl Pipeline {
                 StepInput::Columns(columns) => config.with(port, columns)?,
                 StepInput::Literal(literal) => match literal.as_str().and_then(|s| self.column_lists.get(s)) {
                     Some(columns) => config.with(port, columns)?,
-                    None => config.with(port, &literal.0)?,
+                    None => config.with(port, literal)?,
                 },
             };
         }

@@ -190,6 +190,41 @@ impl Config {
         out
     }
 
+    /// `error` (from building a component with this config, `vars.X`
+    /// substituted from `vars`) explained when it comes from a var whose
+    /// value is fractional where the component takes a whole number:
+    /// [`Error::FractionalVar`] naming the param and the var. Any other
+    /// error is returned unchanged.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use arc_core::{Error, spec::Config};
+    ///
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Params { max_length: usize }
+    /// let written = Config::from_yaml("max_length: vars.mean_length")?;
+    /// let vars = BTreeMap::from([("mean_length".to_owned(), 4.5)]);
+    /// let err = written.resolve_vars(&vars).unwrap().parse::<Params>("hash_and_pad").unwrap_err();
+    /// let err = written.explain_fractional_var(&vars, err);
+    /// assert_eq!(err.to_string(), "hash_and_pad: param `max_length` takes a whole number, but `vars.mean_length` is 4.5");
+    /// # Ok::<(), arc_core::Error>(())
+    /// ```
+    pub fn explain_fractional_var(&self, vars: &std::collections::BTreeMap<String, f64>, error: Error) -> Error {
+        let text = error.to_string();
+        let component = match &error {
+            Error::InvalidConfig { component, .. } => component.clone(),
+            _ => return error,
+        };
+        let found = self.var_refs().into_iter().find_map(|(param, var)| {
+            let value = *vars.get(&var)?;
+            (value.fract() != 0.0 && text.contains(&format!("floating point `{value}`"))).then_some((param, var, value))
+        });
+        match found {
+            Some((param, var, value)) => Error::FractionalVar { component, param, var, value },
+            None => error,
+        }
+    }
+
     /// Whether the config is empty (null or an empty mapping).
     pub fn is_empty(&self) -> bool {
         self.0.is_null() || self.0.as_mapping().is_some_and(|m| m.is_empty())

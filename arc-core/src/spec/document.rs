@@ -155,7 +155,7 @@ model_name: m
 features:
   feature_columns: [a, b]
   processors:
-    - {name: s, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.x}}
+    - {name: s, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {tensors.x: output}}
 model:
   inputs: {x: [null, 2]}
   graph:

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::process::ProcessorStep;
+use super::ProcessorStep;
 
 /// The spec's `features` section: the columns and the processor steps.
 ///

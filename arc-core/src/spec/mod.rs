@@ -6,17 +6,23 @@
 //! ([`Location`], through the [`SourceMap`] index).
 
 mod config;
+mod cycle;
 mod document;
 mod features;
 mod located;
 mod model;
 mod source;
+mod step;
 mod trainer;
+mod wiring;
 
 pub use config::Config;
+pub use cycle::find_cycle;
 pub use document::ArcSpec;
 pub use features::{FeaturesSpec, PredictorSpec};
-pub use model::{InputDType, InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec};
+pub use model::{InputDType, InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec, ShapeEntry};
 pub use source::{Location, SourceMap};
+pub use step::{Literal, Namespace, ProcessorStep, Ref, StepInput};
 pub use trainer::{ComponentSpec, LossSpec, TrainConfig, TrainerSpec};
 pub use trainer::{DeviceChoice, EarlyStopping, GradientClip};
+pub use wiring::{Source, Wire, WiredInput, WiredNode, Wiring, WiringProblem, output_names, resolve_shape};

@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn an_unknown_label_gets_its_column_and_first_row() -> Result<()> {
         let features: Features = crate::spec::Config::from_yaml(
-            "processors: [{name: label, op: LabelEncoding, inputs: {column: species}, outputs: {output: tensors.y}}]",
+            "processors: [{name: label, op: LabelEncoding, inputs: {column: species}, outputs: {tensors.y: output}}]",
         )?
         .parse("features")?;
         let table =

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 
 use super::ValidationIssue;
-use crate::graph::find_cycle;
 use crate::plugin::{ComponentKind, PluginManager, legacy_layer_name};
-use crate::spec::{ArcSpec, InputSpec, ModelSpec, NodeInputs, OutputsSpec};
+use crate::spec::find_cycle;
+use crate::spec::{ArcSpec, InputSpec, ModelSpec, ShapeEntry, Wiring};
 use crate::{DidYouMean, Error};
 
 /// What the graph checks know from the features section.
@@ -15,7 +15,10 @@ pub(crate) struct Defined<'a> {
     pub vars: &'a BTreeSet<String>,
     /// `tensors.X` names defined by processor steps.
     pub tensors: &'a BTreeSet<String>,
-    /// Whether model inputs must read a defined tensor (the spec has steps).
+    /// The feature columns, which feed model inputs of their name.
+    pub columns: &'a [String],
+    /// Whether model inputs must read a defined tensor or column (the spec
+    /// has a `features` section).
     pub check_sources: bool,
 }
 
@@ -32,112 +35,52 @@ pub(crate) fn check_graph(
     // Inputs: shapes and sources.
     for (name, input) in &graph.inputs {
         let path = format!("{base}.inputs.{name}");
-        let (shape, source) = match input {
-            InputSpec::Shape(s) => (Some(s), None),
-            InputSpec::Full { shape, source, .. } => (shape.as_ref(), source.as_deref()),
-        };
-        for (k, entry) in shape.into_iter().flatten().enumerate() {
+        for (k, entry) in input.shape().into_iter().flatten().enumerate() {
             let at = match input {
                 InputSpec::Shape(_) => format!("{path}[{k}]"),
                 InputSpec::Full { .. } => format!("{path}.shape[{k}]"),
             };
-            match entry {
-                serde_yaml::Value::Null => {}
-                serde_yaml::Value::Number(n) if n.as_u64().is_some() => {}
-                serde_yaml::Value::String(s) if s.starts_with("vars.") => {
-                    if let Some(issue) = undefined_var(s, "vars.", defined.vars, &format!("model input `{name}`")) {
-                        issues.push(issue.at(at));
-                    }
-                }
-                other => issues.push(
-                    ValidationIssue::error(format!(
-                        "model input `{name}`: shape entry {} is not a size, null or vars.X",
-                        show_value(other)
-                    ))
-                    .at(at),
-                ),
+            if let ShapeEntry::Var(var) = entry
+                && let Some(issue) =
+                    undefined_var(&format!("vars.{var}"), "vars.", defined.vars, &format!("model input `{name}`"))
+            {
+                issues.push(issue.at(at));
             }
         }
         if is_model && defined.check_sources {
-            let tensor = source.map_or(name.as_str(), |s| s.strip_prefix("tensors.").unwrap_or(s));
-            if !defined.tensors.contains(tensor) {
+            let tensor = input.source().unwrap_or(name);
+            let from_column = input.source().is_none() && defined.columns.contains(name);
+            if !defined.tensors.contains(tensor) && !from_column {
                 let known: Vec<String> = defined.tensors.iter().map(|t| format!("tensors.{t}")).collect();
                 let hint = DidYouMean::among(&format!("tensors.{tensor}"), known.iter().map(String::as_str));
+                let column = if input.source().is_none() {
+                    format!(" and `{name}` is not one of `features.feature_columns`")
+                } else {
+                    String::new()
+                };
                 issues.push(
                     ValidationIssue::error(format!(
-                        "model input `{name}` reads `tensors.{tensor}`, which no processor step makes{hint}"
+                        "model input `{name}` reads `tensors.{tensor}`, which no processor step makes{column}{hint}"
                     ))
                     .at(path),
                 );
             }
         }
     }
-    let input_names: Vec<&str> = graph.inputs.iter().map(|(n, _)| n.as_str()).collect();
-    let node_names: Vec<&str> = graph.graph.iter().map(|n| n.name.as_str()).collect();
-    // Nodes: names, types, params, refs.
-    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); graph.graph.len()];
-    for (i, node) in graph.graph.iter().enumerate() {
-        let path = format!("{base}.graph[{i}]");
-        let who = format!("node `{}`", node.name);
-        if node_names[..i].contains(&node.name.as_str()) || input_names.contains(&node.name.as_str()) {
-            issues.push(ValidationIssue::error(format!("{who}: the name is used twice")).at(format!("{path}.name")));
-        }
-        issues.extend(check_type(spec, node, &path, defined, manager));
-        // Refs.
-        let refs: Vec<(String, &str)> = match &node.inputs {
-            None => {
-                if i == 0 && input_names.len() != 1 {
-                    issues.push(
-                        ValidationIssue::error(format!(
-                            "{who} has no `inputs` and the graph has {} inputs: name one",
-                            input_names.len()
-                        ))
-                        .at(path.clone()),
-                    );
-                } else if i > 0 {
-                    deps[i].push(i - 1);
-                }
-                Vec::new()
-            }
-            Some(NodeInputs::One(r)) => vec![(format!("{path}.inputs"), r.as_str())],
-            Some(NodeInputs::List(list)) => {
-                list.iter().enumerate().map(|(k, r)| (format!("{path}.inputs[{k}]"), r.as_str())).collect()
-            }
-            Some(NodeInputs::Ports(ports)) => {
-                ports.iter().map(|(p, r)| (format!("{path}.inputs.{p}"), r.as_str())).collect()
-            }
-        };
-        for (at, r) in refs {
-            match resolve(r, &input_names, &node_names) {
-                Some(Target::Node(j)) => deps[i].push(j),
-                Some(Target::Input) => {}
-                None => issues.push(dangling(&who, r, &input_names, &node_names).at(at)),
-            }
-        }
-    }
-    if let Some(cycle) = find_cycle(&deps) {
-        let mut nodes: Vec<String> = cycle.iter().map(|&i| graph.graph[i].name.clone()).collect();
-        nodes.push(nodes[0].clone());
-        let first = cycle[0];
-        let at = if graph.graph[first].inputs.is_some() {
-            format!("{base}.graph[{first}].inputs")
-        } else {
-            format!("{base}.graph[{first}]")
-        };
-        issues.push(ValidationIssue::error(Error::GraphCycle { nodes }.to_string()).at(at));
-    }
-    // Outputs.
-    let outputs: Vec<(String, &str)> = match &graph.outputs {
-        None => Vec::new(),
-        Some(OutputsSpec::Named(map)) => map.iter().map(|(k, r)| (format!("{base}.outputs.{k}"), r.as_str())).collect(),
-        Some(OutputsSpec::List(list)) => {
-            list.iter().enumerate().map(|(k, r)| (format!("{base}.outputs[{k}]"), r.as_str())).collect()
+    // Refs, ports in order, cycles, outputs: the one wiring resolution.
+    let wiring = match Wiring::resolve(graph, base) {
+        Ok(wiring) => Some(wiring),
+        Err(problems) => {
+            issues.extend(problems.into_iter().map(|p| ValidationIssue::error(p.error.to_string()).at(p.path)));
+            None
         }
     };
-    for (at, r) in outputs {
-        if resolve(r, &input_names, &node_names).is_none() {
-            issues.push(dangling("outputs", r, &input_names, &node_names).at(at));
-        }
+    for (i, node) in graph.graph.iter().enumerate() {
+        let written: Vec<(Option<&str>, String)> = match &wiring {
+            Some(w) => w.nodes[i].inputs.iter().map(|w| (w.port.as_deref(), w.path.clone())).collect(),
+            None => Vec::new(),
+        };
+        issues.extend(check_type(spec, node, &format!("{base}.graph[{i}]"), &written, defined, manager));
     }
     if graph.graph.is_empty() && is_model {
         issues.push(ValidationIssue::error("the model graph has no nodes").at(format!("{base}.graph")));
@@ -150,6 +93,7 @@ fn check_type(
     spec: &ArcSpec,
     node: &crate::spec::NodeSpec,
     path: &str,
+    ports: &[(Option<&str>, String)],
     defined: &Defined<'_>,
     manager: &PluginManager,
 ) -> Vec<ValidationIssue> {
@@ -190,14 +134,21 @@ fn check_type(
             return issues;
         }
     };
-    // Named ports must be the layer's.
-    if let Some(NodeInputs::Ports(ports)) = &node.inputs {
-        let known = layer.input_names();
-        for port in ports.keys().filter(|p| !known.contains(&p.as_str())) {
-            let hint = DidYouMean::among(port, known.iter().copied());
-            let issue = ValidationIssue::error(format!("{who}: the layer has no input port `{port}`{hint}"));
-            issues.push(at_key(spec, issue, format!("{path}.inputs.{port}")));
-        }
+    // Named ports must be the layer's (`input` standing for its first).
+    let written: Vec<Option<&str>> = ports.iter().map(|(p, _)| *p).collect();
+    if let Err(e) = crate::nn::bind_ports(layer.as_ref(), &written) {
+        let issue = match &e {
+            Error::UnknownPort { port, hint, .. } => {
+                let at = ports.iter().find(|(p, _)| *p == Some(port.as_str())).map(|(_, at)| at.clone());
+                let issue = ValidationIssue::error(format!("{who}: the layer has no input port `{port}`{hint}"));
+                match at {
+                    Some(at) => at_key(spec, issue, at),
+                    None => issue.at(format!("{path}.inputs")),
+                }
+            }
+            _ => ValidationIssue::error(format!("{who}: {e}")).at(format!("{path}.inputs")),
+        };
+        issues.push(issue);
     }
     let name = legacy_layer_name(&node.layer_type).unwrap_or(&node.layer_type);
     match manager.validate_component_config(ComponentKind::Layer, name, &params) {
@@ -221,7 +172,7 @@ fn param_issue(spec: &ArcSpec, who: &str, path: &str, e: &Error) -> ValidationIs
 }
 
 /// `issue` about the key at `path` (not its value): an unknown name.
-fn at_key(spec: &ArcSpec, issue: ValidationIssue, path: String) -> ValidationIssue {
+pub(crate) fn at_key(spec: &ArcSpec, issue: ValidationIssue, path: String) -> ValidationIssue {
     match spec.source_map().and_then(|m| m.key(&path)) {
         Some(key) => issue.at(path).located(key),
         None => issue.at(path),
@@ -242,27 +193,6 @@ pub(crate) fn undefined_var(
     let known: Vec<String> = defined.iter().map(|v| format!("{prefix}{v}")).collect();
     let hint = DidYouMean::among(reference, known.iter().map(String::as_str));
     Some(ValidationIssue::error(format!("{who}: `{reference}` is not defined by any processor step{hint}")))
-}
-
-enum Target {
-    Input,
-    Node(usize),
-}
-
-/// A ref: a model input (`x`, `inputs.x`), a node or `node.output`.
-fn resolve(r: &str, inputs: &[&str], nodes: &[&str]) -> Option<Target> {
-    let bare = r.strip_prefix("inputs.").unwrap_or(r);
-    if inputs.contains(&bare) {
-        return Some(Target::Input);
-    }
-    let node = r.strip_suffix(".output").unwrap_or(r);
-    nodes.iter().position(|n| *n == node).map(Target::Node)
-}
-
-fn dangling(who: &str, r: &str, inputs: &[&str], nodes: &[&str]) -> ValidationIssue {
-    let hint = DidYouMean::among(r, inputs.iter().chain(nodes).copied());
-    let what = if who == "outputs" { "names no node or model input" } else { "is not a node or a model input" };
-    ValidationIssue::error(format!("{who}: `{r}` {what}{hint}"))
 }
 
 /// Module names used by each module (`type: module.X`), for recursion checks.
@@ -290,16 +220,8 @@ pub(crate) fn module_cycle(spec: &ArcSpec) -> Option<Vec<String>> {
     })
 }
 
-fn show_value(v: &serde_yaml::Value) -> String {
-    serde_yaml::to_string(v).map(|s| s.trim().to_owned()).unwrap_or_else(|_| format!("{v:?}"))
-}
-
 /// Names of the model's outputs (`outputs` keys, list refs' node names, or
 /// the last node).
 pub(crate) fn output_names(model: &ModelSpec) -> Vec<String> {
-    match &model.outputs {
-        None => model.graph.last().map(|n| vec![n.name.clone()]).unwrap_or_default(),
-        Some(OutputsSpec::Named(map)) => map.keys().cloned().collect(),
-        Some(OutputsSpec::List(list)) => list.iter().map(|r| r.split('.').next().unwrap_or(r).to_owned()).collect(),
-    }
+    crate::spec::output_names(model)
 }

@@ -82,10 +82,12 @@ pub fn validate(spec: &ArcSpec, manager: &PluginManager) -> Result<Report> {
 pub fn check_spec(spec: &ArcSpec, manager: &PluginManager) -> Vec<ValidationIssue> {
     let mut issues = Vec::new();
     let defined = sections::check_features(spec, manager, &mut issues);
+    let features = &spec.features;
     let known = graph::Defined {
         vars: &defined.vars,
         tensors: &defined.tensors,
-        check_sources: !spec.features.processors.is_empty(),
+        columns: &features.feature_columns,
+        check_sources: !features.processors.is_empty() || !features.feature_columns.is_empty(),
     };
     if let Some(cycle) = graph::module_cycle(spec) {
         issues.push(

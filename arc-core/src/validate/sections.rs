@@ -58,6 +58,14 @@ pub(crate) fn check_features(spec: &ArcSpec, manager: &PluginManager, issues: &m
                 issues.push(issue.at(format!("{path}.inputs.{port}")));
             }
         }
+        for port in &step.reversed_outputs {
+            let global = &step.outputs[port];
+            let issue = ValidationIssue::warning(format!(
+                "{who}: `{port}: {global}` is Arc's earlier reversed form; the original schema writes \
+                 `{global}: {port}` (global name: operator output)"
+            ));
+            issues.push(super::graph::at_key(spec, issue, format!("{path}.outputs.{port}")));
+        }
         for r in step.outputs.values() {
             defined.of(r.namespace).insert(r.name.clone());
         }

@@ -194,8 +194,8 @@ fn embedding_gathers_with_int64_indices_and_combiners_wire_every_input() {
 #[test]
 fn scalers_become_sub_and_div_on_raw_columns() {
     let features = "features:\n  feature_columns: [a, b]\n  processors:\n    \
-        - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {output: tensors.raw}}\n    \
-        - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {output: tensors.x, state: states.s}}\n";
+        - {name: assemble, op: transform.assemble_vector, inputs: {columns: feature_columns}, outputs: {tensors.raw: output}}\n    \
+        - {name: scale, op: StandardNormalization, inputs: {x: tensors.raw}, outputs: {tensors.x: output, states.s: state}}\n";
     let mut m = model(vec![node("r", "ReLU", "{}", &["x"])], vec![], Some(features));
     let state: arc_core::process::ProcessorState =
         serde_json::from_str(r#"{"kind": "standard_scaler", "numbers": {"mean": [1.0, 2.0], "scale": [0.5, 0.0]}}"#)

@@ -1,9 +1,10 @@
 //! The multi-input layers `Concatenate` and `Add`.
 //!
-//! Their ports are numbered: a `num_inputs: k` config gives ports `input_0`
-//! ... `input_{k-1}`, wired in a spec as `inputs: {input_0: a, input_1: b}`;
-//! the inputs are combined in port order. With `num_inputs: 1` the layer
-//! takes its one input like any single-input layer and returns it.
+//! They take any number of inputs under any port names, combined in the
+//! order the spec writes them: `inputs: {user: a, item: b}`, a list
+//! `inputs: [a, b]`, or the numbered ports of Arc's earlier form
+//! (`input_0`, `input_1`, ...). `num_inputs: k`, when given, requires
+//! exactly `k` inputs. One input is returned as it is.
 
 use std::sync::Mutex;
 
@@ -12,10 +13,6 @@ use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
 use super::{LayerConfig, bad_input, invalid, normalize_dim, show};
-
-fn two() -> usize {
-    2
-}
 
 fn last_dim() -> isize {
     -1
@@ -33,21 +30,21 @@ fn port_names(n: usize) -> Vec<&'static str> {
     names[..n].to_vec()
 }
 
-fn check_num_inputs(component: &str, n: usize) -> Result<()> {
-    if n == 0 { Err(invalid(component, "`num_inputs` must be at least 1")) } else { Ok(()) }
+fn check_num_inputs(component: &str, n: Option<usize>) -> Result<()> {
+    if n == Some(0) { Err(invalid(component, "`num_inputs` must be at least 1")) } else { Ok(()) }
 }
 
-/// One input is the whole input only for a one-port layer.
-fn check_single(layer: &str, ports: &[&str]) -> Result<()> {
-    if ports.len() == 1 { Ok(()) } else { Err(bad_input(layer, format!("ports {ports:?}"), "one input")) }
+/// The numbered ports shown for a layer of `num_inputs` (default 2).
+fn ports_of(num_inputs: Option<usize>) -> Vec<&'static str> {
+    port_names(num_inputs.unwrap_or(2))
 }
 
-/// The input shapes, one per port.
-fn per_port<'a>(layer: &str, ports: &[&str], inputs: &'a [ShapeSpec]) -> Result<&'a [ShapeSpec]> {
-    if inputs.len() == ports.len() {
-        Ok(inputs)
-    } else {
-        Err(bad_input(layer, format!("{} input shapes (ports {ports:?})", ports.len()), format!("{}", inputs.len())))
+/// Checks the number of inputs: at least one, and `num_inputs` when given.
+fn check_count(layer: &str, num_inputs: Option<usize>, got: usize) -> Result<()> {
+    match num_inputs {
+        Some(n) if n != got => Err(bad_input(layer, format!("{n} inputs (`num_inputs: {n}`)"), got.to_string())),
+        _ if got == 0 => Err(bad_input(layer, "at least one input", "none")),
+        _ => Ok(()),
     }
 }
 
@@ -58,9 +55,9 @@ pub struct ConcatenateConfig {
     /// The dim joined along; negative counts from the end. Default `-1`.
     #[serde(default = "last_dim")]
     pub dim: isize,
-    /// How many inputs (ports `input_0`, `input_1`, ...), at least 1. Default `2`.
-    #[serde(default = "two")]
-    pub num_inputs: usize,
+    /// How many inputs the layer requires, at least 1. Default: any number.
+    #[serde(default)]
+    pub num_inputs: Option<usize>,
 }
 
 impl LayerConfig for ConcatenateConfig {
@@ -71,11 +68,11 @@ impl LayerConfig for ConcatenateConfig {
     }
 
     fn build(self) -> Result<Box<dyn Layer>> {
-        Ok(Box::new(Concatenate { dim: self.dim, ports: port_names(self.num_inputs) }))
+        Ok(Box::new(Concatenate { dim: self.dim, num_inputs: self.num_inputs, ports: ports_of(self.num_inputs) }))
     }
 }
 
-/// Joins its inputs along `dim` (`torch.cat`), in port order.
+/// Joins its inputs along `dim` (`torch.cat`), in the order the spec writes them.
 ///
 /// # Shapes
 /// inputs of one rank, equal outside `dim`; the output's `dim` is the sum of
@@ -91,14 +88,18 @@ impl LayerConfig for ConcatenateConfig {
 /// let cat = create("Concatenate", "dim: -1")?;
 /// assert_eq!(cat.input_names(), ["input_0", "input_1"]);
 /// let (a, b) = (Tensor::ones(&[2, 3]), Tensor::zeros(&[2, 1]));
-/// let y = nn::forward(&*cat, "cat", &[("input_1", &b), ("input_0", &a)])?;
+/// // Any port names; the order given is the order joined.
+/// let y = nn::forward(&*cat, "cat", &[("user", &a), ("item", &b)])?;
 /// assert_eq!(y.to_vec()?, [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0]);
+/// let y = nn::forward(&*cat, "cat", &[("item", &b), ("user", &a)])?;
+/// assert_eq!(y.to_vec()?, [0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0]);
 /// assert_eq!(cat.output_shape(&[vec![None, Some(3)], vec![None, Some(1)]])?, [None, Some(4)]);
 /// # Ok::<(), arc_core::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Concatenate {
     dim: isize,
+    num_inputs: Option<usize>,
     ports: Vec<&'static str>,
 }
 
@@ -107,12 +108,17 @@ impl Layer for Concatenate {
         &self.ports
     }
 
+    fn takes_any_inputs(&self) -> bool {
+        true
+    }
+
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
-        check_single(ConcatenateConfig::NAME, &self.ports)?;
+        check_count(ConcatenateConfig::NAME, self.num_inputs, 1)?;
         Ok(input.clone())
     }
 
     fn forward_multi(&self, inputs: &LayerInputs<'_>) -> Result<Tensor> {
+        check_count(ConcatenateConfig::NAME, self.num_inputs, inputs.len())?;
         let tensors: Vec<&Tensor> = inputs.iter().map(|(_, t)| *t).collect();
         let first = tensors.first().ok_or_else(|| bad_input(ConcatenateConfig::NAME, "inputs", "none"))?;
         normalize_dim(ConcatenateConfig::NAME, self.dim, first.rank())?;
@@ -121,7 +127,7 @@ impl Layer for Concatenate {
 
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let name = ConcatenateConfig::NAME;
-        let inputs = per_port(name, &self.ports, inputs)?;
+        check_count(name, self.num_inputs, inputs.len())?;
         let mut out = inputs[0].clone();
         let d = normalize_dim(name, self.dim, out.len())?;
         for shape in &inputs[1..] {
@@ -143,9 +149,9 @@ impl Layer for Concatenate {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddConfig {
-    /// How many inputs (ports `input_0`, `input_1`, ...), at least 1. Default `2`.
-    #[serde(default = "two")]
-    pub num_inputs: usize,
+    /// How many inputs the layer requires, at least 1. Default: any number.
+    #[serde(default)]
+    pub num_inputs: Option<usize>,
 }
 
 impl LayerConfig for AddConfig {
@@ -156,12 +162,13 @@ impl LayerConfig for AddConfig {
     }
 
     fn build(self) -> Result<Box<dyn Layer>> {
-        Ok(Box::new(Add { ports: port_names(self.num_inputs) }))
+        Ok(Box::new(Add { num_inputs: self.num_inputs, ports: ports_of(self.num_inputs) }))
     }
 }
 
-/// The elementwise sum of its inputs, `((input_0 + input_1) + ...)`,
-/// broadcasting as NumPy does (residual connections).
+/// The elementwise sum of its inputs, `((first + second) + ...)` in the
+/// order the spec writes them, broadcasting as NumPy does (residual
+/// connections).
 ///
 /// # Shapes
 /// inputs that broadcast together; the output has the broadcast shape.
@@ -181,6 +188,7 @@ impl LayerConfig for AddConfig {
 /// ```
 #[derive(Debug)]
 pub struct Add {
+    num_inputs: Option<usize>,
     ports: Vec<&'static str>,
 }
 
@@ -203,18 +211,23 @@ impl Layer for Add {
         &self.ports
     }
 
+    fn takes_any_inputs(&self) -> bool {
+        true
+    }
+
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
-        check_single(AddConfig::NAME, &self.ports)?;
+        check_count(AddConfig::NAME, self.num_inputs, 1)?;
         Ok(input.clone())
     }
 
     fn forward_multi(&self, inputs: &LayerInputs<'_>) -> Result<Tensor> {
+        check_count(AddConfig::NAME, self.num_inputs, inputs.len())?;
         let (first, rest) = inputs.split_first().ok_or_else(|| bad_input(AddConfig::NAME, "inputs", "none"))?;
         rest.iter().try_fold(first.1.clone(), |sum, (_, t)| sum.add(t))
     }
 
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
-        let inputs = per_port(AddConfig::NAME, &self.ports, inputs)?;
+        check_count(AddConfig::NAME, self.num_inputs, inputs.len())?;
         inputs[1..].iter().try_fold(inputs[0].clone(), |acc, shape| {
             broadcast(&acc, shape).ok_or_else(|| {
                 bad_input(AddConfig::NAME, format!("shapes that broadcast with {}", show(&acc)), show(shape))
