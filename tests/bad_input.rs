@@ -372,10 +372,11 @@ fn a_model_with_fewer_outputs_than_classes_is_a_spec_error() {
         std::fs::read_to_string(root().join(SPEC)).expect("spec").replace("out_features: 3}", "out_features: 2}");
     let spec = write(&dir, "narrow.yaml", &text);
     let stderr = train_error(&spec, DATA, &dir.join("model"));
+    assert!(stderr.starts_with("error: the spec has 1 error(s):\n"), "{stderr}");
     assert!(
-        stderr.starts_with(
-            "error: spec: the target has 3 classes but model output `logits` gives 2 values a row: \
-             set the last layer's output size to 3"
+        stderr.contains(
+            "narrow.yaml:50:5: error: trainer.loss: the target has 3 classes but model output `logits` gives 2 \
+             scores: set the last layer's output size to 3"
         ),
         "{stderr}"
     );

@@ -65,7 +65,7 @@ fn evaluate_agrees_with_predictions_scored_independently() {
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("--json prints JSON");
     assert_eq!(doc["model"], "iris");
     assert_eq!(doc["rows"], 150);
-    assert_eq!(doc["task"], "classification");
+    assert_eq!(doc["task"], "multiclass");
     assert_eq!(doc["loss_type"], "CrossEntropyLoss");
     assert_eq!(doc["metrics"]["accuracy"].as_f64(), Some(correct as f64 / 150.0));
     assert!(correct >= 135, "a trained model gets most of iris right: {correct}/150");

@@ -49,9 +49,10 @@ fn assert_close(what: &str, a: &Tensor, b: &Tensor, rel: f32) -> Result<()> {
 fn device_cuda_without_a_gpu_is_an_error_naming_the_reason() -> Result<()> {
     let Err(why) = cuda_device_count() else { return Ok(()) };
     let err = run(&with_config(1, "device: cuda")).err().expect("no GPU: `device: cuda` fails");
-    assert!(matches!(err, Error::DeviceUnavailable { .. }), "{err:?}");
+    assert!(matches!(err, Error::InvalidSpec { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.starts_with("trainer.config.device: `cuda` is not available: "), "{msg}");
+    // Located at the spec's `device` value.
+    assert!(msg.contains("iris.yaml:57:13: error: trainer.config.device: `cuda` is not available: "), "{msg}");
     assert!(msg.contains(&why), "the probe's reason `{why}` is in: {msg}");
     assert!(msg.contains("use `device: cpu` or `auto`"), "{msg}");
     Ok(())
@@ -95,7 +96,7 @@ fn the_cli_device_cuda_flag_reaches_training() {
         .expect("arc runs");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
-    assert!(stderr.starts_with("error: trainer.config.device: `cuda` is not available: "), "{stderr}");
+    assert!(stderr.starts_with("error: --device cuda: `cuda` is not available: "), "{stderr}");
     assert!(stderr.contains(&why), "{stderr}");
     let _ = std::fs::remove_file(&path);
 }

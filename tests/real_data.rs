@@ -35,7 +35,7 @@ fn run(spec: &str, data: &str) -> Result<Trained> {
 #[test]
 fn wine_reaches_95_percent_held_out_accuracy() -> Result<()> {
     let trained = run("examples/specs/wine.yaml", "examples/data/wine.csv")?;
-    assert_eq!(trained.history.task, Some(Task::Classification));
+    assert_eq!(trained.history.task, Some(Task::Multiclass));
     assert_eq!(trained.history.epochs.len(), 60);
     let last = trained.history.last().expect("60 epochs");
     assert!(last.val_loss.is_some(), "a validation split is held out");
@@ -79,7 +79,7 @@ fn wine_predictions_decode_to_the_integer_labels() -> Result<()> {
 #[test]
 fn digits_reaches_96_percent_held_out_accuracy() -> Result<()> {
     let trained = run("examples/specs/digits.yaml", "examples/data/digits.csv")?;
-    assert_eq!(trained.history.task, Some(Task::Classification));
+    assert_eq!(trained.history.task, Some(Task::Multiclass));
     assert_eq!(trained.history.epochs.len(), 20);
     let last = trained.history.last().expect("20 epochs");
     assert!(last.val_loss.is_some(), "a validation split is held out");

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use arc::plugin::{LayerHookSpec, Plugin, PluginManager, PluginMetadata};
 use arc::spec::{ArcSpec, Config};
-use arc::validate::{validate, validate_data};
+use arc::train::validate_data;
+use arc::validate::validate;
 use arc::{Result, hookimpl};
 
 const SPEC: &str = "examples/specs/iris.yaml";

@@ -159,8 +159,8 @@ fn a_bad_monitor_is_named_with_did_you_mean() {
     assert_eq!(
         err.as_deref(),
         Some(
-            "trainer.config.early_stopping.monitor: unknown value `val_los` (did you mean `val_loss`?); \
-             expected one of val_loss, train_loss, accuracy, macro_f1"
+            "the spec has 1 error(s):\nexamples/specs/iris.yaml:57:21: error: trainer.config.early_stopping.monitor: \
+             unknown value `val_los` (did you mean `val_loss`?); expected one of val_loss, train_loss, accuracy, macro_f1"
         )
     );
 }
@@ -175,8 +175,8 @@ fn cpu_and_auto_train_and_cuda_is_a_clear_error() -> Result<()> {
     let auto = run(&with_config(2, "device: auto"))?;
     assert_eq!(bits(&cpu)?, bits(&auto)?, "auto picks the cpu in a build without a CUDA backend");
     let err = run(&with_config(2, "device: cuda")).err().expect("no CUDA backend");
-    assert!(matches!(err, Error::DeviceUnavailable { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("trainer.config.device: `cuda` is not available: "), "{err}");
+    assert!(matches!(err, Error::InvalidSpec { .. }), "{err:?}");
+    assert!(err.to_string().contains(":57:13: error: trainer.config.device: `cuda` is not available: "), "{err}");
     assert!(err.to_string().contains(&why), "the probe's reason: {err}");
     Ok(())
 }
@@ -242,7 +242,13 @@ fn checkpoints_come_every_n_epochs_and_an_observer_error_stops_training() -> Res
     let err = arc::train::train_with(&spec, &trainer, &table()?, arc::get_plugin_manager(), &mut failing);
     assert_eq!(err.err().map(|e| e.to_string()).as_deref(), Some("model directory `disk`: full"));
     let zero = run(&with_config(2, "checkpoint_every: 0")).err().map(|e| e.to_string());
-    assert_eq!(zero.as_deref(), Some("spec: trainer.config.checkpoint_every must be at least 1"));
+    assert_eq!(
+        zero.as_deref(),
+        Some(
+            "the spec has 1 error(s):\nexamples/specs/iris.yaml:57:23: error: trainer.config.checkpoint_every must be \
+             at least 1, got 0"
+        )
+    );
     Ok(())
 }
 
@@ -315,7 +321,7 @@ fn arc_train_device_flag_overrides_the_spec() {
     let cuda = arc_cli(&["--out", out_arg, "--device", "cuda"], Some(&with_config(2, "device: cpu")));
     assert_eq!(cuda.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&cuda.stderr);
-    assert!(stderr.starts_with("error: trainer.config.device: `cuda` is not available: "), "{stderr}");
+    assert!(stderr.starts_with("error: --device cuda: `cuda` is not available: "), "{stderr}");
     assert!(stderr.contains(&why), "the probe's reason: {stderr}");
     assert!(!stderr.contains("backtrace") && !stderr.contains("panicked"), "{stderr}");
     assert!(!out.exists(), "nothing written");

@@ -256,7 +256,12 @@ fn an_input_dtype_is_parsed_and_checked() -> Result<()> {
     let trained = run(&text.replace("epochs: 100", "epochs: 2"))?;
     assert_eq!(trained.history.epochs.len(), 2);
     let err = run(&text.replace("dtype: float32", "dtype: int64")).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err.contains("model input `features` is declared I64 but receives F32"), "{err}");
+    assert!(
+        err.contains(
+            "iris.yaml:31:15: error: model input `features`: declared int64, but `tensors.features` holds float32"
+        ),
+        "{err}"
+    );
     let err = run(&text.replace("dtype: float32", "dtype: complex")).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
         err.starts_with(
@@ -289,6 +294,7 @@ fn predictor_returns_and_outputs_pick_and_name_the_columns() -> Result<()> {
     assert_eq!(columns("predictor: {outputs: {kind: model.logits}}")?, [&["kind"][..], &classes].concat());
     let all = columns("predictor: {}")?;
     assert_eq!(all.len(), 16 + 4, "{all:?}");
-    assert_eq!((all[0].as_str(), all[15].as_str(), all[16].as_str()), ("hidden_0", "hidden_15", "species"));
+    // Every output, in the order the spec writes them: `logits`, then `hidden`.
+    assert_eq!((all[0].as_str(), all[4].as_str(), all[19].as_str()), ("species", "hidden_0", "hidden_15"));
     Ok(())
 }

@@ -303,6 +303,7 @@ fn lbfgs_needs_a_closure() -> Result<()> {
 fn defaults_follow_pytorch() -> Result<()> {
     let pm = manager();
     for (name, lr) in [
+        ("SGD", 1e-3),
         ("Adam", 1e-3),
         ("AdamW", 1e-3),
         ("RMSprop", 1e-2),
@@ -316,6 +317,16 @@ fn defaults_follow_pytorch() -> Result<()> {
         assert_eq!(opt.learning_rate(), lr, "{name}");
         opt.set_learning_rate(0.5);
         assert_eq!(opt.learning_rate(), 0.5, "{name}");
+        // The trainer's learning rate reaches an optimizer whose config gave none ...
+        let mut opt = build(&pm, name, &Config::new())?;
+        opt.use_trainer_learning_rate(0.25);
+        assert_eq!(opt.learning_rate(), 0.25, "{name}");
+        // ... and not one whose config gave its own, in either spelling.
+        for key in ["lr", "learning_rate"] {
+            let mut opt = build(&pm, name, &Config::new().with(key, 0.125)?)?;
+            opt.use_trainer_learning_rate(0.25);
+            assert_eq!(opt.learning_rate(), 0.125, "{name} {key}");
+        }
     }
     Ok(())
 }
@@ -324,7 +335,6 @@ fn defaults_follow_pytorch() -> Result<()> {
 fn bad_configs_are_rejected_with_clear_messages() -> Result<()> {
     let pm = manager();
     let cases = [
-        ("SGD", "momentum: 0.9", "core.SGD: missing parameter `lr`"),
         ("SGD", "lr: -0.1", "core.SGD: invalid config: `lr` = -0.1: expected a finite value >= 0"),
         (
             "SGD",

@@ -559,6 +559,14 @@ pub enum Error {
         /// Suggestions among the nodes and inputs.
         hint: DidYouMean,
     },
+    /// A model input that its data cannot feed.
+    #[error("model input `{input}`: {message}")]
+    ModelInput {
+        /// The input's name.
+        input: String,
+        /// What is wrong.
+        message: String,
+    },
 
     // ---- graph and training ---------------------------------------------
     /// A spec section is missing or malformed.

@@ -31,6 +31,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         trainer.config.seed = seed;
     }
     if let Some(device) = args.device {
+        // The flag's device is checked here, so that its error names the flag, not the spec.
+        device.resolve().map_err(|e| {
+            let reason = match e {
+                arc::Error::DeviceUnavailable { reason, .. } => format!("`{device}` is not available: {reason}"),
+                other => other.to_string(),
+            };
+            super::UserError(format!("--device {device}: {reason}"))
+        })?;
         trainer.config.device = device;
     }
     let data = args.data.display().to_string();

@@ -11,7 +11,8 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use arc::spec::ArcSpec;
-use arc::validate::{count_errors, validate, validate_data};
+use arc::train::validate_data;
+use arc::validate::{count_errors, validate};
 
 use super::args::ValidateArgs;
 

@@ -13,8 +13,13 @@
 //! floats, doubles and decimals are numbers, booleans and VARCHAR are text
 //! (`true`/`false`, as a CSV export spells them), NULL is a missing value,
 //! and each column's type is inferred as a CSV column's
-//! ([cells](super::sql)). Other types (dates, timestamps, blobs, lists, ...)
-//! are an error naming the column: `CAST` them in a query.
+//! ([cells](super::sql)). A `LIST` (or fixed-size `ARRAY`) of numbers or
+//! text is a sequence cell: its items' text joined by spaces, the form a
+//! CSV sequence column holds (`[12, 7, 33]` reads as `12 7 33`, an empty
+//! list as a missing value), which `inspect.sequence_stats` and
+//! `transform.hash_and_pad` split back into tokens. Other types (dates,
+//! timestamps, blobs, structs, nested lists, ...) are an error naming the
+//! column: `CAST` them in a query.
 //!
 //! # Errors
 //! As `core.sqlite`'s: each names the database file; a missing path is
@@ -24,7 +29,7 @@
 use arc_core::data::{DataSource, Table};
 use arc_core::spec::Config;
 use arc_core::{Error, Result};
-use duckdb::types::ValueRef;
+use duckdb::types::{Value, ValueRef};
 use duckdb::{AccessMode, Connection};
 use serde::Deserialize;
 
@@ -118,6 +123,36 @@ fn cell_text(value: ValueRef<'_>) -> Option<String> {
         ValueRef::Double(x) => sql::real_cell(x),
         ValueRef::Decimal(d) => d.to_string(),
         ValueRef::Text(bytes) => String::from_utf8_lossy(bytes).trim().to_owned(),
+        ValueRef::List(..) | ValueRef::Array(..) => match Value::from(value) {
+            Value::List(items) | Value::Array(items) => {
+                let tokens = items.iter().map(item_text).collect::<Option<Vec<_>>>()?;
+                tokens.into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+            }
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// The text of one item of a LIST cell: a number or a text token (NULL
+/// items are left out; anything else cannot be a token).
+fn item_text(item: &Value) -> Option<String> {
+    Some(match item {
+        Value::Null => String::new(),
+        Value::Boolean(b) => b.to_string(),
+        Value::TinyInt(i) => i.to_string(),
+        Value::SmallInt(i) => i.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(i) => i.to_string(),
+        Value::HugeInt(i) => i.to_string(),
+        Value::UTinyInt(i) => i.to_string(),
+        Value::USmallInt(i) => i.to_string(),
+        Value::UInt(i) => i.to_string(),
+        Value::UBigInt(i) => i.to_string(),
+        Value::UHugeInt(i) => i.to_string(),
+        Value::Float(x) => x.to_string(),
+        Value::Double(x) => sql::real_cell(*x),
+        Value::Text(t) => t.trim().to_owned(),
         _ => return None,
     })
 }

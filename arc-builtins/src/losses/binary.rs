@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use arc_core::nn::Loss;
+use arc_core::nn::{Loss, Scores, Task};
 use arc_core::spec::Config;
 use arc_core::tensor::CustomOp;
 use arc_core::{Error, Result, Tensor};
@@ -92,6 +92,14 @@ impl Loss for BCELoss {
             loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss)
+    }
+
+    fn task(&self) -> Task {
+        Task::Binary
+    }
+
+    fn scores(&self) -> Scores {
+        Scores::Probabilities
     }
 }
 
@@ -224,6 +232,14 @@ impl Loss for BCEWithLogitsLoss {
         }
         self.reduction.apply(loss)
     }
+
+    fn task(&self) -> Task {
+        Task::Binary
+    }
+
+    fn scores(&self) -> Scores {
+        Scores::Logits
+    }
 }
 
 /// One-vs-all logistic loss over `C` labels, averaged over the labels
@@ -263,6 +279,14 @@ impl Loss for MultiLabelSoftMarginLoss {
             loss = loss.mul(&on_device_of(w, pred)?)?;
         }
         self.reduction.apply(loss.sum(&[-1], false)?.div_scalar(c as f32)?)
+    }
+
+    fn task(&self) -> Task {
+        Task::Binary
+    }
+
+    fn scores(&self) -> Scores {
+        Scores::Logits
     }
 }
 

@@ -17,8 +17,18 @@
 //! A target equal to `ignore_index` contributes 0. `mean` divides the sum by
 //! the weights of the targets not ignored (class indices), or by the number
 //! of samples (probabilities), as PyTorch does.
+//!
+//! # Per-position scores
+//!
+//! A sequence model writes class scores per position `[N, L, C]` (classes
+//! last), where PyTorch takes `[N, C, L]` (classes on dim 1). Against class
+//! indices `[N, L]` both are read: the classes are on the dim whose removal
+//! leaves the target's shape. When both dims fit (`L == C`) the loss option
+//! `class_dim` (Arc's; `1` as PyTorch, or `-1` for classes last) must say
+//! which, and without it the error says so. `class_dim` also applies to
+//! class-probability targets (default dim 1, PyTorch's).
 
-use arc_core::nn::Loss;
+use arc_core::nn::{Loss, Scores, Task};
 use arc_core::spec::Config;
 use arc_core::tensor::{CrossEntropyOptions, DType, Reduction as TensorReduction};
 use arc_core::{Error, Result, Tensor};
@@ -34,23 +44,62 @@ use super::LossFactory;
 pub const LOSSES: &[(&str, LossFactory)] =
     &[("CrossEntropyLoss", CrossEntropyLoss::from_config), ("NLLLoss", NLLLoss::from_config)];
 
+/// The dim of `pred` holding the classes for class-index `target`s of
+/// `target` shape (see the module docs): `class_dim` when the spec gives
+/// one, else the one dim whose removal leaves the target's shape.
+fn resolve_class_dim(
+    op: &'static str,
+    class_dim: Option<i64>,
+    pred: &[usize],
+    target: &[usize],
+    indices: bool,
+) -> Result<usize> {
+    let rank = pred.len();
+    if let Some(dim) = class_dim {
+        let resolved = if dim < 0 { dim + rank as i64 } else { dim };
+        return match usize::try_from(resolved) {
+            Ok(d) if d < rank && (d >= 1 || rank == 1) => Ok(d),
+            _ => Err(Error::BadAxis { op, dim: dim as isize, rank }),
+        };
+    }
+    if rank < 3 || !indices {
+        return Ok(usize::from(rank >= 2));
+    }
+    let without = |d: usize| pred.iter().enumerate().filter(|(i, _)| *i != d).map(|(_, n)| *n).collect::<Vec<_>>();
+    match (without(1) == target, without(rank - 1) == target) {
+        (true, true) => Err(Error::InvalidArgument {
+            op,
+            name: "class_dim",
+            value: format!("unset (pred {pred:?}, target {target:?})"),
+            expected: "the dim holding the classes, since both dim 1 and the last fit the target (L == C): \
+                       set the loss option `class_dim` to 1 (PyTorch's [N, C, L]) or -1 ([N, L, C])",
+        }),
+        (false, true) => Ok(rank - 1),
+        _ => Ok(1),
+    }
+}
+
 /// `pred` as `[M, C]` rows of class scores, with the shape of the batch
-/// (`pred`'s shape without the class dim, dim 1; `[]` for a 1-D `pred`).
-fn classes_last(op: &'static str, pred: &Tensor) -> Result<(Tensor, Vec<usize>)> {
+/// (`pred`'s shape without the class dim `dim`; `[]` for a 1-D `pred`).
+fn classes_last(op: &'static str, pred: &Tensor, dim: usize) -> Result<(Tensor, Vec<usize>)> {
     let shape = pred.shape();
     match shape.len() {
         0 => Err(Error::BadRank { op, expected: "pred of shape [N, C, ...] or [C]", shape: Vec::new() }),
         1 => Ok((pred.reshape(&[1, shape[0]])?, Vec::new())),
         2 => Ok((pred.clone(), vec![shape[0]])),
-        rank => {
-            // [N, C, d1, ...] -> [N, d1, ..., C] -> [M, C].
-            let mut perm = vec![0];
-            perm.extend(2..rank);
-            perm.push(1);
-            let mut batch = vec![shape[0]];
-            batch.extend_from_slice(&shape[2..]);
+        rank if dim == rank - 1 => {
+            // Classes last already: [N, d1, ..., C] -> [M, C], no copy.
+            let batch = shape[..rank - 1].to_vec();
             let m = batch.iter().product();
-            Ok((pred.permute(&perm)?.reshape(&[m, shape[1]])?, batch))
+            Ok((pred.reshape(&[m, shape[rank - 1]])?, batch))
+        }
+        rank => {
+            // [N, C, d1, ...] (classes on `dim`) -> [N, d1, ..., C] -> [M, C].
+            let mut perm: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
+            let batch: Vec<usize> = perm.iter().map(|&d| shape[d]).collect();
+            perm.push(dim);
+            let m = batch.iter().product();
+            Ok((pred.permute(&perm)?.reshape(&[m, shape[dim]])?, batch))
         }
     }
 }
@@ -92,6 +141,10 @@ struct CrossEntropyConfig {
     /// Label smoothing in `[0, 1]` (default 0).
     #[serde(default)]
     label_smoothing: f32,
+    /// The dim of `pred` holding the classes (Arc's option: `1` as PyTorch,
+    /// `-1` for `[N, L, C]`). Default: found from the shapes.
+    #[serde(default)]
+    class_dim: Option<i64>,
 }
 
 /// `ignore_index`'s default, PyTorch's.
@@ -109,11 +162,12 @@ pub struct CrossEntropyLoss {
     weight: Option<Tensor>,
     ignore_index: i64,
     label_smoothing: f32,
+    class_dim: Option<i64>,
 }
 
 impl CrossEntropyLoss {
     /// Builds the loss from its config (`reduction`, `weight`, `ignore_index`,
-    /// `label_smoothing`).
+    /// `label_smoothing`, `class_dim`).
     pub fn from_config(config: &Config) -> Result<Box<dyn Loss>> {
         let name = "core.CrossEntropyLoss";
         let c: CrossEntropyConfig = config.parse(name)?;
@@ -128,6 +182,7 @@ impl CrossEntropyLoss {
             weight: weight_tensor(name, "weight", c.weight)?,
             ignore_index: c.ignore_index,
             label_smoothing: c.label_smoothing,
+            class_dim: c.class_dim,
         }))
     }
 
@@ -137,8 +192,9 @@ impl CrossEntropyLoss {
         if target.shape() != pred.shape() {
             return Err(Error::ShapeMismatch { op, lhs: pred.shape().to_vec(), rhs: target.shape().to_vec() });
         }
-        let (x, batch) = classes_last(op, pred)?;
-        let (y, _) = classes_last(op, target)?;
+        let dim = resolve_class_dim(op, self.class_dim, pred.shape(), target.shape(), false)?;
+        let (x, batch) = classes_last(op, pred, dim)?;
+        let (y, _) = classes_last(op, target, dim)?;
         let c = x.shape()[1];
         check_weight(op, pred, self.weight.as_ref(), c)?;
         let mut y = y;
@@ -166,7 +222,8 @@ impl Loss for CrossEntropyLoss {
         if target.dtype() == DType::F32 {
             return self.forward_probabilities(pred, target);
         }
-        let (x, batch) = classes_last(op, pred)?;
+        let dim = resolve_class_dim(op, self.class_dim, pred.shape(), target.shape(), true)?;
+        let (x, batch) = classes_last(op, pred, dim)?;
         check_class_target(op, pred, target, &batch)?;
         check_weight(op, pred, self.weight.as_ref(), x.shape()[1])?;
         let options = CrossEntropyOptions {
@@ -181,6 +238,22 @@ impl Loss for CrossEntropyLoss {
         };
         let loss = x.cross_entropy(&target.reshape(&[x.shape()[0]])?, &options)?;
         if self.reduction == Reduction::None { loss.reshape(&batch) } else { Ok(loss) }
+    }
+
+    fn task(&self) -> Task {
+        Task::Multiclass
+    }
+
+    fn scores(&self) -> Scores {
+        Scores::Logits
+    }
+
+    fn ignore_index(&self) -> Option<i64> {
+        Some(self.ignore_index)
+    }
+
+    fn class_dim(&self, pred: &[usize], target: &[usize]) -> Result<usize> {
+        resolve_class_dim("CrossEntropyLoss", self.class_dim, pred, target, true)
     }
 }
 
@@ -197,6 +270,9 @@ struct NLLConfig {
     /// A class index whose targets contribute nothing (default -100).
     #[serde(default = "default_ignore_index")]
     ignore_index: i64,
+    /// The dim of `pred` holding the classes (see `CrossEntropyLoss`).
+    #[serde(default)]
+    class_dim: Option<i64>,
 }
 
 /// Negative log-likelihood of class indices under log-probabilities `pred`
@@ -206,10 +282,11 @@ pub struct NLLLoss {
     reduction: Reduction,
     weight: Option<Vec<f32>>,
     ignore_index: i64,
+    class_dim: Option<i64>,
 }
 
 impl NLLLoss {
-    /// Builds the loss from its config (`reduction`, `weight`, `ignore_index`).
+    /// Builds the loss from its config (`reduction`, `weight`, `ignore_index`, `class_dim`).
     pub fn from_config(config: &Config) -> Result<Box<dyn Loss>> {
         let name = "core.NLLLoss";
         let c: NLLConfig = config.parse(name)?;
@@ -218,6 +295,7 @@ impl NLLLoss {
             reduction: Reduction::parse(name, &c.reduction, false)?,
             weight,
             ignore_index: c.ignore_index,
+            class_dim: c.class_dim,
         }))
     }
 }
@@ -227,7 +305,8 @@ impl Loss for NLLLoss {
         let op = "NLLLoss";
         let [pred, target] = inputs(op, inputs_, PORTS)?;
         expect_f32(op, pred)?;
-        let (x, batch) = classes_last(op, pred)?;
+        let dim = resolve_class_dim(op, self.class_dim, pred.shape(), target.shape(), true)?;
+        let (x, batch) = classes_last(op, pred, dim)?;
         check_class_target(op, pred, target, &batch)?;
         let (m, c) = (x.shape()[0], x.shape()[1]);
         if let Some(w) = &self.weight
@@ -261,5 +340,21 @@ impl Loss for NLLLoss {
             Reduction::Mean | Reduction::BatchMean => loss.sum_all()?.div_scalar(weight_total),
             Reduction::Sum => loss.sum_all(),
         }
+    }
+
+    fn task(&self) -> Task {
+        Task::Multiclass
+    }
+
+    fn scores(&self) -> Scores {
+        Scores::LogProbabilities
+    }
+
+    fn ignore_index(&self) -> Option<i64> {
+        Some(self.ignore_index)
+    }
+
+    fn class_dim(&self, pred: &[usize], target: &[usize]) -> Result<usize> {
+        resolve_class_dim("NLLLoss", self.class_dim, pred, target, true)
     }
 }

@@ -16,7 +16,7 @@
 //! 0 where PyTorch uses `clamp_min`, not where its kernels test `z > 0`), so
 //! gradients match PyTorch's exactly.
 
-use arc_core::nn::Loss;
+use arc_core::nn::{Loss, Task};
 use arc_core::spec::Config;
 use std::sync::Arc;
 
@@ -373,6 +373,12 @@ impl Loss for MultiMarginLoss {
         }
         let per_row = hinge.mul(&others)?.sum(&[1], false)?.div_scalar(c as f32)?;
         self.reduction.apply(per_row.reshape(target.shape())?)
+    }
+
+    /// Class scores against class ids: a multiclass model (its scores are
+    /// margins, not logits).
+    fn task(&self) -> Task {
+        Task::Multiclass
     }
 }
 

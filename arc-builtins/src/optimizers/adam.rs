@@ -87,6 +87,8 @@ impl Variant {
 pub struct Adam {
     variant: Variant,
     lr: f64,
+    /// Whether the config gave `lr` (the trainer's `learning_rate` then does not replace it).
+    lr_from_config: bool,
     beta1: f64,
     beta2: f64,
     eps: f64,
@@ -115,7 +117,8 @@ impl Adam {
     fn build(variant: Variant, config: &Config) -> Result<Self> {
         let name = variant.name();
         let c: AdamFamilyConfig = config.parse(name)?;
-        let lr = resolve_lr(name, c.lr, c.learning_rate, Some(if variant == Variant::Adamax { 2e-3 } else { 1e-3 }))?;
+        let (lr, lr_from_config) =
+            resolve_lr(name, c.lr, c.learning_rate, Some(if variant == Variant::Adamax { 2e-3 } else { 1e-3 }))?;
         unit_interval(name, "betas[0]", c.betas.0)?;
         unit_interval(name, "betas[1]", c.betas.1)?;
         non_negative(name, "eps", c.eps)?;
@@ -132,6 +135,7 @@ impl Adam {
         Ok(Adam {
             variant,
             lr,
+            lr_from_config,
             beta1: c.betas.0,
             beta2: c.betas.1,
             eps: c.eps,

@@ -130,6 +130,8 @@ enum Rule {
 pub struct Adaptive {
     rule: Rule,
     lr: f64,
+    /// Whether the config gave `lr` (the trainer's `learning_rate` then does not replace it).
+    lr_from_config: bool,
     weight_decay: f64,
     maximize: bool,
     state: StateTable,
@@ -140,7 +142,7 @@ impl Adaptive {
     pub fn rmsprop_from_config(config: &Config) -> Result<Box<dyn Optimizer>> {
         const NAME: &str = "core.RMSprop";
         let c: RmspropConfig = config.parse(NAME)?;
-        let lr = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-2))?;
+        let (lr, lr_from_config) = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-2))?;
         unit_interval(NAME, "alpha", c.alpha)?;
         non_negative(NAME, "eps", c.eps)?;
         non_negative(NAME, "weight_decay", c.weight_decay)?;
@@ -155,6 +157,7 @@ impl Adaptive {
         Ok(Box::new(Adaptive {
             rule: Rule::Rmsprop { alpha: c.alpha, eps: c.eps, momentum: c.momentum, centered: c.centered },
             lr,
+            lr_from_config,
             weight_decay: c.weight_decay,
             maximize: c.maximize,
             state: StateTable::new(vec!["step"], buffers),
@@ -165,7 +168,7 @@ impl Adaptive {
     pub fn adagrad_from_config(config: &Config) -> Result<Box<dyn Optimizer>> {
         const NAME: &str = "core.Adagrad";
         let c: AdagradConfig = config.parse(NAME)?;
-        let lr = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-2))?;
+        let (lr, lr_from_config) = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-2))?;
         non_negative(NAME, "lr_decay", c.lr_decay)?;
         non_negative(NAME, "weight_decay", c.weight_decay)?;
         non_negative(NAME, "initial_accumulator_value", c.initial_accumulator_value)?;
@@ -177,6 +180,7 @@ impl Adaptive {
                 eps: c.eps,
             },
             lr,
+            lr_from_config,
             weight_decay: c.weight_decay,
             maximize: c.maximize,
             state: StateTable::new(vec!["step"], vec!["sum"]),
@@ -187,13 +191,14 @@ impl Adaptive {
     pub fn adadelta_from_config(config: &Config) -> Result<Box<dyn Optimizer>> {
         const NAME: &str = "core.Adadelta";
         let c: AdadeltaConfig = config.parse(NAME)?;
-        let lr = resolve_lr(NAME, c.lr, c.learning_rate, Some(1.0))?;
+        let (lr, lr_from_config) = resolve_lr(NAME, c.lr, c.learning_rate, Some(1.0))?;
         closed_unit_interval(NAME, "rho", c.rho)?;
         non_negative(NAME, "eps", c.eps)?;
         non_negative(NAME, "weight_decay", c.weight_decay)?;
         Ok(Box::new(Adaptive {
             rule: Rule::Adadelta { rho: c.rho, eps: c.eps },
             lr,
+            lr_from_config,
             weight_decay: c.weight_decay,
             maximize: c.maximize,
             state: StateTable::new(vec!["step"], vec!["square_avg", "acc_delta"]),

@@ -62,6 +62,8 @@ fn default_t0() -> f64 {
 #[derive(Debug)]
 pub struct Asgd {
     lr: f64,
+    /// Whether the config gave `lr` (the trainer's `learning_rate` then does not replace it).
+    lr_from_config: bool,
     lambd: f64,
     alpha: f64,
     t0: f64,
@@ -74,13 +76,14 @@ impl Asgd {
     /// Builds ASGD from its config.
     pub fn from_config(config: &Config) -> Result<Box<dyn Optimizer>> {
         let c: AsgdConfig = config.parse(NAME)?;
-        let lr = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-2))?;
+        let (lr, lr_from_config) = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-2))?;
         non_negative(NAME, "lambd", c.lambd)?;
         non_negative(NAME, "alpha", c.alpha)?;
         non_negative(NAME, "t0", c.t0)?;
         non_negative(NAME, "weight_decay", c.weight_decay)?;
         Ok(Box::new(Asgd {
             lr,
+            lr_from_config,
             lambd: c.lambd,
             alpha: c.alpha,
             t0: c.t0,

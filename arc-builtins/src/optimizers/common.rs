@@ -21,13 +21,15 @@ pub(crate) fn invalid(component: &str, message: String) -> Error {
 
 /// The learning rate from `lr` or its alias `learning_rate` (the key of Arc's YAML trainer):
 /// both given is an error, neither gives `default` (or a missing-parameter error when the
-/// optimizer has none), and it must be finite and `>= 0` as in PyTorch.
+/// optimizer has none), and it must be finite and `>= 0` as in PyTorch. The flag says whether
+/// the config gave it (then `trainer.config.learning_rate` does not replace it).
 pub(crate) fn resolve_lr(
     component: &str,
     lr: Option<f64>,
     learning_rate: Option<f64>,
     default: Option<f64>,
-) -> Result<f64> {
+) -> Result<(f64, bool)> {
+    let given = lr.is_some() || learning_rate.is_some();
     let lr = match (lr, learning_rate) {
         (Some(_), Some(_)) => {
             return Err(invalid(component, "give either `lr` or `learning_rate`, not both".to_owned()));
@@ -38,7 +40,7 @@ pub(crate) fn resolve_lr(
         }
     };
     non_negative(component, "lr", lr)?;
-    Ok(lr)
+    Ok((lr, given))
 }
 
 /// Fails with "`name` = value: expected ..." unless `ok`.
@@ -416,8 +418,8 @@ mod tests {
 
     #[test]
     fn lr_and_learning_rate_are_aliases() {
-        assert_eq!(resolve_lr("core.X", None, Some(0.5), None).ok(), Some(0.5));
-        assert_eq!(resolve_lr("core.X", None, None, Some(1e-3)).ok(), Some(1e-3));
+        assert_eq!(resolve_lr("core.X", None, Some(0.5), None).ok(), Some((0.5, true)));
+        assert_eq!(resolve_lr("core.X", None, None, Some(1e-3)).ok(), Some((1e-3, false)));
         let both = resolve_lr("core.X", Some(0.1), Some(0.1), None).unwrap_err();
         assert_eq!(both.to_string(), "core.X: invalid config: give either `lr` or `learning_rate`, not both");
         let missing = resolve_lr("core.X", None, None, None).unwrap_err();

@@ -84,6 +84,8 @@ struct History {
 #[derive(Debug)]
 pub struct Lbfgs {
     lr: f64,
+    /// Whether the config gave `lr` (the trainer's `learning_rate` then does not replace it).
+    lr_from_config: bool,
     max_iter: u64,
     max_eval: u64,
     tolerance_grad: f64,
@@ -100,7 +102,7 @@ impl Lbfgs {
     /// Builds LBFGS from its config.
     pub fn from_config(config: &Config) -> Result<Box<dyn Optimizer>> {
         let c: LbfgsConfig = config.parse(NAME)?;
-        let lr = resolve_lr(NAME, c.lr, c.learning_rate, Some(1.0))?;
+        let (lr, lr_from_config) = resolve_lr(NAME, c.lr, c.learning_rate, Some(1.0))?;
         non_negative(NAME, "tolerance_grad", c.tolerance_grad)?;
         non_negative(NAME, "tolerance_change", c.tolerance_change)?;
         if c.max_iter == 0 || c.history_size == 0 {
@@ -115,6 +117,7 @@ impl Lbfgs {
         };
         Ok(Box::new(Lbfgs {
             lr,
+            lr_from_config,
             max_iter: c.max_iter,
             max_eval: c.max_eval.unwrap_or(c.max_iter * 5 / 4),
             tolerance_grad: c.tolerance_grad,
@@ -331,6 +334,12 @@ impl Optimizer for Lbfgs {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn use_trainer_learning_rate(&mut self, lr: f64) {
+        if !self.lr_from_config {
+            self.lr = lr;
+        }
     }
 
     fn state(&self) -> OptimizerState {

@@ -42,6 +42,12 @@ macro_rules! per_parameter_state_accessors {
             self.lr = lr;
         }
 
+        fn use_trainer_learning_rate(&mut self, lr: f64) {
+            if !self.lr_from_config {
+                self.lr = lr;
+            }
+        }
+
         fn state(&self) -> OptimizerState {
             self.state.to_state()
         }

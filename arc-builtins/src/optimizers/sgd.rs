@@ -30,7 +30,7 @@ const NAME: &str = "core.SGD";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SgdConfig {
-    /// Learning rate (required: Arc's specs name it; alias `learning_rate`).
+    /// Learning rate (default 1e-3, PyTorch 2's; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.
     learning_rate: Option<f64>,
@@ -55,6 +55,8 @@ struct SgdConfig {
 #[derive(Debug)]
 pub struct Sgd {
     lr: f64,
+    /// Whether the config gave `lr` (the trainer's `learning_rate` then does not replace it).
+    lr_from_config: bool,
     momentum: f64,
     dampening: f64,
     weight_decay: f64,
@@ -67,7 +69,7 @@ impl Sgd {
     /// Builds SGD from its config, rejecting values PyTorch rejects.
     pub fn from_config(config: &Config) -> Result<Box<dyn Optimizer>> {
         let c: SgdConfig = config.parse(NAME)?;
-        let lr = resolve_lr(NAME, c.lr, c.learning_rate, None)?;
+        let (lr, lr_from_config) = resolve_lr(NAME, c.lr, c.learning_rate, Some(1e-3))?;
         unit_interval(NAME, "momentum", c.momentum)?;
         closed_unit_interval(NAME, "dampening", c.dampening)?;
         non_negative(NAME, "weight_decay", c.weight_decay)?;
@@ -76,6 +78,7 @@ impl Sgd {
         }
         Ok(Box::new(Sgd {
             lr,
+            lr_from_config,
             momentum: c.momentum,
             dampening: c.dampening,
             weight_decay: c.weight_decay,

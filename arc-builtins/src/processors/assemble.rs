@@ -7,7 +7,7 @@ use arc_core::spec::Config;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
-use super::common::{Features, mean_std};
+use super::common::{Columns, Features, mean_std};
 
 /// `transform.assemble_vector {columns}` -> `output`.
 pub const ASSEMBLE_VECTOR: &str = "transform.assemble_vector";
@@ -18,8 +18,9 @@ pub const FEATURE_STATS: &str = "inspect.feature_stats";
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AssembleConfig {
-    /// The numeric columns, in output order (required).
-    columns: Vec<String>,
+    /// The numeric columns, in output order: a list, or one bare column
+    /// (required).
+    columns: Columns,
 }
 
 /// `transform.assemble_vector`: the numeric `columns` as one f32 tensor
@@ -35,7 +36,7 @@ impl AssembleVector {
     /// Builds it from its config.
     pub fn from_config(config: &Config) -> Result<Box<dyn Processor>> {
         let AssembleConfig { columns } = config.parse(ASSEMBLE_VECTOR)?;
-        Ok(Box::new(Self { columns }))
+        Ok(Box::new(Self { columns: columns.names().to_vec() }))
     }
 }
 
@@ -50,6 +51,10 @@ impl Processor for AssembleVector {
 
     fn output_ports(&self) -> &[&str] {
         &["output"]
+    }
+
+    fn input_columns(&self) -> Vec<&str> {
+        self.columns.iter().map(String::as_str).collect()
     }
 
     fn transform(&self, inputs: &ProcessorInputs<'_>) -> Result<ProcessorOutputs> {

@@ -1,8 +1,10 @@
 //! What the processors share: reading feature tensors as f64 columns,
 //! config errors, and the text form of a value (for hashing and encoding).
 
+use arc_core::data::{ColumnValues, Table};
 use arc_core::tensor::DType;
 use arc_core::{Error, Result, Tensor};
+use serde::{Deserialize, Deserializer};
 
 /// An [`Error::InvalidConfig`] for `component`.
 pub fn invalid(component: &str, message: String) -> Error {
@@ -81,4 +83,56 @@ pub fn nonzero_scale(scale: f64) -> f64 {
 /// uses, so a numeric column's categories match its values.
 pub fn number_text(value: f64) -> String {
     (value + 0.0).to_string()
+}
+
+/// Table columns as a step names them: one bare column (`x: country`) or a
+/// list (`columns: [a, b]`; a named list such as `feature_columns` arrives
+/// expanded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// A bare column name.
+    One(String),
+    /// A list of column names.
+    List(Vec<String>),
+}
+
+impl Columns {
+    /// The names, in order.
+    pub fn names(&self) -> &[String] {
+        match self {
+            Self::One(name) => std::slice::from_ref(name),
+            Self::List(names) => names,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Columns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::One(name)) => Ok(Self::One(name)),
+            Ok(Raw::List(names)) => Ok(Self::List(names)),
+            Err(_) => Err(serde::de::Error::custom("expected a column name or a list of column names")),
+        }
+    }
+}
+
+/// Each row's tokens of a sequence column: a text cell split on
+/// whitespace (a missing cell is an empty sequence), a number one token
+/// (its text as [`number_text`] writes it; NaN, missing, is none).
+pub fn row_tokens<'a>(table: &'a Table, column: &str) -> Result<Vec<Vec<std::borrow::Cow<'a, str>>>> {
+    use std::borrow::Cow;
+    Ok(match &table.require_column(column)?.values {
+        ColumnValues::Text(cells) => {
+            cells.iter().map(|c| c.as_deref().unwrap_or("").split_whitespace().map(Cow::Borrowed).collect()).collect()
+        }
+        ColumnValues::Numeric(cells) => {
+            cells.iter().map(|&v| if v.is_nan() { Vec::new() } else { vec![Cow::Owned(number_text(v))] }).collect()
+        }
+    })
 }

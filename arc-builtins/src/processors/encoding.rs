@@ -17,7 +17,7 @@ use arc_core::tensor::DType;
 use arc_core::{DidYouMean, Error, Result, Tensor};
 use serde::Deserialize;
 
-use super::common::{invalid, number_text};
+use super::common::{Columns, invalid, number_text};
 
 /// `CategoricalEncoding {columns, handle_unknown}` -> `output`, `state`, `n_features`.
 pub const ONE_HOT: &str = "core.CategoricalEncoding";
@@ -47,8 +47,9 @@ fn positions(values: &[String]) -> HashMap<&str, usize> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OneHotConfig {
-    /// The columns to encode, in output order (required).
-    columns: Vec<String>,
+    /// The columns to encode, in output order: a list or one bare column
+    /// (required).
+    columns: Columns,
     /// `error` (default, as scikit-learn): a category unseen at fit is an
     /// error naming the column and the value; `ignore`: its row of that
     /// column's block is all zeros.
@@ -81,10 +82,10 @@ impl CategoricalEncoding {
                 return Err(invalid(ONE_HOT, format!("handle_unknown: expected 'ignore' or 'error', got '{other}'")));
             }
         };
-        if columns.is_empty() {
+        if columns.names().is_empty() {
             return Err(invalid(ONE_HOT, "columns: expected at least one column".into()));
         }
-        Ok(Box::new(Self { columns, ignore_unknown }))
+        Ok(Box::new(Self { columns: columns.names().to_vec(), ignore_unknown }))
     }
 }
 
@@ -99,6 +100,10 @@ impl Processor for CategoricalEncoding {
 
     fn output_ports(&self) -> &[&str] {
         &["output", "state", "n_features"]
+    }
+
+    fn input_columns(&self) -> Vec<&str> {
+        self.columns.iter().map(String::as_str).collect()
     }
 
     fn fit(&self, inputs: &ProcessorInputs<'_>) -> Result<Option<ProcessorState>> {
@@ -182,6 +187,10 @@ impl Processor for LabelEncoding {
 
     fn output_ports(&self) -> &[&str] {
         &["output", "state", "num_classes"]
+    }
+
+    fn input_columns(&self) -> Vec<&str> {
+        vec![&self.column]
     }
 
     fn fit(&self, inputs: &ProcessorInputs<'_>) -> Result<Option<ProcessorState>> {

@@ -16,7 +16,7 @@ use arc_core::tensor::DType;
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
-use super::common::{invalid, number_text};
+use super::common::{Columns, invalid, number_text, row_tokens};
 
 /// `transform.hash_bucket {x, num_buckets}` -> `output`.
 pub const HASH_BUCKET: &str = "transform.hash_bucket";
@@ -48,20 +48,21 @@ fn check_buckets(component: &str, num_buckets: u64) -> Result<()> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HashBucketConfig {
-    /// Table columns to hash (a column list); absent when `x` is a
-    /// `tensors.X` ref.
+    /// Table columns to hash: one bare column or a list; absent when `x`
+    /// is a `tensors.X` ref.
     #[serde(default)]
-    x: Option<Vec<String>>,
+    x: Option<Columns>,
     /// The number of buckets, > 0 (required).
     num_buckets: u64,
 }
 
-/// `transform.hash_bucket`: each value to its bucket. `x` is a column list
-/// (output `[rows, columns]` i64) or a tensor (output of its shape, i64). A
-/// missing table value is an error naming the column and the row.
+/// `transform.hash_bucket`: each value to its bucket. `x` is one bare
+/// column (output `[rows]` i64), a column list (output `[rows, columns]`
+/// i64) or a tensor (output of its shape, i64). A missing table value is an
+/// error naming the column and the row.
 #[derive(Debug)]
 pub struct HashBucket {
-    columns: Option<Vec<String>>,
+    columns: Option<Columns>,
     num_buckets: u64,
 }
 
@@ -87,6 +88,10 @@ impl Processor for HashBucket {
         &["output"]
     }
 
+    fn input_columns(&self) -> Vec<&str> {
+        self.columns.iter().flat_map(Columns::names).map(String::as_str).collect()
+    }
+
     fn transform(&self, inputs: &ProcessorInputs<'_>) -> Result<ProcessorOutputs> {
         let n = self.num_buckets;
         let output = if inputs.contains("x") {
@@ -101,9 +106,9 @@ impl Processor for HashBucket {
                 return Err(Error::MissingInput { component: HASH_BUCKET.into(), port: "x".into() });
             };
             let table = inputs.table();
-            let (rows, k) = (table.num_rows(), columns.len());
+            let (rows, k) = (table.num_rows(), columns.names().len());
             let mut ids = vec![0i64; rows * k];
-            for (j, name) in columns.iter().enumerate() {
+            for (j, name) in columns.names().iter().enumerate() {
                 let column = &table.require_column(name)?.values;
                 for row in 0..rows {
                     let text = match column {
@@ -117,7 +122,10 @@ impl Processor for HashBucket {
                     ids[row * k + j] = bucket(&text, n);
                 }
             }
-            Tensor::from_vec_i64(ids, &[rows, k])?
+            match columns {
+                Columns::One(_) => Tensor::from_vec_i64(ids, &[rows])?,
+                Columns::List(_) => Tensor::from_vec_i64(ids, &[rows, k])?,
+            }
         };
         Ok(ProcessorOutputs::new().tensor("output", output))
     }
@@ -127,8 +135,8 @@ impl Processor for HashBucket {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HashAndPadConfig {
-    /// The text column, as a one-column list `[text]` (required).
-    x: Vec<String>,
+    /// The sequence column: a bare column, or a one-column list (required).
+    x: Columns,
     /// The number of buckets, > 0 (required).
     num_buckets: u64,
     /// The length every row is padded or truncated to, > 0 (required).
@@ -140,9 +148,10 @@ struct HashAndPadConfig {
 }
 
 /// `transform.hash_and_pad`: splits each row's text on whitespace
-/// (`str::split_whitespace`), hashes each token to its bucket, keeps the
-/// first `max_length` and pads with `fill_value`. Output `[rows,
-/// max_length]` i64. A missing text is an empty token list.
+/// (`str::split_whitespace`; a DuckDB LIST arrives so joined), hashes each
+/// token to its bucket, keeps the first `max_length` and pads with
+/// `fill_value`. Output `[rows, max_length]` i64. A missing text is an
+/// empty token list; a number is one token.
 #[derive(Debug)]
 pub struct HashAndPad {
     column: String,
@@ -156,7 +165,7 @@ impl HashAndPad {
     pub fn from_config(config: &Config) -> Result<Box<dyn Processor>> {
         let HashAndPadConfig { x, num_buckets, max_length, fill_value } = config.parse(HASH_AND_PAD)?;
         check_buckets(HASH_AND_PAD, num_buckets)?;
-        let [column] = <[String; 1]>::try_from(x)
+        let [column] = <[String; 1]>::try_from(x.names().to_vec())
             .map_err(|x| invalid(HASH_AND_PAD, format!("x: expected one text column, got {}", x.len())))?;
         if max_length == 0 {
             return Err(invalid(HASH_AND_PAD, "max_length: expected a positive integer, got 0".into()));
@@ -178,16 +187,19 @@ impl Processor for HashAndPad {
         &["output"]
     }
 
+    fn input_columns(&self) -> Vec<&str> {
+        vec![&self.column]
+    }
+
     fn transform(&self, inputs: &ProcessorInputs<'_>) -> Result<ProcessorOutputs> {
-        let texts = inputs.table().text(&self.column)?;
-        let mut ids = vec![self.fill_value; texts.len() * self.max_length];
-        for (row, text) in texts.iter().enumerate() {
-            let tokens = text.as_deref().unwrap_or("").split_whitespace().take(self.max_length);
-            for (slot, token) in ids[row * self.max_length..].iter_mut().zip(tokens) {
+        let rows = row_tokens(inputs.table(), &self.column)?;
+        let mut ids = vec![self.fill_value; rows.len() * self.max_length];
+        for (row, tokens) in rows.iter().enumerate() {
+            for (slot, token) in ids[row * self.max_length..].iter_mut().zip(tokens.iter().take(self.max_length)) {
                 *slot = bucket(token, self.num_buckets);
             }
         }
-        Ok(ProcessorOutputs::new().tensor("output", Tensor::from_vec_i64(ids, &[texts.len(), self.max_length])?))
+        Ok(ProcessorOutputs::new().tensor("output", Tensor::from_vec_i64(ids, &[rows.len(), self.max_length])?))
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! The Python tool's ops keep their dotted names: `transform.assemble_vector`,
 //! `inspect.feature_stats`, `fit.standard_scaler`, `transform.standard_scaler`,
-//! `transform.sequence_shift`, `transform.hash_bucket`,
+//! `transform.sequence_shift`, `inspect.sequence_stats`, `transform.hash_bucket`,
 //! `transform.hash_and_pad`. The named processors fit at training and
 //! transform at both, their state saved: `core.StandardNormalization`
 //! (alias `ZScoreNormalization`), `core.MinMaxNormalization`,
@@ -34,6 +34,7 @@ const PROCESSORS: &[Entry] = &[
     (scalers::FIT_STANDARD, scalers::Scaler::fit_standard, &[]),
     (scalers::TRANSFORM_STANDARD, scalers::Scaler::transform_standard, &[]),
     (sequence::SEQUENCE_SHIFT, sequence::SequenceShift::from_config, &[]),
+    (sequence::SEQUENCE_STATS, sequence::SequenceStats::from_config, &[]),
     (hashing::HASH_BUCKET, hashing::HashBucket::from_config, &[]),
     (hashing::HASH_AND_PAD, hashing::HashAndPad::from_config, &[]),
     (scalers::STANDARD, scalers::Scaler::standard, &["ZScoreNormalization"]),

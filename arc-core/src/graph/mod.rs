@@ -19,6 +19,7 @@
 //! refs and cycles are errors naming the node.
 
 mod build;
+mod feed;
 mod model;
 mod module;
 

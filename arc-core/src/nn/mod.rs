@@ -4,12 +4,10 @@
 pub mod init;
 mod layer;
 mod loss;
-mod model;
 mod optim;
 mod param;
 
 pub use layer::{Layer, LayerInputs, ShapeSpec, bind_ports, forward, join_name};
-pub use loss::Loss;
-pub use model::Model;
+pub use loss::{Loss, Scores, TargetInfo, Task};
 pub use optim::{Optimizer, OptimizerState};
 pub use param::Param;

@@ -44,6 +44,15 @@ pub trait Optimizer: Send + Sync {
     /// Sets the learning rate (schedulers).
     fn set_learning_rate(&mut self, lr: f64);
 
+    /// Takes `trainer.config.learning_rate`, the rate a spec gives for
+    /// optimizers whose own config sets none: an optimizer whose config
+    /// gave a learning rate keeps it (the optimizer's own value wins). The
+    /// default ignores it, so an optimizer without a learning rate is not
+    /// broken by one.
+    fn use_trainer_learning_rate(&mut self, lr: f64) {
+        let _ = lr;
+    }
+
     /// The state, for a checkpoint.
     fn state(&self) -> OptimizerState;
 

@@ -92,6 +92,14 @@ pub trait Processor: Send + Sync {
     /// The output ports a step may bind (`output`, `state`, `n_features`).
     fn output_ports(&self) -> &[&str];
 
+    /// The table columns the op reads (`columns: [a, b]`, `x: country`);
+    /// none by default. The pipeline checks them against the table before
+    /// the op runs, so a missing one is an error naming the step, the input
+    /// and the column, with did-you-mean among the table's columns.
+    fn input_columns(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
     /// Whether the op runs at training only (`inspect.*`, `fit.*`); default
     /// `false`. The pipeline also honours a step's `train_only: true`.
     fn is_train_only(&self) -> bool {

@@ -8,13 +8,16 @@ use serde::{Deserialize, Serialize};
 use super::Processor;
 use super::value::{InputValue, OutputValue, ProcessorInputs, ProcessorState};
 use crate::data::Table;
+use crate::nn::TargetInfo;
 use crate::plugin::{Component, PluginManager};
 use crate::spec::{Config, FeaturesSpec};
 use crate::spec::{Namespace, ProcessorStep, Ref, StepInput};
 use crate::{DidYouMean, Error, Result, Tensor};
 
-/// What a model directory saves of a fitted pipeline: the vars and the
-/// states, which [`Pipeline::transform`] reads back unchanged.
+/// What a model directory saves of the fitted data contract: the
+/// pipeline's vars and states, which [`Pipeline::transform`] reads back
+/// unchanged, and how the trained loss reads its target (the task, the
+/// class names, the class dim).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FittedState {
@@ -24,6 +27,10 @@ pub struct FittedState {
     /// `states.X` values, by name.
     #[serde(default)]
     pub states: BTreeMap<String, ProcessorState>,
+    /// The trained loss's reading of its target; none before training (and
+    /// in model directories written before it was saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
 }
 
 /// The values a run bound, by namespace.
@@ -40,7 +47,7 @@ pub struct Bindings {
 impl Bindings {
     /// The vars and states to save.
     pub fn fitted(&self) -> FittedState {
-        FittedState { vars: self.vars.clone(), states: self.states.clone() }
+        FittedState { vars: self.vars.clone(), states: self.states.clone(), target: None }
     }
 
     /// The tensor `tensors.name`, if bound.
@@ -166,9 +173,34 @@ impl Pipeline {
         if mode == Mode::Transform && (step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.")) {
             return Ok(());
         }
-        let processor = component.create(&self.config(step, bindings)?)?;
+        let config = self.config(step, bindings)?;
+        let written = step.inputs.iter().filter_map(|(port, input)| match input {
+            StepInput::Ref(r) if r.namespace == Namespace::Vars => Some((port, r)),
+            _ => None,
+        });
+        let processor = component.create(&config).map_err(|e| {
+            // A fractional var where the op takes a whole number: name both.
+            let vars = &bindings.vars;
+            written
+                .filter_map(|(port, r)| Some((port, r, *vars.get(&r.name)?)))
+                .find(|(_, _, value)| {
+                    value.fract() != 0.0 && e.to_string().contains(&format!("floating point `{value}`"))
+                })
+                .map_or(e, |(port, r, value)| Error::FractionalVar {
+                    component: component.name().to_owned(),
+                    param: port.clone(),
+                    var: r.name.clone(),
+                    value,
+                })
+        })?;
         if mode == Mode::Transform && processor.is_train_only() {
             return Ok(());
+        }
+        for column in processor.input_columns() {
+            if table.column(column).is_none() {
+                let hint = DidYouMean::among(column, table.column_names());
+                return Err(table.locate(Error::MissingColumn { column: column.to_owned(), hint }));
+            }
         }
         let mut inputs = ProcessorInputs::new(processor.name(), table);
         for (port, input) in &step.inputs {

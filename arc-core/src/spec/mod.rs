@@ -24,5 +24,5 @@ pub use model::{InputDType, InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsS
 pub use source::{Location, SourceMap};
 pub use step::{Literal, Namespace, ProcessorStep, Ref, StepInput};
 pub use trainer::{ComponentSpec, LossSpec, TrainConfig, TrainerSpec};
-pub use trainer::{DeviceChoice, EarlyStopping, GradientClip};
+pub use trainer::{DeviceChoice, EarlyStopping, GradientClip, Mode, monitor_names};
 pub use wiring::{Source, Wire, WiredInput, WiredNode, Wiring, WiringProblem, output_names, resolve_shape};

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::Config;
-use crate::Result;
+use crate::nn::Task;
+use crate::tensor::cuda_device_count;
+use crate::{Device, DidYouMean, Error, Result};
 
 /// The spec's `trainer` section.
 ///
@@ -132,6 +134,70 @@ pub struct EarlyStopping {
     pub restore_best: bool,
 }
 
+/// Whether a smaller or a larger monitored value is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Losses, `mse`, `mae`.
+    Min,
+    /// `accuracy`, `macro_f1`, `f1`, `roc_auc`, `r2`, ...
+    Max,
+}
+
+/// The names `monitor` may take for a task, each with its mode.
+pub fn monitor_names(task: Task) -> &'static [(&'static str, Mode)] {
+    match task {
+        Task::Multiclass | Task::MulticlassPerPosition => {
+            &[("val_loss", Mode::Min), ("train_loss", Mode::Min), ("accuracy", Mode::Max), ("macro_f1", Mode::Max)]
+        }
+        Task::Binary => &[
+            ("val_loss", Mode::Min),
+            ("train_loss", Mode::Min),
+            ("accuracy", Mode::Max),
+            ("precision", Mode::Max),
+            ("recall", Mode::Max),
+            ("f1", Mode::Max),
+            ("roc_auc", Mode::Max),
+        ],
+        Task::Regression => &[
+            ("val_loss", Mode::Min),
+            ("train_loss", Mode::Min),
+            ("mse", Mode::Min),
+            ("mae", Mode::Min),
+            ("r2", Mode::Max),
+        ],
+    }
+}
+
+impl EarlyStopping {
+    /// Checks the settings for a model of `task` (its loss's) and returns
+    /// the monitor's mode: `monitor` is one of the task's names
+    /// ([`Error::UnknownMonitor`] with did-you-mean), `val_loss` needs a
+    /// validation split, `min_delta` is `>= 0`.
+    pub fn check(&self, task: Task, has_validation: bool) -> Result<Mode> {
+        let names = monitor_names(task);
+        let Some(&(_, mode)) = names.iter().find(|(n, _)| *n == self.monitor) else {
+            return Err(Error::UnknownMonitor {
+                monitor: self.monitor.clone(),
+                expected: names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                hint: DidYouMean::among(&self.monitor, names.iter().map(|(n, _)| *n)),
+            });
+        };
+        if self.monitor == "val_loss" && !has_validation {
+            return Err(Error::Spec {
+                message: "trainer.config.early_stopping.monitor is `val_loss`, but validation_split is 0: \
+                          hold out a split or monitor `train_loss`"
+                    .into(),
+            });
+        }
+        if self.min_delta.is_nan() || self.min_delta < 0.0 {
+            return Err(Error::Spec {
+                message: format!("trainer.config.early_stopping.min_delta must be >= 0, got {}", self.min_delta),
+            });
+        }
+        Ok(mode)
+    }
+}
+
 impl Default for EarlyStopping {
     fn default() -> Self {
         Self {
@@ -229,6 +295,33 @@ impl std::fmt::Display for DeviceChoice {
             DeviceChoice::Cuda => "cuda",
             DeviceChoice::Auto => "auto",
         })
+    }
+}
+
+impl DeviceChoice {
+    /// The device this choice trains on, with a note when `auto` chose it.
+    /// `cuda` is the first GPU ([`Device::cuda`]`(0)`): an
+    /// [`Error::DeviceUnavailable`] carrying the driver probe's reason when
+    /// this build or machine has none. `auto` picks the GPU when one can be
+    /// used and otherwise the CPU, with a note saying why.
+    pub fn resolve(self) -> Result<(Device, Option<String>)> {
+        match self {
+            DeviceChoice::Cpu => Ok((Device::Cpu, None)),
+            DeviceChoice::Auto => Ok(match cuda_device_count() {
+                Ok(_) => (Device::Cuda(0), Some("device auto: training on cuda:0".to_owned())),
+                Err(reason) => (Device::Cpu, Some(format!("device auto: {reason}; training on the cpu"))),
+            }),
+            DeviceChoice::Cuda => Device::cuda(0).map(|d| (d, None)).map_err(|e| {
+                let reason = match e {
+                    Error::CudaUnavailable { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                Error::DeviceUnavailable {
+                    requested: "cuda".into(),
+                    reason: format!("{reason}; use `device: cpu` or `auto`"),
+                }
+            }),
+        }
     }
 }
 

@@ -5,8 +5,7 @@
 //! one can be used and otherwise the CPU, with a note saying why.
 
 use crate::spec::DeviceChoice;
-use crate::tensor::cuda_device_count;
-use crate::{Device, Error, Result};
+use crate::{Device, Result};
 
 /// The device for `choice`, with a note when `auto` chose it.
 ///
@@ -28,21 +27,5 @@ use crate::{Device, Error, Result};
 /// # Ok::<(), arc_core::Error>(())
 /// ```
 pub fn resolve_device(choice: DeviceChoice) -> Result<(Device, Option<String>)> {
-    match choice {
-        DeviceChoice::Cpu => Ok((Device::Cpu, None)),
-        DeviceChoice::Auto => Ok(match cuda_device_count() {
-            Ok(_) => (Device::Cuda(0), Some("device auto: training on cuda:0".to_owned())),
-            Err(reason) => (Device::Cpu, Some(format!("device auto: {reason}; training on the cpu"))),
-        }),
-        DeviceChoice::Cuda => Device::cuda(0).map(|d| (d, None)).map_err(|e| {
-            let reason = match e {
-                Error::CudaUnavailable { reason, .. } => reason,
-                other => other.to_string(),
-            };
-            Error::DeviceUnavailable {
-                requested: "cuda".into(),
-                reason: format!("{reason}; use `device: cpu` or `auto`"),
-            }
-        }),
-    }
+    choice.resolve()
 }

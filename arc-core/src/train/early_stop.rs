@@ -2,35 +2,10 @@
 //! without an improvement larger than `min_delta` (Keras's `EarlyStopping`
 //! rule: with patience `p`, training stops at epoch `best + p`).
 
-use super::spec_error;
 use super::{EpochRecord, Task};
+use crate::Result;
 use crate::spec::EarlyStopping;
-use crate::{DidYouMean, Error, Result};
-
-/// Whether a smaller or a larger value is better.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Losses, `mse`, `mae`.
-    Min,
-    /// `accuracy`, `macro_f1`, `r2`.
-    Max,
-}
-
-/// The names `monitor` may take for a task, each with its mode.
-pub fn monitor_names(task: Task) -> &'static [(&'static str, Mode)] {
-    match task {
-        Task::Classification => {
-            &[("val_loss", Mode::Min), ("train_loss", Mode::Min), ("accuracy", Mode::Max), ("macro_f1", Mode::Max)]
-        }
-        Task::Regression => &[
-            ("val_loss", Mode::Min),
-            ("train_loss", Mode::Min),
-            ("mse", Mode::Min),
-            ("mae", Mode::Min),
-            ("r2", Mode::Max),
-        ],
-    }
-}
+pub use crate::spec::{Mode, monitor_names};
 
 /// What an epoch's record means for training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,30 +31,9 @@ pub struct EarlyStopper {
 }
 
 impl EarlyStopper {
-    /// Checks `config.monitor` against the task's names (did-you-mean on a
-    /// miss); `val_loss` needs a validation split.
+    /// Checks `config` for `task` ([`EarlyStopping::check`]).
     pub fn new(config: &EarlyStopping, task: Task, has_validation: bool) -> Result<Self> {
-        let names = monitor_names(task);
-        let Some(&(_, mode)) = names.iter().find(|(n, _)| *n == config.monitor) else {
-            return Err(Error::UnknownMonitor {
-                monitor: config.monitor.clone(),
-                expected: names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-                hint: DidYouMean::among(&config.monitor, names.iter().map(|(n, _)| *n)),
-            });
-        };
-        if config.monitor == "val_loss" && !has_validation {
-            return Err(spec_error(
-                "trainer.config.early_stopping.monitor is `val_loss`, but validation_split is 0: \
-                 hold out a split or monitor `train_loss`"
-                    .into(),
-            ));
-        }
-        if config.min_delta.is_nan() || config.min_delta < 0.0 {
-            return Err(spec_error(format!(
-                "trainer.config.early_stopping.min_delta must be >= 0, got {}",
-                config.min_delta
-            )));
-        }
+        let mode = config.check(task, has_validation)?;
         Ok(Self {
             monitor: config.monitor.clone(),
             mode,
@@ -145,7 +99,7 @@ mod tests {
     #[test]
     fn stops_patience_epochs_after_the_last_improvement_beyond_min_delta() -> Result<()> {
         let config = EarlyStopping { patience: 2, min_delta: 0.05, ..EarlyStopping::default() };
-        let mut s = EarlyStopper::new(&config, Task::Classification, true)?;
+        let mut s = EarlyStopper::new(&config, Task::Multiclass, true)?;
         // 1.0 best; 0.96 is not below 1.0 - 0.05; 0.9 is; then 0.88, 0.87 are not below 0.85.
         let verdicts: Vec<Verdict> =
             [1.0, 0.96, 0.9, 0.88, 0.87].iter().enumerate().map(|(i, &v)| s.update(&record(i + 1, v, 0.0))).collect();
@@ -158,7 +112,7 @@ mod tests {
     #[test]
     fn a_metric_monitor_maximises() -> Result<()> {
         let config = EarlyStopping { patience: 1, monitor: "accuracy".into(), ..EarlyStopping::default() };
-        let mut s = EarlyStopper::new(&config, Task::Classification, true)?;
+        let mut s = EarlyStopper::new(&config, Task::Multiclass, true)?;
         assert_eq!(s.update(&record(1, 9.0, 0.5)), Verdict::Improved);
         assert_eq!(s.update(&record(2, 1.0, 0.6)), Verdict::Improved, "val_loss is not what is watched");
         assert_eq!(s.update(&record(3, 0.1, 0.6)), Verdict::Stop, "equal is no improvement");
@@ -168,7 +122,7 @@ mod tests {
     #[test]
     fn unknown_monitor_names_it_with_did_you_mean() {
         let config = EarlyStopping { monitor: "accuracyy".into(), ..EarlyStopping::default() };
-        let err = EarlyStopper::new(&config, Task::Classification, true).unwrap_err();
+        let err = EarlyStopper::new(&config, Task::Multiclass, true).unwrap_err();
         assert_eq!(
             err.to_string(),
             "trainer.config.early_stopping.monitor: unknown value `accuracyy` (did you mean `accuracy`?); \

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Features, Task, metrics, pipeline, pred_output, spec_error, target_step, target_tensor};
+use super::predict::target_info;
+use super::target::{ColumnTarget, TargetSource, target_source};
+use super::{Features, Task, metrics, pipeline, spec_error, target_step};
 use crate::data::Table;
 use crate::graph::GraphModel;
 use crate::model_dir::{Loaded, SPEC_FILE};
@@ -16,7 +18,7 @@ use crate::plugin::PluginManager;
 use crate::process::StepInput;
 use crate::spec::{ArcSpec, TrainerSpec};
 use crate::tensor::no_grad;
-use crate::{DType, Error, Result};
+use crate::{Error, Result};
 
 /// The loss and metrics of a model on a data set.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -25,13 +27,15 @@ pub struct Evaluation {
     pub model: String,
     /// Rows evaluated.
     pub rows: usize,
-    /// Classification (accuracy, macro-F1) or regression (MSE, MAE, R²).
+    /// The task, as the trained loss reads its target.
     pub task: Task,
     /// The loss type (`CrossEntropyLoss`).
     pub loss_type: String,
     /// The loss over all rows (the loss's own reduction, `mean` by default).
     pub loss: f64,
-    /// `accuracy` and `macro_f1`, or `mse`, `mae` and `r2`.
+    /// The task's metrics ([`metrics::compute`]): `accuracy` and `macro_f1`;
+    /// `accuracy`, `precision`, `recall`, `f1` and `roc_auc`; or `mse`,
+    /// `mae` and `r2`.
     pub metrics: BTreeMap<String, f64>,
 }
 
@@ -50,35 +54,32 @@ pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Resu
     for column in target_columns(&trainer, &features) {
         table.require_column(&column)?;
     }
-    let bindings = pipeline(&features, manager, true)?
-        .transform(table, &loaded.fitted)
-        .map_err(|e| locate_unknown_label(e, &features, table))?;
-    let target_name = target_tensor(&trainer, &features)?;
-    let target = bindings
-        .tensors
-        .get(&target_name)
-        .ok_or_else(|| spec_error(format!("the loss target `tensors.{target_name}` is made by no processor step")))?;
-    let mut inputs = BTreeMap::new();
-    for (name, source, _) in model.inputs() {
-        let t = bindings.tensors.get(source).ok_or_else(|| {
-            spec_error(format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"))
-        })?;
-        inputs.insert(name.to_owned(), t.clone());
-    }
+    let steps = pipeline(&features, manager, true)?;
+    let bindings = steps.transform(table, &loaded.fitted).map_err(|e| locate_unknown_label(e, &features, table))?;
+    let inputs = model.feed(&bindings.tensors, table)?;
     let _guard = no_grad();
     let outputs = model.forward(&inputs)?;
-    let pred = &outputs[&pred_output(&trainer, &model)?];
+    let info = target_info(&spec, &loaded.fitted, &steps, manager, &outputs)?
+        .ok_or_else(|| spec_error("the model's loss reads no model output".into()))?;
+    let pred = outputs.get(&info.output).ok_or_else(|| spec_error(format!("no model output `{}`", info.output)))?;
+    let target = match target_source(&trainer, &features)? {
+        TargetSource::Tensor(name) => bindings
+            .tensors
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| spec_error(format!("the loss target `tensors.{name}` is made by no processor step")))?,
+        TargetSource::Column(column) => ColumnTarget::saved(&column, &info).encode(table, pred.shape())?,
+    };
     let loss =
         manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
-    let loss_value = f64::from(super::loss_value(loss.as_ref(), &trainer, pred, target)?.item()?);
-    let task = if target.dtype() == DType::I64 { Task::Classification } else { Task::Regression };
+    let loss_value = f64::from(super::loss_value(loss.as_ref(), &trainer, pred, &target)?.item()?);
     Ok(Evaluation {
         model: spec.model_name.clone(),
         rows: table.num_rows(),
-        task,
+        task: info.task,
         loss_type: trainer.loss.component_type.clone(),
         loss: loss_value,
-        metrics: metrics::compute(task, pred, target)?,
+        metrics: metrics::compute(&info, pred, &target)?,
     })
 }
 

@@ -7,6 +7,7 @@
 //! seed give bit-identical weights. A NaN or infinite loss stops training
 //! with [`Error::NonFiniteLoss`] naming the epoch and batch.
 
+pub mod answer;
 mod clip;
 mod device;
 mod early_stop;
@@ -15,8 +16,8 @@ mod history;
 pub mod metrics;
 mod observer;
 mod predict;
-
-use std::collections::BTreeMap;
+mod prepare;
+mod target;
 
 pub use clip::{clip_grad_norm, clip_grad_value, clip_gradients};
 pub use device::resolve_device;
@@ -25,48 +26,29 @@ pub use evaluate::{Evaluation, evaluate};
 pub use history::{EpochRecord, History};
 pub use metrics::Task;
 pub use observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
-pub use predict::{Prediction, predict};
+pub use predict::{PredictOptions, Prediction, predict, predict_with};
+pub use prepare::{DataReport, validate_data};
 
 use crate::data::Table;
 use crate::graph::GraphModel;
-use crate::nn::{Loss, Optimizer, Param, init};
+use crate::nn::{Loss, Param};
 use crate::plugin::PluginManager;
-use crate::process::{FittedState, Pipeline, ProcessorStep, StepInput};
-use crate::spec::{ArcSpec, Config, FeaturesSpec as Features, TrainerSpec};
+use crate::process::{FittedState, Pipeline};
+use crate::spec::{ArcSpec, FeaturesSpec as Features, TrainerSpec};
 use crate::tensor::{Rng, no_grad};
-use crate::{DType, Device, Error, Result, Tensor};
+use crate::{Device, Error, Result, Tensor};
+use prepare::Run;
+pub(crate) use target::target_step;
 
 /// A trained model: the graph with its weights, the pipeline's fitted
 /// state and the history.
 pub struct Trained {
     /// The model, in evaluation mode.
     pub model: GraphModel,
-    /// The processors' vars and states.
+    /// The processors' vars and states, and the target's reading.
     pub fitted: FittedState,
     /// Per-epoch records.
     pub history: History,
-}
-
-/// The prepared tensors of one split: model inputs by name and the target.
-struct Split {
-    inputs: BTreeMap<String, Tensor>,
-    target: Tensor,
-    rows: usize,
-}
-
-impl Split {
-    /// The split on `device` (the same tensors when already there).
-    fn to_device(&self, device: Device) -> Result<Split> {
-        let inputs = self.inputs.iter().map(|(k, t)| Ok((k.clone(), t.to_device(device)?))).collect::<Result<_>>()?;
-        Ok(Split { inputs, target: self.target.to_device(device)?, rows: self.rows })
-    }
-
-    fn select(&self, rows: &[usize]) -> Result<Split> {
-        let index = Tensor::from_vec_i64(rows.iter().map(|&r| r as i64).collect(), &[rows.len()])?;
-        let inputs =
-            self.inputs.iter().map(|(k, t)| Ok((k.clone(), t.index_select(0, &index)?))).collect::<Result<_>>()?;
-        Ok(Split { inputs, target: self.target.index_select(0, &index)?, rows: rows.len() })
-    }
 }
 
 /// Trains `spec`'s model on `table` with the `trainer` settings (the
@@ -86,11 +68,14 @@ pub fn train(
 /// [`train`] reporting to `observer`: the start, every batch, every epoch
 /// and every `checkpoint_every`-th epoch's checkpoint.
 ///
-/// Each batch: forward, loss (a NaN or infinite one stops training with
-/// [`Error::NonFiniteLoss`]), backward, `gradient_clip`, optimizer step.
-/// Each epoch: validation loss and metrics, then `early_stopping`, which
-/// may end training (recorded in [`History::stopped_early`]) and restore
-/// the best epoch's weights.
+/// First the stages [`validate_data`] runs (every error of the spec
+/// against the data is [`Error::InvalidSpec`], listing them with their
+/// YAML lines; nothing trains). Then each batch: forward, loss (a NaN or
+/// infinite one stops training with [`Error::NonFiniteLoss`]), backward,
+/// `gradient_clip`, optimizer step. Each epoch: validation loss and
+/// metrics (the loss's task's), then `early_stopping`, which may end
+/// training (recorded in [`History::stopped_early`]) and restore the best
+/// epoch's weights.
 ///
 /// On a GPU (`trainer.config.device`, see [`resolve_device`]) the model's
 /// parameters and buffers move there once, the validation split once and
@@ -108,78 +93,28 @@ pub fn train_with(
     manager: &PluginManager,
     observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
+    let preparation = prepare::prepare(spec, Some(trainer), table, manager)?;
+    let (model, run) = match (preparation.model, preparation.run) {
+        (Some(model), Some(run)) if !preparation.issues.iter().any(|i| i.is_error()) => (model, run),
+        _ => return Err(Error::InvalidSpec { issues: preparation.issues }),
+    };
+    let warnings = preparation.issues.iter().map(ToString::to_string).collect();
+    fit(model, run, trainer, warnings, observer)
+}
+
+/// The epoch loop over a prepared run, then the trained model's finish
+/// (back on the host, the best epoch's weights restored).
+fn fit(
+    mut model: GraphModel,
+    run: Run,
+    trainer: &TrainerSpec,
+    warnings: Vec<String>,
+    observer: &mut dyn TrainObserver,
+) -> Result<Trained> {
     let cfg = &trainer.config;
-    if !(0.0..1.0).contains(&cfg.validation_split) {
-        return Err(spec_error(format!(
-            "trainer.config.validation_split must be in [0, 1), got {}",
-            cfg.validation_split
-        )));
-    }
-    if cfg.batch_size == 0 {
-        return Err(spec_error("trainer.config.batch_size must be at least 1".into()));
-    }
-    // Static checks (pre_validation / post_validation hooks), then the data's columns; errors stop here, located.
-    crate::validate::validate(spec, manager)?.into_result()?;
-    crate::validate::Report { issues: crate::validate::check_columns(spec, table) }.into_result()?;
-    let features = spec.features.clone();
-
-    // The split, drawn from the seed.
-    let mut rng = Rng::new(cfg.seed);
-    let mut rows: Vec<usize> = (0..table.num_rows()).collect();
-    shuffle(&mut rows, &mut rng);
-    let n_val = (table.num_rows() as f64 * cfg.validation_split).round() as usize;
-    let (val_rows, train_rows) = rows.split_at(n_val);
-    let (mut val_rows, mut train_rows) = (val_rows.to_vec(), train_rows.to_vec());
-    val_rows.sort_unstable();
-    train_rows.sort_unstable();
-    if train_rows.is_empty() {
-        return Err(spec_error(format!("no training rows: the data has {} rows", table.num_rows())));
-    }
-    let train_table = table.select_rows(&train_rows)?;
-    let pipeline = pipeline(&features, manager, false)?;
-    let bindings = pipeline.fit(&train_table)?;
-    let fitted = bindings.fitted();
-
-    init::manual_seed(cfg.seed);
-    let mut model = GraphModel::build_spec(spec, &fitted.vars, manager)?;
-    let target_name = target_tensor(trainer, &features)?;
-    let pred_name = pred_output(trainer, &model)?;
-    let gather = |tensors: &BTreeMap<String, Tensor>| -> Result<Split> {
-        let mut inputs = BTreeMap::new();
-        for (name, source, _) in model.inputs() {
-            let t = tensors.get(source).ok_or_else(|| {
-                spec_error(format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"))
-            })?;
-            inputs.insert(name.to_owned(), t.clone());
-        }
-        let target = tensors.get(&target_name).ok_or_else(|| {
-            spec_error(format!("the loss target `tensors.{target_name}` is made by no processor step"))
-        })?;
-        Ok(Split { inputs, rows: target.shape().first().copied().unwrap_or(0), target: target.clone() })
-    };
-    let train_split = gather(&bindings.tensors)?;
-    let val_split = if val_rows.is_empty() {
-        None
-    } else {
-        let val_table = table.select_rows(&val_rows)?;
-        Some(gather(&pipeline_for_validation(&features, manager)?.transform(&val_table, &fitted)?.tensors)?)
-    };
-    let task = if train_split.target.dtype() == DType::I64 { Task::Classification } else { Task::Regression };
-    if task == Task::Classification {
-        // In evaluation mode: the check draws no dropout randomness.
-        model.set_training(false);
-        check_class_count(&model, &train_split, val_split.as_ref(), &pred_name)?;
-    }
-
-    let loss =
-        manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
-    let mut optimizer = optimizer(trainer, manager)?;
-    let (device, device_note) = resolve_device(cfg.device)?;
-    if cfg.checkpoint_every == Some(0) {
-        return Err(spec_error("trainer.config.checkpoint_every must be at least 1".into()));
-    }
-    let mut stopper =
-        cfg.early_stopping.as_ref().map(|es| EarlyStopper::new(es, task, val_split.is_some())).transpose()?;
+    let Run { fitted, train: train_split, val: val_split, loss, mut optimizer, info, device, device_note, .. } = run;
+    let (mut stopper, mut rng) = (run.stopper, run.rng);
+    let pred_name = info.output.clone();
     let restore_best = cfg.early_stopping.as_ref().is_some_and(|es| es.restore_best);
     let batches = train_split.rows.div_ceil(cfg.batch_size);
     observer.on_train_start(&TrainStart {
@@ -189,8 +124,9 @@ pub fn train_with(
         val_rows: val_split.as_ref().map_or(0, |v| v.rows),
         device,
         device_note,
+        warnings,
     });
-    let mut history = History { task: Some(task), ..History::default() };
+    let mut history = History { task: Some(info.task), ..History::default() };
     let mut best_weights: Option<Vec<(String, Tensor)>> = None;
     let mut order: Vec<usize> = (0..train_split.rows).collect();
     // On a GPU: the model moves once, the validation split once, each batch as it is drawn.
@@ -258,12 +194,12 @@ pub fn train_with(
                 let outputs = model.forward(&val.inputs)?;
                 let pred = &outputs[&pred_name];
                 let l = loss_value(loss.as_ref(), trainer, pred, &val.target)?.item()?;
-                (Some(f64::from(l)), metrics::compute(task, pred, &val.target)?)
+                (Some(f64::from(l)), metrics::compute(&info, pred, &val.target)?)
             }
             None => {
                 let whole = train_eval.as_ref().unwrap_or(&train_split);
                 let outputs = model.forward(&whole.inputs)?;
-                (None, metrics::compute(task, &outputs[&pred_name], &whole.target)?)
+                (None, metrics::compute(&info, &outputs[&pred_name], &whole.target)?)
             }
         };
         let record = EpochRecord { epoch, train_loss: total / train_split.rows.max(1) as f64, val_loss, metrics };
@@ -315,39 +251,12 @@ fn restore(model: &GraphModel, state: &[(String, Tensor)]) -> Result<()> {
     model.load_state(state)
 }
 
-/// A classifier's output must have a column per class the targets hold:
-/// checked on one row before training, so that a model too narrow for the
-/// data is a spec error, not an index error inside the loss.
-fn check_class_count(model: &GraphModel, train: &Split, val: Option<&Split>, pred: &str) -> Result<()> {
-    let mut labels = train.target.to_vec_i64()?;
-    if let Some(val) = val {
-        labels.extend(val.target.to_vec_i64()?);
-    }
-    let Some(&top) = labels.iter().max() else { return Ok(()) };
-    if train.rows == 0 || train.target.shape().len() != 1 {
-        return Ok(());
-    }
-    let first = train.select(&[0])?;
-    let _guard = no_grad();
-    let outputs = model.forward(&first.inputs)?;
-    let width = outputs.get(pred).and_then(|t| t.shape().last().copied()).unwrap_or(0);
-    if top >= 0 && top as usize >= width {
-        return Err(spec_error(format!(
-            "the target has {} classes but model output `{pred}` gives {width} values a row: \
-             set the last layer's output size to {} (e.g. `vars.num_classes` from the label encoder)",
-            top + 1,
-            top + 1
-        )));
-    }
-    Ok(())
-}
-
 pub(crate) fn spec_error(message: String) -> Error {
     Error::Spec { message }
 }
 
 /// Fisher–Yates from `rng`.
-fn shuffle(items: &mut [usize], rng: &mut Rng) {
+pub(crate) fn shuffle(items: &mut [usize], rng: &mut Rng) {
     for i in (1..items.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         items.swap(i, j);
@@ -370,51 +279,8 @@ pub(crate) fn pipeline(features: &Features, manager: &PluginManager, keep_target
     Ok(Pipeline::new(steps, manager)?.with_feature_lists(features))
 }
 
-/// The pipeline that prepares the validation split from the training
-/// split's fitted state: every step transforms, target steps included
-/// (`inspect.*` / `fit.*` ops still do not run).
-fn pipeline_for_validation(features: &Features, manager: &PluginManager) -> Result<Pipeline> {
-    pipeline(features, manager, true)
-}
-
-/// The tensor the loss's `target` names: `tensors.Z`, or
-/// `target_columns.Y` (the output of the step that reads column `Y`).
-fn target_tensor(trainer: &TrainerSpec, features: &Features) -> Result<String> {
-    let target =
-        trainer.loss.inputs.get("target").ok_or_else(|| spec_error("trainer.loss.inputs has no `target`".into()))?;
-    if let Some(name) = target.strip_prefix("tensors.") {
-        return Ok(name.to_owned());
-    }
-    let Some(column) = target.strip_prefix("target_columns.") else {
-        return Err(spec_error(format!(
-            "trainer.loss.inputs.target `{target}`: expected `tensors.X` or `target_columns.X`"
-        )));
-    };
-    target_step(features, column)
-        .and_then(|s| s.outputs.get("output").map(|r| r.name.clone()))
-        .ok_or_else(|| spec_error(format!("no processor step reads target column `{column}` into a tensor")))
-}
-
-/// The step that makes the loss target: the one whose `output` is
-/// `tensors.Z`, or the one that reads target column `Y`.
-pub(crate) fn target_step<'a>(features: &'a Features, target: &str) -> Option<&'a ProcessorStep> {
-    let column = target.strip_prefix("target_columns.").unwrap_or(target);
-    let tensor = target.strip_prefix("tensors.");
-    let reads = |s: &ProcessorStep| {
-        s.inputs.values().any(|i| match i {
-            StepInput::Columns(c) => c.len() == 1 && c[0] == column,
-            StepInput::Literal(l) => l.as_str() == Some(column),
-            StepInput::Ref(_) => false,
-        })
-    };
-    features.processors.iter().find(|s| match tensor {
-        Some(t) => s.outputs.get("output").is_some_and(|r| r.name == t),
-        None => reads(s) && s.outputs.contains_key("output"),
-    })
-}
-
 /// The model output the loss's `pred` names (`model.X` or `X`).
-fn pred_output(trainer: &TrainerSpec, model: &GraphModel) -> Result<String> {
+pub(crate) fn pred_output(trainer: &TrainerSpec, model: &GraphModel) -> Result<String> {
     let pred = trainer
         .loss
         .inputs
@@ -433,7 +299,7 @@ fn pred_output(trainer: &TrainerSpec, model: &GraphModel) -> Result<String> {
     })
 }
 
-fn loss_value(loss: &dyn Loss, trainer: &TrainerSpec, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+pub(crate) fn loss_value(loss: &dyn Loss, trainer: &TrainerSpec, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     let ports = loss.input_names();
     let inputs: Vec<&Tensor> = ports
         .iter()
@@ -447,14 +313,4 @@ fn loss_value(loss: &dyn Loss, trainer: &TrainerSpec, pred: &Tensor, target: &Te
         })
         .collect::<Result<_>>()?;
     loss.forward(&inputs)
-}
-
-fn optimizer(trainer: &TrainerSpec, manager: &PluginManager) -> Result<Box<dyn Optimizer>> {
-    let mut config = trainer.optimizer.config.clone().unwrap_or_default();
-    if let Some(lr) = trainer.config.learning_rate
-        && !config.contains_key("lr")
-    {
-        config = config.with("lr", lr)?;
-    }
-    manager.get_optimizer(&trainer.optimizer.component_type)?.create(&Config::clone(&config))
 }

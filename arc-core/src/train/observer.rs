@@ -25,6 +25,9 @@ pub struct TrainStart {
     pub device: Device,
     /// Why that device, when it was chosen for the user (`device: auto`).
     pub device_note: Option<String>,
+    /// The spec's warnings (an earlier form of a key, a node no output
+    /// reads), each with its file, line and column.
+    pub warnings: Vec<String>,
 }
 
 /// One mini-batch done.

@@ -1,114 +1,134 @@
 //! Prediction from a model directory: the saved pipeline state prepares
-//! the features, the saved weights run the graph, and class codes are
-//! decoded through the target's label encoder.
+//! the features, the saved weights run the graph, and each row's answer is
+//! written as [`answer`](super::answer) names it (the same fields as the
+//! embedded Predictor's).
 
 use std::collections::BTreeMap;
 
+use super::answer::Answer;
 use super::{pipeline, target_step};
 use crate::graph::GraphModel;
-use crate::model_dir::Loaded;
+use crate::model_dir::{Loaded, SPEC_FILE};
+use crate::nn::{TargetInfo, Task};
 use crate::plugin::PluginManager;
+use crate::process::{FittedState, Pipeline};
 use crate::spec::ArcSpec;
 use crate::tensor::no_grad;
-use crate::{Error, Result, Tensor};
+use crate::{DType, Error, Result, Tensor};
 
-/// Predictions for every row: named columns of text values.
+/// Predictions for every row: named columns of text values, one value per
+/// input row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Prediction {
-    /// (column name, one value per row), in output order.
+    /// (column name, one value per row), in answer order.
     pub columns: Vec<(String, Vec<String>)>,
 }
 
-/// Predicts `table` with a loaded model directory. A classifier's output
-/// (the loss's `pred`) gives a column named after the target with the
-/// decoded class and one `p_<class>` column per class (softmax); other
-/// outputs give one column per output feature (`name`, or `name_<i>`).
+/// Options of [`predict_with`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PredictOptions {
+    /// For per-position class scores, also write each position's `k`
+    /// likeliest classes with their probabilities (`--top-k`). Default none.
+    pub top_k: Option<usize>,
+}
+
+/// [`predict_with`] with the default options.
 pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginManager) -> Result<Prediction> {
-    let spec = ArcSpec::from_yaml(&loaded.spec_text, crate::model_dir::SPEC_FILE)?;
-    let features = spec.features.clone();
+    predict_with(loaded, table, manager, &PredictOptions::default())
+}
+
+/// Predicts `table` with a loaded model directory: one value per row in
+/// each column, the columns those of the answer (see
+/// [`answer`](super::answer)): a classifier's decoded label and class
+/// probabilities, a binary model's probability and label, per-position
+/// classes as a JSON array, other outputs as numbers (or JSON arrays for
+/// rows of rank 2 and more).
+pub fn predict_with(
+    loaded: &Loaded,
+    table: &crate::data::Table,
+    manager: &PluginManager,
+    options: &PredictOptions,
+) -> Result<Prediction> {
+    let spec = ArcSpec::from_yaml(&loaded.spec_text, SPEC_FILE)?;
     let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
     model.set_training(false);
     model.load_state(&loaded.weights)?;
-    let pipeline = pipeline(&features, manager, false)?;
+    let pipeline = pipeline(&spec.features, manager, false)?;
     let bindings = pipeline.transform(table, &loaded.fitted)?;
-    let mut inputs = BTreeMap::new();
-    for (name, source, _) in model.inputs() {
-        let t = bindings.tensors.get(source).ok_or_else(|| {
-            super::spec_error(format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"))
-        })?;
-        inputs.insert(name.to_owned(), t.clone());
-    }
+    let inputs = model.feed(&bindings.tensors, table)?;
     let _guard = no_grad();
     let outputs = model.forward(&inputs)?;
-    let trainer = spec.trainer.as_ref();
-    let pred_name =
-        trainer.as_ref().and_then(|t| t.loss.inputs.get("pred")).map(|p| p.strip_prefix("model.").unwrap_or(p));
-    let target = trainer
-        .as_ref()
-        .and_then(|t| t.loss.inputs.get("target"))
-        .and_then(|t| target_step(&features, t).map(|s| (t, s)));
-    let mut prediction = Prediction::default();
-    // `predictor.returns` and the values of `predictor.outputs` pick the
-    // outputs (`model.` optional; default all); `outputs` also names them.
-    let bare = |r: &str| r.strip_prefix("model.").unwrap_or(r).to_owned();
-    let mut picked: Vec<(String, Option<String>)> = Vec::new();
-    if let Some(p) = &spec.predictor {
-        picked.extend(p.returns.iter().map(|r| (bare(r), None)));
-        picked.extend(p.outputs.iter().map(|(column, r)| (bare(r), Some(column.clone()))));
+    let info = target_info(&spec, &loaded.fitted, &pipeline, manager, &outputs)?;
+    let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
+    let answer = Answer::new(&spec, &names, info, options.top_k);
+    let rows = table.num_rows();
+    let mut data: BTreeMap<&str, (Vec<f32>, Vec<usize>)> = BTreeMap::new();
+    for (name, tensor) in &outputs {
+        if tensor.shape().first() != Some(&rows) {
+            return Err(Error::Spec {
+                message: format!(
+                    "model output `{name}` has shape {:?}, not one row per input row ({rows})",
+                    tensor.shape()
+                ),
+            });
+        }
+        data.insert(name, (tensor.to_dtype(DType::F32)?.to_vec()?, tensor.shape()[1..].to_vec()));
     }
-    for (name, out) in &outputs {
-        let renamed = match picked.iter().find(|(n, _)| n == name) {
-            Some((_, column)) => column.clone(),
-            None if picked.is_empty() => None,
-            None => continue,
-        };
-        let classes = out.shape().last().copied().unwrap_or(1);
-        match target {
-            Some((target, step))
-                if Some(name.as_str()) == pred_name
-                    && out.dtype() == crate::DType::F32
-                    && let Some(labels) = decoder(step, loaded, &pipeline, out)? =>
-            {
-                let (labels, names) = labels;
-                let column = renamed.unwrap_or_else(|| target.rsplit('.').next().unwrap_or(target).to_owned());
-                let probs = out.softmax(-1)?.to_vec()?;
-                prediction.columns.push((column, labels));
-                for (c, class) in names.iter().enumerate() {
-                    let p = probs.chunks(classes).map(|row| format!("{}", row[c])).collect();
-                    prediction.columns.push((format!("p_{class}"), p));
-                }
-            }
-            _ => {
-                let values = out.to_dtype(crate::DType::F32)?.to_vec()?;
-                let width = if out.shape().len() > 1 { classes } else { 1 };
-                let name = renamed.as_ref().unwrap_or(name);
-                for c in 0..width {
-                    let column = if width == 1 { name.clone() } else { format!("{name}_{c}") };
-                    prediction.columns.push((column, values.chunks(width).map(|row| format!("{}", row[c])).collect()));
-                }
-            }
+    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+    for r in 0..rows {
+        let cells = answer.row(&|output: &str| {
+            let (values, shape) = data.get(output)?;
+            let stride = values.len() / rows.max(1);
+            Some((values[r * stride..(r + 1) * stride].to_vec(), shape.clone()))
+        });
+        if columns.is_empty() {
+            columns = cells.iter().map(|(n, _)| (n.clone(), Vec::with_capacity(rows))).collect();
+        }
+        for ((_, column), (_, cell)) in columns.iter_mut().zip(cells) {
+            column.push(cell.text());
         }
     }
-    Ok(prediction)
+    Ok(Prediction { columns })
 }
 
-/// The decoded argmax of a classifier's output `out` and the class names,
-/// by the step that made the target; `None` when that step has no fitted
-/// state or cannot decode (a regression target: assembled or scaled values).
-fn decoder(
-    step: &crate::process::ProcessorStep,
-    loaded: &Loaded,
-    pipeline: &crate::process::Pipeline,
-    out: &Tensor,
-) -> Result<Option<(Vec<String>, Vec<String>)>> {
-    let Some(state) = loaded.fitted.states.get(&step.state_ref().name) else { return Ok(None) };
-    let processor = pipeline.processor(step, &loaded.fitted)?;
-    let classes = out.shape().last().copied().unwrap_or(1);
-    let labels = match processor.decode(state, &out.argmax(-1, false)?) {
-        Ok(labels) => labels,
-        Err(Error::NoDecode { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+/// How the trained loss reads its target: saved with the model, or (for a
+/// model directory written before it was) worked out from the spec's loss
+/// and the label encoder's state, the class count read off `outputs`.
+pub(crate) fn target_info(
+    spec: &ArcSpec,
+    fitted: &FittedState,
+    pipeline: &Pipeline,
+    manager: &PluginManager,
+    outputs: &BTreeMap<String, Tensor>,
+) -> Result<Option<TargetInfo>> {
+    if let Some(info) = &fitted.target {
+        return Ok(Some(info.clone()));
+    }
+    let Some(trainer) = &spec.trainer else { return Ok(None) };
+    let Some(pred) = trainer.loss.inputs.get("pred").or_else(|| trainer.loss.inputs.get("input")) else {
+        return Ok(None);
     };
-    let names = processor.decode(state, &Tensor::from_vec_i64((0..classes as i64).collect(), &[classes])?)?;
-    Ok(Some((labels, names)))
+    let output = pred.strip_prefix("model.").unwrap_or(pred);
+    let Some(out) = outputs.get(output) else { return Ok(None) };
+    let loss =
+        manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
+    let mut info = TargetInfo::new(loss.task(), loss.scores(), output);
+    if info.task == Task::Multiclass {
+        info.class_dim = Some(usize::from(out.rank() >= 2));
+        info.ignore_index = loss.ignore_index();
+    }
+    // The label encoder that made the target decodes the classes.
+    let target = trainer.loss.inputs.get("target").and_then(|t| target_step(&spec.features, t));
+    if let Some(step) = target
+        && let Some(state) = fitted.states.get(&step.state_ref().name)
+    {
+        let count = out.shape().last().copied().unwrap_or(1);
+        let codes = Tensor::from_vec_i64((0..count as i64).collect(), &[count])?;
+        match pipeline.processor(step, fitted)?.decode(state, &codes) {
+            Ok(names) => info.classes = Some(names),
+            Err(Error::NoDecode { .. } | Error::IndexOutOfRange { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(info))
 }

@@ -1,64 +1,18 @@
-//! Checks of a spec against data: the named columns exist and are numeric
-//! where an op needs numbers; then the pipeline is fitted, the model built
-//! with the fitted vars and its shapes inferred.
+//! The column checks of a spec against data: every column `features`
+//! names exists, and is numeric where an op needs numbers. The rest of the
+//! checks against data (the pipeline fitted, the model built, its inputs
+//! and target fed, one forward pass) are the trainer's first stages, which
+//! `arc_core::train::validate_data` runs.
 
-use std::collections::BTreeMap;
-
-use super::{Report, ValidationIssue};
+use super::ValidationIssue;
+use crate::DidYouMean;
 use crate::data::Table;
-use crate::graph::GraphModel;
-use crate::plugin::PluginManager;
-use crate::process::{Pipeline, StepInput};
-use crate::spec::ArcSpec;
-use crate::{DidYouMean, Error, Result};
-
-/// What [`validate_data`] found and built.
-pub struct DataReport {
-    /// The issues, as in [`Report`].
-    pub report: Report,
-    /// The fitted pipeline's vars (empty when the pipeline did not run).
-    pub vars: BTreeMap<String, f64>,
-    /// The model, built with those vars, when it builds.
-    pub model: Option<GraphModel>,
-}
+use crate::spec::{ArcSpec, StepInput};
 
 /// Ops whose column inputs must be numeric.
 const NUMERIC_OPS: &[&str] = &["transform.assemble_vector"];
 
-/// Checks `spec` against `table`: every column named in `features`
-/// (`feature_columns`, `target_columns`, step column lists) exists
-/// (did-you-mean among the table's); columns an `assemble_vector` step
-/// reads are numeric. When those pass, fits the pipeline, builds the model
-/// with the fitted vars (layer params are checked) and infers its shapes:
-/// a mismatch names both nodes and both shapes, at the consuming node.
-pub fn validate_data(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> Result<DataReport> {
-    let mut issues = check_columns(spec, table);
-    let mut vars = BTreeMap::new();
-    let mut model = None;
-    if issues.is_empty() {
-        let features = &spec.features;
-        let fitted = Pipeline::from_spec(features, manager).and_then(|p| p.fit(table));
-        match fitted {
-            Err(e) => issues.push(ValidationIssue::error(e.to_string()).at(step_path(spec, &e))),
-            Ok(bindings) => {
-                vars = bindings.vars.clone();
-                match GraphModel::build(&spec.model, &vars, manager) {
-                    Err(e) => issues.push(super::model_issue(spec, e)),
-                    Ok(built) => {
-                        if let Err(e) = built.infer_shapes() {
-                            issues.push(super::model_issue(spec, e));
-                        }
-                        model = Some(built);
-                    }
-                }
-            }
-        }
-    }
-    let issues = issues.into_iter().map(|i| i.locate_in(spec)).collect();
-    Ok(DataReport { report: Report { issues }, vars, model })
-}
-
-/// The column checks of [`validate_data`] alone: every column `features`
+/// Every column `features`
 /// names exists in `table`, and the columns an `assemble_vector` step
 /// reads are numeric. Issues are located.
 pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
@@ -116,15 +70,4 @@ pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
         }
     }
     issues.into_iter().map(|i| i.locate_in(spec)).collect()
-}
-
-/// The path of the step a pipeline error is about, else `features`.
-fn step_path(spec: &ArcSpec, e: &Error) -> String {
-    let found = match e {
-        Error::ProcessorStep { step, .. } | Error::DuplicateStep { step } => {
-            spec.features.processors.iter().position(|s| &s.name == step)
-        }
-        _ => None,
-    };
-    found.map_or_else(|| "features".to_owned(), |i| format!("features.processors[{i}]"))
 }

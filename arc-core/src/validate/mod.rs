@@ -21,11 +21,11 @@ mod graph;
 mod issue;
 mod sections;
 
-pub use data::{DataReport, check_columns, validate_data};
+pub use data::check_columns;
 pub use issue::{Severity, ValidationIssue, Validator, count_errors, render};
 
 use crate::plugin::{LifecycleHookSpec, PluginManager, ValidatorHookSpec};
-use crate::spec::{ArcSpec, Config};
+use crate::spec::{ArcSpec, Config, TrainerSpec};
 use crate::{Error, Result};
 
 /// What [`validate`] found.
@@ -63,9 +63,15 @@ impl Report {
 /// the optimizer and loss are known and the loss reads a model output and
 /// a defined target; the predictor returns model outputs.
 pub fn validate(spec: &ArcSpec, manager: &PluginManager) -> Result<Report> {
+    validate_with(spec, spec.trainer.as_ref(), manager)
+}
+
+/// [`validate`] with `trainer` in place of the spec's trainer section (the
+/// one `arc train` runs, after its command-line overrides).
+pub fn validate_with(spec: &ArcSpec, trainer: Option<&TrainerSpec>, manager: &PluginManager) -> Result<Report> {
     let lifecycle = manager.hook::<dyn LifecycleHookSpec>();
     lifecycle.pre_validation(spec)?;
-    let mut issues = check_spec(spec, manager);
+    let mut issues = check_spec_with(spec, trainer, manager);
     for (name, _) in manager.get_validators() {
         let validator = manager.get_validator(&name)?.create(&Config::new())?;
         issues.extend(validator.validate(spec));
@@ -80,6 +86,10 @@ pub fn validate(spec: &ArcSpec, manager: &PluginManager) -> Result<Report> {
 
 /// The built-in static checks alone (no hooks).
 pub fn check_spec(spec: &ArcSpec, manager: &PluginManager) -> Vec<ValidationIssue> {
+    check_spec_with(spec, spec.trainer.as_ref(), manager)
+}
+
+fn check_spec_with(spec: &ArcSpec, trainer: Option<&TrainerSpec>, manager: &PluginManager) -> Vec<ValidationIssue> {
     let mut issues = Vec::new();
     let defined = sections::check_features(spec, manager, &mut issues);
     let features = &spec.features;
@@ -106,7 +116,9 @@ pub fn check_spec(spec: &ArcSpec, manager: &PluginManager) -> Vec<ValidationIssu
         issues.extend(graph::check_graph(spec, module, &format!("modules.{name}"), &known, manager));
     }
     issues.extend(graph::check_graph(spec, &spec.model, "model", &known, manager));
-    sections::check_trainer(spec, &defined, manager, &mut issues);
+    if let Some(trainer) = trainer {
+        sections::check_trainer(spec, trainer, &defined, manager, &mut issues);
+    }
     sections::check_predictor(spec, &defined, &mut issues);
     if !issues.iter().any(ValidationIssue::is_error) {
         issues.extend(static_shapes(spec, manager));
@@ -116,7 +128,7 @@ pub fn check_spec(spec: &ArcSpec, manager: &PluginManager) -> Vec<ValidationIssu
 
 /// Shape inference without data: possible when the model (and the modules
 /// it uses) names no `vars.X`; otherwise shapes are checked by
-/// [`validate_data`] and at the start of training.
+/// `train::validate_data` and at the start of training.
 fn static_shapes(spec: &ArcSpec, manager: &PluginManager) -> Option<ValidationIssue> {
     let graphs = std::iter::once(&spec.model).chain(spec.modules.values());
     let uses_vars =

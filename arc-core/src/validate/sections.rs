@@ -9,7 +9,7 @@ use super::graph::{output_names, undefined_var};
 use crate::DidYouMean;
 use crate::plugin::PluginManager;
 use crate::process::{Namespace, StepInput};
-use crate::spec::ArcSpec;
+use crate::spec::{ArcSpec, TrainerSpec};
 
 /// The names each namespace holds after the processor steps.
 #[derive(Default)]
@@ -75,25 +75,47 @@ pub(crate) fn check_features(spec: &ArcSpec, manager: &PluginManager, issues: &m
     defined
 }
 
-/// The optimizer and loss exist and build; the loss's `pred` names a model
-/// output and its `target` a tensor or a target column.
+/// The trainer's settings are in range and its device is there; the
+/// optimizer and loss exist and build; early stopping watches one of the
+/// loss's task's values; the loss's `pred` names a model output and its
+/// `target` a tensor or a target column.
 pub(crate) fn check_trainer(
     spec: &ArcSpec,
+    trainer: &TrainerSpec,
     defined: &Namespaces,
     manager: &PluginManager,
     issues: &mut Vec<ValidationIssue>,
 ) {
-    let Some(trainer) = &spec.trainer else { return };
-    let optimizer = &trainer.optimizer;
-    let mut config = optimizer.config.clone().unwrap_or_default();
-    // As the trainer does: `trainer.config.learning_rate` is the `lr` a config lacks.
-    if let Some(lr) = trainer.config.learning_rate
-        && !config.contains_key("lr")
-        && let Ok(with_lr) = config.clone().with("lr", lr)
-    {
-        config = with_lr;
+    let config = &trainer.config;
+    if config.batch_size == 0 {
+        issues.push(
+            ValidationIssue::error("trainer.config.batch_size must be at least 1, got 0")
+                .at("trainer.config.batch_size"),
+        );
     }
-    if let Err(e) = manager.get_optimizer(&optimizer.component_type).and_then(|c| c.create(&config).map(drop)) {
+    if !(0.0..1.0).contains(&config.validation_split) {
+        issues.push(
+            ValidationIssue::error(format!(
+                "trainer.config.validation_split must be in [0, 1), got {}",
+                config.validation_split
+            ))
+            .at("trainer.config.validation_split"),
+        );
+    }
+    if config.checkpoint_every == Some(0) {
+        issues.push(
+            ValidationIssue::error("trainer.config.checkpoint_every must be at least 1, got 0")
+                .at("trainer.config.checkpoint_every"),
+        );
+    }
+    if let Err(e) = config.device.resolve() {
+        issues.push(ValidationIssue::error(e.to_string()).at("trainer.config.device"));
+    }
+    let optimizer = &trainer.optimizer;
+    // The optimizer's own config; `trainer.config.learning_rate` reaches it
+    // through `Optimizer::use_trainer_learning_rate` once built.
+    let own = optimizer.config.clone().unwrap_or_default();
+    if let Err(e) = manager.get_optimizer(&optimizer.component_type).and_then(|c| c.create(&own).map(drop)) {
         let at = match e {
             crate::Error::UnknownComponent { .. } => "trainer.optimizer.type",
             _ if optimizer.config.is_some() => "trainer.optimizer.config",
@@ -102,14 +124,23 @@ pub(crate) fn check_trainer(
         issues.push(ValidationIssue::error(format!("trainer.optimizer: {e}")).at(at));
     }
     let loss = &trainer.loss;
-    let config = loss.config.clone().unwrap_or_default();
-    if let Err(e) = manager.get_loss(&loss.component_type).and_then(|c| c.create(&config).map(drop)) {
-        let at = match e {
-            crate::Error::UnknownComponent { .. } => "trainer.loss.type",
-            _ if loss.config.is_some() => "trainer.loss.config",
-            _ => "trainer.loss",
-        };
-        issues.push(ValidationIssue::error(format!("trainer.loss: {e}")).at(at));
+    let loss_config = loss.config.clone().unwrap_or_default();
+    match manager.get_loss(&loss.component_type).and_then(|c| c.create(&loss_config)) {
+        Err(e) => {
+            let at = match e {
+                crate::Error::UnknownComponent { .. } => "trainer.loss.type",
+                _ if loss.config.is_some() => "trainer.loss.config",
+                _ => "trainer.loss",
+            };
+            issues.push(ValidationIssue::error(format!("trainer.loss: {e}")).at(at));
+        }
+        Ok(built) => {
+            if let Some(es) = &config.early_stopping
+                && let Err(e) = es.check(built.task(), config.validation_split > 0.0)
+            {
+                issues.push(ValidationIssue::error(e.to_string()).at("trainer.config.early_stopping"));
+            }
+        }
     }
     let outputs = output_names(&spec.model);
     match loss.inputs.get("pred").or_else(|| loss.inputs.get("input")) {
