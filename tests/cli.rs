@@ -25,7 +25,8 @@ fn plugins_json_lists_each_plugin_with_metadata_origin_and_components() {
         }
         assert_eq!(p["origin"], "linked");
         let kinds: Vec<&String> = p["components"].as_object().unwrap().keys().collect();
-        assert_eq!(kinds, ["data_source", "exporter", "layer", "loss", "optimizer", "processor", "validator"]);
+        // In `ComponentKind` order (JSON objects keep their insertion order).
+        assert_eq!(kinds, ["layer", "processor", "optimizer", "loss", "validator", "data_source", "exporter"]);
     }
 }
 

@@ -335,14 +335,16 @@ fn serve_json_lines_answers_each_line_and_reports_bad_ones() -> Result<()> {
         let label = predictor.predict_row(&cells(&table, i)[..])?.label.expect("a classifier");
         Ok(label.to_string())
     };
-    assert_eq!(lines[0]["label"], expect(0)?);
-    let p: f64 =
-        lines[0]["probabilities"].as_object().expect("probabilities").values().filter_map(|v| v.as_f64()).sum();
+    // The fields `arc predict` writes: the decoded label, then a probability per class.
+    let keys: Vec<&str> = lines[0].as_object().expect("an object").keys().map(String::as_str).collect();
+    assert_eq!(keys, ["species", "p_setosa", "p_versicolor", "p_virginica"]);
+    assert_eq!(lines[0]["species"], expect(0)?);
+    let p: f64 = keys[1..].iter().filter_map(|k| lines[0][*k].as_f64()).sum();
     assert!((p - 1.0).abs() < 1e-5, "{p}");
     assert_eq!(lines[1]["error"], "no column `sepal_width`");
     assert!(lines[2]["error"].as_str().is_some_and(|e| e.starts_with("invalid JSON")), "{}", lines[2]);
     assert_eq!(lines[3]["error"], "expected a JSON object of column values");
-    assert_eq!(lines[4]["label"], expect(100)?);
+    assert_eq!(lines[4]["species"], expect(100)?);
     std::fs::remove_dir_all(dir).ok();
     Ok(())
 }

@@ -493,3 +493,32 @@ fn gradcheck_lstm_bidirectional_two_layers() -> Result<()> {
 fn gradcheck_gru_bidirectional_batch_first() -> Result<()> {
     gradcheck_layer("GRU", "{input_size: 3, hidden_size: 2, bidirectional: true, batch_first: true}", &[2, 4, 3])
 }
+
+/// `is_causal: true` is PyTorch's `src_mask = generate_square_subsequent_mask(S)`: the same
+/// output as that mask given on the port, and no position sees the ones after it.
+#[test]
+fn a_causal_encoder_layer_is_the_square_subsequent_mask() -> Result<()> {
+    let pm = manager()?;
+    let config = "{d_model: 8, nhead: 2, dim_feedforward: 16, dropout: 0.0, batch_first: true}";
+    arc_core::nn::init::manual_seed(3);
+    let masked = create(&pm, "TransformerEncoderLayer", &yaml(config))?;
+    arc_core::nn::init::manual_seed(3);
+    let causal = create(&pm, "TransformerEncoderLayer", &yaml(&config.replace('}', ", is_causal: true}")))?;
+    let x = Tensor::randn(&[2, 5, 8], &mut Rng::new(1));
+    let s = 5;
+    let square = (0..s * s).map(|k| if k % s > k / s { f32::NEG_INFINITY } else { 0.0 }).collect();
+    let mask = Tensor::from_vec(square, &[s, s])?;
+    let want = arc_core::nn::forward(masked.as_ref(), "tel", &[("src", &x), ("src_mask", &mask)])?;
+    let got = causal.forward_single(&x)?;
+    let (want, got) = (want.to_vec()?, got.to_vec()?);
+    assert!(want.iter().zip(&got).all(|(a, b)| (a - b).abs() <= 1e-6), "{want:?} vs {got:?}");
+    // Changing the last position changes no earlier position's output.
+    let mut later = x.to_vec()?;
+    for v in &mut later[4 * 8..5 * 8] {
+        *v += 1.0;
+    }
+    let moved = causal.forward_single(&Tensor::from_vec(later, &[2, 5, 8])?)?.to_vec()?;
+    assert_eq!(&moved[..4 * 8], &got[..4 * 8]);
+    assert_ne!(&moved[4 * 8..5 * 8], &got[4 * 8..5 * 8]);
+    Ok(())
+}

@@ -75,6 +75,10 @@ pub struct PredictArgs {
     /// The CSV file to write (default: standard output), or `sqlite://DB?table=T` to write a table.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// For per-position class scores, also write each position's K likeliest classes with
+    /// their probabilities (a column `<output>_topK`).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top_k: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -14,7 +14,8 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
     let pm = arc::get_plugin_manager();
     let loaded = arc::model_dir::load(&args.model_dir)?;
     let table = open_table(&args.data.display().to_string(), pm)?;
-    let prediction = arc::train::predict(&loaded, &table, pm)?;
+    let options = arc::train::PredictOptions { top_k: args.top_k.map(|k| k as usize) };
+    let prediction = arc::train::predict_with(&loaded, &table, pm, &options)?;
     let out = args.out.as_ref().map(|p| p.display().to_string());
     if let Some(location) = out.as_deref().filter(|o| o.contains("://")) {
         return write_table(location, &prediction.columns);

@@ -132,6 +132,9 @@ impl<'a> Progress<'a> {
 
 impl TrainObserver for Progress<'_> {
     fn on_train_start(&mut self, start: &TrainStart) {
+        for warning in &start.warnings {
+            eprintln!("{warning}");
+        }
         if let Some(note) = &start.device_note {
             self.line(note);
         }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use crate::graph::GraphModel;
 use crate::model_dir::{self, PROCESSORS_FILE, SPEC_FILE, WEIGHTS_FILE};
+use crate::nn::Scores;
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Namespace, Pipeline, ProcessorState, ProcessorStep, StepInput};
 use crate::spec::ArcSpec;
+use crate::train::answer::{Answer, Field};
 use crate::{Error, Result, Tensor};
 
 /// The spec's `features` section.
@@ -17,10 +19,14 @@ pub(crate) type FeaturesSection = crate::spec::FeaturesSpec;
 /// How model outputs become an [`Output`](super::Output).
 #[derive(Debug)]
 pub(crate) enum Head {
-    /// The loss's `pred` output, decoded by the target's label encoder.
-    Classifier { output: String, classes: Vec<Arc<str>> },
-    /// Every output's values, by output name.
-    Values,
+    /// A multiclass model's answered prediction: softmax probabilities (or
+    /// the scores as they are), the argmax's class name.
+    Classifier { output: String, classes: Vec<Arc<str>>, scores: Scores },
+    /// A binary model's answered prediction: the positive class's
+    /// probability, the class from 0.5.
+    Binary { output: String, classes: [Arc<str>; 2], scores: Scores },
+    /// The answered outputs' values, in answer order.
+    Values { outputs: Vec<String> },
 }
 
 /// A load error naming `file`.
@@ -58,6 +64,7 @@ pub(crate) struct Read {
     pub fitted: FittedState,
     pub weights: Vec<(String, Tensor)>,
     pub head: Head,
+    pub answer: Answer,
 }
 
 /// Reads `dir` and checks it: the spec parses and builds, every model
@@ -93,8 +100,11 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
             state_of(step, &fitted, "")?;
         }
     }
-    let head = head(&spec, &features, &fitted, &model, &pipeline, manager)?;
-    Ok(Read { features, model, pipeline, fitted, weights: loaded.weights, head })
+    let info = crate::train::target_info(&spec, &fitted, &pipeline, manager, &model).map_err(in_spec)?;
+    let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
+    let answer = Answer::new(&spec, &names, info, None);
+    let head = head(&answer, &model);
+    Ok(Read { features, model, pipeline, fitted, weights: loaded.weights, head, answer })
 }
 
 /// Whether `step` (of processor `op`) works with a saved state: it is given
@@ -117,47 +127,37 @@ fn set_weights(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
     Ok(())
 }
 
-/// The classifier head, when the loss's `pred` output has a target step
-/// that can decode; [`Head::Values`] otherwise.
-fn head(
-    spec: &ArcSpec,
-    features: &FeaturesSection,
-    fitted: &FittedState,
-    model: &GraphModel,
-    pipeline: &Pipeline,
-    manager: &PluginManager,
-) -> Result<Head> {
-    let Some(trainer) = spec.trainer.as_ref() else { return Ok(Head::Values) };
-    let pred = trainer.loss.inputs.get("pred").or_else(|| trainer.loss.inputs.get("input"));
-    let Some(pred) = pred.map(|p| p.strip_prefix("model.").unwrap_or(p)) else { return Ok(Head::Values) };
-    let Some(target) = trainer.loss.inputs.get("target") else { return Ok(Head::Values) };
-    let Some(step) = target_step(features, target) else { return Ok(Head::Values) };
-    if !model.output_names().contains(&pred) {
-        return Ok(Head::Values);
-    }
-    // A stateless target step (an assembled column) is no label encoder:
-    // the outputs are values.
-    if !needs_state(step, manager.get_processor(&step.op)?.name()) {
-        return Ok(Head::Values);
-    }
-    let processor = pipeline.processor(step, fitted)?;
-    let state = state_of(step, fitted, "")?;
-    // The class names: every code decoded once, here.
-    let size = state.strings.get("classes").map(Vec::len).unwrap_or(0);
-    let codes = Tensor::from_vec_i64((0..size as i64).collect(), &[size])?;
-    match processor.decode(state, &codes) {
-        Ok(names) if size > 0 => {
-            Ok(Head::Classifier { output: pred.to_owned(), classes: names.into_iter().map(Arc::from).collect() })
+/// The head of an answer: its classifier field when it has one (with the
+/// class names, or the class ids as names), else its outputs' values.
+fn head(answer: &Answer, model: &GraphModel) -> Head {
+    let info = answer.info.as_ref();
+    let scores = info.map_or(Scores::Values, |i| i.scores);
+    let name = |id: usize| -> Arc<str> {
+        Arc::from(info.and_then(|i| i.class_name(id)).map_or_else(|| id.to_string(), str::to_owned))
+    };
+    for field in &answer.fields {
+        match field {
+            Field::Classes { output, .. } => {
+                let Some(index) = model.output_names().iter().position(|n| n == output) else { continue };
+                let declared: Vec<_> = model.input_specs().iter().map(|i| i.shape.clone()).collect();
+                let width =
+                    model.output_shape_from(&declared, index).ok().flatten().and_then(|s| s.last().copied().flatten());
+                let count = info.and_then(|i| i.classes.as_ref().map(Vec::len)).or(width);
+                if let Some(count) = count {
+                    return Head::Classifier {
+                        output: output.clone(),
+                        classes: (0..count).map(name).collect(),
+                        scores,
+                    };
+                }
+            }
+            Field::Binary { output, .. } => {
+                return Head::Binary { output: output.clone(), classes: [name(0), name(1)], scores };
+            }
+            _ => {}
         }
-        Ok(_) => Err(state_error(step, "the target's state has no classes")),
-        Err(Error::NoDecode { .. }) => Ok(Head::Values),
-        Err(e) => Err(state_error(step, &e.to_string())),
     }
-}
-
-/// The step that makes the loss target, as training finds it.
-fn target_step<'a>(features: &'a FeaturesSection, target: &str) -> Option<&'a ProcessorStep> {
-    crate::train::target_step(features, target)
+    Head::Values { outputs: answer.fields.iter().map(|f| f.output().to_owned()).collect() }
 }
 
 /// The columns a row must hold for the generic path: the feature columns,

@@ -78,9 +78,11 @@ pub use serve::serve_json_lines;
 
 use crate::data::{Column, Table};
 use crate::graph::GraphModel;
+use crate::nn::Scores;
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Pipeline};
 use crate::tensor::no_grad;
+use crate::train::answer::{Answer, Cell};
 use crate::{Error, Result, Tensor};
 use features::FeaturePlan;
 use load::Head;
@@ -96,6 +98,7 @@ pub struct Predictor {
     pipeline: Pipeline,
     fitted: FittedState,
     head: Head,
+    answer: Answer,
     output_len: usize,
     arena_len: usize,
 }
@@ -158,16 +161,20 @@ impl Predictor {
             pipeline: read.pipeline,
             fitted: read.fitted,
             head: read.head,
+            answer: read.answer,
             output_len: 0,
             arena_len,
         };
         predictor.output_len = match (&predictor.head, &predictor.fast) {
             (Head::Classifier { classes, .. }, _) => classes.len(),
-            (Head::Values, Some((_, m))) => m.outputs.iter().map(|(_, s)| s.len).sum(),
+            (Head::Binary { .. }, _) => 1,
+            (Head::Values { outputs }, Some((_, m))) => {
+                m.outputs.iter().filter(|(n, _)| outputs.contains(n)).map(|(_, s)| s.len).sum()
+            }
             // The generic path learns its output widths from a run.
-            (Head::Values, None) => 0,
+            (Head::Values { .. }, None) => 0,
         };
-        if let (Head::Classifier { output, classes }, Some((_, m))) = (&predictor.head, &predictor.fast) {
+        if let (Head::Classifier { output, classes, .. }, Some((_, m))) = (&predictor.head, &predictor.fast) {
             let width = m.outputs.iter().find(|(n, _)| n == output).map(|(_, s)| s.len);
             if width != Some(classes.len()) {
                 let message =
@@ -225,7 +232,8 @@ impl Predictor {
     pub fn classes(&self) -> &[Arc<str>] {
         match &self.head {
             Head::Classifier { classes, .. } => classes,
-            Head::Values => &[],
+            Head::Binary { classes, .. } => classes,
+            Head::Values { .. } => &[],
         }
     }
 
@@ -293,6 +301,7 @@ impl Predictor {
     fn output(&self, class_index: Option<usize>, values: Vec<f32>) -> Output {
         let label = match (&self.head, class_index) {
             (Head::Classifier { classes, .. }, Some(i)) => classes.get(i).cloned(),
+            (Head::Binary { classes, .. }, Some(i)) => classes.get(i).cloned(),
             _ => None,
         };
         Output { label, class_index, values }
@@ -326,18 +335,25 @@ impl Predictor {
         })
     }
 
-    /// Writes the head's values into `out`; a classifier's argmax.
+    /// Writes the head's values into `out`; a classifier's class.
     fn write_outputs(&self, outputs: &[(String, Slot)], arena: &[f32], out: &mut [f32]) -> Option<usize> {
+        let slot = |name: &str| outputs.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
         match &self.head {
-            Head::Classifier { output, .. } => {
-                let slot = outputs.iter().find(|(n, _)| n == output).map(|(_, s)| *s)?;
+            Head::Classifier { output, scores, .. } => {
+                let slot = slot(output)?;
                 let logits = &arena[slot.offset..slot.offset + slot.len];
-                kernels::softmax(logits, out);
+                class_scores(*scores, logits, out);
                 Some(argmax(logits))
             }
-            Head::Values => {
+            Head::Binary { output, scores, .. } => {
+                let slot = slot(output)?;
+                out[0] = positive_probability(arena[slot.offset], *scores);
+                Some(usize::from(out[0] >= 0.5))
+            }
+            Head::Values { outputs: answered } => {
                 let mut at = 0;
-                for (_, slot) in outputs {
+                for name in answered {
+                    let Some(slot) = slot(name) else { continue };
                     out[at..at + slot.len].copy_from_slice(&arena[slot.offset..slot.offset + slot.len]);
                     at += slot.len;
                 }
@@ -346,9 +362,46 @@ impl Predictor {
         }
     }
 
-    /// The generic path: a one-row table through the pipeline and the
-    /// Tensor model, without autograd.
-    fn predict_generic(&self, row: &Row<'_>) -> Result<Output> {
+    /// The named answer to one row: the fields `arc predict` writes for it
+    /// (see [`answer`](crate::train::answer)), each under its name, as a
+    /// JSON object's entries. It allocates; the numbers are those of
+    /// [`predict_row`](Self::predict_row).
+    pub fn answer_row<'a>(&self, row: impl Into<Row<'a>>) -> Result<Vec<(String, Cell)>> {
+        let outputs = self.run_outputs(&row.into())?;
+        Ok(self.answer.row(&|name: &str| outputs.get(name).cloned()))
+    }
+
+    /// Every answered output's values for one row, with their shapes
+    /// without the batch dim.
+    fn run_outputs(&self, row: &Row<'_>) -> Result<BTreeMap<String, (Vec<f32>, Vec<usize>)>> {
+        if let Some((_, model)) = &self.fast {
+            let cells = Cells { row, columns: &self.columns };
+            cells.check()?;
+            let (features, _) = self.fast.as_ref().expect("checked above");
+            let mut arena = vec![0.0; self.arena_len];
+            features.run(&cells as &dyn RowSource, &mut arena)?;
+            for (_, source, slot) in &model.inputs {
+                let from = features.tensors[source.as_str()];
+                arena.copy_within(from.offset..from.offset + from.len, slot.offset);
+            }
+            model.run(&mut arena);
+            return Ok(model
+                .outputs
+                .iter()
+                .map(|(n, s)| (n.clone(), (arena[s.offset..s.offset + s.len].to_vec(), vec![s.len])))
+                .collect());
+        }
+        let outputs = self.forward_generic(row)?;
+        outputs
+            .into_iter()
+            .map(|(n, t)| {
+                Ok((n, (t.to_dtype(crate::DType::F32)?.to_vec()?, t.shape().get(1..).unwrap_or(&[]).to_vec())))
+            })
+            .collect()
+    }
+
+    /// The generic path's model outputs for one row.
+    fn forward_generic(&self, row: &Row<'_>) -> Result<BTreeMap<String, Tensor>> {
         let cells = Cells { row, columns: &self.columns };
         cells.check()?;
         let mut columns = Vec::with_capacity(self.columns.len());
@@ -362,25 +415,33 @@ impl Predictor {
         let table = Table::new(columns)?;
         let _guard = no_grad();
         let bindings = self.pipeline.transform(&table, &self.fitted)?;
-        let mut inputs = BTreeMap::new();
-        for (name, source, _) in self.model.inputs() {
-            let t = bindings.tensors.get(source).ok_or_else(|| Error::Spec {
-                message: format!("model input `{name}` reads `tensors.{source}`, which no processor step makes"),
-            })?;
-            inputs.insert(name.to_owned(), t.clone());
-        }
-        let outputs = self.model.forward(&inputs)?;
+        let inputs = self.model.feed(&bindings.tensors, &table)?;
+        self.model.forward(&inputs)
+    }
+
+    /// The generic path: a one-row table through the pipeline and the
+    /// Tensor model, without autograd.
+    fn predict_generic(&self, row: &Row<'_>) -> Result<Output> {
+        let outputs = self.forward_generic(row)?;
+        let get = |name: &str| -> Result<Vec<f32>> {
+            let t = outputs.get(name).ok_or_else(|| Error::Spec { message: format!("no model output `{name}`") })?;
+            t.to_dtype(crate::DType::F32)?.to_vec()
+        };
         match &self.head {
-            Head::Classifier { output, .. } => {
-                let logits = outputs[output].to_vec()?;
+            Head::Classifier { output, scores, .. } => {
+                let logits = get(output)?;
                 let mut probs = vec![0.0; logits.len()];
-                kernels::softmax(&logits, &mut probs);
+                class_scores(*scores, &logits, &mut probs);
                 Ok(self.output(Some(argmax(&logits)), probs))
             }
-            Head::Values => {
+            Head::Binary { output, scores, .. } => {
+                let p = positive_probability(get(output)?[0], *scores);
+                Ok(self.output(Some(usize::from(p >= 0.5)), vec![p]))
+            }
+            Head::Values { outputs: answered } => {
                 let mut values = Vec::new();
-                for t in outputs.values() {
-                    values.extend(t.to_dtype(crate::DType::F32)?.to_vec()?);
+                for name in answered {
+                    values.extend(get(name)?);
                 }
                 Ok(self.output(None, values))
             }
@@ -388,16 +449,17 @@ impl Predictor {
     }
 }
 
-/// The first index of the largest value (as `Tensor::argmax`).
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
+/// A classifier's per-class values from its scores: softmax of logits,
+/// exp of log-probabilities, probabilities and plain scores as they are.
+fn class_scores(scores: Scores, values: &[f32], out: &mut [f32]) {
+    match scores {
+        Scores::Logits => kernels::softmax(values, out),
+        Scores::LogProbabilities => out.iter_mut().zip(values).for_each(|(o, v)| *o = v.exp()),
+        Scores::Probabilities | Scores::Values => out.copy_from_slice(values),
     }
-    best
 }
+
+use crate::train::answer::{argmax, positive_probability};
 
 /// Names `dir`'s file in a load error made without it.
 fn in_dir(dir: &Path, error: Error) -> Error {

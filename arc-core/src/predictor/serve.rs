@@ -5,22 +5,24 @@ use std::io::{BufRead, Write};
 
 use serde_json::{Map, Value as Json, json};
 
-use super::{Output, Predictor, Value};
+use super::{Predictor, Value};
 
 /// Answers requests, one JSON object per line on `reader` (`{"column":
 /// value, ...}`: numbers, strings, `null` for missing), with one JSON line
-/// each on `writer`, flushed: `{"label": ..., "probabilities": {class: p}}`
-/// for a classifier, `{"values": [...]}` otherwise, or `{"error": "..."}` for
-/// a line that is not an object or a row that is bad — the loop goes on.
-/// Blank lines are skipped. Returns the number of answers; only I/O errors
-/// stop it.
+/// each on `writer`, flushed: the row's answer as
+/// [`Predictor::answer_row`] names it, the fields `arc predict` writes as
+/// columns (`{"species": "setosa", "p_setosa": 0.97, ...}` for a
+/// classifier, `{"probability": 0.83, "outcome": "1"}` for a binary model
+/// whose spec returns `probability`), or `{"error": "..."}` for a line that
+/// is not an object or a row that is bad — the loop goes on. Blank lines
+/// are skipped. Returns the number of answers; only I/O errors stop it.
 ///
 /// ```no_run
 /// let predictor = arc_core::predictor::Predictor::load("target/iris-model")?;
 /// let input = br#"{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}"#;
 /// let mut out = Vec::new();
 /// arc_core::predictor::serve_json_lines(&predictor, &input[..], &mut out).unwrap();
-/// assert!(String::from_utf8(out).unwrap().starts_with(r#"{"label":"#));
+/// assert!(String::from_utf8(out).unwrap().starts_with(r#"{"species":"#));
 /// # Ok::<(), arc_core::Error>(())
 /// ```
 pub fn serve_json_lines(predictor: &Predictor, reader: impl BufRead, mut writer: impl Write) -> std::io::Result<usize> {
@@ -56,19 +58,8 @@ fn answer(predictor: &Predictor, fields: &Map<String, Json>) -> Json {
         };
         cells.push((name.as_str(), cell));
     }
-    match predictor.predict_row(&cells[..]) {
-        Ok(output) => to_json(predictor, &output),
+    match predictor.answer_row(&cells[..]) {
+        Ok(fields) => Json::Object(fields.into_iter().map(|(name, cell)| (name, cell.json())).collect()),
         Err(e) => json!({"error": e.to_string()}),
-    }
-}
-
-fn to_json(predictor: &Predictor, output: &Output) -> Json {
-    match &output.label {
-        Some(label) => {
-            let probabilities: Map<String, Json> =
-                predictor.classes().iter().zip(&output.values).map(|(c, p)| (c.to_string(), json!(p))).collect();
-            json!({"label": &**label, "probabilities": probabilities})
-        }
-        None => json!({"values": output.values}),
     }
 }

@@ -59,7 +59,7 @@ pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Resu
     let inputs = model.feed(&bindings.tensors, table)?;
     let _guard = no_grad();
     let outputs = model.forward(&inputs)?;
-    let info = target_info(&spec, &loaded.fitted, &steps, manager, &outputs)?
+    let info = target_info(&spec, &loaded.fitted, &steps, manager, &model)?
         .ok_or_else(|| spec_error("the model's loss reads no model output".into()))?;
     let pred = outputs.get(&info.output).ok_or_else(|| spec_error(format!("no model output `{}`", info.output)))?;
     let target = match target_source(&trainer, &features)? {

@@ -37,6 +37,7 @@ use crate::process::{FittedState, Pipeline};
 use crate::spec::{ArcSpec, FeaturesSpec as Features, TrainerSpec};
 use crate::tensor::{Rng, no_grad};
 use crate::{Device, Error, Result, Tensor};
+pub(crate) use predict::target_info;
 use prepare::Run;
 pub(crate) use target::target_step;
 

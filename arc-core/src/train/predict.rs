@@ -58,7 +58,7 @@ pub fn predict_with(
     let inputs = model.feed(&bindings.tensors, table)?;
     let _guard = no_grad();
     let outputs = model.forward(&inputs)?;
-    let info = target_info(&spec, &loaded.fitted, &pipeline, manager, &outputs)?;
+    let info = target_info(&spec, &loaded.fitted, &pipeline, manager, &model)?;
     let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
     let answer = Answer::new(&spec, &names, info, options.top_k);
     let rows = table.num_rows();
@@ -93,13 +93,14 @@ pub fn predict_with(
 
 /// How the trained loss reads its target: saved with the model, or (for a
 /// model directory written before it was) worked out from the spec's loss
-/// and the label encoder's state, the class count read off `outputs`.
+/// and the label encoder's state, the class count read off the model's
+/// inferred output shape.
 pub(crate) fn target_info(
     spec: &ArcSpec,
     fitted: &FittedState,
     pipeline: &Pipeline,
     manager: &PluginManager,
-    outputs: &BTreeMap<String, Tensor>,
+    model: &GraphModel,
 ) -> Result<Option<TargetInfo>> {
     if let Some(info) = &fitted.target {
         return Ok(Some(info.clone()));
@@ -109,20 +110,23 @@ pub(crate) fn target_info(
         return Ok(None);
     };
     let output = pred.strip_prefix("model.").unwrap_or(pred);
-    let Some(out) = outputs.get(output) else { return Ok(None) };
+    let Some(index) = model.output_names().iter().position(|n| *n == output) else { return Ok(None) };
+    let declared: Vec<_> = model.input_specs().iter().map(|i| i.shape.clone()).collect();
+    let shape = model.output_shape_from(&declared, index)?.unwrap_or_default();
     let loss =
         manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
     let mut info = TargetInfo::new(loss.task(), loss.scores(), output);
     if info.task == Task::Multiclass {
-        info.class_dim = Some(usize::from(out.rank() >= 2));
+        info.class_dim = Some(usize::from(shape.len() >= 2));
         info.ignore_index = loss.ignore_index();
     }
     // The label encoder that made the target decodes the classes.
     let target = trainer.loss.inputs.get("target").and_then(|t| target_step(&spec.features, t));
     if let Some(step) = target
         && let Some(state) = fitted.states.get(&step.state_ref().name)
+        && info.task == Task::Multiclass
+        && let Some(Some(count)) = shape.last().copied()
     {
-        let count = out.shape().last().copied().unwrap_or(1);
         let codes = Tensor::from_vec_i64((0..count as i64).collect(), &[count])?;
         match pipeline.processor(step, fitted)?.decode(state, &codes) {
             Ok(names) => info.classes = Some(names),

@@ -13,6 +13,13 @@
 //! `[N * nhead, S, S]` and `src_key_padding_mask [N, S]`; i64 masks are
 //! boolean (non-zero = masked out), f32 masks are added to the scores.
 //!
+//! `is_causal: true` (Arc's param; PyTorch passes `is_causal` with the
+//! mask at call time, and `scaled_dot_product_attention` takes it alone)
+//! masks every position's view of the positions after it, as
+//! `nn.Transformer.generate_square_subsequent_mask(S)` given as `src_mask`
+//! does: what a next-item model needs, since a spec cannot compute a mask.
+//! A `src_mask` given on the port takes its place.
+//!
 //! # Parameters and initialisation (PyTorch's names and defaults)
 //! `self_attn.*` as [`MultiHeadAttention`]; `linear1.weight
 //! [dim_feedforward, d_model]`, `linear2.weight [d_model, dim_feedforward]`:
@@ -68,6 +75,10 @@ pub struct TransformerEncoderLayerConfig {
     /// Whether the linear layers and the norms have biases. Default true.
     #[serde(default = "default_true")]
     pub bias: bool,
+    /// Each position attends only to itself and the positions before it
+    /// (Arc's; see the module docs). Default false.
+    #[serde(default)]
+    pub is_causal: bool,
 }
 
 fn default_dim_feedforward() -> usize {
@@ -186,6 +197,8 @@ pub struct TransformerEncoderLayer {
     activation: Activation,
     layer_norm_eps: f32,
     norm_first: bool,
+    is_causal: bool,
+    batch_first: bool,
     training: bool,
     rng: DropoutStream,
 }
@@ -215,6 +228,8 @@ impl TransformerEncoderLayer {
             activation: c.activation,
             layer_norm_eps: c.layer_norm_eps,
             norm_first: c.norm_first,
+            is_causal: c.is_causal,
+            batch_first: c.batch_first,
             training: true,
             rng: DropoutStream::new(),
         })
@@ -240,8 +255,21 @@ impl TransformerEncoderLayer {
         self.drop(&self.linear2.forward(&self.drop(&hidden)?)?)
     }
 
+    /// The causal mask `[S, S]` of `src`: `-inf` above the diagonal, 0 elsewhere.
+    fn causal_mask(&self, src: &Tensor) -> Result<Tensor> {
+        let seq_dim = usize::from(self.batch_first && src.rank() == 3);
+        let s = src.shape().get(seq_dim).copied().unwrap_or(0);
+        let data = (0..s * s).map(|k| if k % s > k / s { f32::NEG_INFINITY } else { 0.0 }).collect();
+        Tensor::from_vec(data, &[s, s])?.to_device(src.device())
+    }
+
     /// The block's output for `src` and optional masks.
     pub fn encode(&self, src: &Tensor, src_mask: Option<&Tensor>, padding: Option<&Tensor>) -> Result<Tensor> {
+        let causal = match (src_mask, self.is_causal) {
+            (None, true) => Some(self.causal_mask(src)?),
+            _ => None,
+        };
+        let src_mask = src_mask.or(causal.as_ref());
         let eps = self.layer_norm_eps;
         if self.norm_first {
             let x = src.add(&self.self_attention_block(&self.norm1.forward(src, eps)?, src_mask, padding)?)?;
