@@ -456,3 +456,104 @@ fn bce_loss_saturated_predictions_stay_finite() -> Result<()> {
     assert_eq!(grad, [0.0, 0.0, 1e12, -1e12]);
     Ok(())
 }
+
+/// Per-position class scores `[N, L, C]` (a sequence model's) against ids `[N, L]`, the
+/// classes found on the last dim, give PyTorch's `F.cross_entropy(x.permute(0, 2, 1), t)`,
+/// ignored positions included. Reference (torch 2.15): `x = 2 sin(0.7 k)` for `k` in
+/// `0..24`, shape `[2, 3, 4]`, `t = [[1, 3, -100], [0, 2, 2]]`.
+#[test]
+fn per_position_scores_match_pytorch_in_either_layout() -> Result<()> {
+    let manager = manager()?;
+    let values: Vec<f32> = (0..24).map(|k| (0.7 * k as f32).sin() * 2.0).collect();
+    let target = Tensor::from_vec_i64(vec![1, 3, -100, 0, 2, 2], &[2, 3])?;
+    let grad = [
+        0.01147794,
+        -0.15836827,
+        0.08237869,
+        0.06451166,
+        0.14134501,
+        0.03586138,
+        0.0126553,
+        -0.18986169,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        -0.06308866,
+        0.04691477,
+        0.01190761,
+        0.00426629,
+        0.00530727,
+        0.01092614,
+        -0.15976737,
+        0.14353397,
+        0.09682685,
+        0.07247222,
+        -0.1755178,
+        0.00621874,
+    ];
+    let close = |a: f32, b: f64, tol: f64| (f64::from(a) - b).abs() <= tol * b.abs().max(1e-3);
+    for name in ["CrossEntropyLoss", "NLLLoss"] {
+        let loss = build(&manager, name, &Config::new())?;
+        let x = Tensor::from_vec(values.clone(), &[2, 3, 4])?.requires_grad_()?;
+        let scores = if name == "NLLLoss" { x.log_softmax(-1)? } else { x.clone() };
+        let value = loss.forward(&[&scores, &target])?;
+        assert!(close(value.item()?, 1.72688889503479, FORWARD_RTOL), "{name}: {}", value.item()?);
+        value.backward()?;
+        let got = x.grad().expect("x requires grad").to_vec()?;
+        assert!(got.iter().zip(grad).all(|(a, b)| (f64::from(*a) - b).abs() <= 1e-6), "{name}: {got:?}");
+        assert_eq!(loss.class_dim(&[2, 3, 4], &[2, 3])?, 2);
+        // PyTorch's own layout, [N, C, L]: the classes on dim 1.
+        let nc_l = Tensor::from_vec(values.clone(), &[2, 3, 4])?.permute(&[0, 2, 1])?;
+        let nc_l = if name == "NLLLoss" { nc_l.log_softmax(1)? } else { nc_l };
+        assert!(close(loss.forward(&[&nc_l, &target])?.item()?, 1.72688889503479, FORWARD_RTOL), "{name}");
+        assert_eq!(loss.class_dim(&[2, 4, 3], &[2, 3])?, 1);
+    }
+    let none = build(&manager, "CrossEntropyLoss", &yaml("reduction: none"))?;
+    let per = none.forward(&[&Tensor::from_vec(values.clone(), &[2, 3, 4])?, &target])?;
+    assert_eq!(per.shape(), [2, 3]);
+    let want = [1.5694547891616821, 2.981995105743408, 0.0, 0.3789837658405304, 1.6036391258239746, 2.1003711223602295];
+    assert!(per.to_vec()?.iter().zip(want).all(|(a, b)| close(*a, b, FORWARD_RTOL) || b == 0.0 && *a == 0.0));
+    Ok(())
+}
+
+/// When `L == C` both layouts fit the target: the loss asks for `class_dim` instead of
+/// guessing, and with it reads either layout.
+#[test]
+fn a_square_sequence_needs_class_dim() -> Result<()> {
+    let manager = manager()?;
+    let x = Tensor::from_vec((0..18).map(|k| (k as f32 * 0.3).cos()).collect(), &[2, 3, 3])?;
+    let target = Tensor::from_vec_i64(vec![0, 1, 2, 2, 1, 0], &[2, 3])?;
+    let guess = build(&manager, "CrossEntropyLoss", &Config::new())?;
+    let err = guess.forward(&[&x, &target]).unwrap_err().to_string();
+    assert!(err.contains("set the loss option `class_dim` to 1 (PyTorch's [N, C, L]) or -1 ([N, L, C])"), "{err}");
+    assert!(guess.class_dim(&[2, 3, 3], &[2, 3]).is_err());
+    let last = build(&manager, "CrossEntropyLoss", &yaml("class_dim: -1"))?;
+    let first = build(&manager, "CrossEntropyLoss", &yaml("class_dim: 1"))?;
+    let a = last.forward(&[&x, &target])?.item()?;
+    let b = first.forward(&[&x.permute(&[0, 2, 1])?, &target])?.item()?;
+    assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    assert_eq!((last.class_dim(&[2, 3, 3], &[2, 3])?, first.class_dim(&[2, 3, 3], &[2, 3])?), (2, 1));
+    let err = build(&manager, "CrossEntropyLoss", &yaml("class_dim: 0"))?.forward(&[&x, &target]).unwrap_err();
+    assert_eq!(err.to_string(), "op `CrossEntropyLoss`: dim 0 is out of range for a tensor of rank 3");
+    Ok(())
+}
+
+/// What each built-in loss says it trains: the task, the scores' reading and the ignored id.
+#[test]
+fn losses_answer_their_task() -> Result<()> {
+    use arc_core::nn::{Scores, Task};
+    let manager = manager()?;
+    let answer = |name: &str| -> Result<(Task, Scores, Option<i64>)> {
+        let loss = build(&manager, name, &Config::new())?;
+        Ok((loss.task(), loss.scores(), loss.ignore_index()))
+    };
+    assert_eq!(answer("CrossEntropyLoss")?, (Task::Multiclass, Scores::Logits, Some(-100)));
+    assert_eq!(answer("NLLLoss")?, (Task::Multiclass, Scores::LogProbabilities, Some(-100)));
+    assert_eq!(answer("BCELoss")?, (Task::Binary, Scores::Probabilities, None));
+    assert_eq!(answer("BCEWithLogitsLoss")?, (Task::Binary, Scores::Logits, None));
+    assert_eq!(answer("MultiMarginLoss")?, (Task::Multiclass, Scores::Values, None));
+    assert_eq!(answer("MSELoss")?, (Task::Regression, Scores::Values, None));
+    assert_eq!(answer("HuberLoss")?, (Task::Regression, Scores::Values, None));
+    Ok(())
+}

@@ -151,9 +151,11 @@ impl Answer {
             }
         };
         match field {
-            Field::Values { column, .. } => match shape {
-                [] | [1] => cells.push((column.clone(), Cell::Number(f64::from(row[0])))),
-                [k] => cells.extend((0..*k).map(|c| (format!("{column}_{c}"), Cell::Number(f64::from(row[c]))))),
+            Field::Values { column, .. } => match (shape, row) {
+                ([] | [1], [one]) => cells.push((column.clone(), Cell::Number(f64::from(*one)))),
+                ([_], _) => cells.extend(
+                    row.iter().enumerate().map(|(c, v)| (format!("{column}_{c}"), Cell::Number(f64::from(*v)))),
+                ),
                 _ => cells.push((column.clone(), Cell::Json(nested(row, shape)))),
             },
             Field::Classes { label, .. } => {
@@ -167,7 +169,8 @@ impl Answer {
                 }
             }
             Field::Binary { probability, label, .. } => {
-                let p = positive_probability(row[0], scores);
+                let Some(&score) = row.first() else { return };
+                let p = positive_probability(score, scores);
                 cells.push((probability.clone(), Cell::Number(f64::from(p))));
                 cells.push((label.clone(), class(usize::from(p >= 0.5))));
             }
@@ -178,7 +181,8 @@ impl Answer {
                     Some(name) => serde_json::Value::String(name.to_owned()),
                     None => serde_json::Value::from(id),
                 };
-                let ids: Vec<serde_json::Value> = per_position.iter().map(|s| text(argmax(s))).collect();
+                let ids: Vec<serde_json::Value> =
+                    per_position.iter().filter(|s| !s.is_empty()).map(|s| text(argmax(s))).collect();
                 cells.push((column.clone(), Cell::Json(serde_json::Value::Array(ids).to_string())));
                 if let Some(k) = self.top_k {
                     let top: Vec<serde_json::Value> = per_position
@@ -209,8 +213,11 @@ fn nested(values: &[f32], shape: &[usize]) -> String {
         match shape {
             [] => values.first().map_or(serde_json::Value::Null, |v| number(*v)),
             [n, rest @ ..] => {
-                let stride = rest.iter().product::<usize>().max(1);
-                serde_json::Value::Array((0..*n).map(|i| build(&values[i * stride..(i + 1) * stride], rest)).collect())
+                let stride = rest.iter().product::<usize>();
+                let item = |i: usize| {
+                    values.get(i * stride..(i + 1) * stride).map_or(serde_json::Value::Null, |v| build(v, rest))
+                };
+                serde_json::Value::Array((0..*n).map(item).collect())
             }
         }
     }
@@ -221,6 +228,7 @@ fn nested(values: &[f32], shape: &[usize]) -> String {
 /// the row: 1 for `[L, C]`, 0 for PyTorch's `[C, L]`).
 fn positions(row: &[f32], shape: &[usize], dim: usize) -> Vec<Vec<f32>> {
     match shape {
+        [l, c] if row.len() != l * c || *c == 0 => Vec::new(),
         [l, c] if dim == 0 => (0..*c).map(|j| (0..*l).map(|i| row[i * c + j]).collect()).collect(),
         [_, c] => row.chunks(*c).map(<[f32]>::to_vec).collect(),
         _ => vec![row.to_vec()],

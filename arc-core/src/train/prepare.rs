@@ -453,7 +453,12 @@ pub(crate) fn step_issue(spec: &ArcSpec, e: &Error) -> ValidationIssue {
         };
         match inner {
             Error::MissingColumn { column, .. } => column_port(column),
-            Error::FractionalVar { param, .. } => Some(mentions(param)),
+            Error::FractionalVar { param, .. } | Error::UnknownParam { param, .. } => Some(mentions(param)),
+            Error::UnknownPort { direction: "input", port, .. } => Some(mentions(port)),
+            Error::UnknownPort { port, .. } => {
+                let key = s.outputs.get(port).map(ToString::to_string).filter(|_| !s.reversed_outputs.contains(port));
+                Some(format!("features.processors[{i}].outputs.{}", key.as_deref().unwrap_or(port)))
+            }
             _ => None,
         }
     };

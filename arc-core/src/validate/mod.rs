@@ -133,7 +133,9 @@ fn static_shapes(spec: &ArcSpec, manager: &PluginManager) -> Option<ValidationIs
     let graphs = std::iter::once(&spec.model).chain(spec.modules.values());
     let uses_vars =
         graphs.clone().flat_map(|g| &g.graph).any(|n| n.params.as_ref().is_some_and(|p| !p.var_refs().is_empty()))
-            || graphs.flat_map(|g| &g.inputs).any(|(_, input)| format!("{input:?}").contains("vars."));
+            || graphs.flat_map(|g| &g.inputs).any(|(_, input)| {
+                input.shape().is_some_and(|shape| shape.iter().any(|e| matches!(e, crate::spec::ShapeEntry::Var(_))))
+            });
     if uses_vars {
         return None;
     }
