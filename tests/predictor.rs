@@ -411,3 +411,51 @@ fn a_regression_model_through_every_kernel_matches_arc_predict() -> Result<()> {
     std::fs::remove_dir_all(dir).ok();
     Ok(())
 }
+
+/// The embedded Predictor and `arc predict` answer the same thing: for the original's
+/// Example 1, whose spec returns only `probability`, both give the probability and the
+/// decoded label, under the same names, with the same values; the JSON-lines answer is an
+/// object of those fields.
+#[test]
+fn the_predictor_answers_what_arc_predict_writes() -> Result<()> {
+    let pm = arc::get_plugin_manager();
+    let data = pm
+        .get_data_source("csv")?
+        .create(&Config::new())?
+        .load(&root().join("examples/data/diabetes.csv").display().to_string())?;
+    let rows: Vec<usize> = (0..12).collect();
+    let table = data.select_rows(&(0..400).collect::<Vec<_>>())?;
+    let text = std::fs::read_to_string(root().join("examples/specs/diabetes.yaml")).expect("the spec is committed");
+    let dir = train_and_save(&text, &table, "example-1")?;
+    let predictor = Predictor::load(&dir)?;
+    let batch = arc::train::predict(&arc::model_dir::load(&dir)?, &table, pm)?;
+    let names: Vec<&str> = batch.columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["probability", "outcome"]);
+    for &i in &rows {
+        let answer = predictor.answer_row(&cells(&table, i)[..])?;
+        let fields: Vec<&str> = answer.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(fields, names);
+        for ((name, cell), (_, column)) in answer.iter().zip(&batch.columns) {
+            assert_eq!(cell.text(), column[i], "row {i}, `{name}`");
+        }
+        // The Rust form: the label and the positive class's probability.
+        let output = predictor.predict_row(&cells(&table, i)[..])?;
+        assert_eq!(output.label.as_deref(), Some(batch.columns[1].1[i].as_str()));
+        assert_eq!(format!("{}", output.values[0]), batch.columns[0].1[i]);
+    }
+    let line = FEATURES_OF_EXAMPLE_1
+        .iter()
+        .map(|c| Ok(format!("\"{c}\": {}", table.numeric(c)?[0])))
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = Vec::new();
+    serve_json_lines(&predictor, format!("{{{}}}\n", line.join(", ")).as_bytes(), &mut out).expect("in-memory I/O");
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    let keys: Vec<&str> = json.as_object().expect("an object").keys().map(String::as_str).collect();
+    assert_eq!(keys, ["probability", "outcome"]);
+    assert_eq!(json["outcome"], batch.columns[1].1[0].as_str());
+    assert_eq!(json["probability"].as_f64().map(|p| format!("{}", p as f32)), Some(batch.columns[0].1[0].clone()));
+    std::fs::remove_dir_all(dir).ok();
+    Ok(())
+}
+
+const FEATURES_OF_EXAMPLE_1: [&str; 3] = ["age", "bmi", "glucose_level"];

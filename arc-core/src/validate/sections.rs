@@ -138,7 +138,11 @@ pub(crate) fn check_trainer(
             if let Some(es) = &config.early_stopping
                 && let Err(e) = es.check(built.task(), config.validation_split > 0.0)
             {
-                issues.push(ValidationIssue::error(e.to_string()).at("trainer.config.early_stopping"));
+                let message = match e {
+                    crate::Error::Spec { message } => message,
+                    other => other.to_string(),
+                };
+                issues.push(ValidationIssue::error(message).at("trainer.config.early_stopping"));
             }
         }
     }
