@@ -126,3 +126,31 @@ fn missing_files_tables_and_bad_queries_are_errors_naming_them() {
     );
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
+
+/// A LIST column is a sequence cell: its items joined by spaces, as a CSV sequence column
+/// holds them, so `inspect.sequence_stats` and `transform.hash_and_pad` read it as they
+/// read text (an empty list is a missing value, an empty sequence).
+#[test]
+fn lists_are_sequences() -> Result<()> {
+    let dir = temp_dir("lists");
+    let db = dir.join("lists.duckdb");
+    setup(
+        &db,
+        "CREATE TABLE s (id INTEGER, events INTEGER[], tags VARCHAR[]);
+         INSERT INTO s VALUES (1, [12, 7, 33], ['a', 'b']), (2, [], ['c']), (3, [5, NULL, 6, 8, 9], []);",
+    );
+    let pm = manager();
+    let table = open_table(&location(&db, "table=s"), &pm)?;
+    assert_eq!(table.text("events")?, [Some("12 7 33".to_owned()), None, Some("5 6 8 9".to_owned())]);
+    assert_eq!(table.text("tags")?, [Some("a b".to_owned()), Some("c".to_owned()), None]);
+    pm.register_plugin(arc_builtins::BuiltinProcessorPlugin, "builtin_processors")?;
+    pm.refresh_registries()?;
+    let config = arc_core::spec::Config::from_yaml("sequence: events")?;
+    let stats = pm.get_processor("inspect.sequence_stats")?.create(&config)?;
+    let out = stats.transform(&arc_core::process::ProcessorInputs::new("inspect.sequence_stats", &table))?;
+    // Lengths 3, 0, 4: the longest 4, the mean 7/3, the nearest-rank median 3.
+    assert_eq!((out.get_var("max_length"), out.get_var("p50_length")), (Some(4.0), Some(3.0)));
+    assert_eq!(out.get_var("mean_length"), Some(7.0 / 3.0));
+    std::fs::remove_dir_all(dir).expect("cleanup");
+    Ok(())
+}

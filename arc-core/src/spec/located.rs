@@ -36,17 +36,6 @@ impl Error {
 /// A serde error met while deserializing a spec section, at the path where
 /// it happened: an unknown key (pointing at the key, with did-you-mean), a
 /// missing key (pointing at the mapping that lacks it) or a malformed value.
-/// The forms each untagged spec enum accepts, for error messages.
-const UNTAGGED_FORMS: &[(&str, &str)] = &[
-    (
-        "InputSpec",
-        "a shape (`[null, 4]`, entries a size, null or `vars.X`) or a mapping \
-         `{dtype: float32 | int64, shape: [...], source: tensors.X}`",
-    ),
-    ("NodeInputs", "a ref (`fc1`), a list of refs, or a mapping `{port: ref}`"),
-    ("OutputsSpec", "a mapping `{name: ref}` or a list of refs"),
-];
-
 pub(crate) fn serde_error(err: serde_path_to_error::Error<serde_yaml::Error>, map: &SourceMap) -> Error {
     let mut path = String::new();
     for segment in err.path().iter() {
@@ -77,13 +66,5 @@ pub(crate) fn serde_error(err: serde_path_to_error::Error<serde_yaml::Error>, ma
         return Error::MissingKey { section: section(&path), key }
             .located(map.value(&path).or_else(|| map.locate(&path)));
     }
-    // serde's word for an untagged enum that fits no form; say the forms.
-    let message = match message.split("untagged enum ").nth(1).map(str::trim) {
-        Some(name) => match UNTAGGED_FORMS.iter().find(|(n, _)| *n == name) {
-            Some((_, forms)) => format!("expected {forms}"),
-            None => message,
-        },
-        None => message,
-    };
     Error::InvalidValue { path: section(&path), message }.located(map.locate(&path))
 }
