@@ -82,7 +82,7 @@ use crate::nn::Scores;
 use crate::plugin::PluginManager;
 use crate::process::{FittedState, Pipeline};
 use crate::tensor::no_grad;
-use crate::train::answer::{Answer, Cell};
+use crate::train::answer::{Answer, Cell, RowValues};
 use crate::{Error, Result, Tensor};
 use features::FeaturePlan;
 use load::Head;
@@ -373,7 +373,7 @@ impl Predictor {
 
     /// Every answered output's values for one row, with their shapes
     /// without the batch dim.
-    fn run_outputs(&self, row: &Row<'_>) -> Result<BTreeMap<String, (Vec<f32>, Vec<usize>)>> {
+    fn run_outputs(&self, row: &Row<'_>) -> Result<BTreeMap<String, RowValues>> {
         if let Some((_, model)) = &self.fast {
             let cells = Cells { row, columns: &self.columns };
             cells.check()?;

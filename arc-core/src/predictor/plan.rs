@@ -207,7 +207,7 @@ pub(crate) fn compile(
         };
         let (kernel, out) = match (node.layer_type, single) {
             ("core.Linear", Some(input)) => {
-                let Some(p) = parse::<LinearParams>(&params) else { return Ok(None) };
+                let Some(p) = parse::<LinearParams>(params) else { return Ok(None) };
                 let Some(w) = weight("weight") else { return Ok(None) };
                 if p.in_features != input.len || w.len() != p.in_features * p.out_features {
                     return Ok(None);
@@ -222,7 +222,7 @@ pub(crate) fn compile(
                 (Some(Kernel::Linear { weight_t, bias, input, output }), output)
             }
             (name @ ("core.ReLU" | "core.Sigmoid" | "core.Tanh"), Some(input)) => {
-                if parse::<NoParams>(&params).is_none() {
+                if parse::<NoParams>(params).is_none() {
                     return Ok(None);
                 }
                 let act = match name {
@@ -234,7 +234,7 @@ pub(crate) fn compile(
                 (Some(Kernel::Map { act, input, output }), output)
             }
             ("core.GELU", Some(input)) => {
-                let act = match parse::<GeluParams>(&params).map(|p| p.approximate) {
+                let act = match parse::<GeluParams>(params).map(|p| p.approximate) {
                     Some(None) => Act::GeluExact,
                     Some(Some(a)) if a == "none" => Act::GeluExact,
                     Some(Some(a)) if a == "tanh" => Act::GeluTanh,
@@ -243,24 +243,24 @@ pub(crate) fn compile(
                 let output = alloc(input.len);
                 (Some(Kernel::Map { act, input, output }), output)
             }
-            ("core.Softmax", Some(input)) => match parse::<DimParams>(&params) {
+            ("core.Softmax", Some(input)) => match parse::<DimParams>(params) {
                 Some(DimParams { dim: -1 | 1, num_inputs: None }) => {
                     let output = alloc(input.len);
                     (Some(Kernel::Softmax { input, output }), output)
                 }
                 _ => return Ok(None),
             },
-            ("core.Dropout", Some(input)) => match parse::<DropoutParams>(&params) {
+            ("core.Dropout", Some(input)) => match parse::<DropoutParams>(params) {
                 Some(_) => (None, input),
                 None => return Ok(None),
             },
-            ("core.Flatten", Some(input)) => match parse::<FlattenParams>(&params) {
+            ("core.Flatten", Some(input)) => match parse::<FlattenParams>(params) {
                 // A [batch, width] row stays as it is.
                 Some(FlattenParams { start_dim: 1 | -1, end_dim: -1 | 1 }) => (None, input),
                 _ => return Ok(None),
             },
             ("core.LayerNorm", Some(input)) => {
-                let Some(p) = parse::<LayerNormParams>(&params) else { return Ok(None) };
+                let Some(p) = parse::<LayerNormParams>(params) else { return Ok(None) };
                 let n = match p.normalized_shape {
                     Sizes::One(n) => n,
                     Sizes::Many(v) if v.len() == 1 => v[0],
@@ -284,13 +284,13 @@ pub(crate) fn compile(
                 (Some(Kernel::LayerNorm { weight, bias, eps: p.eps, input, output }), output)
             }
             ("core.Add", _) if srcs.len() >= 2 => {
-                if parse::<AddParams>(&params).is_none() || srcs.iter().any(|s| s.len != srcs[0].len) {
+                if parse::<AddParams>(params).is_none() || srcs.iter().any(|s| s.len != srcs[0].len) {
                     return Ok(None);
                 }
                 let output = alloc(srcs[0].len);
                 (Some(Kernel::Add { inputs: srcs.clone(), output }), output)
             }
-            ("core.Concatenate", _) if srcs.len() >= 2 => match parse::<DimParams>(&params) {
+            ("core.Concatenate", _) if srcs.len() >= 2 => match parse::<DimParams>(params) {
                 Some(DimParams { dim: -1 | 1, .. }) => {
                     let output = alloc(srcs.iter().map(|s| s.len).sum());
                     (Some(Kernel::Concat { inputs: srcs.clone(), output }), output)

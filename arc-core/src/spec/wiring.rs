@@ -62,7 +62,12 @@ pub struct WiredNode {
     pub inputs: Vec<Wire>,
 }
 
-/// A `model` section's wiring; see the [module docs](self).
+/// A `model` section's wiring, resolved once: a ref is a model input (`x`,
+/// `inputs.x`), a node (`fc1`) or a node's output (`fc1.output`); a node
+/// without `inputs` takes the previous node's output (the first node, the
+/// model's only input); nodes run in topological order, declaration order
+/// breaking ties. The validator, the builder, the exporters and the
+/// Predictor all read this.
 ///
 /// ```
 /// use arc_core::spec::{Config, ModelSpec, Source, Wiring};

@@ -57,6 +57,9 @@ impl Cell {
     }
 }
 
+/// One output's values for a row, and their shape without the batch dim.
+pub(crate) type RowValues = (Vec<f32>, Vec<usize>);
+
 /// How one output is answered.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Field {
@@ -132,7 +135,7 @@ impl Answer {
 
     /// The named cells of one row, given each answered output's values for
     /// the row and their shape without the batch dim.
-    pub(crate) fn row(&self, values: &dyn Fn(&str) -> Option<(Vec<f32>, Vec<usize>)>) -> Vec<(String, Cell)> {
+    pub(crate) fn row(&self, values: &dyn Fn(&str) -> Option<RowValues>) -> Vec<(String, Cell)> {
         let mut cells = Vec::new();
         for field in &self.fields {
             let Some((row, shape)) = values(field.output()) else { continue };

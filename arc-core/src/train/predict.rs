@@ -62,7 +62,7 @@ pub fn predict_with(
     let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
     let answer = Answer::new(&spec, &names, info, options.top_k);
     let rows = table.num_rows();
-    let mut data: BTreeMap<&str, (Vec<f32>, Vec<usize>)> = BTreeMap::new();
+    let mut data: BTreeMap<&str, super::answer::RowValues> = BTreeMap::new();
     for (name, tensor) in &outputs {
         if tensor.shape().first() != Some(&rows) {
             return Err(Error::Spec {
