@@ -28,7 +28,10 @@
 //! A prediction fills the arena (a per-thread buffer, grown on first use
 //! and reused after), runs both plans, and turns the outputs into an
 //! [`Output`]: the decoded label and the class probabilities (softmax) for
-//! a classifier, the raw values otherwise. No autograd graph is recorded,
+//! a multiclass model, the label and the positive class's probability for a
+//! binary one, the answered outputs' raw values otherwise;
+//! [`Predictor::answer_row`] names them as `arc predict` does. No autograd
+//! graph is recorded,
 //! no lock is taken, and [`Predictor::predict_row_into`] allocates nothing.
 //! The predictor is immutable, so one `Arc<Predictor>` serves any number
 //! of threads.

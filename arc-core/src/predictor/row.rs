@@ -107,12 +107,15 @@ impl Cells<'_, '_> {
 
 /// One prediction.
 ///
-/// A classifier (the loss's `pred` output, decoded by the target's label
-/// encoder) gives `label` and `class_index` (the argmax) and, in `values`,
-/// the class probabilities (softmax of the logits, in
-/// [`Predictor::classes`](super::Predictor::classes) order). Any other
-/// model gives `label: None` and its raw outputs in `values` (every output,
-/// by name order, concatenated).
+/// A multiclass model (the loss's `pred` output among those answered)
+/// gives `label` and `class_index` (the argmax) and, in `values`, the class
+/// probabilities (softmax of logits, in
+/// [`Predictor::classes`](super::Predictor::classes) order). A binary model
+/// gives the label and class of its positive class's probability (the
+/// second class from 0.5) and, in `values`, that probability. Any other
+/// model gives `label: None` and the answered outputs' raw values in
+/// `values` (`predictor.returns`' outputs, or every output, in the spec's
+/// order, concatenated).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
     /// The decoded class (a classifier), shared with the predictor.
