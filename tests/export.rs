@@ -230,7 +230,9 @@ fn onnx_config_is_checked_before_anything_is_written() {
 fn export_model_resolves_types_wiring_outputs_and_buffers() {
     let dir = scratch("export-model");
     let model = train_and_predict(&dir, "tests/fixtures/specs/iris_ops.yaml", "examples/data/iris.csv", "1");
-    let m = arc::export::ExportModel::load(Path::new(&model), arc::get_plugin_manager()).expect("loads");
+    let m = arc::train::ModelBundle::load(Path::new(&model), arc::get_plugin_manager())
+        .and_then(|b| b.export_model())
+        .expect("loads");
     assert_eq!(m.spec.model_name, "iris_ops");
     assert_eq!(m.inputs.len(), 1);
     assert_eq!((m.inputs[0].name.as_str(), m.inputs[0].source.as_str()), ("features", "features"));

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use arc::data::Table;
 use arc::graph::GraphModel;
+use arc::nn::ModelView;
 use arc::plugin::{
     LifecycleHookSpec, Plugin, PluginManager, PluginMetadata, Registrations, ValidatorHookSpec, ValidatorRegistrations,
 };
@@ -40,7 +41,7 @@ impl LifecycleHookSpec for Recorder {
         self.0.lock().unwrap().push(format!("pre_model_build({})", spec.model_name));
     }
 
-    fn post_model_build(&self, spec: &ArcSpec, model: &GraphModel) {
+    fn post_model_build(&self, spec: &ArcSpec, model: &dyn ModelView) {
         let nodes = model.node_names().join(",");
         self.0.lock().unwrap().push(format!("post_model_build({}, [{nodes}])", spec.model_name));
     }

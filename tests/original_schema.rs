@@ -195,7 +195,7 @@ model:
   graph: [{name: a, type: Embedding, params: {num_embeddings: 7, embedding_dim: 2}}]
 ";
     let spec = parse(steps);
-    let bound = arc::process::Pipeline::from_spec(&spec.features, pm())?.fit(&table)?;
+    let bound = arc::pipeline::Pipeline::from_spec(&spec.features, pm())?.fit(&table)?;
     // A bare column is one 1-D tensor, a list a [rows, 1] one: the same buckets.
     let (one, list) = (&bound.tensors["id"], &bound.tensors["ids"]);
     assert_eq!((one.shape(), list.shape()), (&[8][..], &[8, 1][..]));
@@ -509,7 +509,7 @@ trainer:
     let trained = fit(text, &table)?;
     // `age` from its column as [N]; `bmi` from its column as [N, 1]; `glucose`, a [N, 1]
     // pipeline tensor for a [null] input, squeezed.
-    let bound = arc::process::Pipeline::from_spec(&spec.features, pm())?.transform(&table, &trained.fitted)?;
+    let bound = arc::pipeline::Pipeline::from_spec(&spec.features, pm())?.transform(&table, &trained.fitted)?;
     let fed = trained.model.feed(&bound.tensors, &table)?;
     assert_eq!((fed["age"].shape(), fed["bmi"].shape(), fed["glucose"].shape()), (&[40][..], &[40, 1][..], &[40][..]));
     assert_eq!(fed["age"].to_vec()?[..3], [20.0, 57.0, 34.0]);
@@ -653,7 +653,7 @@ fn per_position_logits_train_and_metrics_skip_ignored_positions() -> Result<()> 
     let prediction = predict(&loaded, &table, pm())?;
     assert_eq!(prediction.columns.len(), 1);
     let spec = parse(NEXT_ITEM);
-    let bound = arc::process::Pipeline::from_spec(&spec.features, pm())?.fit(&table)?;
+    let bound = arc::pipeline::Pipeline::from_spec(&spec.features, pm())?.fit(&table)?;
     let (labels, width) = (bound.tensors["next"].to_vec_i64()?, bound.tensors["next"].shape()[1]);
     let (mut right, mut counted) = (0, 0);
     for (row, cell) in prediction.columns[0].1.iter().enumerate() {

@@ -392,7 +392,7 @@ fn a_regression_model_through_every_kernel_matches_arc_predict() -> Result<()> {
     let pm = arc::get_plugin_manager();
     let loaded = arc::model_dir::load(&dir)?;
     let spec = ArcSpec::from_yaml(REGRESSION_SPEC, "spec.yaml")?;
-    let bindings = arc::process::Pipeline::from_spec(&spec.features, pm)?.transform(&table, &loaded.fitted)?;
+    let bindings = arc::pipeline::Pipeline::from_spec(&spec.features, pm)?.transform(&table, &loaded.fitted)?;
     let mut model = arc::graph::GraphModel::build(&spec.model, &loaded.fitted.vars, pm)?;
     model.set_training(false);
     let weights: std::collections::BTreeMap<_, _> = loaded.weights.into_iter().collect();

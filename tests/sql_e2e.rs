@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arc::Result;
-use arc::data::{Table, open_table};
+use arc::data::Table;
+use arc::plugin::open_table;
 use arc::spec::ArcSpec;
 use arc::train::{Trained, train};
 use rusqlite::Connection;

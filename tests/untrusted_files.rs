@@ -1,6 +1,6 @@
 //! The broken-file corpus (`tests/corpus/`, made by `tests/corpus/make_corpus.py`):
 //! every file gets an error naming the file, never a panic — through
-//! `arc::model_dir::load`, `ExportModel::load`, `arc predict` and `arc export`
+//! `arc::model_dir::load`, `ModelBundle::load`, `arc predict` and `arc export`
 //! (exit code 1, a user error; 2 would be an internal error or a panic).
 #![cfg(feature = "builtins")]
 
@@ -91,7 +91,9 @@ fn the_valid_control_directory_loads_predicts_and_exports() {
     assert_eq!(loaded.weights.len(), 4);
     let (code, stderr) = arc_bin(&["predict", &dir.display().to_string(), "--data", &iris_csv()]);
     assert_eq!(code, Some(0), "{stderr}");
-    let model = arc::export::ExportModel::load(&dir, arc::get_plugin_manager()).expect("exportable");
+    let model = arc::train::ModelBundle::load(&dir, arc::get_plugin_manager())
+        .and_then(|b| b.export_model())
+        .expect("exportable");
     assert_eq!(model.nodes.len(), 3);
 }
 
@@ -143,7 +145,9 @@ fn directories_that_load_but_do_not_fit_their_spec_are_errors_too() {
         let dir = corpus(&format!("model_dirs/{case}"));
         let loaded = arc::model_dir::load(&dir).unwrap_or_else(|e| panic!("{case} loads: {e}"));
         let export = std::panic::catch_unwind(|| {
-            arc::export::ExportModel::from_loaded(&loaded, arc::get_plugin_manager()).map(|_| ())
+            arc::train::ModelBundle::from_loaded(&loaded, arc::get_plugin_manager())
+                .and_then(|b| b.export_model())
+                .map(|_| ())
         });
         let err = export.expect("no panic").expect_err(case).to_string();
         for needle in needles.iter().filter(|n| !n.ends_with(".yaml") && !n.ends_with(".safetensors")) {

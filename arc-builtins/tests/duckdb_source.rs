@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arc_core::data::open_table;
+use arc_core::plugin::open_table;
 use arc_core::{Error, Result};
 use duckdb::Connection;
 

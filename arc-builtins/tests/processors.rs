@@ -19,9 +19,11 @@ use std::path::Path;
 
 use arc_builtins::{BuiltinDataSourcePlugin, BuiltinProcessorPlugin};
 use arc_core::data::{Column, Table};
+use arc_core::pipeline::{Bindings, Pipeline};
 use arc_core::plugin::{ComponentKind, PluginManager};
-use arc_core::process::{Bindings, FittedState, Pipeline, ProcessorStep};
+use arc_core::process::FittedState;
 use arc_core::spec::Config;
+use arc_core::spec::ProcessorStep;
 use arc_core::{Result, Tensor};
 use serde_json::Value;
 

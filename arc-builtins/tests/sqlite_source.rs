@@ -1,5 +1,5 @@
 //! The `core.sqlite` data source and prediction write-back, through a `PluginManager`
-//! holding `BuiltinDataSourcePlugin` and `arc_core::data::open_table`: databases built
+//! holding `BuiltinDataSourcePlugin` and `arc_core::plugin::open_table`: databases built
 //! here with rusqlite from the example CSV files load to the same tables as the CSV
 //! source gives (value for value), NULLs are missing values as CSV's empty cells are,
 //! every error names the database, and a failed write leaves the database as it was.
@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use arc_builtins::write_predictions;
-use arc_core::data::open_table;
 use arc_core::plugin::ComponentKind;
+use arc_core::plugin::open_table;
 use arc_core::spec::Config;
 use arc_core::{Error, Result};
 use rusqlite::Connection;

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use crate::plugin::ComponentKind;
-use crate::tensor::DType;
+use crate::types::{ComponentKind, DType, Device, Location, ValidationIssue};
 
 /// Every error arc-core returns.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +106,7 @@ pub enum Error {
         /// The device the op runs on, in words (`cuda:0`, `the cpu`).
         expected: String,
         /// The device of the offending tensor.
-        got: crate::tensor::Device,
+        got: Device,
     },
     /// A CUDA device (or a CUDA library) cannot be used.
     #[error("{device} is not available: {reason}")]
@@ -430,7 +429,7 @@ pub enum Error {
     },
 
     // ---- processors ----------------------------------------------------
-    // The `features.processors` pipeline (`process::Pipeline`) and the
+    // The `features.processors` pipeline (`pipeline::Pipeline`) and the
     // processors it runs. A step's failure is wrapped in `ProcessorStep`.
     /// A processor step failed; wraps the cause.
     #[error("step `{step}` (`{op}`): {source}")]
@@ -696,7 +695,7 @@ pub enum Error {
     #[error("{location}: {error}")]
     Located {
         /// The file, line and column.
-        location: crate::spec::Location,
+        location: Location,
         /// What is wrong there (not a `source`: the message includes it).
         error: Box<Error>,
     },
@@ -745,10 +744,10 @@ pub enum Error {
         error: Box<Error>,
     },
     /// Validation found errors in a spec; every issue is listed, one a line.
-    #[error("the spec has {} error(s):\n{}", crate::validate::count_errors(issues), crate::validate::render(issues))]
+    #[error("the spec has {} error(s):\n{}", crate::types::count_errors(issues), crate::types::render(issues))]
     InvalidSpec {
         /// Every issue found (warnings included).
-        issues: Vec<crate::validate::ValidationIssue>,
+        issues: Vec<ValidationIssue>,
     },
 
     // ---- predictor -------------------------------------------------------
@@ -769,7 +768,7 @@ pub enum Error {
     },
 
     // ---- data locations and databases ------------------------------------
-    // `data::open_table` and the SQL data sources (`sqlite://`, `duckdb://`).
+    // `plugin::open_table` and the SQL data sources (`sqlite://`, `duckdb://`).
     // Each error names the location or the database file as the user gave it.
     /// A location whose `scheme://` no registered data source reads.
     #[error(

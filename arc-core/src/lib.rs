@@ -13,12 +13,14 @@ pub mod export;
 pub mod graph;
 pub mod model_dir;
 pub mod nn;
+pub mod pipeline;
 pub mod plugin;
 pub mod predictor;
 pub mod process;
 pub mod spec;
 pub mod tensor;
 pub mod train;
+pub mod types;
 pub mod validate;
 
 #[doc(hidden)]
@@ -27,4 +29,5 @@ pub mod __private;
 pub use arc_macros::{arc_plugin, hookimpl, hookspec};
 pub use error::{DidYouMean, Error, Result};
 pub use plugin::{PluginManager, get_plugin_manager};
-pub use tensor::{DType, Device, Tensor};
+pub use tensor::Tensor;
+pub use types::{DType, Device};

@@ -8,10 +8,10 @@ use super::args::EvaluateArgs;
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let pm = arc::get_plugin_manager();
-    let loaded = arc::model_dir::load(&args.model_dir)?;
+    let model = arc::train::ModelBundle::load(&args.model_dir, pm)?;
     let data = args.data.display().to_string();
-    let table = arc::data::open_table(&data, pm)?;
-    let evaluation = arc::train::evaluate(&loaded, &table, pm)?;
+    let table = arc::plugin::open_table(&data, pm)?;
+    let evaluation = model.evaluate(&table, pm)?;
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &evaluation)?;

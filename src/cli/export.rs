@@ -4,9 +4,9 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use arc::export::ExportModel;
 use arc::plugin::ComponentKind;
 use arc::spec::Config;
+use arc::train::ModelBundle;
 
 use super::args::ExportArgs;
 
@@ -23,7 +23,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     if !pm.validate_component_config(ComponentKind::Exporter, &args.format, &config)? {
         return Err(super::UserError(format!("export format `{}`: a plugin rejected the config", args.format)).into());
     }
-    let model = ExportModel::load(&args.model_dir, pm)?;
+    // The model directory loaded once; the exporter reads its built model.
+    let model = ModelBundle::load(&args.model_dir, pm)?.export_model()?;
     exporter.export(&model, &args.out)?;
     writeln!(
         io::stdout().lock(),

@@ -6,16 +6,17 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use arc::data::open_table;
+use arc::plugin::open_table;
 
 use super::args::PredictArgs;
 
 pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
     let pm = arc::get_plugin_manager();
-    let loaded = arc::model_dir::load(&args.model_dir)?;
+    // The model directory, loaded once (spec, fitted pipeline, built model with its weights).
+    let model = arc::train::ModelBundle::load(&args.model_dir, pm)?;
     let table = open_table(&args.data.display().to_string(), pm)?;
     let options = arc::train::PredictOptions { top_k: args.top_k.map(|k| k as usize) };
-    let prediction = arc::train::predict_with(&loaded, &table, pm, &options)?;
+    let prediction = model.predict_with(&table, &options)?;
     let out = args.out.as_ref().map(|p| p.display().to_string());
     if let Some(location) = out.as_deref().filter(|o| o.contains("://")) {
         return write_table(location, &prediction.columns);

@@ -42,7 +42,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         trainer.config.device = device;
     }
     let data = args.data.display().to_string();
-    let table = arc::data::open_table(&data, pm)?;
+    let table = arc::plugin::open_table(&data, pm)?;
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
 
     writeln!(

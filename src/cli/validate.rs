@@ -31,7 +31,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         None => validate(&spec, pm)?.issues,
         Some(data) => {
             // The static checks and everything `arc train` checks before its first step.
-            let table = arc::data::open_table(&data.display().to_string(), pm)?;
+            let table = arc::plugin::open_table(&data.display().to_string(), pm)?;
             let checked = validate_data(&spec, &table, pm)?;
             if !checked.vars.is_empty() {
                 let vars: Vec<String> = checked.vars.iter().map(|(k, v)| format!("vars.{k} = {v}")).collect();

@@ -50,7 +50,8 @@ const PROCESSORS: &[Entry] = &[
 /// use arc_builtins::BuiltinProcessorPlugin;
 /// use arc_core::data::{Column, Table};
 /// use arc_core::plugin::PluginManager;
-/// use arc_core::process::{Pipeline, ProcessorStep};
+/// use arc_core::pipeline::Pipeline;
+/// use arc_core::spec::ProcessorStep;
 /// use arc_core::spec::Config;
 ///
 /// let manager = PluginManager::new();

@@ -2,7 +2,7 @@
 //! feature processors.
 //!
 //! A [`DataSource`] plugin (`core.csv`, `core.sqlite`, ...) turns a location
-//! into a [`Table`]: named columns, each either numbers ([`f64`], a missing
+//! into a [`Table`] (`arc_core::plugin::open_table` picks the source): named columns, each either numbers ([`f64`], a missing
 //! value is `NaN`) or text (a missing value is `None`). The [`cell`] rules
 //! say which cells are numbers and which are missing, so that every source
 //! infers column types the same way.
@@ -26,5 +26,5 @@ pub mod cell;
 mod source;
 mod table;
 
-pub use source::{DataSource, open_table};
+pub use source::DataSource;
 pub use table::{Column, ColumnValues, Table};

@@ -1,15 +1,11 @@
-//! [`ExportModel`]: a model directory read back for an exporter.
+//! [`ExportModel`]: a trained model as an exporter reads it (made from the
+//! built model by `GraphModel::export_model`; `train::ModelBundle` gives one
+//! for a model directory).
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use crate::graph::GraphModel;
-use crate::model_dir::{self, Loaded};
+use crate::Tensor;
 use crate::nn::ShapeSpec;
-use crate::plugin::PluginManager;
 use crate::process::FittedState;
 use crate::spec::{ArcSpec, Config};
-use crate::{Error, Result, Tensor};
 
 /// A model input.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,86 +65,6 @@ pub struct ExportModel {
 }
 
 impl ExportModel {
-    /// Reads the model directory `dir` (see [`model_dir::load`]).
-    pub fn load(dir: &Path, manager: &PluginManager) -> Result<Self> {
-        Self::from_loaded(&model_dir::load(dir)?, manager)
-    }
-
-    /// Builds the export view of a loaded model directory: the graph is
-    /// built once with the manager's layers (so an unknown type, a dangling
-    /// ref or a cycle is the builder's error), every parameter is checked
-    /// against the weights file, and the nodes, their inputs and the
-    /// outputs are the built model's (its one wiring).
-    pub fn from_loaded(loaded: &Loaded, manager: &PluginManager) -> Result<Self> {
-        let spec = ArcSpec::from_yaml(&loaded.spec_text, model_dir::SPEC_FILE)?;
-        let graph = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
-        Self::from_model(spec, &graph, &loaded.weights, &loaded.fitted)
-    }
-
-    /// The export view of a built `graph` whose weights are `file` (the
-    /// weights file's tensors): each parameter must be there with its
-    /// shape; a buffer absent from it keeps the layer's initial value.
-    pub fn from_model(
-        spec: ArcSpec,
-        graph: &GraphModel,
-        file: &[(String, Tensor)],
-        fitted: &FittedState,
-    ) -> Result<Self> {
-        let file: BTreeMap<&str, &Tensor> = file.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let inputs: Vec<ExportInput> = graph
-            .inputs()
-            .map(|(name, source, shape)| ExportInput {
-                name: name.to_owned(),
-                source: source.to_owned(),
-                shape: shape.clone(),
-            })
-            .collect();
-        let mut nodes = Vec::new();
-        let mut weights = Vec::new();
-        for node in graph.nodes() {
-            let mut failed = None;
-            node.layer.visit_params(node.name, &mut |pname, p| match file.get(pname) {
-                Some(w) if w.shape() == p.shape().as_slice() => weights.push((pname.to_owned(), (*w).clone())),
-                Some(w) => {
-                    failed.get_or_insert(weights_error(format!(
-                        "`{pname}` has shape {:?}, the model wants {:?}",
-                        w.shape(),
-                        p.shape()
-                    )));
-                }
-                None => {
-                    failed.get_or_insert(weights_error(format!("no weights for `{pname}`")));
-                }
-            });
-            node.layer.visit_buffers(node.name, &mut |bname, b| match file.get(bname) {
-                Some(w) if w.shape() == b.shape() => weights.push((bname.to_owned(), (*w).clone())),
-                Some(w) => {
-                    failed.get_or_insert(weights_error(format!(
-                        "`{bname}` has shape {:?}, the model wants {:?}",
-                        w.shape(),
-                        b.shape()
-                    )));
-                }
-                None => weights.push((bname.to_owned(), b.clone())),
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            nodes.push(ExportNode {
-                name: node.name.to_owned(),
-                layer_type: node.layer_type.to_owned(),
-                params: node.params.clone(),
-                inputs: node.inputs.iter().map(|(p, s)| ((*p).to_owned(), (*s).to_owned())).collect(),
-            });
-        }
-        let outputs = graph
-            .outputs()
-            .into_iter()
-            .map(|(name, source)| ExportOutput { name: name.to_owned(), source: source.to_owned() })
-            .collect();
-        Ok(Self { spec, inputs, nodes, outputs, weights, fitted: fitted.clone() })
-    }
-
     /// The weight or buffer `name` (`fc1.weight`).
     pub fn weight(&self, name: &str) -> Option<&Tensor> {
         self.weights.iter().find(|(n, _)| n == name).map(|(_, t)| t)
@@ -158,8 +74,4 @@ impl ExportModel {
     pub fn node(&self, name: &str) -> Option<&ExportNode> {
         self.nodes.iter().find(|n| n.name == name)
     }
-}
-
-fn weights_error(message: String) -> Error {
-    Error::ModelDir { path: model_dir::WEIGHTS_FILE.into(), message }
 }

@@ -19,6 +19,7 @@
 //! refs and cycles are errors naming the node.
 
 mod build;
+mod export;
 mod feed;
 mod model;
 mod module;
@@ -27,3 +28,7 @@ pub use crate::spec::find_cycle;
 pub use crate::spec::{InputSpec, ModelSpec, NodeInputs, NodeSpec, OutputsSpec, Source, Wiring};
 pub use build::locate_error;
 pub use model::{GraphModel, ModelInput, NodeView};
+
+/// The file of a model directory that holds the weights, named in the
+/// errors of [`GraphModel::load_state`] and [`GraphModel::export_model`].
+pub const WEIGHTS_FILE: &str = "model.safetensors";

@@ -345,9 +345,9 @@ impl GraphModel {
     /// Loads saved state (from [`named_state`](Self::named_state)): every
     /// parameter must be there with its shape; a buffer that is absent
     /// keeps its initial value (directories saved before buffers were).
-    /// Errors name the tensor and [`WEIGHTS_FILE`](crate::model_dir::WEIGHTS_FILE).
+    /// Errors name the tensor and [`WEIGHTS_FILE`](super::WEIGHTS_FILE).
     pub fn load_state(&self, saved: &[(String, Tensor)]) -> Result<()> {
-        let file = crate::model_dir::WEIGHTS_FILE;
+        let file = super::WEIGHTS_FILE;
         let saved: BTreeMap<&str, &Tensor> = saved.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let mut result = Ok(());
         self.visit_params(&mut |name, p| {
@@ -390,6 +390,20 @@ impl GraphModel {
         for node in &mut self.nodes {
             node.layer.set_training(training);
         }
+    }
+}
+
+impl crate::nn::ModelView for GraphModel {
+    fn node_names(&self) -> Vec<&str> {
+        GraphModel::node_names(self)
+    }
+
+    fn output_names(&self) -> Vec<&str> {
+        GraphModel::output_names(self)
+    }
+
+    fn visit_params<'a>(&'a self, visit: &mut dyn FnMut(&str, &'a Param)) {
+        GraphModel::visit_params(self, visit)
     }
 }
 

@@ -16,7 +16,7 @@ use super::specs::*;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
 use crate::spec::Config;
-use crate::{Result, data::DataSource, export::Exporter, process::Processor, validate::Validator};
+use crate::{Result, data::DataSource, export::Exporter, process::Processor, spec::Validator};
 
 /// A registered plugin instance.
 struct Registered {

@@ -13,6 +13,7 @@ pub(crate) mod linked;
 mod manager;
 mod metadata;
 mod monitor;
+mod open;
 mod registry;
 mod specs;
 
@@ -26,6 +27,7 @@ pub use linked::{AnyPlugin, LinkedHookImpl, LinkedPlugin};
 pub use manager::{Hook, PluginManager, get_plugin_manager};
 pub use metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};
 pub use monitor::{AfterHook, BeforeHook, HookCallInfo, MonitorId};
+pub use open::open_table;
 pub use registry::{Component, ComponentRef, Registries, Registry, RegistryWarning};
 pub use specs::*;
 

@@ -17,7 +17,7 @@ use super::metadata::PluginInfo;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
 use crate::spec::Config;
-use crate::{Result, data::DataSource, export::Exporter, process::Processor, validate::Validator};
+use crate::{Result, data::DataSource, export::Exporter, process::Processor, spec::Validator};
 
 /// A duplicate component name: the later-registered plugin won.
 #[derive(Clone, Debug, PartialEq, Eq)]

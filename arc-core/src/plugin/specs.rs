@@ -12,11 +12,10 @@ use arc_macros::hookspec;
 use super::component::{Factory, Registrations};
 use crate::data::DataSource;
 use crate::export::Exporter;
-use crate::graph::GraphModel;
-use crate::nn::{Layer, Loss, Optimizer};
+use crate::nn::{Layer, Loss, ModelView, Optimizer};
 use crate::process::Processor;
-use crate::spec::{ArcSpec, Config};
-use crate::validate::{ValidationIssue, Validator};
+use crate::spec::{ArcSpec, Config, Validator};
+use crate::types::ValidationIssue;
 
 /// Layers a plugin registers.
 pub type LayerRegistrations = Registrations<dyn Layer>;
@@ -156,7 +155,7 @@ pub trait ExportHookSpec {
 /// Lifecycle observers, called by the validator
 /// ([`validate`](crate::validate::validate): `pre_validation`, then
 /// `post_validation` with the issues) and the model builder
-/// ([`GraphModel::build_spec`]: `pre_model_build`, then `post_model_build`
+/// (`GraphModel::build_spec`: `pre_model_build`, then `post_model_build`
 /// with the built model). Training calls all four in that order.
 #[hookspec(crate = crate)]
 pub trait LifecycleHookSpec {
@@ -166,8 +165,8 @@ pub trait LifecycleHookSpec {
     }
 
     /// After `model` was built from `spec` (its nodes in execution order:
-    /// [`GraphModel::node_names`]).
-    fn post_model_build(&self, spec: &ArcSpec, model: &GraphModel) {
+    /// [`ModelView::node_names`]).
+    fn post_model_build(&self, spec: &ArcSpec, model: &dyn ModelView) {
         let _ = (spec, model);
     }
 

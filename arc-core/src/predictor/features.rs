@@ -6,7 +6,7 @@
 //! `StandardNormalization` / `transform.standard_scaler`,
 //! `MinMaxNormalization`, `RobustNormalization` and `CategoricalEncoding`;
 //! train-only steps (`inspect.*`, `fit.*`, `train_only: true`) are skipped as
-//! [`Pipeline::transform`](crate::process::Pipeline::transform) skips them.
+//! [`Pipeline::transform`](crate::pipeline::Pipeline::transform) skips them.
 //! Any other op makes [`compile`] answer `None` (the generic path).
 //! Each transform computes as its processor does (f64 maths on the f32
 //! value, rounded to f32), so both paths give the same numbers.
@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::plan::Slot;
 use super::row::{RowSource, Value};
-use crate::process::{FittedState, ProcessorState, ProcessorStep, StepInput};
+use crate::process::{FittedState, ProcessorState};
+use crate::spec::{Namespace, ProcessorStep, StepInput};
 use crate::{DidYouMean, Error, Result};
 
 /// One row transform.
@@ -69,8 +70,7 @@ pub(crate) fn compile(steps: &[StepInfo<'_>], fitted: &FittedState) -> Result<Op
         if step.is_train_only() || info.op.starts_with("inspect.") || info.op.starts_with("fit.") {
             continue;
         }
-        let Some(output) = step.outputs.get("output").filter(|r| r.namespace == crate::process::Namespace::Tensors)
-        else {
+        let Some(output) = step.outputs.get("output").filter(|r| r.namespace == Namespace::Tensors) else {
             return Ok(None);
         };
         let transform = match info.op {
@@ -163,7 +163,7 @@ fn columns_of(step: &ProcessorStep, port: &str, lists: &BTreeMap<String, Vec<Str
 /// The slot of the step's `x` input.
 fn input_slot(plan: &FeaturePlan, step: &ProcessorStep) -> Option<Slot> {
     match step.inputs.get("x")? {
-        StepInput::Ref(r) if r.namespace == crate::process::Namespace::Tensors => plan.tensors.get(&r.name).copied(),
+        StepInput::Ref(r) if r.namespace == Namespace::Tensors => plan.tensors.get(&r.name).copied(),
         _ => None,
     }
 }

@@ -5,11 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::graph::GraphModel;
-use crate::model_dir::{self, PROCESSORS_FILE, SPEC_FILE, WEIGHTS_FILE};
+use crate::model_dir::{PROCESSORS_FILE, SPEC_FILE, WEIGHTS_FILE};
 use crate::nn::Scores;
+use crate::pipeline::Pipeline;
 use crate::plugin::PluginManager;
-use crate::process::{FittedState, Namespace, Pipeline, ProcessorState, ProcessorStep, StepInput};
-use crate::spec::ArcSpec;
+use crate::process::{FittedState, ProcessorState};
+use crate::spec::{Namespace, ProcessorStep, StepInput};
+use crate::train::ModelBundle;
 use crate::train::answer::{Answer, Field};
 use crate::{Error, Result, Tensor};
 
@@ -81,16 +83,16 @@ pub(crate) fn read(dir: &Path, manager: &PluginManager) -> Result<Read> {
 }
 
 fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
-    let loaded = model_dir::load(dir)?;
-    let spec_path = dir.join(SPEC_FILE).display().to_string();
-    let spec = ArcSpec::from_yaml(&loaded.spec_text, &spec_path)?;
+    // The one loaded model: its build and weight errors name their file under `dir`.
+    let bundle = ModelBundle::load(dir, manager).map_err(|e| match e {
+        Error::ModelDir { path, message } if path.ends_with(SPEC_FILE) => file_error(SPEC_FILE, message),
+        Error::ModelDir { path, message } if path.ends_with(WEIGHTS_FILE) => file_error(WEIGHTS_FILE, message),
+        other => other,
+    })?;
+    let ModelBundle { spec, fitted, pipeline, model, weights, target, .. } = bundle;
     let in_spec = |e: Error| file_error(SPEC_FILE, e.to_string());
     let features: FeaturesSection = spec.features.clone();
-    let fitted = loaded.fitted;
-    let mut model = GraphModel::build(&spec.model, &fitted.vars, manager).map_err(in_spec)?;
-    model.set_training(false);
-    set_weights(&model, &loaded.weights)?;
-    let pipeline = Pipeline::from_spec(&features, manager).map_err(in_spec)?;
+    extra_weights(&model, &weights)?;
     for step in &features.processors {
         let op = manager.get_processor(&step.op).map_err(in_spec)?.name().to_owned();
         if step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.") {
@@ -100,11 +102,10 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
             state_of(step, &fitted, "")?;
         }
     }
-    let info = crate::train::target_info(&spec, &fitted, &pipeline, manager, &model).map_err(in_spec)?;
     let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
-    let answer = Answer::new(&spec, &names, info, None);
+    let answer = Answer::new(&spec, &names, target, None);
     let head = head(&answer, &model);
-    Ok(Read { features, model, pipeline, fitted, weights: loaded.weights, head, answer })
+    Ok(Read { features, model, pipeline, fitted, weights, head, answer })
 }
 
 /// Whether `step` (of processor `op`) works with a saved state: it is given
@@ -113,13 +114,8 @@ fn needs_state(step: &ProcessorStep, op: &str) -> bool {
     step.inputs.contains_key("state") || !op.starts_with("transform.")
 }
 
-/// Sets every parameter (and saved buffer) from `weights`, checking names
-/// and shapes; a tensor the model does not have is an error too.
-fn set_weights(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
-    model.load_state(weights).map_err(|e| match e {
-        Error::ModelDir { message, .. } => file_error(WEIGHTS_FILE, message),
-        other => other,
-    })?;
+/// Every tensor of the weights file is a parameter or a buffer of the model.
+fn extra_weights(model: &GraphModel, weights: &[(String, Tensor)]) -> Result<()> {
     let known: Vec<String> = model.named_state().into_iter().map(|(n, _)| n).collect();
     if let Some((extra, _)) = weights.iter().find(|(n, _)| !known.contains(n)) {
         return Err(file_error(WEIGHTS_FILE, format!("`{extra}` is not a parameter of the model")));

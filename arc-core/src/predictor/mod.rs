@@ -38,7 +38,7 @@
 //!
 //! A model using anything else (another layer or processor, a
 //! `BatchNorm1d`, shapes beyond `[batch, width]`) runs the *generic* path: a
-//! one-row table through [`Pipeline::transform`](crate::process::Pipeline::transform)
+//! one-row table through [`Pipeline::transform`](crate::pipeline::Pipeline::transform)
 //! and [`GraphModel::forward`](crate::graph::GraphModel::forward) under
 //! [`no_grad`]. It gives the same results and allocates;
 //! [`Predictor::is_allocation_free`] says which path a model got.
@@ -82,8 +82,9 @@ pub use serve::serve_json_lines;
 use crate::data::{Column, Table};
 use crate::graph::GraphModel;
 use crate::nn::Scores;
+use crate::pipeline::Pipeline;
 use crate::plugin::PluginManager;
-use crate::process::{FittedState, Pipeline};
+use crate::process::FittedState;
 use crate::tensor::no_grad;
 use crate::train::answer::{Answer, Cell, RowValues};
 use crate::{Error, Result, Tensor};

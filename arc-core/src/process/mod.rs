@@ -1,10 +1,11 @@
 //! Feature processors: plugins that turn a [`Table`](crate::data::Table)'s
-//! columns into tensors, and the [`Pipeline`] that runs the spec's
+//! columns into tensors, the values they read and make, and the semantics
+//! of the [`Pipeline`](crate::pipeline::Pipeline) that runs the spec's
 //! `features.processors` steps.
 //!
 //! # Design
 //!
-//! A step is `{name, op, train_only, inputs, outputs}` ([`ProcessorStep`]).
+//! A step is `{name, op, train_only, inputs, outputs}` ([`ProcessorStep`](crate::spec::ProcessorStep)).
 //! Values flow between steps through three namespaces:
 //!
 //! - `tensors.X`: a [`Tensor`] (f32 features, i64 codes);
@@ -17,22 +18,22 @@
 //! processor as an input port ([`ProcessorInputs`]). Everything else is a
 //! *param* and goes into the [`Config`](crate::spec::Config) the processor's
 //! factory is built from: literals, column lists (`columns: [a, b]`, or the
-//! name of a column list given to [`Pipeline::with_column_list`], such as
+//! name of a column list given to [`Pipeline::with_column_list`](crate::pipeline::Pipeline::with_column_list), such as
 //! `feature_columns`), and `vars.X` refs, whose value is substituted (so
 //! `num_buckets: vars.n` works). A processor is thus built per run, once
 //! the vars it reads are known.
 //!
-//! [`Pipeline::fit`] runs every step on the training table. For each step
+//! [`Pipeline::fit`](crate::pipeline::Pipeline::fit) runs every step on the training table. For each step
 //! it calls [`Processor::fit`]; a state it returns is bound to the step's
 //! `state` output (or to `states.<step name>` when the step names none)
 //! and is passed to [`Processor::transform`] as the input `state`. Then
 //! `transform`'s outputs are bound to the step's `outputs` refs. The result
-//! is the [`Bindings`] (tensors, vars, states); its [`FittedState`] (vars
+//! is the [`Bindings`](crate::pipeline::Bindings) (tensors, vars, states); its [`FittedState`] (vars
 //! and states) is what a model directory saves. A step whose inputs bind
 //! `state` to a `states.X` ref is not fitted: it reuses that state (one
 //! scaler fitted once, applied to two tensors).
 //!
-//! [`Pipeline::transform`] runs at prediction, from a saved
+//! [`Pipeline::transform`](crate::pipeline::Pipeline::transform) runs at prediction, from a saved
 //! [`FittedState`]: train-only steps are skipped (`train_only: true`, ops
 //! named `inspect.*` or `fit.*`, and processors whose
 //! [`is_train_only`](Processor::is_train_only) says so); the other steps run
@@ -67,11 +68,10 @@
 //! # Ok::<(), arc_core::Error>(())
 //! ```
 
-mod pipeline;
+mod fitted;
 mod value;
 
-pub use crate::spec::{Literal, Namespace, ProcessorStep, Ref, StepInput};
-pub use pipeline::{Bindings, FittedState, Pipeline};
+pub use fitted::FittedState;
 pub use value::{InputValue, OutputValue, ProcessorInputs, ProcessorOutputs, ProcessorState};
 
 use crate::{Error, Result, Tensor};

@@ -185,11 +185,11 @@ pub enum OutputValue {
 
 impl OutputValue {
     /// The namespace the value binds into.
-    pub fn namespace(&self) -> super::Namespace {
+    pub fn namespace(&self) -> crate::types::Namespace {
         match self {
-            Self::Tensor(_) => super::Namespace::Tensors,
-            Self::Var(_) => super::Namespace::Vars,
-            Self::State(_) => super::Namespace::States,
+            Self::Tensor(_) => crate::types::Namespace::Tensors,
+            Self::Var(_) => crate::types::Namespace::Vars,
+            Self::State(_) => crate::types::Namespace::States,
         }
     }
 }

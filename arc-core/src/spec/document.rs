@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer};
 
 use super::{Config, FeaturesSpec, Location, ModelSpec, PredictorSpec, SourceMap, TrainerSpec};
+use crate::types::ValidationIssue;
 use crate::{Error, Result};
 
 /// An Arc-Graph spec: the YAML document a user writes, typed section by
@@ -127,6 +128,16 @@ impl ArcSpec {
         self.trainer
             .as_ref()
             .ok_or_else(|| Error::MissingKey { section: "spec".into(), key: "trainer".into() }.located(self.locate("")))
+    }
+}
+
+impl ValidationIssue {
+    /// Fills `location` from `path` through `spec`'s source map, if unset.
+    pub(crate) fn locate_in(mut self, spec: &ArcSpec) -> Self {
+        if self.location.is_none() {
+            self.location = spec.locate(self.path.as_deref().unwrap_or(""));
+        }
+        self
     }
 }
 

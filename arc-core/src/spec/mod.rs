@@ -14,6 +14,7 @@ mod model;
 mod source;
 mod step;
 mod trainer;
+mod validator;
 mod wiring;
 
 pub use config::Config;
@@ -25,4 +26,5 @@ pub use source::{Location, SourceMap};
 pub use step::{Literal, Namespace, ProcessorStep, Ref, StepInput};
 pub use trainer::{ComponentSpec, LossSpec, TrainConfig, TrainerSpec};
 pub use trainer::{DeviceChoice, EarlyStopping, GradientClip, Mode, monitor_names};
+pub use validator::Validator;
 pub use wiring::{Source, Wire, WiredInput, WiredNode, Wiring, WiringProblem, output_names, resolve_shape};

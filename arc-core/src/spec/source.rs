@@ -6,34 +6,10 @@
 //! over the same text.
 
 use std::collections::HashMap;
-use std::fmt;
+
+pub use crate::types::Location;
 
 use saphyr_parser::{Event, Parser, Span};
-
-/// A place in a spec file: its origin (file name) and the 1-based line and
-/// column.
-///
-/// ```
-/// use arc_core::spec::Location;
-///
-/// let at = Location { origin: "iris.yaml".into(), line: 34, column: 13 };
-/// assert_eq!(at.to_string(), "iris.yaml:34:13");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Location {
-    /// The file the text came from, or `<string>`.
-    pub origin: String,
-    /// The 1-based line.
-    pub line: usize,
-    /// The 1-based column (in characters).
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.origin, self.line, self.column)
-    }
-}
 
 /// The positions of a YAML document's values and keys, by path.
 ///

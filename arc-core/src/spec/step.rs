@@ -6,32 +6,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-/// The three namespaces values bind into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Namespace {
-    /// `tensors.X`: tensors.
-    Tensors,
-    /// `vars.X`: scalars.
-    Vars,
-    /// `states.X`: fitted states.
-    States,
-}
-
-impl Namespace {
-    /// The prefix as written: `tensors`, `vars`, `states`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tensors => "tensors",
-            Self::Vars => "vars",
-            Self::States => "states",
-        }
-    }
-}
+pub use crate::types::Namespace;
 
 /// A ref to a value: `tensors.X`, `vars.X` or `states.X`.
 ///
 /// ```
-/// use arc_core::process::{Namespace, Ref};
+/// use arc_core::spec::{Namespace, Ref};
 ///
 /// let r = Ref::parse("vars.n_features").unwrap();
 /// assert_eq!((r.namespace, r.name.as_str()), (Namespace::Vars, "n_features"));
@@ -93,7 +73,7 @@ pub enum StepInput {
 
 /// A literal param value, as written in the spec: a number, a word, a
 /// list... The processor's config reads it (see
-/// [`Pipeline`](crate::process::Pipeline)).
+/// [`Pipeline`](crate::pipeline::Pipeline)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Literal(pub(crate) serde_yaml::Value);
 

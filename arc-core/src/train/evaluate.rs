@@ -8,15 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::predict::target_info;
 use super::target::{ColumnTarget, TargetSource, target_source};
-use super::{Features, Task, metrics, pipeline, spec_error, target_step};
+use super::{Features, ModelBundle, Task, metrics, pipeline, spec_error, target_step};
 use crate::data::Table;
-use crate::graph::GraphModel;
-use crate::model_dir::{Loaded, SPEC_FILE};
+use crate::model_dir::Loaded;
 use crate::plugin::PluginManager;
-use crate::process::StepInput;
-use crate::spec::{ArcSpec, TrainerSpec};
+use crate::spec::{StepInput, TrainerSpec};
 use crate::tensor::no_grad;
 use crate::{Error, Result};
 
@@ -39,48 +36,51 @@ pub struct Evaluation {
     pub metrics: BTreeMap<String, f64>,
 }
 
-/// Evaluates a loaded model directory on `table`, which must hold the
-/// target column(s). A target label that training never saw is
-/// [`Error::UnknownTargetLabel`] naming the column, the row and the label.
+/// Evaluates a loaded model directory on `table` ([`ModelBundle::evaluate`]).
 pub fn evaluate(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Result<Evaluation> {
-    let spec = ArcSpec::from_yaml(&loaded.spec_text, SPEC_FILE)?;
-    let features: Features = spec.features.clone();
-    let trainer = spec.trainer.clone().ok_or_else(|| {
-        spec_error("the model's spec has no `trainer` section, so no loss or target to evaluate against".into())
-    })?;
-    let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
-    model.set_training(false);
-    model.load_state(&loaded.weights)?;
-    for column in target_columns(&trainer, &features) {
-        table.require_column(&column)?;
+    ModelBundle::from_loaded(loaded, manager)?.evaluate(table, manager)
+}
+
+impl ModelBundle {
+    /// Evaluates the model on `table`, which must hold the target
+    /// column(s); `manager` builds the spec's loss and the target steps. A
+    /// target label that training never saw is
+    /// [`Error::UnknownTargetLabel`] naming the column, the row and the
+    /// label.
+    pub fn evaluate(&self, table: &Table, manager: &PluginManager) -> Result<Evaluation> {
+        let features: &Features = &self.spec.features;
+        let trainer = self.spec.trainer.as_ref().ok_or_else(|| {
+            spec_error("the model's spec has no `trainer` section, so no loss or target to evaluate against".into())
+        })?;
+        for column in target_columns(trainer, features) {
+            table.require_column(&column)?;
+        }
+        let steps = pipeline(features, manager, true)?;
+        let bindings = steps.transform(table, &self.fitted).map_err(|e| locate_unknown_label(e, features, table))?;
+        let inputs = self.model.feed(&bindings.tensors, table)?;
+        let _guard = no_grad();
+        let outputs = self.model.forward(&inputs)?;
+        let info = self.target.as_ref().ok_or_else(|| spec_error("the model's loss reads no model output".into()))?;
+        let pred = outputs.get(&info.output).ok_or_else(|| spec_error(format!("no model output `{}`", info.output)))?;
+        let target =
+            match target_source(trainer, features)? {
+                TargetSource::Tensor(name) => bindings.tensors.get(&name).cloned().ok_or_else(|| {
+                    spec_error(format!("the loss target `tensors.{name}` is made by no processor step"))
+                })?,
+                TargetSource::Column(column) => ColumnTarget::saved(&column, info).encode(table, pred.shape())?,
+            };
+        let loss =
+            manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
+        let loss_value = f64::from(super::loss_value(loss.as_ref(), trainer, pred, &target)?.item()?);
+        Ok(Evaluation {
+            model: self.spec.model_name.clone(),
+            rows: table.num_rows(),
+            task: info.task,
+            loss_type: trainer.loss.component_type.clone(),
+            loss: loss_value,
+            metrics: metrics::compute(info, pred, &target)?,
+        })
     }
-    let steps = pipeline(&features, manager, true)?;
-    let bindings = steps.transform(table, &loaded.fitted).map_err(|e| locate_unknown_label(e, &features, table))?;
-    let inputs = model.feed(&bindings.tensors, table)?;
-    let _guard = no_grad();
-    let outputs = model.forward(&inputs)?;
-    let info = target_info(&spec, &loaded.fitted, &steps, manager, &model)?
-        .ok_or_else(|| spec_error("the model's loss reads no model output".into()))?;
-    let pred = outputs.get(&info.output).ok_or_else(|| spec_error(format!("no model output `{}`", info.output)))?;
-    let target = match target_source(&trainer, &features)? {
-        TargetSource::Tensor(name) => bindings
-            .tensors
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| spec_error(format!("the loss target `tensors.{name}` is made by no processor step")))?,
-        TargetSource::Column(column) => ColumnTarget::saved(&column, &info).encode(table, pred.shape())?,
-    };
-    let loss =
-        manager.get_loss(&trainer.loss.component_type)?.create(&trainer.loss.config.clone().unwrap_or_default())?;
-    let loss_value = f64::from(super::loss_value(loss.as_ref(), &trainer, pred, &target)?.item()?);
-    Ok(Evaluation {
-        model: spec.model_name.clone(),
-        rows: table.num_rows(),
-        task: info.task,
-        loss_type: trainer.loss.component_type.clone(),
-        loss: loss_value,
-        metrics: metrics::compute(&info, pred, &target)?,
-    })
 }
 
 /// The data columns the loss target is made from: `target_columns` and the

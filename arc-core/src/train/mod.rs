@@ -8,22 +8,24 @@
 //! with [`Error::NonFiniteLoss`] naming the epoch and batch.
 
 pub mod answer;
+mod bundle;
 mod clip;
 mod device;
 mod early_stop;
+mod epochs;
 mod evaluate;
-mod history;
 pub mod metrics;
 mod observer;
 mod predict;
 mod prepare;
 mod target;
 
+pub use crate::model_dir::{EpochRecord, History};
+pub use bundle::ModelBundle;
 pub use clip::{clip_grad_norm, clip_grad_value, clip_gradients};
 pub use device::resolve_device;
 pub use early_stop::{EarlyStopper, Mode, Verdict, monitor_names};
 pub use evaluate::{Evaluation, evaluate};
-pub use history::{EpochRecord, History};
 pub use metrics::Task;
 pub use observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
 pub use predict::{PredictOptions, Prediction, predict, predict_with};
@@ -31,14 +33,14 @@ pub use prepare::{DataReport, validate_data};
 
 use crate::data::Table;
 use crate::graph::GraphModel;
-use crate::nn::{Loss, Param};
+use crate::nn::Loss;
+use crate::pipeline::Pipeline;
 use crate::plugin::PluginManager;
-use crate::process::{FittedState, Pipeline};
+use crate::process::FittedState;
 use crate::spec::{ArcSpec, FeaturesSpec as Features, TrainerSpec};
-use crate::tensor::{Rng, no_grad};
-use crate::{Device, Error, Result, Tensor};
+use crate::tensor::Rng;
+use crate::{Error, Result, Tensor};
 pub(crate) use predict::target_info;
-use prepare::Run;
 pub(crate) use target::target_step;
 
 /// A trained model: the graph with its weights, the pipeline's fitted
@@ -69,9 +71,13 @@ pub fn train(
 /// [`train`] reporting to `observer`: the start, every batch, every epoch
 /// and every `checkpoint_every`-th epoch's checkpoint.
 ///
-/// First the stages [`validate_data`] runs (every error of the spec
-/// against the data is [`Error::InvalidSpec`], listing them with their
-/// YAML lines; nothing trains). Then each batch: forward, loss (a NaN or
+/// Training runs in named stages. First `prepare`, the stages
+/// [`validate_data`] runs (the static checks and the columns; the seeded
+/// split and the pipeline fitted on the training rows; the model built and
+/// its shapes; its inputs, target and one forward pass; the optimizer, the
+/// device, early stopping): every error of the spec against the data is
+/// [`Error::InvalidSpec`], listing them with their YAML lines, and nothing
+/// trains. Then the epoch loop, then the finish. Each batch: forward, loss (a NaN or
 /// infinite one stops training with [`Error::NonFiniteLoss`]), backward,
 /// `gradient_clip`, optimizer step. Each epoch: validation loss and
 /// metrics (the loss's task's), then `early_stopping`, which may end
@@ -100,156 +106,7 @@ pub fn train_with(
         _ => return Err(Error::InvalidSpec { issues: preparation.issues }),
     };
     let warnings = preparation.issues.iter().map(ToString::to_string).collect();
-    fit(model, run, trainer, warnings, observer)
-}
-
-/// The epoch loop over a prepared run, then the trained model's finish
-/// (back on the host, the best epoch's weights restored).
-fn fit(
-    mut model: GraphModel,
-    run: Run,
-    trainer: &TrainerSpec,
-    warnings: Vec<String>,
-    observer: &mut dyn TrainObserver,
-) -> Result<Trained> {
-    let cfg = &trainer.config;
-    let Run { fitted, train: train_split, val: val_split, loss, mut optimizer, info, device, device_note, .. } = run;
-    let (mut stopper, mut rng) = (run.stopper, run.rng);
-    let pred_name = info.output.clone();
-    let restore_best = cfg.early_stopping.as_ref().is_some_and(|es| es.restore_best);
-    let batches = train_split.rows.div_ceil(cfg.batch_size);
-    observer.on_train_start(&TrainStart {
-        epochs: cfg.epochs,
-        batches_per_epoch: batches,
-        train_rows: train_split.rows,
-        val_rows: val_split.as_ref().map_or(0, |v| v.rows),
-        device,
-        device_note,
-        warnings,
-    });
-    let mut history = History { task: Some(info.task), ..History::default() };
-    let mut best_weights: Option<Vec<(String, Tensor)>> = None;
-    let mut order: Vec<usize> = (0..train_split.rows).collect();
-    // On a GPU: the model moves once, the validation split once, each batch as it is drawn.
-    let on_gpu = !device.is_cpu();
-    model.to_device(device)?;
-    let val_split = val_split.map(|v| v.to_device(device)).transpose()?;
-    // Without a validation split the metrics read the whole training split: on a GPU it
-    // is copied there once.
-    let train_eval = if on_gpu && val_split.is_none() { Some(train_split.to_device(device)?) } else { None };
-    for epoch in 1..=cfg.epochs {
-        model.set_training(true);
-        // Every parameter under its name, for one optimizer step over all of
-        // them (LBFGS needs the whole set; the others keep state by name).
-        let mut params: Vec<(String, &Param)> = Vec::new();
-        model.visit_params(&mut |name, p| params.push((name.to_owned(), p)));
-        let named: Vec<(&str, &Param)> = params.iter().map(|(n, p)| (n.as_str(), *p)).collect();
-        let plain: Vec<&Param> = params.iter().map(|(_, p)| *p).collect();
-        if cfg.shuffle {
-            shuffle(&mut order, &mut rng);
-        }
-        let read_each_batch = !on_gpu || observer.wants_batch_loss();
-        let mut total = 0.0f64;
-        // On a GPU (unless each batch is read) the row-weighted loss sum stays on the device.
-        let mut device_total: Option<Tensor> = None;
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let batch = train_split.select(chunk)?.to_device(device)?;
-            named.iter().for_each(|(_, p)| p.zero_grad());
-            let outputs = model.forward(&batch.inputs)?;
-            let value = loss_value(loss.as_ref(), trainer, &outputs[&pred_name], &batch.target)?;
-            let mut batch_loss = None;
-            if read_each_batch {
-                let v = value.item()?;
-                if !v.is_finite() {
-                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
-                }
-                total += f64::from(v) * chunk.len() as f64;
-                batch_loss = Some(f64::from(v));
-            } else {
-                let weighted = value.detach().mul_scalar(chunk.len() as f32)?;
-                device_total = Some(match device_total {
-                    Some(acc) => acc.add(&weighted)?,
-                    None => weighted,
-                });
-            }
-            value.backward()?;
-            if let Some(clip) = &cfg.gradient_clip {
-                clip_gradients(clip, &plain)?;
-            }
-            optimizer.step(&named)?;
-            observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: batch_loss });
-        }
-        if let Some(sum) = device_total {
-            // The epoch's one read: the non-finite check runs per logging step here, naming
-            // the epoch's last batch.
-            let v = sum.item()?;
-            if !v.is_finite() {
-                return Err(Error::NonFiniteLoss { epoch, batch: batches, value: v / train_split.rows.max(1) as f32 });
-            }
-            total = f64::from(v);
-        }
-        model.set_training(false);
-        let _guard = no_grad();
-        let (val_loss, metrics) = match &val_split {
-            Some(val) => {
-                let outputs = model.forward(&val.inputs)?;
-                let pred = &outputs[&pred_name];
-                let l = loss_value(loss.as_ref(), trainer, pred, &val.target)?.item()?;
-                (Some(f64::from(l)), metrics::compute(&info, pred, &val.target)?)
-            }
-            None => {
-                let whole = train_eval.as_ref().unwrap_or(&train_split);
-                let outputs = model.forward(&whole.inputs)?;
-                (None, metrics::compute(&info, &outputs[&pred_name], &whole.target)?)
-            }
-        };
-        let record = EpochRecord { epoch, train_loss: total / train_split.rows.max(1) as f64, val_loss, metrics };
-        observer.on_epoch_end(&record);
-        let verdict = stopper.as_mut().map(|s| s.update(&record));
-        history.epochs.push(record);
-        if let Some(stopper) = &stopper {
-            history.best_epoch = stopper.best_epoch();
-        }
-        if restore_best && verdict == Some(Verdict::Improved) {
-            best_weights = Some(snapshot(&model)?);
-        }
-        if cfg.checkpoint_every.is_some_and(|every| epoch % every == 0) {
-            observer.on_checkpoint(&Checkpoint { epoch, model: &model, fitted: &fitted, history: &history })?;
-        }
-        if verdict == Some(Verdict::Stop) {
-            history.stopped_early = Some(epoch);
-            break;
-        }
-    }
-    model.set_training(false);
-    // The trained model is returned on the host: saving, exporting and predicting read it
-    // there.
-    model.to_device(Device::Cpu)?;
-    if let Some(weights) = best_weights {
-        restore(&model, &weights)?;
-        history.restored_best = true;
-    }
-    Ok(Trained { model, fitted, history })
-}
-
-/// A deep copy of every parameter (optimizers may reuse storage), then the
-/// buffers (which layers replace, never write in place), all on the host: a
-/// GPU model's snapshot is copied back (restored onto the host model at the end).
-fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
-    let mut out: Vec<(String, Tensor)> = model
-        .named_values()
-        .into_iter()
-        .map(|(n, t)| Ok((n, Tensor::from_vec(t.to_vec()?, t.shape())?)))
-        .collect::<Result<_>>()?;
-    for (n, t) in model.named_buffers() {
-        out.push((n, t.to_device(Device::Cpu)?));
-    }
-    Ok(out)
-}
-
-/// Puts a snapshot back into the model's parameters and buffers.
-fn restore(model: &GraphModel, state: &[(String, Tensor)]) -> Result<()> {
-    model.load_state(state)
+    epochs::Epochs::start(model, run, trainer, warnings, observer)?.run(observer)?.finish()
 }
 
 pub(crate) fn spec_error(message: String) -> Error {

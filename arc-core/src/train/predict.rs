@@ -6,12 +6,14 @@
 use std::collections::BTreeMap;
 
 use super::answer::Answer;
-use super::{pipeline, target_step};
+use super::{ModelBundle, target_step};
+use crate::data::Table;
 use crate::graph::GraphModel;
-use crate::model_dir::{Loaded, SPEC_FILE};
+use crate::model_dir::Loaded;
 use crate::nn::{TargetInfo, Task};
+use crate::pipeline::Pipeline;
 use crate::plugin::PluginManager;
-use crate::process::{FittedState, Pipeline};
+use crate::process::FittedState;
 use crate::spec::ArcSpec;
 use crate::tensor::no_grad;
 use crate::{DType, Error, Result, Tensor};
@@ -33,62 +35,63 @@ pub struct PredictOptions {
 }
 
 /// [`predict_with`] with the default options.
-pub fn predict(loaded: &Loaded, table: &crate::data::Table, manager: &PluginManager) -> Result<Prediction> {
+pub fn predict(loaded: &Loaded, table: &Table, manager: &PluginManager) -> Result<Prediction> {
     predict_with(loaded, table, manager, &PredictOptions::default())
 }
 
-/// Predicts `table` with a loaded model directory: one value per row in
-/// each column, the columns those of the answer (see
-/// [`answer`](super::answer)): a classifier's decoded label and class
-/// probabilities, a binary model's probability and label, per-position
-/// classes as a JSON array, other outputs as numbers (or JSON arrays for
-/// rows of rank 2 and more).
+/// Predicts `table` with a loaded model directory
+/// ([`ModelBundle::predict_with`]).
 pub fn predict_with(
     loaded: &Loaded,
-    table: &crate::data::Table,
+    table: &Table,
     manager: &PluginManager,
     options: &PredictOptions,
 ) -> Result<Prediction> {
-    let spec = ArcSpec::from_yaml(&loaded.spec_text, SPEC_FILE)?;
-    let mut model = GraphModel::build(&spec.model, &loaded.fitted.vars, manager)?;
-    model.set_training(false);
-    model.load_state(&loaded.weights)?;
-    let pipeline = pipeline(&spec.features, manager, false)?;
-    let bindings = pipeline.transform(table, &loaded.fitted)?;
-    let inputs = model.feed(&bindings.tensors, table)?;
-    let _guard = no_grad();
-    let outputs = model.forward(&inputs)?;
-    let info = target_info(&spec, &loaded.fitted, &pipeline, manager, &model)?;
-    let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
-    let answer = Answer::new(&spec, &names, info, options.top_k);
-    let rows = table.num_rows();
-    let mut data: BTreeMap<&str, super::answer::RowValues> = BTreeMap::new();
-    for (name, tensor) in &outputs {
-        if tensor.shape().first() != Some(&rows) {
-            return Err(Error::Spec {
-                message: format!(
-                    "model output `{name}` has shape {:?}, not one row per input row ({rows})",
-                    tensor.shape()
-                ),
+    ModelBundle::from_loaded(loaded, manager)?.predict_with(table, options)
+}
+
+impl ModelBundle {
+    /// Predicts `table`: one value per row in each column, the columns those
+    /// of the answer (see [`answer`](super::answer)): a classifier's decoded
+    /// label and class probabilities, a binary model's probability and
+    /// label, per-position classes as a JSON array, other outputs as numbers
+    /// (or JSON arrays for rows of rank 2 and more).
+    pub fn predict_with(&self, table: &Table, options: &PredictOptions) -> Result<Prediction> {
+        let bindings = self.pipeline.transform(table, &self.fitted)?;
+        let inputs = self.model.feed(&bindings.tensors, table)?;
+        let _guard = no_grad();
+        let outputs = self.model.forward(&inputs)?;
+        let names: Vec<&str> = self.model.outputs().iter().map(|(n, _)| *n).collect();
+        let answer = Answer::new(&self.spec, &names, self.target.clone(), options.top_k);
+        let rows = table.num_rows();
+        let mut data: BTreeMap<&str, super::answer::RowValues> = BTreeMap::new();
+        for (name, tensor) in &outputs {
+            if tensor.shape().first() != Some(&rows) {
+                return Err(Error::Spec {
+                    message: format!(
+                        "model output `{name}` has shape {:?}, not one row per input row ({rows})",
+                        tensor.shape()
+                    ),
+                });
+            }
+            data.insert(name, (tensor.to_dtype(DType::F32)?.to_vec()?, tensor.shape()[1..].to_vec()));
+        }
+        let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+        for r in 0..rows {
+            let cells = answer.row(&|output: &str| {
+                let (values, shape) = data.get(output)?;
+                let stride = values.len() / rows.max(1);
+                Some((values[r * stride..(r + 1) * stride].to_vec(), shape.clone()))
             });
+            if columns.is_empty() {
+                columns = cells.iter().map(|(n, _)| (n.clone(), Vec::with_capacity(rows))).collect();
+            }
+            for ((_, column), (_, cell)) in columns.iter_mut().zip(cells) {
+                column.push(cell.text());
+            }
         }
-        data.insert(name, (tensor.to_dtype(DType::F32)?.to_vec()?, tensor.shape()[1..].to_vec()));
+        Ok(Prediction { columns })
     }
-    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
-    for r in 0..rows {
-        let cells = answer.row(&|output: &str| {
-            let (values, shape) = data.get(output)?;
-            let stride = values.len() / rows.max(1);
-            Some((values[r * stride..(r + 1) * stride].to_vec(), shape.clone()))
-        });
-        if columns.is_empty() {
-            columns = cells.iter().map(|(n, _)| (n.clone(), Vec::with_capacity(rows))).collect();
-        }
-        for ((_, column), (_, cell)) in columns.iter_mut().zip(cells) {
-            column.push(cell.text());
-        }
-    }
-    Ok(Prediction { columns })
 }
 
 /// How the trained loss reads its target: saved with the model, or (for a

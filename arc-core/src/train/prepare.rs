@@ -24,8 +24,9 @@ use super::{EarlyStopper, loss_value, pipeline, pred_output, shuffle};
 use crate::data::Table;
 use crate::graph::GraphModel;
 use crate::nn::{Loss, Optimizer, TargetInfo, Task, init};
+use crate::pipeline::{Bindings, Pipeline};
 use crate::plugin::PluginManager;
-use crate::process::{Bindings, FittedState, Pipeline};
+use crate::process::FittedState;
 use crate::spec::{ArcSpec, StepInput, TrainerSpec};
 use crate::tensor::{Rng, no_grad};
 use crate::validate::{Report, ValidationIssue, check_columns, validate_with};
@@ -220,82 +221,18 @@ impl Stages<'_> {
         val_rows: &[usize],
         rng: Rng,
     ) -> std::result::Result<Run, ValidationIssue> {
-        let (trainer, config) = (self.trainer, &self.trainer.config);
-        let at_loss = |e: Error| ValidationIssue::error(format!("trainer.loss: {}", text(&e))).at(loss_path(trainer));
-        let loss = self
-            .manager
-            .get_loss(&trainer.loss.component_type)
-            .and_then(|c| c.create(&trainer.loss.config.clone().unwrap_or_default()))
-            .map_err(at_loss)?;
-        let pred_name = pred_output(trainer, self.model).map_err(at_loss)?;
-        let source = target_source(trainer, &self.spec.features).map_err(at_target)?;
-        let column = match &source {
-            TargetSource::Column(c) => {
-                Some(ColumnTarget::plan(self.table, c, loss.task(), &trainer.loss.component_type).map_err(at_target)?)
-            }
-            TargetSource::Tensor(_) => None,
-        };
+        let config = &self.trainer.config;
+        let loss = self.loss()?;
+        let plan = self.target_plan(loss.as_ref())?;
         let rows = inputs.values().next().and_then(|t| t.shape().first().copied()).unwrap_or(0);
-        // One forward pass on the first batch gives the prediction's shape.
         let first: Vec<usize> = (0..rows.min(config.batch_size.max(1))).collect();
-        let batch_inputs = select_rows(&inputs, &first).map_err(input_issue)?;
-        let pred = {
-            let _guard = no_grad();
-            let outputs = self.model.forward(&batch_inputs).map_err(|e| crate::validate::model_issue(self.spec, e))?;
-            outputs[&pred_name].clone()
-        };
-        let target_of = |tensors: &BTreeMap<String, Tensor>, table: &Table| -> Result<Tensor> {
-            match (&source, &column) {
-                (TargetSource::Tensor(name), _) => tensors.get(name).cloned().ok_or_else(|| Error::Spec {
-                    message: format!("the loss target `tensors.{name}` is made by no processor step"),
-                }),
-                (TargetSource::Column(_), Some(plan)) => plan.encode(table, pred.shape()),
-                (TargetSource::Column(c), None) => Err(Error::Spec { message: format!("target column `{c}`") }),
-            }
-        };
-        let target = target_of(&bindings.tensors, train_table).map_err(at_target)?;
-        let index = Tensor::from_vec_i64(first.iter().map(|&r| r as i64).collect(), &[first.len()]).map_err(at_loss)?;
-        let batch_target = target.index_select(0, &index).map_err(at_target)?;
-        let mut info = TargetInfo::new(loss.task(), loss.scores(), pred_name.clone());
-        if info.task == Task::Multiclass {
-            let dim = loss.class_dim(pred.shape(), batch_target.shape()).map_err(at_loss)?;
-            info.class_dim = Some(dim);
-            info.ignore_index = loss.ignore_index();
-            if pred.rank() >= 3 {
-                info.task = Task::MulticlassPerPosition;
-            }
-            check_class_count(&pred, dim, &target, info.ignore_index, &pred_name).map_err(at_loss)?;
-        }
-        {
-            let _guard = no_grad();
-            let value = loss_value(loss.as_ref(), trainer, &pred, &batch_target).map_err(at_loss)?;
-            drop(value);
-        }
-        info.classes = match &column {
-            Some(plan) => plan.classes().map(<[String]>::to_vec),
-            None => self.step_classes(bindings, &target).map_err(at_target)?,
-        };
+        let pred = self.first_forward(&inputs, &first)?;
+        let target = plan.make(&bindings.tensors, train_table, pred.shape()).map_err(at_target)?;
+        let info = self.reading(loss.as_ref(), &pred, &target, &first, bindings)?;
+        let info = TargetInfo { classes: plan.classes().or(info.classes), ..info };
         let train = Split { inputs, target, rows };
-        let val = if val_rows.is_empty() {
-            None
-        } else {
-            let val_table = self.table.select_rows(val_rows).map_err(at_target)?;
-            let fitted = bindings.fitted();
-            let val_bindings = pipeline(&self.spec.features, self.manager, true)
-                .and_then(|p| p.transform(&val_table, &fitted))
-                .map_err(|e| step_issue(self.spec, &e))?;
-            let val_inputs = self.model.feed(&val_bindings.tensors, &val_table).map_err(input_issue)?;
-            let val_target = target_of(&val_bindings.tensors, &val_table).map_err(at_target)?;
-            Some(Split { inputs: val_inputs, target: val_target, rows: val_rows.len() })
-        };
-        let mut optimizer = self
-            .manager
-            .get_optimizer(&trainer.optimizer.component_type)
-            .and_then(|c| c.create(&trainer.optimizer.config.clone().unwrap_or_default()))
-            .map_err(|e| ValidationIssue::error(format!("trainer.optimizer: {e}")).at("trainer.optimizer"))?;
-        if let Some(lr) = config.learning_rate {
-            optimizer.use_trainer_learning_rate(lr);
-        }
+        let val = self.validation_split(val_rows, bindings, &plan, pred.shape())?;
+        let optimizer = self.optimizer()?;
         let (device, device_note) =
             config.device.resolve().map_err(|e| ValidationIssue::error(e.to_string()).at("trainer.config.device"))?;
         let stopper = config
@@ -307,6 +244,112 @@ impl Stages<'_> {
         let mut fitted = bindings.fitted();
         fitted.target = Some(info.clone());
         Ok(Run { fitted, train, val, loss, optimizer, info, device, device_note, stopper, rng })
+    }
+
+    /// The loss, built from its config.
+    fn loss(&self) -> std::result::Result<Box<dyn Loss>, ValidationIssue> {
+        let spec = &self.trainer.loss;
+        let built = self
+            .manager
+            .get_loss(&spec.component_type)
+            .and_then(|c| c.create(&spec.config.clone().unwrap_or_default()));
+        built.map_err(|e| at_loss(self.trainer, e))
+    }
+
+    /// Where the target comes from, and how a target column is encoded.
+    fn target_plan(&self, loss: &dyn Loss) -> std::result::Result<TargetPlan, ValidationIssue> {
+        let source = target_source(self.trainer, &self.spec.features).map_err(at_target)?;
+        let column = match &source {
+            TargetSource::Column(c) => {
+                let name = &self.trainer.loss.component_type;
+                Some(ColumnTarget::plan(self.table, c, loss.task(), name).map_err(at_target)?)
+            }
+            TargetSource::Tensor(_) => None,
+        };
+        Ok(TargetPlan { source, column })
+    }
+
+    /// The loss's prediction for the `first` rows, in evaluation mode and
+    /// without gradients: training's first forward pass, done ahead.
+    fn first_forward(
+        &self,
+        inputs: &BTreeMap<String, Tensor>,
+        first: &[usize],
+    ) -> std::result::Result<Tensor, ValidationIssue> {
+        let pred_name = pred_output(self.trainer, self.model).map_err(|e| at_loss(self.trainer, e))?;
+        let batch = select_rows(inputs, first).map_err(input_issue)?;
+        let _guard = no_grad();
+        let outputs = self.model.forward(&batch).map_err(|e| crate::validate::model_issue(self.spec, e))?;
+        Ok(outputs[&pred_name].clone())
+    }
+
+    /// How the loss reads `pred` against `target`: its task (per position
+    /// for rank-3 scores), class dim and ignored id, checked on the first
+    /// rows (the class count fits the output, the loss computes); the class
+    /// names a label-encoding target step knows.
+    fn reading(
+        &self,
+        loss: &dyn Loss,
+        pred: &Tensor,
+        target: &Tensor,
+        first: &[usize],
+        bindings: &Bindings,
+    ) -> std::result::Result<TargetInfo, ValidationIssue> {
+        let at_loss = |e: Error| at_loss(self.trainer, e);
+        let pred_name = pred_output(self.trainer, self.model).map_err(at_loss)?;
+        let index = Tensor::from_vec_i64(first.iter().map(|&r| r as i64).collect(), &[first.len()]).map_err(at_loss)?;
+        let batch_target = target.index_select(0, &index).map_err(at_target)?;
+        let mut info = TargetInfo::new(loss.task(), loss.scores(), pred_name.clone());
+        if info.task == Task::Multiclass {
+            let dim = loss.class_dim(pred.shape(), batch_target.shape()).map_err(at_loss)?;
+            info.class_dim = Some(dim);
+            info.ignore_index = loss.ignore_index();
+            if pred.rank() >= 3 {
+                info.task = Task::MulticlassPerPosition;
+            }
+            check_class_count(pred, dim, target, info.ignore_index, &pred_name).map_err(at_loss)?;
+        }
+        let _guard = no_grad();
+        loss_value(loss, self.trainer, pred, &batch_target).map_err(at_loss)?;
+        info.classes = self.step_classes(bindings, target).map_err(at_target)?;
+        Ok(info)
+    }
+
+    /// The held-out rows, transformed with the training split's fitted
+    /// state (target steps included), their inputs and target.
+    fn validation_split(
+        &self,
+        rows: &[usize],
+        bindings: &Bindings,
+        plan: &TargetPlan,
+        pred_shape: &[usize],
+    ) -> std::result::Result<Option<Split>, ValidationIssue> {
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let table = self.table.select_rows(rows).map_err(at_target)?;
+        let fitted = bindings.fitted();
+        let bound = pipeline(&self.spec.features, self.manager, true)
+            .and_then(|p| p.transform(&table, &fitted))
+            .map_err(|e| step_issue(self.spec, &e))?;
+        let inputs = self.model.feed(&bound.tensors, &table).map_err(input_issue)?;
+        let target = plan.make(&bound.tensors, &table, pred_shape).map_err(at_target)?;
+        Ok(Some(Split { inputs, target, rows: rows.len() }))
+    }
+
+    /// The optimizer, built from its own config; the trainer's learning
+    /// rate reaches it through [`Optimizer::use_trainer_learning_rate`].
+    fn optimizer(&self) -> std::result::Result<Box<dyn Optimizer>, ValidationIssue> {
+        let spec = &self.trainer.optimizer;
+        let mut optimizer = self
+            .manager
+            .get_optimizer(&spec.component_type)
+            .and_then(|c| c.create(&spec.config.clone().unwrap_or_default()))
+            .map_err(|e| ValidationIssue::error(format!("trainer.optimizer: {e}")).at("trainer.optimizer"))?;
+        if let Some(lr) = self.trainer.config.learning_rate {
+            optimizer.use_trainer_learning_rate(lr);
+        }
+        Ok(optimizer)
     }
 
     /// The class names a label-encoding target step decodes its codes to
@@ -327,6 +370,33 @@ impl Stages<'_> {
             Err(Error::NoDecode { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Where the loss's target comes from, and the encoding of a target column.
+struct TargetPlan {
+    source: TargetSource,
+    column: Option<ColumnTarget>,
+}
+
+impl TargetPlan {
+    /// The target of a run of the pipeline that bound `tensors` on `table`:
+    /// a float target shaped as the prediction (`pred_shape`).
+    fn make(&self, tensors: &BTreeMap<String, Tensor>, table: &Table, pred_shape: &[usize]) -> Result<Tensor> {
+        match (&self.source, &self.column) {
+            (TargetSource::Tensor(name), _) => tensors.get(name).cloned().ok_or_else(|| Error::Spec {
+                message: format!("the loss target `tensors.{name}` is made by no processor step"),
+            }),
+            (TargetSource::Column(_), Some(plan)) => plan.encode(table, pred_shape),
+            (TargetSource::Column(c), None) => {
+                Err(Error::Spec { message: format!("target column `{c}` has no encoding") })
+            }
+        }
+    }
+
+    /// The class names of a target column's classes.
+    fn classes(&self) -> Option<Vec<String>> {
+        self.column.as_ref()?.classes().map(<[String]>::to_vec)
     }
 }
 
@@ -366,9 +436,10 @@ fn check_class_count(pred: &Tensor, dim: usize, target: &Tensor, ignore: Option<
     Ok(())
 }
 
-/// Where the loss's problems are reported: its config, or the loss.
-fn loss_path(trainer: &TrainerSpec) -> &'static str {
-    if trainer.loss.config.is_some() { "trainer.loss.config" } else { "trainer.loss" }
+/// A problem of the loss, at its config (or the loss).
+fn at_loss(trainer: &TrainerSpec, e: Error) -> ValidationIssue {
+    let path = if trainer.loss.config.is_some() { "trainer.loss.config" } else { "trainer.loss" };
+    ValidationIssue::error(format!("trainer.loss: {}", text(&e))).at(path)
 }
 
 fn at_target(e: Error) -> ValidationIssue {

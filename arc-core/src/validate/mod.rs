@@ -18,11 +18,11 @@
 
 mod data;
 mod graph;
-mod issue;
 mod sections;
 
+pub use crate::spec::Validator;
+pub use crate::types::{Severity, ValidationIssue, count_errors, render};
 pub use data::check_columns;
-pub use issue::{Severity, ValidationIssue, Validator, count_errors, render};
 
 use crate::plugin::{LifecycleHookSpec, PluginManager, ValidatorHookSpec};
 use crate::spec::{ArcSpec, Config, TrainerSpec};

@@ -8,8 +8,8 @@ use super::ValidationIssue;
 use super::graph::{output_names, undefined_var};
 use crate::DidYouMean;
 use crate::plugin::PluginManager;
-use crate::process::{Namespace, StepInput};
 use crate::spec::{ArcSpec, TrainerSpec};
+use crate::spec::{Namespace, StepInput};
 
 /// The names each namespace holds after the processor steps.
 #[derive(Default)]

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use arc_core::Result;
 use arc_core::export::{ExportInput, ExportModel};
-use arc_core::process::StepInput;
 use arc_core::spec::FeaturesSpec;
+use arc_core::spec::StepInput;
 
 use super::{Builder, export_error};
 

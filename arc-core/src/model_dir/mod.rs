@@ -21,13 +21,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::process::FittedState;
-use crate::train::History;
+mod history;
+
 use crate::{Error, Result, Tensor};
+pub use history::{EpochRecord, History};
 
 /// The spec file's name.
 pub const SPEC_FILE: &str = "spec.yaml";
 /// The weights file's name.
-pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub use crate::graph::WEIGHTS_FILE;
 /// The fitted processors' file name.
 pub const PROCESSORS_FILE: &str = "processors.json";
 /// The history file's name.
@@ -319,8 +321,6 @@ mod tests {
 
     #[test]
     fn saving_over_a_directory_keeps_its_checkpoints_and_writes_metrics() -> Result<()> {
-        use crate::train::EpochRecord;
-
         let dir = temp("checkpoints");
         let w = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?)];
         let fitted = FittedState::default();

@@ -1,37 +1,16 @@
 //! The runner of `features.processors`: [`Pipeline::fit`] at training,
-//! [`Pipeline::transform`] at prediction.
+//! [`Pipeline::transform`] at prediction, over the [`Processor`]
+//! components the plugin registry resolves (see the
+//! [`process`](crate::process) docs for the semantics).
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::Processor;
-use super::value::{InputValue, OutputValue, ProcessorInputs, ProcessorState};
 use crate::data::Table;
-use crate::nn::TargetInfo;
 use crate::plugin::{Component, PluginManager};
+use crate::process::{FittedState, InputValue, OutputValue, Processor, ProcessorInputs, ProcessorState};
 use crate::spec::{Config, FeaturesSpec};
 use crate::spec::{Namespace, ProcessorStep, Ref, StepInput};
 use crate::{DidYouMean, Error, Result, Tensor};
-
-/// What a model directory saves of the fitted data contract: the
-/// pipeline's vars and states, which [`Pipeline::transform`] reads back
-/// unchanged, and how the trained loss reads its target (the task, the
-/// class names, the class dim).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FittedState {
-    /// `vars.X` values, by name.
-    #[serde(default)]
-    pub vars: BTreeMap<String, f64>,
-    /// `states.X` values, by name.
-    #[serde(default)]
-    pub states: BTreeMap<String, ProcessorState>,
-    /// The trained loss's reading of its target; none before training (and
-    /// in model directories written before it was saved).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<TargetInfo>,
-}
 
 /// The values a run bound, by namespace.
 #[derive(Clone, Debug, Default)]

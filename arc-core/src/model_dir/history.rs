@@ -35,7 +35,7 @@ impl EpochRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     /// `classification` or `regression`.
-    pub task: Option<super::Task>,
+    pub task: Option<crate::nn::Task>,
     /// The records.
     pub epochs: Vec<EpochRecord>,
     /// The epoch at which early stopping ended training (none when every
@@ -61,7 +61,7 @@ impl History {
     /// epoch's when they were restored, the last one's otherwise.
     ///
     /// ```
-    /// use arc_core::train::{EpochRecord, History};
+    /// use arc_core::model_dir::{EpochRecord, History};
     ///
     /// let record = |epoch| EpochRecord { epoch, train_loss: 1.0, val_loss: None, metrics: Default::default() };
     /// let mut h = History { epochs: vec![record(1), record(2), record(3)], ..History::default() };

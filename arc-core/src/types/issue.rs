@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::spec::{ArcSpec, Location};
+use super::Location;
 
 /// How bad an issue is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,14 +64,6 @@ impl ValidationIssue {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
-
-    /// Fills `location` from `path` through `spec`'s source map, if unset.
-    pub(crate) fn locate_in(mut self, spec: &ArcSpec) -> Self {
-        if self.location.is_none() {
-            self.location = spec.locate(self.path.as_deref().unwrap_or(""));
-        }
-        self
-    }
 }
 
 impl fmt::Display for ValidationIssue {
@@ -96,14 +88,4 @@ pub fn count_errors(issues: &[ValidationIssue]) -> usize {
 /// The issues, one a line.
 pub fn render(issues: &[ValidationIssue]) -> String {
     issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
-}
-
-/// A model validator, registered by `ValidatorHookSpec::register_validators`
-/// and run over every spec before it is built.
-pub trait Validator: Send + Sync {
-    /// The issues found in `spec`; none by default.
-    fn validate(&self, spec: &ArcSpec) -> Vec<ValidationIssue> {
-        let _ = spec;
-        Vec::new()
-    }
 }

@@ -1,0 +1,228 @@
+//! The training stages after [`prepare`](super::prepare): the epoch loop
+//! (each epoch's batches, then its measurement, early stopping and
+//! checkpoint) and the finish (the model back on the host, the best epoch's
+//! weights restored).
+
+use super::observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
+use super::prepare::{Run, Split};
+use super::{EarlyStopper, EpochRecord, History, Trained, Verdict, clip_gradients, loss_value, metrics, shuffle};
+use crate::graph::GraphModel;
+use crate::nn::{Loss, Optimizer, Param, TargetInfo};
+use crate::process::FittedState;
+use crate::spec::TrainerSpec;
+use crate::tensor::{Rng, no_grad};
+use crate::{Device, Error, Result, Tensor};
+
+/// A prepared run in progress: the model, its data on the device, and what
+/// the loop keeps from epoch to epoch.
+pub(crate) struct Epochs<'a> {
+    trainer: &'a TrainerSpec,
+    model: GraphModel,
+    fitted: FittedState,
+    train: Split,
+    val: Option<Split>,
+    /// The training split on the device, for the metrics of a run without a
+    /// validation split on a GPU.
+    train_eval: Option<Split>,
+    loss: Box<dyn Loss>,
+    optimizer: Box<dyn Optimizer>,
+    info: TargetInfo,
+    device: Device,
+    stopper: Option<EarlyStopper>,
+    rng: Rng,
+    order: Vec<usize>,
+    history: History,
+    best_weights: Option<Vec<(String, Tensor)>>,
+}
+
+impl<'a> Epochs<'a> {
+    /// Starts the run: tells `observer` its sizes, and moves the model and
+    /// the validation split to the device once (each training batch moves
+    /// as it is drawn).
+    pub(crate) fn start(
+        model: GraphModel,
+        run: Run,
+        trainer: &'a TrainerSpec,
+        warnings: Vec<String>,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Self> {
+        let config = &trainer.config;
+        observer.on_train_start(&TrainStart {
+            epochs: config.epochs,
+            batches_per_epoch: run.train.rows.div_ceil(config.batch_size),
+            train_rows: run.train.rows,
+            val_rows: run.val.as_ref().map_or(0, |v| v.rows),
+            device: run.device,
+            device_note: run.device_note,
+            warnings,
+        });
+        let device = run.device;
+        model.to_device(device)?;
+        let val = run.val.map(|v| v.to_device(device)).transpose()?;
+        // Without a validation split the metrics read the whole training split: on a GPU it
+        // is copied there once.
+        let train_eval = if !device.is_cpu() && val.is_none() { Some(run.train.to_device(device)?) } else { None };
+        Ok(Self {
+            trainer,
+            order: (0..run.train.rows).collect(),
+            history: History { task: Some(run.info.task), ..History::default() },
+            model,
+            fitted: run.fitted,
+            train: run.train,
+            val,
+            train_eval,
+            loss: run.loss,
+            optimizer: run.optimizer,
+            info: run.info,
+            device,
+            stopper: run.stopper,
+            rng: run.rng,
+            best_weights: None,
+        })
+    }
+
+    /// Runs every epoch (or until early stopping says stop).
+    pub(crate) fn run(mut self, observer: &mut dyn TrainObserver) -> Result<Self> {
+        for epoch in 1..=self.trainer.config.epochs {
+            let train_loss = self.train_epoch(epoch, observer)?;
+            let (val_loss, metrics) = self.measure()?;
+            let record = EpochRecord { epoch, train_loss, val_loss, metrics };
+            observer.on_epoch_end(&record);
+            if self.after_epoch(record, observer)? == Some(Verdict::Stop) {
+                self.history.stopped_early = Some(epoch);
+                break;
+            }
+        }
+        Ok(self)
+    }
+
+    /// One epoch's batches: forward, loss (a NaN or infinite one stops
+    /// training), backward, gradient clipping, optimizer step. Returns the
+    /// mean training loss, weighted by batch size.
+    fn train_epoch(&mut self, epoch: usize, observer: &mut dyn TrainObserver) -> Result<f64> {
+        let config = &self.trainer.config;
+        self.model.set_training(true);
+        // Every parameter under its name, for one optimizer step over all of
+        // them (LBFGS needs the whole set; the others keep state by name).
+        let mut params: Vec<(String, &Param)> = Vec::new();
+        self.model.visit_params(&mut |name, p| params.push((name.to_owned(), p)));
+        let named: Vec<(&str, &Param)> = params.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+        let plain: Vec<&Param> = params.iter().map(|(_, p)| *p).collect();
+        if config.shuffle {
+            shuffle(&mut self.order, &mut self.rng);
+        }
+        let batches = self.train.rows.div_ceil(config.batch_size);
+        let read_each_batch = self.device.is_cpu() || observer.wants_batch_loss();
+        let mut total = 0.0f64;
+        // On a GPU (unless each batch is read) the row-weighted loss sum stays on the device.
+        let mut device_total: Option<Tensor> = None;
+        for (b, chunk) in self.order.chunks(config.batch_size).enumerate() {
+            let batch = self.train.select(chunk)?.to_device(self.device)?;
+            named.iter().for_each(|(_, p)| p.zero_grad());
+            let outputs = self.model.forward(&batch.inputs)?;
+            let value = loss_value(self.loss.as_ref(), self.trainer, &outputs[&self.info.output], &batch.target)?;
+            let mut batch_loss = None;
+            if read_each_batch {
+                let v = value.item()?;
+                if !v.is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+                }
+                total += f64::from(v) * chunk.len() as f64;
+                batch_loss = Some(f64::from(v));
+            } else {
+                let weighted = value.detach().mul_scalar(chunk.len() as f32)?;
+                device_total = Some(match device_total {
+                    Some(acc) => acc.add(&weighted)?,
+                    None => weighted,
+                });
+            }
+            value.backward()?;
+            if let Some(clip) = &config.gradient_clip {
+                clip_gradients(clip, &plain)?;
+            }
+            self.optimizer.step(&named)?;
+            observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: batch_loss });
+        }
+        let rows = self.train.rows.max(1);
+        if let Some(sum) = device_total {
+            // The epoch's one read: the non-finite check runs per logging step here, naming
+            // the epoch's last batch.
+            let v = sum.item()?;
+            if !v.is_finite() {
+                return Err(Error::NonFiniteLoss { epoch, batch: batches, value: v / rows as f32 });
+            }
+            total = f64::from(v);
+        }
+        Ok(total / rows as f64)
+    }
+
+    /// The validation loss and the task's metrics (on the training split
+    /// without a validation split), in evaluation mode.
+    fn measure(&mut self) -> Result<(Option<f64>, std::collections::BTreeMap<String, f64>)> {
+        self.model.set_training(false);
+        let _guard = no_grad();
+        let output = &self.info.output;
+        Ok(match &self.val {
+            Some(val) => {
+                let outputs = self.model.forward(&val.inputs)?;
+                let pred = &outputs[output];
+                let l = loss_value(self.loss.as_ref(), self.trainer, pred, &val.target)?.item()?;
+                (Some(f64::from(l)), metrics::compute(&self.info, pred, &val.target)?)
+            }
+            None => {
+                let whole = self.train_eval.as_ref().unwrap_or(&self.train);
+                let outputs = self.model.forward(&whole.inputs)?;
+                (None, metrics::compute(&self.info, &outputs[output], &whole.target)?)
+            }
+        })
+    }
+
+    /// Records the epoch: early stopping's verdict (a snapshot of the best
+    /// weights when they are to be restored) and the checkpoint.
+    fn after_epoch(&mut self, record: EpochRecord, observer: &mut dyn TrainObserver) -> Result<Option<Verdict>> {
+        let config = &self.trainer.config;
+        let epoch = record.epoch;
+        let verdict = self.stopper.as_mut().map(|s| s.update(&record));
+        self.history.epochs.push(record);
+        if let Some(stopper) = &self.stopper {
+            self.history.best_epoch = stopper.best_epoch();
+        }
+        let restore_best = config.early_stopping.as_ref().is_some_and(|es| es.restore_best);
+        if restore_best && verdict == Some(Verdict::Improved) {
+            self.best_weights = Some(snapshot(&self.model)?);
+        }
+        if config.checkpoint_every.is_some_and(|every| epoch.is_multiple_of(every)) {
+            let checkpoint = Checkpoint { epoch, model: &self.model, fitted: &self.fitted, history: &self.history };
+            observer.on_checkpoint(&checkpoint)?;
+        }
+        Ok(verdict)
+    }
+
+    /// The trained model, in evaluation mode, back on the host (saving,
+    /// exporting and predicting read it there), with the best epoch's
+    /// weights when early stopping restores them.
+    pub(crate) fn finish(mut self) -> Result<Trained> {
+        self.model.set_training(false);
+        self.model.to_device(Device::Cpu)?;
+        if let Some(weights) = self.best_weights.take() {
+            self.model.load_state(&weights)?;
+            self.history.restored_best = true;
+        }
+        Ok(Trained { model: self.model, fitted: self.fitted, history: self.history })
+    }
+}
+
+/// A deep copy of every parameter (optimizers may reuse storage), then the
+/// buffers (which layers replace, never write in place), all on the host: a
+/// GPU model's snapshot is copied back (restored onto the host model at the end).
+fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
+    let mut out: Vec<(String, Tensor)> = model
+        .named_values()
+        .into_iter()
+        .map(|(n, t)| Ok((n, Tensor::from_vec(t.to_vec()?, t.shape())?)))
+        .collect::<Result<_>>()?;
+    for (n, t) in model.named_buffers() {
+        out.push((n, t.to_device(Device::Cpu)?));
+    }
+    Ok(out)
+}
