@@ -210,6 +210,18 @@ fn onnxruntime_runs_every_combinator_and_opset_20_gelu() {
     onnx_matches_arc_predict("onnx-ops-20", spec, "examples/data/iris.csv", "3", &["--config", "{opset: 20}"]);
 }
 
+/// The example plugin's RMSNorm, SwiGLU and tanh-GELU lower themselves
+/// (`Layer::onnx`): onnxruntime runs the export like `arc predict`, at
+/// opset 17 (formulas) and 20 (`Gelu`, `Split` by `num_outputs`,
+/// `ReduceMean` axes as an input).
+#[cfg(feature = "example-plugin")]
+#[test]
+fn onnxruntime_runs_a_model_of_plugin_layers_like_arc_predict() {
+    let spec = "tests/fixtures/specs/wine_plugin.yaml";
+    onnx_matches_arc_predict("onnx-plugin", spec, "examples/data/wine.csv", "10", &[]);
+    onnx_matches_arc_predict("onnx-plugin-20", spec, "examples/data/wine.csv", "3", &["--config", "{opset: 20}"]);
+}
+
 #[test]
 fn onnx_config_is_checked_before_anything_is_written() {
     let dir = scratch("onnx-config");

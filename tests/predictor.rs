@@ -60,10 +60,21 @@ fn cells(table: &Table, i: usize) -> Vec<(&str, Value<'_>)> {
 /// Every row of `table` through the predictor equals `arc::train::predict`
 /// on the whole table: the same label, probabilities within 1e-6.
 fn check_against_batch_predict(dir: &Path, table: &Table, predictor: &Predictor) -> Result<()> {
+    check_against_batch_predict_within(dir, table, predictor, "species", 1e-6)
+}
+
+/// [`check_against_batch_predict`] for the label column `label` and probabilities within `tolerance`.
+fn check_against_batch_predict_within(
+    dir: &Path,
+    table: &Table,
+    predictor: &Predictor,
+    label: &str,
+    tolerance: f32,
+) -> Result<()> {
     let loaded = arc::model_dir::load(dir)?;
     let reference = arc::train::predict(&loaded, table, arc::get_plugin_manager())?;
     let (label_column, labels) = &reference.columns[0];
-    assert_eq!(label_column, "species");
+    assert_eq!(label_column, label);
     for i in 0..table.num_rows() {
         let row = cells(table, i);
         let out = predictor.predict_row(&row[..])?;
@@ -72,7 +83,7 @@ fn check_against_batch_predict(dir: &Path, table: &Table, predictor: &Predictor)
         for (c, (name, probs)) in reference.columns[1..].iter().enumerate() {
             assert_eq!(name, &format!("p_{}", predictor.classes()[c]));
             let want: f32 = probs[i].parse().expect("a probability");
-            assert!((out.values[c] - want).abs() <= 1e-6, "row {i}, {name}: {} vs {want}", out.values[c]);
+            assert!((out.values[c] - want).abs() <= tolerance, "row {i}, {name}: {} vs {want}", out.values[c]);
         }
     }
     Ok(())
@@ -106,6 +117,24 @@ fn the_compiled_path_matches_arc_predict_on_every_iris_row() -> Result<()> {
         assert_eq!(class, named.class_index);
         assert_eq!(out, named.values);
     }
+    std::fs::remove_dir_all(dir).ok();
+    Ok(())
+}
+
+/// A third-party plugin's layers (the example plugin's RMSNorm, SwiGLU and
+/// tanh-GELU, with their `Layer::row_op` kernels) compile like the built-ins.
+#[cfg(feature = "example-plugin")]
+#[test]
+fn a_model_of_plugin_layers_predicts_allocation_free_like_arc_predict() -> Result<()> {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/specs/wine_plugin.yaml")).expect("committed");
+    let table = arc::get_plugin_manager()
+        .get_data_source("csv")?
+        .create(&Config::new())?
+        .load(&root().join("examples/data/wine.csv").display().to_string())?;
+    let dir = train_and_save(&text.replace("epochs: 30", "epochs: 5"), &table, "plugin")?;
+    let predictor = Predictor::load(&dir)?;
+    assert!(predictor.is_allocation_free(), "the plugin's layers give row kernels");
+    check_against_batch_predict_within(&dir, &table, &predictor, "class", 1e-5)?;
     std::fs::remove_dir_all(dir).ok();
     Ok(())
 }
@@ -364,7 +393,7 @@ model:
   graph:
     - {name: fc1, type: Linear, params: {in_features: 3, out_features: 8}, inputs: [features]}
     - {name: ln, type: LayerNorm, params: {normalized_shape: 8}}
-    - {name: g, type: GELU, params: {approximate: tanh}}
+    - {name: g, type: core.GELU, params: {approximate: tanh}}
     - {name: fc2, type: Linear, params: {in_features: 8, out_features: 8}}
     - {name: s, type: Sigmoid}
     - {name: res, type: Add, inputs: [g, s]}

@@ -11,6 +11,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod graph;
+pub mod lower;
 pub mod model_dir;
 pub mod nn;
 pub mod pipeline;

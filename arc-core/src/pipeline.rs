@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::data::Table;
+use crate::export::ExportStep;
 use crate::plugin::{Component, PluginManager};
 use crate::process::{FittedState, InputValue, OutputValue, Processor, ProcessorInputs, ProcessorState};
 use crate::spec::{Config, FeaturesSpec};
@@ -61,6 +62,16 @@ pub struct Pipeline {
     column_lists: BTreeMap<String, Vec<String>>,
 }
 
+/// A step that runs at prediction, from [`Pipeline::prediction_steps`].
+pub struct PredictionStep<'a> {
+    /// The step as the spec writes it.
+    pub step: &'a ProcessorStep,
+    /// Its processor, built with the step's params.
+    pub processor: Box<dyn Processor>,
+    /// The saved state it transforms with, if there is one.
+    pub state: Option<&'a ProcessorState>,
+}
+
 impl Pipeline {
     /// Resolves every step's op in `manager`'s processor registry: an
     /// unknown op is an error naming the step (with did-you-mean). Step
@@ -106,6 +117,59 @@ impl Pipeline {
             return Err(Error::Spec { message: format!("no processor step `{}`", step.name) });
         };
         component.create(&self.config(step, &vars)?).map_err(|e| wrap(step, e))
+    }
+
+    /// The steps [`transform`](Self::transform) runs, each with its
+    /// processor built (params as a run gives them, `vars.X` from `fitted`)
+    /// and the saved state it transforms with: its `state` input, or where
+    /// it bound its fitted state. For the Predictor's compiled plan and the
+    /// exporters.
+    pub fn prediction_steps<'a>(&'a self, fitted: &'a FittedState) -> Result<Vec<PredictionStep<'a>>> {
+        let vars = Bindings { tensors: BTreeMap::new(), vars: fitted.vars.clone(), states: BTreeMap::new() };
+        let mut steps = Vec::new();
+        for (step, component) in &self.steps {
+            let op = component.name();
+            if step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.") {
+                continue;
+            }
+            let processor = component.create(&self.config(step, &vars)?).map_err(|e| wrap(step, e))?;
+            if processor.is_train_only() {
+                continue;
+            }
+            let reference = match step.inputs.get("state") {
+                Some(StepInput::Ref(r)) if r.namespace == Namespace::States => r.clone(),
+                _ => step.state_ref(),
+            };
+            let state = fitted.states.get(&reference.name);
+            steps.push(PredictionStep { step, processor, state });
+        }
+        Ok(steps)
+    }
+
+    /// The [`prediction_steps`](Self::prediction_steps) as an exporter
+    /// sees them: tensor inputs, output, state and the processor's ONNX form.
+    pub fn export_steps(&self, fitted: &FittedState) -> Result<Vec<ExportStep>> {
+        let tensor = |r: &Ref| (r.namespace == Namespace::Tensors).then(|| r.name.clone());
+        let steps = self.prediction_steps(fitted)?;
+        Ok(steps
+            .into_iter()
+            .map(|s| ExportStep {
+                name: s.step.name.clone(),
+                component: s.processor.name().to_owned(),
+                tensor_inputs: s
+                    .step
+                    .inputs
+                    .iter()
+                    .filter_map(|(port, input)| match input {
+                        StepInput::Ref(r) => tensor(r).map(|t| (port.clone(), t)),
+                        _ => None,
+                    })
+                    .collect(),
+                output: s.step.outputs.get("output").and_then(tensor),
+                state: s.state.cloned(),
+                onnx: s.processor.onnx(),
+            })
+            .collect())
     }
 
     /// Names a column list, so that a step input written as the bare

@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["types"],
     &["error"],
     &["tensor"],
+    &["lower"],
     &["nn", "data"],
     &["process"],
     &["spec"],

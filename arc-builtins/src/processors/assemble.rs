@@ -2,7 +2,8 @@
 //! the feature tensor, `inspect.feature_stats` reports its size (for the
 //! model's `vars.n_features`) and per-feature moments.
 
-use arc_core::process::{Processor, ProcessorInputs, ProcessorOutputs};
+use arc_core::lower::RowTransform;
+use arc_core::process::{OnnxProcessor, Processor, ProcessorInputs, ProcessorOutputs, RowTransformContext};
 use arc_core::spec::Config;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -60,6 +61,20 @@ impl Processor for AssembleVector {
     fn transform(&self, inputs: &ProcessorInputs<'_>) -> Result<ProcessorOutputs> {
         let columns: Vec<&str> = self.columns.iter().map(String::as_str).collect();
         Ok(ProcessorOutputs::new().tensor("output", inputs.table().to_tensor(&columns)?))
+    }
+
+    fn row_transform(&self, _: &RowTransformContext<'_>) -> Result<Option<RowTransform>> {
+        Ok(Some(RowTransform {
+            columns: self.columns.clone(),
+            inputs: Vec::new(),
+            width: self.columns.len(),
+            kernel: Box::new(super::row::AssembleRow),
+        }))
+    }
+
+    /// The columns themselves: an exported graph takes them raw.
+    fn onnx(&self) -> Option<OnnxProcessor> {
+        Some(OnnxProcessor::RawColumns(self.columns.clone()))
     }
 }
 

@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 
 use arc_core::data::{ColumnValues, Table};
-use arc_core::process::{Processor, ProcessorInputs, ProcessorOutputs, ProcessorState};
+use arc_core::lower::RowTransform;
+use arc_core::process::{Processor, ProcessorInputs, ProcessorOutputs, ProcessorState, RowTransformContext};
 use arc_core::spec::Config;
 use arc_core::tensor::DType;
 use arc_core::{DidYouMean, Error, Result, Tensor};
@@ -147,6 +148,20 @@ impl Processor for CategoricalEncoding {
         }
         let output = Tensor::from_vec(data, &[rows, width])?;
         Ok(ProcessorOutputs::new().tensor("output", output).var("n_features", width as f64))
+    }
+
+    /// One-hot blocks from the saved categories, for the Predictor.
+    fn row_transform(&self, context: &RowTransformContext<'_>) -> Result<Option<RowTransform>> {
+        let state = context.state.ok_or_else(|| invalid(ONE_HOT, "no fitted state".into()))?;
+        state.expect_kind(ONE_HOT, "one_hot")?;
+        let columns = state.strings(ONE_HOT, "columns")?.to_vec();
+        let blocks = columns
+            .iter()
+            .map(|c| Ok(super::row::Block::new(state.strings(ONE_HOT, &format!("categories.{c}"))?.to_vec())))
+            .collect::<Result<Vec<_>>>()?;
+        let width = blocks.iter().map(super::row::Block::len).sum();
+        let kernel = Box::new(super::row::OneHotRow { blocks, ignore_unknown: self.ignore_unknown });
+        Ok(Some(RowTransform { columns, inputs: Vec::new(), width, kernel }))
     }
 }
 

@@ -21,6 +21,7 @@ mod assemble;
 mod common;
 mod encoding;
 mod hashing;
+mod row;
 mod scalers;
 mod sequence;
 

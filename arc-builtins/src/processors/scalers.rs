@@ -19,7 +19,13 @@
 //! Shapes: `x` is `[rows, features]` (or `[features...]`-last, or 1-D for a
 //! single feature); the output has `x`'s shape, in f32.
 
-use arc_core::process::{Processor, ProcessorInputs, ProcessorOutputs, ProcessorState};
+use std::sync::Arc;
+
+use arc_core::lower::{OnnxGraph, RowTransform};
+use arc_core::process::{
+    OnnxProcessor, OnnxStep, Processor, ProcessorInputs, ProcessorLowering, ProcessorOutputs, ProcessorState,
+    RowTransformContext,
+};
 use arc_core::spec::Config;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -247,6 +253,99 @@ impl Processor for Scaler {
         }
         let x = Features::read(inputs.tensor("x")?, "transform")?;
         Ok(ProcessorOutputs::new().tensor("output", self.apply(&x, inputs.state("state")?)?))
+    }
+
+    /// `(x - center) / scale * mul + add` per feature, from the saved state.
+    fn row_transform(&self, context: &RowTransformContext<'_>) -> Result<Option<RowTransform>> {
+        let Some(width) = context.width("x").filter(|_| self.role != Role::FitOnly) else { return Ok(None) };
+        let state = context.state.ok_or_else(|| invalid(self.name, "no fitted state".into()))?;
+        let (center, scale, mul, add) = self.affine(state, width)?;
+        let kernel = Box::new(super::row::AffineRow { center, scale, mul, add });
+        Ok(Some(RowTransform { columns: Vec::new(), inputs: vec!["x".into()], width, kernel }))
+    }
+
+    /// Sub and Div (and Mul, Add for min-max) with the fitted constants.
+    fn onnx(&self) -> Option<OnnxProcessor> {
+        (self.role != Role::FitOnly).then(|| OnnxProcessor::Lowering {
+            ports: vec!["x".into()],
+            lowering: Arc::new(ScalerOnnx { name: self.name, kind: self.kind }),
+        })
+    }
+}
+
+impl Scaler {
+    /// The state as `(center, scale, mul, add)` over `width` features:
+    /// `y = (x - center) / scale * mul + add`.
+    fn affine(&self, state: &ProcessorState, width: usize) -> Result<(Vec<f64>, Vec<f64>, f64, f64)> {
+        affine(self.name, self.kind, state, width)
+    }
+}
+
+/// [`Scaler::affine`] for a scaler `name` of `kind`.
+fn affine(name: &str, kind: Kind, state: &ProcessorState, width: usize) -> Result<(Vec<f64>, Vec<f64>, f64, f64)> {
+    state.expect_kind(name, kind.state_kind())?;
+    let pair = |a: &str, b: &str| -> Result<(Vec<f64>, Vec<f64>)> {
+        let (x, y) = (state.numbers(name, a)?, state.numbers(name, b)?);
+        if x.len() != width || y.len() != width {
+            return Err(invalid(
+                name,
+                format!("the state's `{a}`/`{b}` have {}/{} values for {width} features", x.len(), y.len()),
+            ));
+        }
+        Ok((x.to_vec(), y.to_vec()))
+    };
+    Ok(match kind {
+        // Fitted scales are never 0 (a constant feature scales by 1); an edited state's 0 is 1 too.
+        Kind::Standard => {
+            let (center, scale) = pair("mean", "scale")?;
+            (center, scale.into_iter().map(nonzero_scale).collect(), 1.0, 0.0)
+        }
+        Kind::Robust { .. } => {
+            let (center, scale) = pair("center", "scale")?;
+            (center, scale.into_iter().map(nonzero_scale).collect(), 1.0, 0.0)
+        }
+        Kind::MinMax { min, max } => {
+            let (lo, hi) = pair("data_min", "data_max")?;
+            let range = lo.iter().zip(&hi).map(|(l, h)| nonzero_scale(h - l)).collect();
+            (lo, range, max - min, min)
+        }
+    })
+}
+
+/// A scaler in ONNX: `Sub(x, center)`, `Div(scale)`, and for min-max
+/// `Mul(max - min)`, `Add(min)`; the constants are the initializers
+/// `processors.<step>.{mean|center|data_min}` and `.{scale|data_range}`.
+#[derive(Debug)]
+struct ScalerOnnx {
+    name: &'static str,
+    kind: Kind,
+}
+
+impl ProcessorLowering for ScalerOnnx {
+    fn lower(&self, step: &OnnxStep<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        let state = step.state()?;
+        let width = state.numbers(self.name, "scale").or_else(|_| state.numbers(self.name, "data_min"))?.len();
+        let (center, scale, mul, add) = affine(self.name, self.kind, state, width)?;
+        let prefix = step.prefix();
+        let (center_key, scale_key) = match self.kind {
+            Kind::Standard => ("mean", "scale"),
+            Kind::Robust { .. } => ("center", "scale"),
+            Kind::MinMax { .. } => ("data_min", "data_range"),
+        };
+        let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<_>>();
+        let center = g.constant(&format!("{prefix}.{center_key}"), &[width], &f32s(center));
+        let scale = g.constant(&format!("{prefix}.{scale_key}"), &[width], &f32s(scale));
+        let centered = g.op("Sub", &prefix, vec![step.input()?, center], Vec::new());
+        if let Kind::MinMax { .. } = self.kind {
+            let unit = g.op("Div", &prefix, vec![centered, scale], Vec::new());
+            let span = g.scalar(&prefix, mul as f32);
+            let stretched = g.op("Mul", &prefix, vec![unit, span], Vec::new());
+            let offset = g.scalar(&prefix, add as f32);
+            g.node("Add", &prefix, vec![stretched, offset], step.output, Vec::new());
+        } else {
+            g.node("Div", &prefix, vec![centered, scale], step.output, Vec::new());
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
-pub use model::{ExportInput, ExportModel, ExportNode, ExportOutput};
+pub use model::{ExportInput, ExportModel, ExportNode, ExportOutput, ExportStep};
 
 /// Writes a model in one format, registered by `ExportHookSpec::register_exporters`.
 pub trait Exporter: Send + Sync {

@@ -2,9 +2,12 @@
 //! built model by `GraphModel::export_model`; `train::ModelBundle` gives one
 //! for a model directory).
 
+use std::sync::Arc;
+
 use crate::Tensor;
+use crate::lower::OnnxLowering;
 use crate::nn::ShapeSpec;
-use crate::process::FittedState;
+use crate::process::{FittedState, OnnxProcessor, ProcessorState};
 use crate::spec::{ArcSpec, Config};
 
 /// A model input.
@@ -32,6 +35,9 @@ pub struct ExportNode {
     /// (port, source) in the layer's port order; a source is a model
     /// input's name or a node's name.
     pub inputs: Vec<(String, String)>,
+    /// The layer's ONNX form ([`Layer::onnx`](crate::nn::Layer::onnx)),
+    /// `None` when it has none.
+    pub onnx: Option<Arc<dyn OnnxLowering>>,
 }
 
 /// A model output.
@@ -41,6 +47,24 @@ pub struct ExportOutput {
     pub name: String,
     /// The node or model input it is.
     pub source: String,
+}
+
+/// A processor step that runs at prediction, with what an exporter needs
+/// of its processor.
+#[derive(Clone, Debug)]
+pub struct ExportStep {
+    /// The step's name.
+    pub name: String,
+    /// The processor's registered name (`core.StandardNormalization`).
+    pub component: String,
+    /// (port, tensor name) of each input port bound to a `tensors.X`.
+    pub tensor_inputs: Vec<(String, String)>,
+    /// The tensor its `output` port makes, if it makes one.
+    pub output: Option<String>,
+    /// The saved state it transforms with.
+    pub state: Option<ProcessorState>,
+    /// Its ONNX form ([`Processor::onnx`](crate::process::Processor::onnx)).
+    pub onnx: Option<OnnxProcessor>,
 }
 
 /// What an exporter gets: a model directory read back and checked
@@ -62,12 +86,20 @@ pub struct ExportModel {
     pub weights: Vec<(String, Tensor)>,
     /// The fitted processor vars and states.
     pub fitted: FittedState,
+    /// The prediction-time processor steps, in order (empty when the view
+    /// was made without the pipeline).
+    pub processors: Vec<ExportStep>,
 }
 
 impl ExportModel {
     /// The weight or buffer `name` (`fc1.weight`).
     pub fn weight(&self, name: &str) -> Option<&Tensor> {
         self.weights.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// The prediction-time step whose `output` is the tensor `tensor`.
+    pub fn producer(&self, tensor: &str) -> Option<&ExportStep> {
+        self.processors.iter().rev().find(|s| s.output.as_deref() == Some(tensor))
     }
 
     /// The node `name`.

@@ -62,6 +62,7 @@ impl GraphModel {
                 layer_type: node.layer_type.to_owned(),
                 params: node.params.clone(),
                 inputs: node.inputs.iter().map(|(p, s)| ((*p).to_owned(), (*s).to_owned())).collect(),
+                onnx: node.layer.onnx(),
             });
         }
         let outputs = graph
@@ -69,7 +70,7 @@ impl GraphModel {
             .into_iter()
             .map(|(name, source)| ExportOutput { name: name.to_owned(), source: source.to_owned() })
             .collect();
-        Ok(ExportModel { spec, inputs, nodes, outputs, weights, fitted: fitted.clone() })
+        Ok(ExportModel { spec, inputs, nodes, outputs, weights, fitted: fitted.clone(), processors: Vec::new() })
     }
 }
 

@@ -1,6 +1,9 @@
 //! The layer trait (the seed's `ArcLayerBase`) and input routing.
 
+use std::sync::Arc;
+
 use super::Param;
+use crate::lower::{OnnxLowering, RowOp};
 use crate::{Error, Result, Tensor};
 
 /// A shape as known before running: `None` for the batch dimension or any
@@ -84,6 +87,23 @@ pub trait Layer: Send + Sync {
 
     /// The output shape for the given input shapes (one per port).
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec>;
+
+    /// The layer over one row, for the Predictor's allocation-free plan:
+    /// `input_widths` are the row widths of its inputs (port order). Called
+    /// on the built layer in evaluation mode with its trained weights, once
+    /// per loaded model. Default `None`: the Predictor then serves the
+    /// model on its generic tensor path. See [`crate::lower::row`].
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let _ = input_widths;
+        None
+    }
+
+    /// The layer's ONNX form. Default `None`: an ONNX export of a model
+    /// using it is an error naming the node and its type. See
+    /// [`crate::lower::onnx`].
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        None
+    }
 }
 
 /// Joins a parameter name to its prefix with a dot.

@@ -64,7 +64,6 @@ pub(crate) struct Read {
     pub model: GraphModel,
     pub pipeline: Pipeline,
     pub fitted: FittedState,
-    pub weights: Vec<(String, Tensor)>,
     pub head: Head,
     pub answer: Answer,
 }
@@ -105,7 +104,7 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
     let names: Vec<&str> = model.outputs().iter().map(|(n, _)| *n).collect();
     let answer = Answer::new(&spec, &names, target, None);
     let head = head(&answer, &model);
-    Ok(Read { features, model, pipeline, fitted, weights, head, answer })
+    Ok(Read { features, model, pipeline, fitted, head, answer })
 }
 
 /// Whether `step` (of processor `op`) works with a saved state: it is given

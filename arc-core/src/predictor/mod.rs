@@ -63,7 +63,6 @@
 //! ```
 
 mod features;
-mod kernels;
 mod load;
 mod plan;
 mod row;
@@ -81,6 +80,7 @@ pub use serve::serve_json_lines;
 
 use crate::data::{Column, Table};
 use crate::graph::GraphModel;
+use crate::lower::Slot;
 use crate::nn::Scores;
 use crate::pipeline::Pipeline;
 use crate::plugin::PluginManager;
@@ -90,7 +90,7 @@ use crate::train::answer::{Answer, Cell, RowValues};
 use crate::{Error, Result, Tensor};
 use features::FeaturePlan;
 use load::Head;
-use plan::{ModelPlan, Slot};
+use plan::ModelPlan;
 use row::{Cells, RowSource};
 
 /// A loaded model directory that predicts rows; see the [module docs](self).
@@ -127,32 +127,18 @@ impl Predictor {
     /// processors resolved in `manager`; an error names the file at fault.
     pub fn load_with(dir: &Path, manager: &PluginManager) -> Result<Self> {
         let read = load::read(dir, manager)?;
-        let column_lists = BTreeMap::from([
-            ("feature_columns".to_owned(), read.features.feature_columns.clone()),
-            ("target_columns".to_owned(), read.features.target_columns.clone()),
-        ]);
-        let ops = read
-            .features
-            .processors
-            .iter()
-            .map(|s| manager.get_processor(&s.op).map(|c| c.name().to_owned()))
-            .collect::<Result<Vec<_>>>()?;
-        let infos: Vec<features::StepInfo<'_>> = read
-            .features
-            .processors
-            .iter()
-            .zip(&ops)
-            .map(|(step, op)| features::StepInfo { step, op, column_lists: &column_lists })
-            .collect();
-        let weights: BTreeMap<&str, &Tensor> = read.weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let fast = match features::compile(&infos, &read.fitted).map_err(|e| in_dir(dir, e))? {
-            Some(feature_plan) => {
-                let widths = |name: &str| feature_plan.tensors.get(name).map(|s| s.len);
-                let start = feature_plan.arena_end;
-                plan::compile(&read.model, &weights, &widths, start)?.map(|model_plan| (feature_plan, model_plan))
-            }
+        // A processor that cannot be built here fails the generic path too, with its error.
+        let steps = read.pipeline.prediction_steps(&read.fitted).ok();
+        let feature_plan = match &steps {
+            Some(steps) => features::compile(steps).map_err(|e| in_dir(dir, e))?,
             None => None,
         };
+        drop(steps);
+        let fast = feature_plan.and_then(|feature_plan| {
+            let widths = |name: &str| feature_plan.tensors.get(name).map(|s| s.len);
+            let start = feature_plan.arena_end;
+            plan::compile(&read.model, &widths, start).map(|model_plan| (feature_plan, model_plan))
+        });
         let (columns, arena_len) = match &fast {
             Some((f, m)) => (f.columns.clone(), m.arena_end),
             None => (load::input_columns(&read.features), 0),
@@ -457,7 +443,7 @@ impl Predictor {
 /// exp of log-probabilities, probabilities and plain scores as they are.
 fn class_scores(scores: Scores, values: &[f32], out: &mut [f32]) {
     match scores {
-        Scores::Logits => kernels::softmax(values, out),
+        Scores::Logits => crate::lower::kernels::softmax(values, out),
         Scores::LogProbabilities => out.iter_mut().zip(values).for_each(|(o, v)| *o = v.exp()),
         Scores::Probabilities | Scores::Values => out.copy_from_slice(values),
     }

@@ -4,34 +4,7 @@ use std::sync::Arc;
 
 use crate::{DidYouMean, Error, Result};
 
-/// One cell of a row.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Value<'a> {
-    /// A number (`NaN` counts as missing).
-    Number(f64),
-    /// Text (a category).
-    Text(&'a str),
-    /// No value.
-    Missing,
-}
-
-impl From<f64> for Value<'_> {
-    fn from(v: f64) -> Self {
-        Self::Number(v)
-    }
-}
-
-impl From<f32> for Value<'_> {
-    fn from(v: f32) -> Self {
-        Self::Number(f64::from(v))
-    }
-}
-
-impl<'a> From<&'a str> for Value<'a> {
-    fn from(v: &'a str) -> Self {
-        Self::Text(v)
-    }
-}
+pub use crate::lower::Value;
 
 /// One record to predict.
 ///

@@ -69,11 +69,14 @@
 //! ```
 
 mod fitted;
+mod lower;
 mod value;
 
+pub use self::lower::{OnnxProcessor, OnnxStep, ProcessorLowering, RowTransformContext};
 pub use fitted::FittedState;
 pub use value::{InputValue, OutputValue, ProcessorInputs, ProcessorOutputs, ProcessorState};
 
+use crate::lower::RowTransform;
 use crate::{Error, Result, Tensor};
 
 /// A feature processor (an `op` of the spec's `features.processors`),
@@ -127,5 +130,21 @@ pub trait Processor: Send + Sync {
     fn decode(&self, state: &ProcessorState, codes: &Tensor) -> Result<Vec<String>> {
         let _ = (state, codes);
         Err(Error::NoDecode { component: self.name().to_owned() })
+    }
+
+    /// The op over one row, for the Predictor's allocation-free plan, with
+    /// the step's fitted state. Called once per loaded model for each
+    /// prediction-time step. Default `None`: the Predictor then runs the
+    /// pipeline on its generic path. A state that does not fit is an error.
+    fn row_transform(&self, context: &RowTransformContext<'_>) -> Result<Option<RowTransform>> {
+        let _ = context;
+        Ok(None)
+    }
+
+    /// The op's ONNX form, for an exporter that puts the pipeline in the
+    /// graph. Default `None`: a model input made by this op takes the
+    /// pipeline tensor itself.
+    fn onnx(&self) -> Option<OnnxProcessor> {
+        None
     }
 }

@@ -96,6 +96,8 @@ impl ModelBundle {
     /// What an exporter receives: this built model's nodes, inputs,
     /// outputs and weights ([`GraphModel::export_model`]).
     pub fn export_model(&self) -> Result<ExportModel> {
-        self.model.export_model(self.spec.clone(), &self.weights, &self.fitted)
+        let mut model = self.model.export_model(self.spec.clone(), &self.weights, &self.fitted)?;
+        model.processors = self.pipeline.export_steps(&self.fitted)?;
+        Ok(model)
     }
 }

@@ -1,12 +1,16 @@
 //! The `example` plugin: its registration, its config checks, and its two
 //! smaller layers.
 
+use std::sync::Arc;
+
+use arc_core::lower::{OnnxLowering, RowOp};
 use arc_core::nn::{Layer, Param, ShapeSpec};
 use arc_core::plugin::{LayerHookSpec, LayerRegistrations, Registrations};
 use arc_core::spec::Config;
 use arc_core::{Result, Tensor, arc_plugin, hookimpl};
 use serde::Deserialize;
 
+use crate::lowering::{GeluTanhOnnx, GeluTanhRow, RmsNormOnnx, RmsNormRow};
 use crate::rope::RotaryEmbedding;
 use crate::swiglu::SwiGlu;
 
@@ -31,6 +35,15 @@ impl GeluTanh {
 impl Layer for GeluTanh {
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
         input.gelu_tanh()
+    }
+
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let &[width] = input_widths else { return None };
+        Some(RowOp::kernel(width, GeluTanhRow))
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(GeluTanhOnnx))
     }
 
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
@@ -82,6 +95,20 @@ impl Layer for RmsNorm {
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
         let weight = self.weight.as_ref().map(Param::value);
         input.rms_norm(weight.as_ref(), self.eps)
+    }
+
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let &[width] = input_widths else { return None };
+        let weight = match &self.weight {
+            Some(w) if w.shape() == [width] => Some(w.value().to_vec().ok()?),
+            Some(_) => return None,
+            None => None,
+        };
+        Some(RowOp::kernel(width, RmsNormRow { weight, eps: self.eps }))
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(RmsNormOnnx { affine: self.weight.is_some(), eps: self.eps }))
     }
 
     fn visit_params<'a>(&'a self, prefix: &str, visit: &mut dyn FnMut(&str, &'a Param)) {

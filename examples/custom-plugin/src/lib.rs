@@ -8,11 +8,16 @@
 //!   fused custom op with its own backward), `example.RMSNorm` and
 //!   `example.RotaryEmbedding` (RoPE), each with an alias.
 //!
+//! The example layers also show the optional capabilities (`lowering`):
+//! `example.GELU`, `example.SwiGLU` and `example.RMSNorm` give the
+//! Predictor a row kernel and the ONNX exporter a lowering.
+//!
 //! A binary links the crate with `arc::link_plugins!(arc_example_plugin);`
 //! (the `arc` facade does so with its `example-plugin` feature); its plugins
 //! are then found by `discover_plugins()` with no registration code.
 
 mod example;
+mod lowering;
 mod my_plugin;
 mod rope;
 mod swiglu;

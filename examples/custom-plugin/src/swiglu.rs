@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use arc_core::lower::{OnnxLowering, RowOp};
 use arc_core::nn::{Layer, ShapeSpec};
 use arc_core::spec::Config;
 use arc_core::tensor::CustomOp;
@@ -137,6 +138,17 @@ impl SwiGlu {
 impl Layer for SwiGlu {
     fn forward_single(&self, input: &Tensor) -> Result<Tensor> {
         Tensor::apply_custom(Arc::new(SwiGluOp), &[input])
+    }
+
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        match input_widths {
+            &[width] if width.is_multiple_of(2) => Some(RowOp::kernel(width / 2, crate::lowering::SwiGluRow)),
+            _ => None,
+        }
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(crate::lowering::SwiGluOnnx))
     }
 
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {

@@ -1,29 +1,33 @@
 //! `core.onnx`: the model as an ONNX graph (default opset 17, ai.onnx domain).
 //!
-//! Each node becomes one or a few ONNX ops (see [`ops`]): Linear → MatMul
-//! (with the weight stored transposed, `{node}.weight_t`) + Add; ReLU,
-//! Sigmoid, Tanh, Softmax → the op of that name; GELU → the Erf (or tanh)
-//! formula below opset 20 and `Gelu` from it; LayerNorm →
-//! LayerNormalization; BatchNorm1d (eval) → BatchNormalization with the
-//! running statistics; Dropout (eval) → Identity; Embedding → Gather;
-//! Concatenate → Concat; Add → Add; Flatten → Flatten. Another layer type is
-//! an [`Error::ExportUnsupported`] naming the node.
+//! Each node becomes the ONNX ops its layer's lowering adds
+//! ([`Layer::onnx`](arc_core::nn::Layer::onnx), written against
+//! [`arc_core::lower::OnnxGraph`], which [`Builder`] implements here). The
+//! built-in layers: Linear → MatMul (with the weight stored transposed,
+//! `{node}.weight_t`) + Add; ReLU, Sigmoid, Tanh, Softmax → the op of that
+//! name; GELU → the Erf (or tanh) formula below opset 20 and `Gelu` from it;
+//! LayerNorm → LayerNormalization; BatchNorm1d (eval) → BatchNormalization
+//! with the running statistics; Dropout (eval) → Identity; Embedding →
+//! Gather; Concatenate → Concat; Add → Add; Flatten → Flatten. A layer
+//! without a lowering is an [`Error::ExportUnsupported`] naming the node and
+//! its type.
 //!
 //! Graph inputs are the model inputs (batch dimension symbolic, `batch`),
 //! graph outputs the model outputs, by name. With `include_processors`
-//! (the default) a model input made by a standard, robust or min-max
-//! scaler from an assembled feature vector takes the raw features instead,
-//! the scaling done by Sub/Div (and Mul/Add) ops with the fitted constants;
-//! each input's `doc_string` says what to feed, and the model's metadata
+//! (the default) a model input whose pipeline tensor is made by steps that
+//! all have an ONNX form ([`pipeline`]: the built-in scalers over
+//! `transform.assemble_vector`) takes the raw features instead, the steps
+//! computed in the graph with the fitted constants; each input's
+//! `doc_string` says what to feed, and the model's metadata
 //! `arc.input.<name>.columns` lists the raw columns in order.
 
-mod ops;
+mod pipeline;
 pub(crate) mod proto;
-mod scalers;
 
 use std::path::Path;
 
-use arc_core::export::{ExportModel, Exporter, write_atomic};
+use arc_core::export::{ExportModel, ExportNode, Exporter, write_atomic};
+use arc_core::lower::{Attr, AttrValue, OnnxGraph, OnnxNode};
 use arc_core::spec::Config;
 use arc_core::{Error, Result, Tensor};
 use prost::Message;
@@ -107,16 +111,16 @@ pub fn encode(model: &ExportModel, config: &OnnxConfig) -> Result<Vec<u8>> {
     let mut inputs = Vec::new();
     let mut metadata = Vec::new();
     for input in &model.inputs {
-        let int = ops::takes_indices(model, &input.name);
+        let int = takes_indices(model, &input.name);
         let mut value = input.name.clone();
         let mut doc = format!("the pipeline tensor `tensors.{}`", input.source);
         if config.include_processors
             && !int
-            && let Some(scaled) = scalers::prepend(&mut b, model, input)?
+            && let Some(processed) = pipeline::prepend(&mut b, model, input)?
         {
-            metadata.push(entry(&format!("arc.input.{}.columns", input.name), scaled.columns.join(",")));
-            value = scaled.value;
-            doc = scaled.doc;
+            metadata.push(entry(&format!("arc.input.{}.columns", input.name), processed.columns.join(",")));
+            value = processed.value;
+            doc = processed.doc;
         }
         let elem = if int { proto::INT64 } else { proto::FLOAT };
         inputs.push((input, elem, doc, value));
@@ -134,8 +138,9 @@ pub fn encode(model: &ExportModel, config: &OnnxConfig) -> Result<Vec<u8>> {
                     .ok_or_else(|| export_error(format!("node `{}`: input `{s}` is not computed", node.name)))
             })
             .collect::<Result<Vec<_>>>()?;
-        let out = ops::lower(&mut b, node, &args)?;
-        values.insert(node.name.clone(), out);
+        let output = format!("{}.output", node.name);
+        lower(&mut b, node, &args, &output)?;
+        values.insert(node.name.clone(), output);
     }
     let mut outputs = Vec::new();
     for output in &model.outputs {
@@ -180,6 +185,23 @@ pub fn encode(model: &ExportModel, config: &OnnxConfig) -> Result<Vec<u8>> {
     Ok(proto.encode_to_vec())
 }
 
+/// Whether model input `input` feeds a layer taking indices directly (it is then int64).
+fn takes_indices(model: &ExportModel, input: &str) -> bool {
+    model
+        .nodes
+        .iter()
+        .any(|n| n.onnx.as_ref().is_some_and(|l| l.takes_indices()) && n.inputs.iter().any(|(_, s)| s == input))
+}
+
+/// Lowers `node`, whose inputs are the ONNX values `args` (port order), into `output`.
+fn lower(b: &mut Builder<'_>, node: &ExportNode, args: &[String], output: &str) -> Result<()> {
+    let onnx_node = OnnxNode { name: &node.name, component: &node.layer_type, inputs: args, output };
+    match &node.onnx {
+        Some(lowering) => lowering.lower(&onnx_node, b),
+        None => Err(onnx_node.unsupported("the layer has no ONNX lowering (`Layer::onnx`)")),
+    }
+}
+
 fn entry(key: &str, value: String) -> StringStringEntryProto {
     StringStringEntryProto { key: key.to_owned(), value }
 }
@@ -214,85 +236,101 @@ pub(crate) struct Builder<'a> {
     fresh: usize,
 }
 
-impl Builder<'_> {
-    /// Adds an op whose single output is named `output`; returns that name.
-    pub(crate) fn node(
-        &mut self,
-        op: &str,
-        name: &str,
-        inputs: Vec<String>,
-        output: &str,
-        attribute: Vec<AttributeProto>,
-    ) -> String {
+impl OnnxGraph for Builder<'_> {
+    fn opset(&self) -> i64 {
+        self.opset
+    }
+
+    fn tensor(&self, name: &str) -> Option<Tensor> {
+        self.model.weight(name).cloned()
+    }
+
+    fn weight(&mut self, name: &str) -> Result<String> {
+        let t = self.tensor(name).ok_or_else(|| export_error(format!("no weight `{name}`")))?;
+        Ok(self.constant(name, t.shape(), &t.to_vec()?))
+    }
+
+    fn constant(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|d| *d as i64).collect(),
+            data_type: proto::FLOAT,
+            name: name.to_owned(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name.to_owned()
+    }
+
+    fn constant_i64(&mut self, name: &str, dims: &[usize], values: &[i64]) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|d| *d as i64).collect(),
+            data_type: proto::INT64,
+            name: name.to_owned(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name.to_owned()
+    }
+
+    fn scalar(&mut self, prefix: &str, value: f32) -> String {
+        self.fresh += 1;
+        let name = format!("{prefix}/const_{}", self.fresh);
+        self.constant(&name, &[], &[value])
+    }
+
+    fn node(&mut self, op_type: &str, name: &str, inputs: Vec<String>, output: &str, attrs: Vec<Attr>) -> String {
         self.nodes.push(NodeProto {
             input: inputs,
             output: vec![output.to_owned()],
             name: name.to_owned(),
-            op_type: op.to_owned(),
-            attribute,
+            op_type: op_type.to_owned(),
+            attribute: attrs.into_iter().map(attribute).collect(),
             doc_string: String::new(),
             domain: String::new(),
         });
         output.to_owned()
     }
 
-    /// Adds an op with a fresh output name derived from `prefix`.
-    pub(crate) fn op(&mut self, op: &str, prefix: &str, inputs: Vec<String>, attribute: Vec<AttributeProto>) -> String {
+    fn op(&mut self, op_type: &str, prefix: &str, inputs: Vec<String>, attrs: Vec<Attr>) -> String {
         self.fresh += 1;
-        let out = format!("{prefix}/{op}_{}", self.fresh);
-        self.node(op, &out.clone(), inputs, &out, attribute)
+        let out = format!("{prefix}/{op_type}_{}", self.fresh);
+        self.node(op_type, &out.clone(), inputs, &out, attrs)
     }
 
-    /// Adds an f32 initializer; returns its name.
-    pub(crate) fn init_f32(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
-        self.initializers.push(TensorProto {
-            dims: dims.iter().map(|d| *d as i64).collect(),
-            data_type: proto::FLOAT,
-            name: name.to_owned(),
-            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    fn op_outputs(
+        &mut self,
+        op_type: &str,
+        prefix: &str,
+        inputs: Vec<String>,
+        count: usize,
+        attrs: Vec<Attr>,
+    ) -> Vec<String> {
+        self.fresh += 1;
+        let name = format!("{prefix}/{op_type}_{}", self.fresh);
+        let outputs: Vec<String> = (0..count).map(|k| format!("{name}:{k}")).collect();
+        self.nodes.push(NodeProto {
+            input: inputs,
+            output: outputs.clone(),
+            name,
+            op_type: op_type.to_owned(),
+            attribute: attrs.into_iter().map(attribute).collect(),
+            doc_string: String::new(),
+            domain: String::new(),
         });
-        name.to_owned()
-    }
-
-    /// An f32 scalar constant (an initializer named `{prefix}/const_{n}`).
-    pub(crate) fn scalar(&mut self, prefix: &str, value: f32) -> String {
-        self.fresh += 1;
-        let name = format!("{prefix}/const_{}", self.fresh);
-        self.init_f32(&name, &[], &[value])
-    }
-
-    /// The model's weight `name` as an initializer of the same name.
-    pub(crate) fn weight(&mut self, name: &str) -> Result<String> {
-        let t = self.tensor(name)?;
-        Ok(self.init_f32(name, t.shape(), &t.to_vec()?))
-    }
-
-    /// The model's weight `name`.
-    pub(crate) fn tensor(&self, name: &str) -> Result<Tensor> {
-        self.model.weight(name).cloned().ok_or_else(|| export_error(format!("no weight `{name}`")))
-    }
-
-    /// The opset being written.
-    pub(crate) fn opset(&self) -> i64 {
-        self.opset
+        outputs
     }
 }
 
-/// An `INT` attribute.
-pub(crate) fn attr_i(name: &str, i: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), i, r#type: attribute_type::INT, ..Default::default() }
+/// An attribute as protobuf.
+fn attribute(attr: Attr) -> AttributeProto {
+    let mut proto = AttributeProto { name: attr.name, ..Default::default() };
+    match attr.value {
+        AttrValue::Int(i) => (proto.i, proto.r#type) = (i, attribute_type::INT),
+        AttrValue::Ints(ints) => (proto.ints, proto.r#type) = (ints, attribute_type::INTS),
+        AttrValue::Float(f) => (proto.f, proto.r#type) = (f, attribute_type::FLOAT),
+        AttrValue::Floats(floats) => (proto.floats, proto.r#type) = (floats, attribute_type::FLOATS),
+        AttrValue::Text(s) => (proto.s, proto.r#type) = (s.into_bytes(), attribute_type::STRING),
+    }
+    proto
 }
 
-/// A `FLOAT` attribute.
-pub(crate) fn attr_f(name: &str, f: f32) -> AttributeProto {
-    AttributeProto { name: name.into(), f, r#type: attribute_type::FLOAT, ..Default::default() }
-}
-
-/// An `INTS` attribute.
-#[allow(dead_code)]
-pub(crate) fn attr_ints(name: &str, ints: Vec<i64>) -> AttributeProto {
-    AttributeProto { name: name.into(), ints, r#type: attribute_type::INTS, ..Default::default() }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "layers", feature = "processors"))]
 mod tests;

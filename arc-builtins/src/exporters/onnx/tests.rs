@@ -10,12 +10,19 @@ use prost::Message;
 use super::proto::{DimValue, ModelProto, NodeProto, attribute_type};
 use super::{OnnxConfig, encode};
 
+/// A node of the built-in layer `layer_type`, built from `params` for its lowering.
 fn node(name: &str, layer_type: &str, params: &str, inputs: &[&str]) -> ExportNode {
+    let pm = arc_core::PluginManager::new();
+    pm.register_plugin(crate::BuiltinLayerPlugin, "builtin_layers").expect("registers");
+    pm.refresh_registries().expect("refreshes");
+    let params = Config::from_yaml(params).expect("params");
+    let layer = pm.get_layer(layer_type).expect("a built-in layer").create(&params).expect("builds");
     ExportNode {
         name: name.into(),
         layer_type: format!("core.{layer_type}"),
-        params: Config::from_yaml(params).expect("params"),
+        params,
         inputs: inputs.iter().enumerate().map(|(i, s)| (format!("input_{i}"), (*s).to_owned())).collect(),
+        onnx: layer.onnx(),
     }
 }
 
@@ -32,6 +39,7 @@ fn model(nodes: Vec<ExportNode>, weights: Vec<(&str, Tensor)>, features: Option<
         outputs: vec![ExportOutput { name: "y".into(), source: last }],
         weights: weights.into_iter().map(|(n, t)| (n.to_owned(), t)).collect(),
         fitted: FittedState::default(),
+        processors: Vec::new(),
     }
 }
 
@@ -201,6 +209,11 @@ fn scalers_become_sub_and_div_on_raw_columns() {
         serde_json::from_str(r#"{"kind": "standard_scaler", "numbers": {"mean": [1.0, 2.0], "scale": [0.5, 0.0]}}"#)
             .expect("state");
     m.fitted.states.insert("s".into(), state);
+    let pm = arc_core::PluginManager::new();
+    pm.register_plugin(crate::BuiltinProcessorPlugin, "builtin_processors").expect("registers");
+    pm.refresh_registries().expect("refreshes");
+    let pipeline = arc_core::pipeline::Pipeline::from_spec(&m.spec.features, &pm).expect("a pipeline");
+    m.processors = pipeline.export_steps(&m.fitted).expect("the steps");
     let p = decode(&m, 17);
     assert_eq!(ops(&p), ["Sub", "Div", "Relu", "Identity"]);
     assert_eq!(init_values(&p, "processors.scale.mean").1, [1.0, 2.0]);
@@ -220,7 +233,7 @@ fn an_unsupported_layer_is_an_error_naming_the_node_and_type() {
     let err = encode(&m, &OnnxConfig { opset: 17, include_processors: true }).unwrap_err();
     assert!(matches!(err, Error::ExportUnsupported { .. }));
     let shown = err.to_string();
-    assert!(shown.starts_with("export to onnx: node `rnn` has layer type `core.LSTM`, which onnx export does not support: supported: Linear, ReLU"), "{shown}");
+    assert!(shown.starts_with("export to onnx: node `rnn` has layer type `core.LSTM`, which onnx export does not support: the layer has no ONNX lowering (`Layer::onnx`)"), "{shown}");
     let m = model(vec![node("f", "Flatten", "{start_dim: 0, end_dim: 1}", &["x"])], vec![], None);
     let err = encode(&m, &OnnxConfig { opset: 17, include_processors: true }).unwrap_err().to_string();
     assert!(err.contains("node `f`") && err.contains("end_dim 1"), "{err}");

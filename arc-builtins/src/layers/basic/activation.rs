@@ -2,6 +2,9 @@
 //! elementwise (or row-wise) function each, no parameters, the same shape out
 //! as in.
 
+use std::sync::Arc;
+
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp, kernels};
 use arc_core::nn::{Layer, ShapeSpec};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -152,6 +155,19 @@ impl Layer for Activation {
         }
     }
 
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let &[width] = input_widths else { return None };
+        // A row is [batch, width]: softmax over dim 1 (or -1) only.
+        if matches!(self.function, Function::Softmax(dim) if dim != -1 && dim != 1) {
+            return None;
+        }
+        Some(RowOp::kernel(width, self.function))
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(self.function))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let input = single(self.name, inputs)?;
         if let Function::Softmax(dim) = self.function {
@@ -159,4 +175,69 @@ impl Layer for Activation {
         }
         Ok(input.clone())
     }
+}
+
+impl RowKernel for Function {
+    fn run(&self, inputs: RowInputs<'_>, output: &mut [f32]) {
+        let x = inputs.first();
+        let map = |f: fn(f32) -> f32, output: &mut [f32]| output.iter_mut().zip(x).for_each(|(y, &x)| *y = f(x));
+        match self {
+            Self::Relu => map(|x| x.max(0.0), output),
+            Self::Sigmoid => map(kernels::sigmoid, output),
+            Self::Tanh => map(f32::tanh, output),
+            Self::Gelu(Approximate::None) => map(kernels::gelu_exact, output),
+            Self::Gelu(Approximate::Tanh) => map(kernels::gelu_tanh, output),
+            Self::Softmax(_) => kernels::softmax(x, output),
+        }
+    }
+}
+
+/// ONNX: `Relu`, `Sigmoid`, `Tanh`, `Softmax(axis)`; GELU as `Gelu` from
+/// opset 20, below it the formula ([`gelu_formula`]).
+impl OnnxLowering for Function {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        let x = node.input()?;
+        let (name, out) = (node.name, node.output);
+        match self {
+            Self::Relu => g.node("Relu", name, vec![x], out, Vec::new()),
+            Self::Sigmoid => g.node("Sigmoid", name, vec![x], out, Vec::new()),
+            Self::Tanh => g.node("Tanh", name, vec![x], out, Vec::new()),
+            Self::Softmax(dim) => g.node("Softmax", name, vec![x], out, vec![Attr::int("axis", *dim as i64)]),
+            Self::Gelu(approximate) => {
+                let tanh = *approximate == Approximate::Tanh;
+                if g.opset() >= 20 {
+                    let attrs = vec![Attr::text("approximate", if tanh { "tanh" } else { "none" })];
+                    g.node("Gelu", name, vec![x], out, attrs)
+                } else {
+                    gelu_formula(g, name, x, out, tanh)
+                }
+            }
+        };
+        Ok(())
+    }
+}
+
+/// GELU in opset-17 ops: the exact form `0.5 x (1 + erf(x / sqrt 2))`, or
+/// the tanh form `0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))`. Public
+/// for plugin layers computing the same function.
+pub fn gelu_formula(g: &mut dyn OnnxGraph, name: &str, x: String, out: &str, tanh: bool) -> String {
+    let inner = if tanh {
+        let x2 = g.op("Mul", name, vec![x.clone(), x.clone()], Vec::new());
+        let x3 = g.op("Mul", name, vec![x2, x.clone()], Vec::new());
+        let c = g.scalar(name, 0.044715);
+        let cx3 = g.op("Mul", name, vec![x3, c], Vec::new());
+        let sum = g.op("Add", name, vec![x.clone(), cx3], Vec::new());
+        let k = g.scalar(name, (2.0f32 / std::f32::consts::PI).sqrt());
+        let arg = g.op("Mul", name, vec![sum, k], Vec::new());
+        g.op("Tanh", name, vec![arg], Vec::new())
+    } else {
+        let sqrt2 = g.scalar(name, std::f32::consts::SQRT_2);
+        let scaled = g.op("Div", name, vec![x.clone(), sqrt2], Vec::new());
+        g.op("Erf", name, vec![scaled], Vec::new())
+    };
+    let one = g.scalar(name, 1.0);
+    let plus = g.op("Add", name, vec![inner, one], Vec::new());
+    let half = g.scalar(name, 0.5);
+    let hx = g.op("Mul", name, vec![x, half], Vec::new());
+    g.node("Mul", name, vec![hx, plus], out, Vec::new())
 }

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode};
 use arc_core::nn::{Layer, Param, ShapeSpec, join_name};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -267,6 +268,15 @@ impl Layer for BatchNorm1d {
         }
     }
 
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(BatchNormOnnx {
+            num_features: self.num_features,
+            eps: self.eps,
+            affine: self.weight.is_some(),
+            running_stats: self.stats.is_some(),
+        }))
+    }
+
     fn visit_buffers(&self, prefix: &str, visit: &mut dyn FnMut(&str, &Tensor)) {
         if let Some(stats) = self.stats() {
             visit(&join_name(prefix, "running_mean"), &stats.mean);
@@ -382,6 +392,37 @@ mod tests {
             let tracked = |bn: &BatchNorm1d| bn.stats().map(|s| s.num_batches_tracked.item_i64());
             assert_eq!(tracked(&fused).transpose()?, tracked(&composed).transpose()?);
         }
+        Ok(())
+    }
+}
+
+/// ONNX `BatchNormalization` (evaluation) with the running statistics.
+#[derive(Debug)]
+struct BatchNormOnnx {
+    num_features: usize,
+    eps: f32,
+    affine: bool,
+    running_stats: bool,
+}
+
+impl OnnxLowering for BatchNormOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        if !self.running_stats {
+            return Err(node.unsupported("without running statistics it normalises with each batch's"));
+        }
+        let c = self.num_features;
+        let (scale, bias) = if self.affine {
+            (g.weight(&node.weight_name("weight"))?, g.weight(&node.weight_name("bias"))?)
+        } else {
+            (
+                g.constant(&node.weight_name("weight"), &[c], &vec![1.0; c]),
+                g.constant(&node.weight_name("bias"), &[c], &vec![0.0; c]),
+            )
+        };
+        let mean = g.weight(&node.weight_name("running_mean"))?;
+        let var = g.weight(&node.weight_name("running_var"))?;
+        let inputs = vec![node.input()?, scale, bias, mean, var];
+        g.node("BatchNormalization", node.name, inputs, node.output, vec![Attr::float("epsilon", self.eps)]);
         Ok(())
     }
 }

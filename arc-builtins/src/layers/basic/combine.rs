@@ -6,8 +6,9 @@
 //! (`input_0`, `input_1`, ...). `num_inputs: k`, when given, requires
 //! exactly `k` inputs. One input is returned as it is.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp};
 use arc_core::nn::{Layer, LayerInputs, ShapeSpec};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -125,6 +126,19 @@ impl Layer for Concatenate {
         Tensor::concat(&tensors, self.dim)
     }
 
+    /// Rows join along dim 1 (or -1).
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let counted = check_count(ConcatenateConfig::NAME, self.num_inputs, input_widths.len()).is_ok();
+        if !counted || input_widths.len() < 2 || !(self.dim == -1 || self.dim == 1) {
+            return None;
+        }
+        Some(RowOp::kernel(input_widths.iter().sum(), ConcatRow))
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(ConcatOnnx { dim: self.dim }))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let name = ConcatenateConfig::NAME;
         check_count(name, self.num_inputs, inputs.len())?;
@@ -226,6 +240,21 @@ impl Layer for Add {
         rest.iter().try_fold(first.1.clone(), |sum, (_, t)| sum.add(t))
     }
 
+    /// Rows of one width, summed in spec order.
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let counted = check_count(AddConfig::NAME, self.num_inputs, input_widths.len()).is_ok();
+        match input_widths {
+            [first, rest @ ..] if counted && !rest.is_empty() && rest.iter().all(|w| w == first) => {
+                Some(RowOp::kernel(*first, AddRow))
+            }
+            _ => None,
+        }
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(AddOnnx))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         check_count(AddConfig::NAME, self.num_inputs, inputs.len())?;
         inputs[1..].iter().try_fold(inputs[0].clone(), |acc, shape| {
@@ -233,5 +262,68 @@ impl Layer for Add {
                 bad_input(AddConfig::NAME, format!("shapes that broadcast with {}", show(&acc)), show(shape))
             })
         })
+    }
+}
+
+/// Rows one after the other.
+#[derive(Debug)]
+struct ConcatRow;
+
+impl RowKernel for ConcatRow {
+    fn run(&self, inputs: RowInputs<'_>, output: &mut [f32]) {
+        let mut at = 0;
+        for x in inputs.iter() {
+            output[at..at + x.len()].copy_from_slice(x);
+            at += x.len();
+        }
+    }
+}
+
+/// ONNX `Concat(axis = dim)`.
+#[derive(Debug)]
+struct ConcatOnnx {
+    dim: isize,
+}
+
+impl OnnxLowering for ConcatOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        let attrs = vec![Attr::int("axis", self.dim as i64)];
+        g.node("Concat", node.name, node.inputs.to_vec(), node.output, attrs);
+        Ok(())
+    }
+}
+
+/// The sum of same-width rows, `((first + second) + ...)`.
+#[derive(Debug)]
+struct AddRow;
+
+impl RowKernel for AddRow {
+    fn run(&self, inputs: RowInputs<'_>, output: &mut [f32]) {
+        output.copy_from_slice(inputs.first());
+        for x in inputs.iter().skip(1) {
+            output.iter_mut().zip(x).for_each(|(y, &x)| *y += x);
+        }
+    }
+}
+
+/// ONNX: a chain of `Add`s in spec order.
+#[derive(Debug)]
+struct AddOnnx;
+
+impl OnnxLowering for AddOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        let [first, rest @ ..] = node.inputs else { return Err(node.unsupported("Add needs two inputs")) };
+        if rest.is_empty() {
+            return Err(node.unsupported("Add needs two inputs"));
+        }
+        let mut acc = first.clone();
+        for (k, next) in rest.iter().enumerate() {
+            acc = if k + 1 == rest.len() {
+                g.node("Add", node.name, vec![acc, next.clone()], node.output, Vec::new())
+            } else {
+                g.op("Add", node.name, vec![acc, next.clone()], Vec::new())
+            };
+        }
+        Ok(())
     }
 }

@@ -1,13 +1,14 @@
 //! `Dropout`: PyTorch's `torch.nn.Dropout`, with a seeded random stream per layer.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use arc_core::lower::{OnnxLowering, RowOp};
 use arc_core::nn::{Layer, ShapeSpec, init};
 use arc_core::tensor::Rng;
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
 
-use super::{LayerConfig, invalid, single};
+use super::{IdentityOnnx, LayerConfig, invalid, single};
 
 /// Params of `core.Dropout` (`torch.nn.Dropout`).
 #[derive(Debug, Deserialize)]
@@ -124,6 +125,16 @@ impl Layer for Dropout {
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+
+    /// The identity at inference.
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        (input_widths.len() == 1 && !self.training).then_some(RowOp::Identity)
+    }
+
+    /// `Identity`: an exported model is in evaluation mode.
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(IdentityOnnx))
     }
 
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode};
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::tensor::{CustomOp, DType};
 use arc_core::{Error, Result, Tensor};
@@ -275,6 +276,10 @@ impl Layer for Embedding {
         visit(&join_name(prefix, "weight"), &self.weight);
     }
 
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(EmbeddingOnnx { max_norm: self.max_norm }))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let mut out = single(EmbeddingConfig::NAME, inputs)?.clone();
         out.push(Some(self.embedding_dim));
@@ -368,5 +373,26 @@ mod tests {
             }
         }
         Ok(())
+    }
+}
+
+/// ONNX `Gather(weight, indices, axis = 0)`.
+#[derive(Debug)]
+struct EmbeddingOnnx {
+    max_norm: Option<f32>,
+}
+
+impl OnnxLowering for EmbeddingOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        if self.max_norm.is_some() {
+            return Err(node.unsupported("`max_norm` renormalises the weight at each lookup"));
+        }
+        let weight = g.weight(&node.weight_name("weight"))?;
+        g.node("Gather", node.name, vec![weight, node.input()?], node.output, vec![Attr::int("axis", 0)]);
+        Ok(())
+    }
+
+    fn takes_indices(&self) -> bool {
+        true
     }
 }

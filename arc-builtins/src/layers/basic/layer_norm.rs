@@ -1,5 +1,8 @@
 //! `LayerNorm`: PyTorch's `torch.nn.LayerNorm`, over the fused `Tensor::layer_norm` kernel.
 
+use std::sync::Arc;
+
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp, kernels};
 use arc_core::nn::{Layer, Param, ShapeSpec, join_name};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -143,9 +146,68 @@ impl Layer for LayerNorm {
         }
     }
 
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        if input_widths != self.shape.as_slice() {
+            return None;
+        }
+        let values = |p: &Option<Param>| match p {
+            Some(p) => p.value().to_vec().ok().map(Some),
+            None => Some(None),
+        };
+        let kernel = LayerNormRow { weight: values(&self.weight)?, bias: values(&self.bias)?, eps: self.eps };
+        Some(RowOp::kernel(self.shape[0], kernel))
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        let (affine, bias) = (self.weight.is_some(), self.bias.is_some());
+        Some(Arc::new(LayerNormOnnx { shape: self.shape.clone(), eps: self.eps, affine, bias }))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let input = single(LayerNormConfig::NAME, inputs)?;
         self.check_shape(input)?;
         Ok(input.clone())
+    }
+}
+
+/// Layer norm over one row.
+#[derive(Debug)]
+struct LayerNormRow {
+    weight: Option<Vec<f32>>,
+    bias: Option<Vec<f32>>,
+    eps: f32,
+}
+
+impl RowKernel for LayerNormRow {
+    fn run(&self, inputs: RowInputs<'_>, output: &mut [f32]) {
+        kernels::layer_norm(inputs.first(), output, self.weight.as_deref(), self.bias.as_deref(), self.eps);
+    }
+}
+
+/// ONNX `LayerNormalization` over the normalised dims (a scale of ones
+/// without `elementwise_affine`).
+#[derive(Debug)]
+struct LayerNormOnnx {
+    shape: Vec<usize>,
+    eps: f32,
+    affine: bool,
+    bias: bool,
+}
+
+impl OnnxLowering for LayerNormOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        let size: usize = self.shape.iter().product();
+        let scale = if self.affine {
+            g.weight(&node.weight_name("weight"))?
+        } else {
+            g.constant(&node.weight_name("weight"), &self.shape, &vec![1.0; size])
+        };
+        let mut inputs = vec![node.input()?, scale];
+        if self.bias {
+            inputs.push(g.weight(&node.weight_name("bias"))?);
+        }
+        let attrs = vec![Attr::int("axis", -(self.shape.len() as i64)), Attr::float("epsilon", self.eps)];
+        g.node("LayerNormalization", node.name, inputs, node.output, attrs);
+        Ok(())
     }
 }

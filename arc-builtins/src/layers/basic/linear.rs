@@ -1,5 +1,8 @@
 //! `Linear`: PyTorch's `torch.nn.Linear`.
 
+use std::sync::Arc;
+
+use arc_core::lower::{OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp, kernels};
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -93,6 +96,23 @@ impl Layer for Linear {
         }
     }
 
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        if input_widths != [self.in_features] {
+            return None;
+        }
+        let weight = self.weight.value().to_vec().ok()?;
+        let bias = match &self.bias {
+            Some(b) => Some(b.value().to_vec().ok()?),
+            None => None,
+        };
+        let weight_t = kernels::transpose(&weight, self.out_features, self.in_features);
+        Some(RowOp::kernel(self.out_features, LinearRow { weight_t, bias }))
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(LinearOnnx))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         let input = single(LinearConfig::NAME, inputs)?;
         match input.last() {
@@ -103,5 +123,51 @@ impl Layer for Linear {
             }
             _ => Err(bad_input(LinearConfig::NAME, format!("an input [..., {}]", self.in_features), show(input))),
         }
+    }
+}
+
+/// `y = W x + b` over one row, `W` stored transposed and padded
+/// ([`kernels::transpose`]).
+#[derive(Debug)]
+struct LinearRow {
+    weight_t: Vec<f32>,
+    bias: Option<Vec<f32>>,
+}
+
+impl RowKernel for LinearRow {
+    fn run(&self, inputs: RowInputs<'_>, output: &mut [f32]) {
+        kernels::linear(&self.weight_t, self.bias.as_deref(), inputs.first(), output);
+    }
+}
+
+/// ONNX: `MatMul` by the weight stored transposed (`{node}.weight_t`), then
+/// `Add` of the bias when the layer has one.
+#[derive(Debug)]
+struct LinearOnnx;
+
+impl OnnxLowering for LinearOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        let name = node.weight_name("weight");
+        let w = g.tensor(&name).ok_or_else(|| node.unsupported("the model has no `weight`"))?;
+        let [out_f, in_f] = *w.shape() else {
+            return Err(node.unsupported(&format!("`{name}` has shape {:?}", w.shape())));
+        };
+        let values = w.to_vec()?;
+        let mut transposed = vec![0.0; values.len()];
+        for o in 0..out_f {
+            for i in 0..in_f {
+                transposed[i * out_f + o] = values[o * in_f + i];
+            }
+        }
+        let wt = g.constant(&node.weight_name("weight_t"), &[in_f, out_f], &transposed);
+        let x = node.input()?;
+        if g.tensor(&node.weight_name("bias")).is_some() {
+            let y = g.op("MatMul", node.name, vec![x, wt], Vec::new());
+            let bias = g.weight(&node.weight_name("bias"))?;
+            g.node("Add", node.name, vec![y, bias], node.output, Vec::new());
+        } else {
+            g.node("MatMul", node.name, vec![x, wt], node.output, Vec::new());
+        }
+        Ok(())
     }
 }

@@ -29,6 +29,7 @@
 //! # Ok::<(), arc_core::Error>(())
 //! ```
 
+use arc_core::lower::{OnnxGraph, OnnxLowering, OnnxNode};
 use arc_core::nn::{Layer, Param, ShapeSpec};
 use arc_core::plugin::LayerRegistrations;
 use arc_core::spec::Config;
@@ -193,5 +194,16 @@ fn normalize_dim(layer: &str, dim: isize, rank: usize) -> Result<usize> {
         Ok(d as usize)
     } else {
         Err(bad_input(layer, format!("a dim {dim} in range for the input"), format!("an input of rank {rank}")))
+    }
+}
+
+/// ONNX `Identity` (a layer that is the identity at inference).
+#[derive(Debug)]
+pub(super) struct IdentityOnnx;
+
+impl OnnxLowering for IdentityOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        g.node("Identity", node.name, vec![node.input()?], node.output, Vec::new());
+        Ok(())
     }
 }

@@ -1,5 +1,8 @@
 //! `Flatten`: PyTorch's `torch.nn.Flatten`.
 
+use std::sync::Arc;
+
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowOp};
 use arc_core::nn::{Layer, ShapeSpec};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -85,7 +88,38 @@ impl Layer for Flatten {
         input.reshape(&out)
     }
 
+    /// A `[batch, width]` row stays as it is.
+    fn row_op(&self, input_widths: &[usize]) -> Option<RowOp> {
+        let row_dims = |d: isize| d == 1 || d == -1;
+        (input_widths.len() == 1 && row_dims(self.start_dim) && row_dims(self.end_dim)).then_some(RowOp::Identity)
+    }
+
+    fn onnx(&self) -> Option<Arc<dyn OnnxLowering>> {
+        Some(Arc::new(FlattenOnnx { start_dim: self.start_dim, end_dim: self.end_dim }))
+    }
+
     fn output_shape(&self, inputs: &[ShapeSpec]) -> Result<ShapeSpec> {
         self.flattened(single(FlattenConfig::NAME, inputs)?)
+    }
+}
+
+/// ONNX `Flatten(axis = start_dim)`, which merges through the last dim.
+#[derive(Debug)]
+struct FlattenOnnx {
+    start_dim: isize,
+    end_dim: isize,
+}
+
+impl OnnxLowering for FlattenOnnx {
+    fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
+        if self.end_dim != -1 || self.start_dim < 0 {
+            return Err(node.unsupported(&format!(
+                "start_dim {} / end_dim {}: only end_dim -1 and start_dim >= 0 map to ONNX Flatten",
+                self.start_dim, self.end_dim
+            )));
+        }
+        let attrs = vec![Attr::int("axis", self.start_dim as i64)];
+        g.node("Flatten", node.name, vec![node.input()?], node.output, attrs);
+        Ok(())
     }
 }

@@ -1,21 +1,12 @@
-//! The plain-f32 row kernels of the compiled model plan: Linear (a
-//! register-blocked matrix-vector product over transposed weights, with
-//! AVX-512 / AVX2 dispatch), the activations, softmax and layer norm.
-
-/// An elementwise activation.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Act {
-    Relu,
-    Sigmoid,
-    Tanh,
-    GeluExact,
-    GeluTanh,
-}
+//! Plain-f32 maths over one row, for [`RowKernel`](super::RowKernel)s:
+//! a linear map (a register-blocked matrix-vector product over transposed
+//! weights, with AVX-512 / AVX2 dispatch), the activations, softmax and
+//! layer norm. None of them allocates.
 
 /// `y = W x + b` for one row (`weight_t` = `W^T`), with the widest
 /// vector instructions the CPU has (checked once per call through std's
 /// cached feature detection).
-pub(crate) fn linear(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+pub fn linear(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -96,13 +87,13 @@ fn linear_rows(weight_t: &[f32], bias: Option<&[f32]>, x: &[f32], y: &mut [f32])
 }
 
 /// `out` rounded up to a multiple of 16: the row stride of a transposed weight.
-pub(crate) fn padded(out: usize) -> usize {
+pub fn padded(out: usize) -> usize {
     out.div_ceil(16) * 16
 }
 
 /// `W` `[out, in]` row-major, transposed to `[in, out]` with each row
 /// padded with zeros to [`padded`]`(out)` values.
-pub(crate) fn transpose(weight: &[f32], out: usize, inputs: usize) -> Vec<f32> {
+pub fn transpose(weight: &[f32], out: usize, inputs: usize) -> Vec<f32> {
     let stride = padded(out);
     let mut t = vec![0.0; inputs * stride];
     for o in 0..out {
@@ -113,25 +104,26 @@ pub(crate) fn transpose(weight: &[f32], out: usize, inputs: usize) -> Vec<f32> {
     t
 }
 
-pub(crate) fn apply(act: Act, x: f32) -> f32 {
-    match act {
-        Act::Relu => x.max(0.0),
-        Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        Act::Tanh => x.tanh(),
-        Act::GeluExact => {
-            let x = f64::from(x);
-            (0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))) as f32
-        }
-        Act::GeluTanh => {
-            let x = f64::from(x);
-            let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
-            (0.5 * x * (1.0 + inner.tanh())) as f32
-        }
-    }
+/// `1 / (1 + exp(-x))`.
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The exact GELU, `x Phi(x)` with `Phi(x) = (1 + erf(x / sqrt 2)) / 2`, in f64.
+pub fn gelu_exact(x: f32) -> f32 {
+    let x = f64::from(x);
+    (0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))) as f32
+}
+
+/// GELU's tanh form, `x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2`, in f64.
+pub fn gelu_tanh(x: f32) -> f32 {
+    let x = f64::from(x);
+    let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+    (0.5 * x * (1.0 + inner.tanh())) as f32
 }
 
 /// Softmax of one row, shifted by its max.
-pub(crate) fn softmax(x: &[f32], y: &mut [f32]) {
+pub fn softmax(x: &[f32], y: &mut [f32]) {
     let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut s = 0.0f32;
     for (y, &x) in y.iter_mut().zip(x) {
@@ -143,7 +135,8 @@ pub(crate) fn softmax(x: &[f32], y: &mut [f32]) {
     }
 }
 
-pub(crate) fn layer_norm(x: &[f32], y: &mut [f32], weight: Option<&[f32]>, bias: Option<&[f32]>, eps: f32) {
+/// Layer norm of one row (mean and biased variance in f64), then `* weight + bias`.
+pub fn layer_norm(x: &[f32], y: &mut [f32], weight: Option<&[f32]>, bias: Option<&[f32]>, eps: f32) {
     let n = x.len() as f64;
     let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
     let var = x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
@@ -205,9 +198,8 @@ mod tests {
     /// GELU(1) = 0.8413447 (exact), 0.8411920 (tanh), as torch.nn.GELU gives.
     #[test]
     fn activations_match_torch() {
-        assert!((apply(Act::GeluExact, 1.0) - 0.841_344_7).abs() < 1e-6);
-        assert!((apply(Act::GeluTanh, 1.0) - 0.841_192).abs() < 1e-6);
-        assert_eq!(apply(Act::Relu, -2.0), 0.0);
-        assert!((apply(Act::Sigmoid, 0.0) - 0.5).abs() < 1e-7);
+        assert!((gelu_exact(1.0) - 0.841_344_7).abs() < 1e-6);
+        assert!((gelu_tanh(1.0) - 0.841_192).abs() < 1e-6);
+        assert!((sigmoid(0.0) - 0.5).abs() < 1e-7);
     }
 }
