@@ -5,6 +5,18 @@
 //! references, so each plugin crate has an anchor below; a user's own plugin
 //! crate is linked with one line, [`link_plugins!`].
 //!
+//! The `arc` command line is [`cli::main`]: a binary of your own that links
+//! your plugin crates and calls it is a complete `arc` with your plugins
+//! (`examples/my_arc.rs`):
+//!
+//! ```no_run
+//! arc::link_plugins!(arc_core); // your plugin crates here
+//!
+//! fn main() -> std::process::ExitCode {
+//!     arc::cli::main()
+//! }
+//! ```
+//!
 //! ```
 //! let pm = arc::get_plugin_manager();
 //! // Every linked plugin is registered, in name order, with no code.
@@ -14,8 +26,13 @@
 //! assert_eq!(names, sorted);
 //! ```
 
+// Lets the CLI's `arc::...` paths resolve inside this crate.
+extern crate self as arc;
+
 pub use arc_core::predictor::Predictor;
 pub use arc_core::*;
+
+pub mod cli;
 
 // Anchors: a plugin crate that no code names is not linked, and its
 // plugins would vanish from `discover_plugins` without a word.

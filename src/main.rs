@@ -1,9 +1,8 @@
-//! The `arc` command line.
+//! The `arc` command line: [`arc::cli::main`] with the plugins the enabled
+//! features link.
 
 use std::process::ExitCode;
 
-mod cli;
-
 fn main() -> ExitCode {
-    cli::main()
+    arc::cli::main()
 }

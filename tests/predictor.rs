@@ -488,3 +488,27 @@ fn the_predictor_answers_what_arc_predict_writes() -> Result<()> {
 }
 
 const FEATURES_OF_EXAMPLE_1: [&str; 3] = ["age", "bmi", "glucose_level"];
+
+/// The README's library call: a spec file and a data location to a model
+/// directory, as `arc train` writes it; the Predictor loads it.
+#[test]
+fn train_to_dir_writes_a_model_directory_the_predictor_loads() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("arc-train-to-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = root().join("examples/data/iris.csv").display().to_string();
+    let trained =
+        arc::train::train_to_dir(&root().join("examples/specs/iris.yaml"), &data, &dir, arc::get_plugin_manager())?;
+    assert_eq!(trained.history.epochs.len(), 100);
+    for file in ["spec.yaml", "model.safetensors", "processors.json", "history.json"] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    let predictor = Predictor::load(&dir)?;
+    check_against_batch_predict(&dir, &iris()?, &predictor)?;
+    // A spec that is not there is an error naming it.
+    let Err(err) = arc::train::train_to_dir(Path::new("no/such.yaml"), &data, &dir, arc::get_plugin_manager()) else {
+        panic!("a missing spec trains nothing");
+    };
+    assert!(err.to_string().contains("cannot read `no/such.yaml`"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+    Ok(())
+}

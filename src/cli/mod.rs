@@ -1,4 +1,15 @@
-//! `arc`: main → run → exit code; one file per subcommand.
+//! The `arc` command line, for the `arc` binary and for yours: [`main`]
+//! parses the process's arguments, runs the subcommand with the global
+//! plugin manager (every plugin linked into the binary) and returns the
+//! exit code. One file per subcommand.
+//!
+//! ```no_run
+//! // A complete `arc` with your plugins (see `examples/my_arc.rs`):
+//! // arc::link_plugins!(my_plugin);
+//! fn main() -> std::process::ExitCode {
+//!     arc::cli::main()
+//! }
+//! ```
 //!
 //! Exit codes: 0 success, 1 user error (bad flags, a bad spec, config or
 //! data file: the message, no backtrace), 2 internal error (a bug, a panic).
@@ -30,7 +41,9 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// Parses the arguments, runs the subcommand, prints the error chain.
+/// Parses the process's arguments, runs the subcommand, prints the error
+/// chain; returns the exit code (0, 1 for a user error, 2 for an internal
+/// one).
 pub fn main() -> ExitCode {
     // A bad flag is a user error (1), not clap's default 2; help and
     // --version print to stdout and succeed.

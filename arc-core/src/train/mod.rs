@@ -54,6 +54,36 @@ pub struct Trained {
     pub history: History,
 }
 
+/// Trains the spec in the file `spec_path` on the data at `data` (a CSV
+/// path, `sqlite://…` or `duckdb://…`, read by the data source that
+/// claims it) with the spec's own trainer settings, and writes the model
+/// directory `out` as `arc train` does (to a temporary directory renamed
+/// into place). Returns what was trained.
+///
+/// ```no_run
+/// let pm = arc_core::get_plugin_manager();
+/// let spec = std::path::Path::new("examples/specs/iris.yaml");
+/// let trained = arc_core::train::train_to_dir(spec, "examples/data/iris.csv", "target/iris-model".as_ref(), pm)?;
+/// println!("{:?}", trained.history.final_record().map(|r| &r.metrics));
+/// # Ok::<(), arc_core::Error>(())
+/// ```
+pub fn train_to_dir(
+    spec_path: &std::path::Path,
+    data: &str,
+    out: &std::path::Path,
+    manager: &PluginManager,
+) -> Result<Trained> {
+    let shown = spec_path.display().to_string();
+    let text = std::fs::read_to_string(spec_path)
+        .map_err(|e| Error::Spec { message: format!("cannot read `{shown}`: {e}") })?;
+    let spec = ArcSpec::from_yaml(&text, &shown)?;
+    let trainer = spec.trainer()?.clone();
+    let table = crate::plugin::open_table(data, manager)?;
+    let trained = train(&spec, &trainer, &table, manager, &mut |_| {})?;
+    crate::model_dir::save(out, &text, &trained.model.named_state(), &trained.fitted, &trained.history)?;
+    Ok(trained)
+}
+
 /// Trains `spec`'s model on `table` with the `trainer` settings (the
 /// spec's own, possibly overridden by the caller); `on_epoch` sees each
 /// record as it is made. [`train_with`] takes a full [`TrainObserver`]
