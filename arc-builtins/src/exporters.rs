@@ -43,7 +43,9 @@ impl ExportHookSpec for BuiltinExportPlugin {
     fn register_exporters(&self) -> ExporterRegistrations {
         Registrations::new()
             .add("safetensors", safetensors::SafetensorsExporter::from_config)
+            .params_schema(arc_core::plugin::schema_of::<safetensors::SafetensorsConfig>)
             .add("onnx", onnx::OnnxExporter::from_config)
+            .params_schema(arc_core::plugin::schema_of::<onnx::OnnxConfig>)
     }
 
     fn validate_export_config(&self, format: &str, config: &Config) -> Option<bool> {

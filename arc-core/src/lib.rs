@@ -30,5 +30,7 @@ pub mod __private;
 pub use arc_macros::{arc_plugin, hookimpl, hookspec};
 pub use error::{DidYouMean, Error, Result};
 pub use plugin::{PluginManager, get_plugin_manager};
+/// The schema derive the components' config types use ([`plugin::schema_of`]).
+pub use schemars;
 pub use tensor::Tensor;
 pub use types::{DType, Device};

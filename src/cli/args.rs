@@ -26,7 +26,12 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Export a model directory to another format (`safetensors`, `onnx`).
     Export(ExportArgs),
+    /// Print the JSON Schema of a spec, with every linked component's params (for editors).
+    Schema(SchemaArgs),
 }
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {}
 
 #[derive(Debug, clap::Args)]
 pub struct PluginsArgs {

@@ -19,6 +19,7 @@ mod evaluate;
 mod export;
 mod plugins;
 mod predict;
+mod schema;
 mod train;
 mod validate;
 
@@ -102,6 +103,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Predict(predict) => predict::run(&predict),
         Command::Evaluate(evaluate) => evaluate::run(&evaluate),
         Command::Export(export) => export::run(&export),
+        Command::Schema(schema) => schema::run(&schema),
     }
 }
 

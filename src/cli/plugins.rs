@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use arc::plugin::{ComponentKind, PluginInfo};
+use arc::plugin::{ComponentKind, PluginInfo, Registries, Registry};
 use serde_json::{Map, Value, json};
 
 use super::args::PluginsArgs;
@@ -29,6 +29,14 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
                 for kind in ComponentKind::ALL {
                     by_kind.insert(kind.as_str().to_owned(), json!(components(p, kind)));
                 }
+                let mut params = Map::new();
+                for kind in ComponentKind::ALL {
+                    for name in components(p, kind) {
+                        if let Some(schema) = params_schema(&registries, kind, &name) {
+                            params.insert(name, schema);
+                        }
+                    }
+                }
                 json!({
                     "name": &*p.name,
                     "version": p.metadata.version,
@@ -36,6 +44,7 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
                     "namespace": p.metadata.namespace,
                     "origin": p.origin.as_str(),
                     "components": by_kind,
+                    "params": params,
                 })
             })
             .collect();
@@ -66,4 +75,22 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "\nwarning: {warning}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The params schema of the component `name` of `kind` (its `$ref`s
+/// inlined, numbers accepting `vars.X`), when its plugin gave one.
+fn params_schema(registries: &Registries, kind: ComponentKind, name: &str) -> Option<Value> {
+    fn of<C: ?Sized>(registry: &Registry<C>, name: &str) -> Option<Value> {
+        let component = registry.resolve(name).ok()?;
+        component.params_schema().map(|_| arc::validate::component_params_schema(&component))
+    }
+    match kind {
+        ComponentKind::Layer => of(&registries.layers, name),
+        ComponentKind::Processor => of(&registries.processors, name),
+        ComponentKind::Optimizer => of(&registries.optimizers, name),
+        ComponentKind::Loss => of(&registries.losses, name),
+        ComponentKind::Validator => of(&registries.validators, name),
+        ComponentKind::DataSource => of(&registries.data_sources, name),
+        ComponentKind::Exporter => of(&registries.exporters, name),
+    }
 }

@@ -36,9 +36,9 @@ use serde::Deserialize;
 pub(crate) const NAME: &str = "core.csv";
 
 /// `core.csv`'s parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CsvConfig {
+pub(super) struct CsvConfig {
     /// The field separator, one ASCII character. Default `,`.
     #[serde(default = "default_delimiter")]
     delimiter: char,

@@ -42,9 +42,9 @@ pub(crate) const NAME: &str = "core.duckdb";
 const SCHEME: &str = "duckdb://";
 
 /// `core.duckdb`'s parameters: none (the location says everything).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DuckDbConfig {}
+pub(super) struct DuckDbConfig {}
 
 /// Reads DuckDB tables and queries into a [`Table`]; see the [module docs](self).
 #[derive(Debug)]

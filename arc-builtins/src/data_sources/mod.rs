@@ -44,11 +44,17 @@ pub struct BuiltinDataSourcePlugin;
 #[hookimpl]
 impl DataSourceHookSpec for BuiltinDataSourcePlugin {
     fn register_data_sources(&self) -> DataSourceRegistrations {
-        let registrations = Registrations::new().add("csv", csv::CsvSource::from_config);
+        use arc_core::plugin::schema_of;
+        let registrations =
+            Registrations::new().add("csv", csv::CsvSource::from_config).params_schema(schema_of::<csv::CsvConfig>);
         #[cfg(feature = "sqlite")]
-        let registrations = registrations.add("sqlite", sqlite::SqliteSource::from_config);
+        let registrations = registrations
+            .add("sqlite", sqlite::SqliteSource::from_config)
+            .params_schema(schema_of::<sqlite::SqliteConfig>);
         #[cfg(feature = "duckdb")]
-        let registrations = registrations.add("duckdb", duckdb::DuckDbSource::from_config);
+        let registrations = registrations
+            .add("duckdb", duckdb::DuckDbSource::from_config)
+            .params_schema(schema_of::<duckdb::DuckDbConfig>);
         registrations
     }
 

@@ -35,9 +35,9 @@ pub(crate) const NAME: &str = "core.sqlite";
 const SCHEME: &str = "sqlite://";
 
 /// `core.sqlite`'s parameters: none (the location says everything).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SqliteConfig {}
+pub(super) struct SqliteConfig {}
 
 /// Reads SQLite tables and queries into a [`Table`]; see the [module docs](self).
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub const NAME: &str = "core.safetensors";
 
 /// Config of the `safetensors` exporter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SafetensorsConfig {
     /// Whether the header's `__metadata__` records `format: pt`, the model

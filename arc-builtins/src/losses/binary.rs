@@ -32,18 +32,19 @@ use super::common::{
 const PORTS: &str = "2 tensors: pred, target";
 
 use super::LossFactory;
+use arc_core::plugin::{ParamsSchema, schema_of};
 
 /// This family's losses: name and constructor.
-pub const LOSSES: &[(&str, LossFactory)] = &[
-    ("BCELoss", BCELoss::from_config),
-    ("BCEWithLogitsLoss", BCEWithLogitsLoss::from_config),
-    ("MultiLabelSoftMarginLoss", MultiLabelSoftMarginLoss::from_config),
+pub const LOSSES: &[(&str, LossFactory, ParamsSchema)] = &[
+    ("BCELoss", BCELoss::from_config, schema_of::<WeightedConfig>),
+    ("BCEWithLogitsLoss", BCEWithLogitsLoss::from_config, schema_of::<BCEWithLogitsConfig>),
+    ("MultiLabelSoftMarginLoss", MultiLabelSoftMarginLoss::from_config, schema_of::<WeightedConfig>),
 ];
 
 /// The config of `BCELoss` and `MultiLabelSoftMarginLoss`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct WeightedConfig {
+pub(super) struct WeightedConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -174,9 +175,9 @@ fn composed_backward(x: &Tensor, y: &Tensor, grad: &Tensor) -> Result<Vec<Option
 }
 
 /// `BCEWithLogitsLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct BCEWithLogitsConfig {
+pub(super) struct BCEWithLogitsConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,

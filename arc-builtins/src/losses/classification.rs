@@ -39,10 +39,13 @@ use super::common::{Reduction, default_reduction, expect_f32, inputs, invalid, o
 const PORTS: &str = "2 tensors: pred, target";
 
 use super::LossFactory;
+use arc_core::plugin::{ParamsSchema, schema_of};
 
 /// This family's losses: name and constructor.
-pub const LOSSES: &[(&str, LossFactory)] =
-    &[("CrossEntropyLoss", CrossEntropyLoss::from_config), ("NLLLoss", NLLLoss::from_config)];
+pub const LOSSES: &[(&str, LossFactory, ParamsSchema)] = &[
+    ("CrossEntropyLoss", CrossEntropyLoss::from_config, schema_of::<CrossEntropyConfig>),
+    ("NLLLoss", NLLLoss::from_config, schema_of::<NLLConfig>),
+];
 
 /// The dim of `pred` holding the classes for class-index `target`s of
 /// `target` shape (see the module docs): `class_dim` when the spec gives
@@ -126,9 +129,9 @@ fn check_weight(op: &'static str, pred: &Tensor, weight: Option<&Tensor>, c: usi
 }
 
 /// `CrossEntropyLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CrossEntropyConfig {
+pub(super) struct CrossEntropyConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -258,9 +261,9 @@ impl Loss for CrossEntropyLoss {
 }
 
 /// `NLLLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NLLConfig {
+pub(super) struct NLLConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,

@@ -24,7 +24,7 @@ pub fn default_reduction() -> String {
 }
 
 /// The config of the losses whose only option is `reduction`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReductionConfig {
     /// `mean` (default), `sum` or `none`.

@@ -30,15 +30,16 @@ use super::common::{
 };
 
 use super::LossFactory;
+use arc_core::plugin::{ParamsSchema, schema_of};
 
 /// This family's losses: name and constructor.
-pub const LOSSES: &[(&str, LossFactory)] = &[
-    ("MarginRankingLoss", MarginRankingLoss::from_config),
-    ("HingeEmbeddingLoss", HingeEmbeddingLoss::from_config),
-    ("MultiLabelMarginLoss", MultiLabelMarginLoss::from_config),
-    ("MultiMarginLoss", MultiMarginLoss::from_config),
-    ("TripletMarginLoss", TripletMarginLoss::from_config),
-    ("CosineEmbeddingLoss", CosineEmbeddingLoss::from_config),
+pub const LOSSES: &[(&str, LossFactory, ParamsSchema)] = &[
+    ("MarginRankingLoss", MarginRankingLoss::from_config, schema_of::<MarginConfig>),
+    ("HingeEmbeddingLoss", HingeEmbeddingLoss::from_config, schema_of::<MarginConfig>),
+    ("MultiLabelMarginLoss", MultiLabelMarginLoss::from_config, schema_of::<ReductionConfig>),
+    ("MultiMarginLoss", MultiMarginLoss::from_config, schema_of::<MultiMarginConfig>),
+    ("TripletMarginLoss", TripletMarginLoss::from_config, schema_of::<TripletMarginConfig>),
+    ("CosineEmbeddingLoss", CosineEmbeddingLoss::from_config, schema_of::<MarginConfig>),
 ];
 
 /// A `{1, -1}` target as f32 (i64 labels are accepted and converted).
@@ -51,9 +52,9 @@ fn sign_target(op: &'static str, target: &Tensor) -> Result<Tensor> {
 }
 
 /// A config with a `margin` and a `reduction`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MarginConfig {
+pub(super) struct MarginConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -290,9 +291,9 @@ impl CustomOp for MultiLabelMargin {
 }
 
 /// `MultiMarginLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MultiMarginConfig {
+pub(super) struct MultiMarginConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -383,9 +384,9 @@ impl Loss for MultiMarginLoss {
 }
 
 /// `TripletMarginLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TripletMarginConfig {
+pub(super) struct TripletMarginConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,

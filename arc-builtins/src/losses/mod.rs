@@ -19,7 +19,7 @@ use arc_core::{arc_plugin, hookimpl};
 type LossFactory = fn(&Config) -> arc_core::Result<Box<dyn arc_core::nn::Loss>>;
 
 /// Every family's losses, in registration order.
-fn families() -> impl Iterator<Item = &'static (&'static str, LossFactory)> {
+fn families() -> impl Iterator<Item = &'static (&'static str, LossFactory, arc_core::plugin::ParamsSchema)> {
     regression::LOSSES.iter().chain(classification::LOSSES).chain(binary::LOSSES).chain(margin::LOSSES)
 }
 
@@ -64,11 +64,11 @@ pub struct BuiltinLossPlugin;
 #[hookimpl]
 impl LossHookSpec for BuiltinLossPlugin {
     fn register_losses(&self) -> LossRegistrations {
-        families().fold(Registrations::new(), |r, &(name, build)| r.add(name, build))
+        families().fold(Registrations::new(), |r, &(name, build, schema)| r.add(name, build).params_schema(schema))
     }
 
     fn validate_loss_config(&self, loss_type: &str, config: &Config) -> Option<bool> {
         let short = loss_type.strip_prefix("core.")?;
-        families().find(|(name, _)| *name == short).map(|(_, build)| build(config).is_ok())
+        families().find(|(name, ..)| *name == short).map(|(_, build, _)| build(config).is_ok())
     }
 }

@@ -27,15 +27,16 @@ use super::common::{
 const PORTS: &str = "2 tensors: pred, target";
 
 use super::LossFactory;
+use arc_core::plugin::{ParamsSchema, schema_of};
 
 /// This family's losses: name and constructor.
-pub const LOSSES: &[(&str, LossFactory)] = &[
-    ("MSELoss", MSELoss::from_config),
-    ("L1Loss", L1Loss::from_config),
-    ("SmoothL1Loss", SmoothL1Loss::from_config),
-    ("HuberLoss", HuberLoss::from_config),
-    ("PoissonNLLLoss", PoissonNLLLoss::from_config),
-    ("KLDivLoss", KLDivLoss::from_config),
+pub const LOSSES: &[(&str, LossFactory, ParamsSchema)] = &[
+    ("MSELoss", MSELoss::from_config, schema_of::<ReductionConfig>),
+    ("L1Loss", L1Loss::from_config, schema_of::<ReductionConfig>),
+    ("SmoothL1Loss", SmoothL1Loss::from_config, schema_of::<SmoothL1Config>),
+    ("HuberLoss", HuberLoss::from_config, schema_of::<HuberConfig>),
+    ("PoissonNLLLoss", PoissonNLLLoss::from_config, schema_of::<PoissonNLLConfig>),
+    ("KLDivLoss", KLDivLoss::from_config, schema_of::<KLDivConfig>),
 ];
 
 /// Mean squared error, `l = (pred - target)^2` (PyTorch's `nn.MSELoss`).
@@ -88,9 +89,9 @@ impl Loss for L1Loss {
 }
 
 /// `SmoothL1Loss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SmoothL1Config {
+pub(super) struct SmoothL1Config {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -143,9 +144,9 @@ impl Loss for SmoothL1Loss {
 }
 
 /// `HuberLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct HuberConfig {
+pub(super) struct HuberConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -188,9 +189,9 @@ impl Loss for HuberLoss {
 }
 
 /// `PoissonNLLLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PoissonNLLConfig {
+pub(super) struct PoissonNLLConfig {
     /// `mean` (default), `sum` or `none`.
     #[serde(default = "default_reduction")]
     reduction: String,
@@ -263,9 +264,9 @@ impl Loss for PoissonNLLLoss {
 }
 
 /// `KLDivLoss`'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct KLDivConfig {
+pub(super) struct KLDivConfig {
     /// `mean` (default; the mean over every element), `batchmean` (the sum
     /// over the batch size, the true KL divergence), `sum` or `none`.
     #[serde(default = "default_reduction")]

@@ -33,9 +33,9 @@ use super::common::{
 };
 
 /// The config of `core.Adam` and `core.AdamW` (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AdamFamilyConfig {
+pub(super) struct AdamFamilyConfig {
     /// Learning rate (default 1e-3; Adamax 2e-3; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.

@@ -27,9 +27,9 @@ use super::common::{
 };
 
 /// `core.RMSprop`'s config (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RmspropConfig {
+pub(super) struct RmspropConfig {
     /// Learning rate (default 1e-2; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.
@@ -55,9 +55,9 @@ struct RmspropConfig {
 }
 
 /// `core.Adagrad`'s config (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AdagradConfig {
+pub(super) struct AdagradConfig {
     /// Learning rate (default 1e-2; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.
@@ -80,9 +80,9 @@ struct AdagradConfig {
 }
 
 /// `core.Adadelta`'s config (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AdadeltaConfig {
+pub(super) struct AdadeltaConfig {
     /// Scale of the delta (default 1.0; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.

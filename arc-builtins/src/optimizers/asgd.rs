@@ -24,9 +24,9 @@ use super::common::{Slot, StateTable, check_slot, non_negative, resolve_lr, upda
 const NAME: &str = "core.ASGD";
 
 /// `core.ASGD`'s config (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AsgdConfig {
+pub(super) struct AsgdConfig {
     /// Learning rate (default 1e-2; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.

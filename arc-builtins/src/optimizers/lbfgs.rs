@@ -26,9 +26,9 @@ use super::line_search::{LineSearch, strong_wolfe};
 const NAME: &str = "core.LBFGS";
 
 /// `core.LBFGS`'s config (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LbfgsConfig {
+pub(super) struct LbfgsConfig {
     /// Learning rate (default 1; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.

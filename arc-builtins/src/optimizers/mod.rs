@@ -26,7 +26,7 @@
 
 use arc_core::Result;
 use arc_core::nn::Optimizer;
-use arc_core::plugin::{OptimizerHookSpec, OptimizerRegistrations, Registrations};
+use arc_core::plugin::{OptimizerHookSpec, OptimizerRegistrations, ParamsSchema, Registrations, schema_of};
 use arc_core::spec::Config;
 use arc_core::{arc_plugin, hookimpl};
 
@@ -76,16 +76,16 @@ pub use sgd::Sgd;
 pub(crate) type Constructor = fn(&Config) -> Result<Box<dyn Optimizer>>;
 
 /// Each optimizer's name (namespace `core` added by the registry) and constructor.
-const OPTIMIZERS: [(&str, Constructor); 9] = [
-    ("SGD", Sgd::from_config),
-    ("Adam", Adam::adam_from_config),
-    ("AdamW", Adam::adamw_from_config),
-    ("RMSprop", Adaptive::rmsprop_from_config),
-    ("Adagrad", Adaptive::adagrad_from_config),
-    ("Adadelta", Adaptive::adadelta_from_config),
-    ("Adamax", Adam::adamax_from_config),
-    ("ASGD", Asgd::from_config),
-    ("LBFGS", Lbfgs::from_config),
+const OPTIMIZERS: [(&str, Constructor, ParamsSchema); 9] = [
+    ("SGD", Sgd::from_config, schema_of::<sgd::SgdConfig>),
+    ("Adam", Adam::adam_from_config, schema_of::<adam::AdamFamilyConfig>),
+    ("AdamW", Adam::adamw_from_config, schema_of::<adam::AdamFamilyConfig>),
+    ("RMSprop", Adaptive::rmsprop_from_config, schema_of::<adaptive::RmspropConfig>),
+    ("Adagrad", Adaptive::adagrad_from_config, schema_of::<adaptive::AdagradConfig>),
+    ("Adadelta", Adaptive::adadelta_from_config, schema_of::<adaptive::AdadeltaConfig>),
+    ("Adamax", Adam::adamax_from_config, schema_of::<adam::AdamFamilyConfig>),
+    ("ASGD", Asgd::from_config, schema_of::<asgd::AsgdConfig>),
+    ("LBFGS", Lbfgs::from_config, schema_of::<lbfgs::LbfgsConfig>),
 ];
 
 /// Registers PyTorch's standard optimizers.
@@ -96,14 +96,16 @@ pub struct BuiltinOptimizerPlugin;
 #[hookimpl]
 impl OptimizerHookSpec for BuiltinOptimizerPlugin {
     fn register_optimizers(&self) -> OptimizerRegistrations {
-        OPTIMIZERS.iter().fold(Registrations::new(), |registrations, &(name, factory)| registrations.add(name, factory))
+        OPTIMIZERS.iter().fold(Registrations::new(), |registrations, &(name, factory, schema)| {
+            registrations.add(name, factory).params_schema(schema)
+        })
     }
 
     /// Answers for `core.<name>` only: `Some(false)` when the factory rejects the config
     /// (an unknown key, a negative `lr`, betas outside `[0, 1)`, ...).
     fn validate_optimizer_config(&self, optimizer_type: &str, config: &Config) -> Option<bool> {
         let name = optimizer_type.strip_prefix("core.")?;
-        let (_, factory) = OPTIMIZERS.iter().find(|(n, _)| *n == name)?;
+        let (_, factory, _) = OPTIMIZERS.iter().find(|(n, ..)| *n == name)?;
         Some(factory(config).is_ok())
     }
 }

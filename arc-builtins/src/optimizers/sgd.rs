@@ -27,9 +27,9 @@ use super::common::{
 const NAME: &str = "core.SGD";
 
 /// `core.SGD`'s config (PyTorch's names and defaults).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SgdConfig {
+pub(super) struct SgdConfig {
     /// Learning rate (default 1e-3, PyTorch 2's; alias `learning_rate`).
     lr: Option<f64>,
     /// Alias of `lr`.

@@ -16,9 +16,9 @@ pub const ASSEMBLE_VECTOR: &str = "transform.assemble_vector";
 pub const FEATURE_STATS: &str = "inspect.feature_stats";
 
 /// `transform.assemble_vector`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AssembleConfig {
+pub(super) struct AssembleConfig {
     /// The numeric columns, in output order: a list, or one bare column
     /// (required).
     columns: Columns,
@@ -79,9 +79,9 @@ impl Processor for AssembleVector {
 }
 
 /// `inspect.feature_stats` takes no params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NoParams {}
+pub(super) struct NoParams {}
 
 /// `inspect.feature_stats` (train-only): of a tensor whose last dimension
 /// holds the features (a 1-D tensor is one feature), the vars

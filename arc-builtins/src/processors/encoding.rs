@@ -45,9 +45,9 @@ fn positions(values: &[String]) -> HashMap<&str, usize> {
 }
 
 /// `CategoricalEncoding`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OneHotConfig {
+pub(super) struct OneHotConfig {
     /// The columns to encode, in output order: a list or one bare column
     /// (required).
     columns: Columns,
@@ -166,9 +166,9 @@ impl Processor for CategoricalEncoding {
 }
 
 /// `LabelEncoding`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LabelConfig {
+pub(super) struct LabelConfig {
     /// The target column (required).
     column: String,
 }

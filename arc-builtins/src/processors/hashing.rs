@@ -45,9 +45,9 @@ fn check_buckets(component: &str, num_buckets: u64) -> Result<()> {
 }
 
 /// `transform.hash_bucket`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct HashBucketConfig {
+pub(super) struct HashBucketConfig {
     /// Table columns to hash: one bare column or a list; absent when `x`
     /// is a `tensors.X` ref.
     #[serde(default)]
@@ -132,9 +132,9 @@ impl Processor for HashBucket {
 }
 
 /// `transform.hash_and_pad`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct HashAndPadConfig {
+pub(super) struct HashAndPadConfig {
     /// The sequence column: a bare column, or a one-column list (required).
     x: Columns,
     /// The number of buckets, > 0 (required).

@@ -13,7 +13,7 @@
 //! scikit-learn and NumPy (checked against fixtures in
 //! `tests/processors.rs`).
 
-use arc_core::plugin::{ProcessorFactory, ProcessorHookSpec, ProcessorRegistrations, Registrations};
+use arc_core::plugin::{ProcessorFactory, ProcessorHookSpec, ProcessorRegistrations, Registrations, schema_of};
 use arc_core::spec::Config;
 use arc_core::{arc_plugin, hookimpl};
 
@@ -25,24 +25,33 @@ mod row;
 mod scalers;
 mod sequence;
 
-/// Every processor: (full name, factory, aliases).
-type Entry =
-    (&'static str, fn(&Config) -> arc_core::Result<Box<dyn arc_core::process::Processor>>, &'static [&'static str]);
+/// Every processor: (full name, factory, aliases, params schema).
+type Entry = (
+    &'static str,
+    fn(&Config) -> arc_core::Result<Box<dyn arc_core::process::Processor>>,
+    &'static [&'static str],
+    arc_core::plugin::ParamsSchema,
+);
 
 const PROCESSORS: &[Entry] = &[
-    (assemble::ASSEMBLE_VECTOR, assemble::AssembleVector::from_config, &[]),
-    (assemble::FEATURE_STATS, assemble::FeatureStats::from_config, &[]),
-    (scalers::FIT_STANDARD, scalers::Scaler::fit_standard, &[]),
-    (scalers::TRANSFORM_STANDARD, scalers::Scaler::transform_standard, &[]),
-    (sequence::SEQUENCE_SHIFT, sequence::SequenceShift::from_config, &[]),
-    (sequence::SEQUENCE_STATS, sequence::SequenceStats::from_config, &[]),
-    (hashing::HASH_BUCKET, hashing::HashBucket::from_config, &[]),
-    (hashing::HASH_AND_PAD, hashing::HashAndPad::from_config, &[]),
-    (scalers::STANDARD, scalers::Scaler::standard, &["ZScoreNormalization"]),
-    (scalers::MIN_MAX, scalers::Scaler::min_max, &[]),
-    (scalers::ROBUST, scalers::Scaler::robust, &[]),
-    (encoding::ONE_HOT, encoding::CategoricalEncoding::from_config, &["OneHotEncoding"]),
-    (encoding::LABEL, encoding::LabelEncoding::from_config, &[]),
+    (assemble::ASSEMBLE_VECTOR, assemble::AssembleVector::from_config, &[], schema_of::<assemble::AssembleConfig>),
+    (assemble::FEATURE_STATS, assemble::FeatureStats::from_config, &[], schema_of::<assemble::NoParams>),
+    (scalers::FIT_STANDARD, scalers::Scaler::fit_standard, &[], schema_of::<scalers::NoParams>),
+    (scalers::TRANSFORM_STANDARD, scalers::Scaler::transform_standard, &[], schema_of::<scalers::NoParams>),
+    (sequence::SEQUENCE_SHIFT, sequence::SequenceShift::from_config, &[], schema_of::<sequence::ShiftConfig>),
+    (sequence::SEQUENCE_STATS, sequence::SequenceStats::from_config, &[], schema_of::<sequence::StatsConfig>),
+    (hashing::HASH_BUCKET, hashing::HashBucket::from_config, &[], schema_of::<hashing::HashBucketConfig>),
+    (hashing::HASH_AND_PAD, hashing::HashAndPad::from_config, &[], schema_of::<hashing::HashAndPadConfig>),
+    (scalers::STANDARD, scalers::Scaler::standard, &["ZScoreNormalization"], schema_of::<scalers::NoParams>),
+    (scalers::MIN_MAX, scalers::Scaler::min_max, &[], schema_of::<scalers::MinMaxConfig>),
+    (scalers::ROBUST, scalers::Scaler::robust, &[], schema_of::<scalers::RobustConfig>),
+    (
+        encoding::ONE_HOT,
+        encoding::CategoricalEncoding::from_config,
+        &["OneHotEncoding"],
+        schema_of::<encoding::OneHotConfig>,
+    ),
+    (encoding::LABEL, encoding::LabelEncoding::from_config, &[], schema_of::<encoding::LabelConfig>),
 ];
 
 /// Registers Arc's standard feature processors.
@@ -84,10 +93,10 @@ pub struct BuiltinProcessorPlugin;
 impl ProcessorHookSpec for BuiltinProcessorPlugin {
     fn register_processors(&self) -> ProcessorRegistrations {
         let mut registrations = Registrations::new();
-        for &(name, factory, aliases) in PROCESSORS {
+        for &(name, factory, aliases, schema) in PROCESSORS {
             // `core.X` is registered as `X`, so that the short name resolves too.
             let name = name.strip_prefix("core.").unwrap_or(name);
-            registrations = registrations.add_factory(name, ProcessorFactory::Fn(factory));
+            registrations = registrations.add_factory(name, ProcessorFactory::Fn(factory)).params_schema(schema);
             for &alias in aliases {
                 registrations = registrations.alias(alias);
             }
@@ -96,7 +105,7 @@ impl ProcessorHookSpec for BuiltinProcessorPlugin {
     }
 
     fn validate_processor_config(&self, processor_type: &str, config: &Config) -> Option<bool> {
-        let (_, factory, _) = PROCESSORS.iter().find(|(name, _, _)| *name == processor_type)?;
+        let (_, factory, ..) = PROCESSORS.iter().find(|(name, ..)| *name == processor_type)?;
         Some(factory(config).is_ok())
     }
 }

@@ -69,14 +69,14 @@ pub struct Scaler {
 }
 
 /// `fit.standard_scaler` and `StandardNormalization` take no params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NoParams {}
+pub(super) struct NoParams {}
 
 /// `MinMaxNormalization`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MinMaxConfig {
+pub(super) struct MinMaxConfig {
     /// The output range `[min, max]`, `min < max`. Default `[0, 1]`.
     #[serde(default = "default_feature_range")]
     feature_range: [f64; 2],
@@ -87,9 +87,9 @@ fn default_feature_range() -> [f64; 2] {
 }
 
 /// `RobustNormalization`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RobustConfig {
+pub(super) struct RobustConfig {
     /// The percentiles `[lo, hi]` whose difference is the scale,
     /// `0 <= lo <= hi <= 100`. Default `[25, 75]` (the IQR).
     #[serde(default = "default_quantile_range")]

@@ -39,9 +39,9 @@ pub const SEQUENCE_SHIFT: &str = "transform.sequence_shift";
 pub const SEQUENCE_STATS: &str = "inspect.sequence_stats";
 
 /// `transform.sequence_shift`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ShiftConfig {
+pub(super) struct ShiftConfig {
     /// `left`, `right`, or steps (positive delays, negative advances).
     /// Default `right` (1).
     #[serde(default = "default_direction")]
@@ -56,6 +56,19 @@ struct Direction(i64);
 
 fn default_direction() -> Direction {
     Direction(1)
+}
+
+impl schemars::JsonSchema for Direction {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Direction".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`left`, `right`, or a whole number of steps (positive delays, negative advances).",
+            "anyOf": [{"enum": ["left", "right"]}, {"type": "integer"}]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for Direction {
@@ -139,9 +152,9 @@ impl Processor for SequenceShift {
 }
 
 /// `inspect.sequence_stats`'s params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StatsConfig {
+pub(super) struct StatsConfig {
     /// The sequence column (required).
     sequence: String,
 }

@@ -61,11 +61,31 @@ pub struct Registration<C: ?Sized> {
     pub aliases: Vec<Cow<'static, str>>,
     /// Its constructor.
     pub factory: Factory<C>,
+    /// The JSON Schema of its params (called on demand, e.g. by `arc schema`).
+    pub params_schema: Option<ParamsSchema>,
+}
+
+/// Makes the JSON Schema (draft 2020-12) of a component's params: an object
+/// schema whose properties are the params, each with its type, default,
+/// allowed values and one-line doc. [`schema_of`] derives it from the
+/// config type (`#[derive(Deserialize, schemars::JsonSchema)]`), so the
+/// config type stays the one source of truth.
+pub type ParamsSchema = fn() -> serde_json::Value;
+
+/// The JSON Schema of config type `T` (a [`ParamsSchema`]):
+/// `.params_schema(schema_of::<LinearConfig>)`.
+pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    schemars::schema_for!(T).to_value()
 }
 
 impl<C: ?Sized> Clone for Registration<C> {
     fn clone(&self) -> Self {
-        Self { name: self.name.clone(), aliases: self.aliases.clone(), factory: self.factory.clone() }
+        Self {
+            name: self.name.clone(),
+            aliases: self.aliases.clone(),
+            factory: self.factory.clone(),
+            params_schema: self.params_schema,
+        }
     }
 }
 
@@ -127,7 +147,17 @@ impl<C: ?Sized> Registrations<C> {
 
     /// Registers `name` with a [`Factory`].
     pub fn add_factory(mut self, name: impl Into<Cow<'static, str>>, factory: Factory<C>) -> Self {
-        Arc::make_mut(&mut self.items).push(Registration { name: name.into(), aliases: Vec::new(), factory });
+        let registration = Registration { name: name.into(), aliases: Vec::new(), factory, params_schema: None };
+        Arc::make_mut(&mut self.items).push(registration);
+        self
+    }
+
+    /// Gives the component added last the JSON Schema of its params
+    /// ([`ParamsSchema`]); does nothing when none was added.
+    pub fn params_schema(mut self, schema: ParamsSchema) -> Self {
+        if let Some(last) = Arc::make_mut(&mut self.items).last_mut() {
+            last.params_schema = Some(schema);
+        }
         self
     }
 

@@ -33,3 +33,12 @@ pub fn legacy_layer_name(name: &str) -> Option<&'static str> {
     }
     LEGACY_LAYERS.iter().find(|(legacy, _)| *legacy == name).map(|(_, core)| *core)
 }
+
+/// The legacy `torch.nn.*` names that stand for the core layer `full`.
+///
+/// ```
+/// assert_eq!(arc_core::plugin::legacy_names_of("core.Linear").collect::<Vec<_>>(), ["torch.nn.Linear"]);
+/// ```
+pub fn legacy_names_of(full: &str) -> impl Iterator<Item = &'static str> + '_ {
+    LEGACY_LAYERS.iter().filter(move |(_, core)| *core == full).map(|(legacy, _)| *legacy)
+}

@@ -17,12 +17,12 @@ mod open;
 mod registry;
 mod specs;
 
-pub use component::{ComponentKind, Factory, Registration, Registrations, SharedFactory};
+pub use component::{ComponentKind, Factory, ParamsSchema, Registration, Registrations, SharedFactory, schema_of};
 pub use hook::{
     HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookResults, HookSpec, Inner, PluginImpl,
     ResultCallback, SpecRelay,
 };
-pub use legacy::legacy_layer_name;
+pub use legacy::{legacy_layer_name, legacy_names_of};
 pub use linked::{AnyPlugin, LinkedHookImpl, LinkedPlugin};
 pub use manager::{Hook, PluginManager, get_plugin_manager};
 pub use metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};

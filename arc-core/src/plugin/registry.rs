@@ -12,7 +12,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
-use super::component::{ComponentKind, Factory, Registrations};
+use super::component::{ComponentKind, Factory, ParamsSchema, Registrations};
 use super::metadata::PluginInfo;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
@@ -51,6 +51,7 @@ struct Slot<C: ?Sized> {
     aliases: Span,
     plugin: u32,
     factory: Factory<C>,
+    params_schema: Option<ParamsSchema>,
 }
 
 /// An index key: a name in the arena and the component it resolves to.
@@ -109,6 +110,12 @@ impl<'a, C: ?Sized> ComponentRef<'a, C> {
     /// Builds the component from its config.
     pub fn create(&self, config: &Config) -> Result<Box<C>> {
         self.slot.factory.create(config)
+    }
+
+    /// The JSON Schema of its params, made now; `None` when its plugin
+    /// registered none.
+    pub fn params_schema(&self) -> Option<serde_json::Value> {
+        self.slot.params_schema.map(|make| make())
     }
 }
 
@@ -180,6 +187,7 @@ impl<C: ?Sized> Registry<C> {
                     aliases: aliases.clone(),
                     plugin: plugin_at,
                     factory: reg.factory.clone(),
+                    params_schema: reg.params_schema,
                 });
                 registry.insert(Key { name: full, slot }, warnings);
                 for at in aliases.start..aliases.end {

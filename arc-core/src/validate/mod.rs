@@ -18,11 +18,13 @@
 
 mod data;
 mod graph;
+mod schema;
 mod sections;
 
 pub use crate::spec::Validator;
 pub use crate::types::{Severity, ValidationIssue, count_errors, render};
 pub use data::check_columns;
+pub use schema::{component_params_schema, spec_schema};
 
 use crate::plugin::{LifecycleHookSpec, PluginManager, ValidatorHookSpec};
 use crate::spec::{ArcSpec, Config, TrainerSpec};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arc_core::lower::{OnnxLowering, RowOp};
 use arc_core::nn::{Layer, Param, ShapeSpec};
-use arc_core::plugin::{LayerHookSpec, LayerRegistrations, Registrations};
+use arc_core::plugin::{LayerHookSpec, LayerRegistrations, Registrations, schema_of};
 use arc_core::spec::Config;
 use arc_core::{Result, Tensor, arc_plugin, hookimpl};
 use serde::Deserialize;
@@ -15,7 +15,8 @@ use crate::rope::RotaryEmbedding;
 use crate::swiglu::SwiGlu;
 
 /// [`GeluTanh`]'s config: no parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, arc_core::schemars::JsonSchema)]
+#[schemars(crate = "arc_core::schemars")]
 #[serde(deny_unknown_fields)]
 struct GeluConfig {}
 
@@ -52,7 +53,8 @@ impl Layer for GeluTanh {
 }
 
 /// [`RmsNorm`]'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, arc_core::schemars::JsonSchema)]
+#[schemars(crate = "arc_core::schemars")]
 #[serde(deny_unknown_fields)]
 struct RmsNormConfig {
     /// Size of the normalised last dimension (required).
@@ -137,12 +139,16 @@ impl LayerHookSpec for ExamplePlugin {
     fn register_layers(&self) -> LayerRegistrations {
         Registrations::new()
             .add("GELU", GeluTanh::from_config)
+            .params_schema(schema_of::<GeluConfig>)
             .alias("GELUTanh")
             .add("SwiGLU", SwiGlu::from_config)
+            .params_schema(schema_of::<crate::swiglu::SwiGluConfig>)
             .alias("SwiGLU")
             .add("RMSNorm", RmsNorm::from_config)
+            .params_schema(schema_of::<RmsNormConfig>)
             .alias("RMSNorm")
             .add("RotaryEmbedding", RotaryEmbedding::from_config)
+            .params_schema(schema_of::<crate::rope::RopeConfig>)
             .alias("RoPE")
     }
 

@@ -39,7 +39,8 @@ pub struct MyCustomLayer {
 }
 
 /// [`MyCustomLayer`]'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, arc_core::schemars::JsonSchema)]
+#[schemars(crate = "arc_core::schemars")]
 #[serde(deny_unknown_fields)]
 struct MyCustomLayerConfig {
     /// The factor (required).
@@ -72,7 +73,10 @@ pub struct MyPlugin;
 #[hookimpl]
 impl LayerHookSpec for MyPlugin {
     fn register_layers(&self) -> LayerRegistrations {
-        Registrations::new().add("custom.MyLayer", MyCustomLayer::from_config).alias("MyLayer")
+        Registrations::new()
+            .add("custom.MyLayer", MyCustomLayer::from_config)
+            .params_schema(arc_core::plugin::schema_of::<MyCustomLayerConfig>)
+            .alias("MyLayer")
     }
 
     /// Runs before other plugins' checks; answers only for its own layer.

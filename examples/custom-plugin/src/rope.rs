@@ -15,9 +15,10 @@ use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
 /// [`RotaryEmbedding`]'s config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, arc_core::schemars::JsonSchema)]
+#[schemars(crate = "arc_core::schemars")]
 #[serde(deny_unknown_fields)]
-struct RopeConfig {
+pub(crate) struct RopeConfig {
     /// Size of the last dimension (required, even).
     dim: usize,
     /// Base of the frequencies (default 10000).

@@ -105,7 +105,8 @@ impl CustomOp for SwiGluOp {
 pub const SWIGLU_CUDA: &str = include_str!("swiglu.cu");
 
 /// [`SwiGlu`]'s config.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, arc_core::schemars::JsonSchema)]
+#[schemars(crate = "arc_core::schemars")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SwiGluConfig {}
 

@@ -54,7 +54,7 @@ fn yes() -> bool {
 }
 
 /// Config of the `onnx` exporter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnnxConfig {
     /// The ai.onnx opset, 17 to 21. Default `17`.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{LayerConfig, normalize_dim, single};
 
 /// Params of `core.ReLU` (`torch.nn.ReLU`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReluConfig {
     /// Accepted for PyTorch compatibility; Arc never overwrites the input,
@@ -23,17 +23,17 @@ pub struct ReluConfig {
 }
 
 /// Params of `core.Sigmoid` (`torch.nn.Sigmoid`): none.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigmoidConfig {}
 
 /// Params of `core.Tanh` (`torch.nn.Tanh`): none.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TanhConfig {}
 
 /// How `GELU` computes `Phi(x)`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Approximate {
     /// The exact `Phi(x) = (1 + erf(x / sqrt(2))) / 2`.
@@ -44,7 +44,7 @@ pub enum Approximate {
 }
 
 /// Params of `core.GELU` (`torch.nn.GELU`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeluConfig {
     /// `none` (exact, erf-based) or `tanh`. Default `none`.
@@ -53,7 +53,7 @@ pub struct GeluConfig {
 }
 
 /// Params of `core.Softmax` (`torch.nn.Softmax`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SoftmaxConfig {
     /// The dim the probabilities sum to 1 over; negative counts from the end.

@@ -15,7 +15,7 @@ fn default_momentum() -> Option<f32> {
 }
 
 /// Params of `core.BatchNorm1d` (`torch.nn.BatchNorm1d`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchNorm1dConfig {
     /// `C`, the number of channels (required, at least 1).

@@ -50,7 +50,7 @@ fn check_count(layer: &str, num_inputs: Option<usize>, got: usize) -> Result<()>
 }
 
 /// Params of `core.Concatenate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConcatenateConfig {
     /// The dim joined along; negative counts from the end. Default `-1`.
@@ -160,7 +160,7 @@ impl Layer for Concatenate {
 }
 
 /// Params of `core.Add`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddConfig {
     /// How many inputs the layer requires, at least 1. Default: any number.

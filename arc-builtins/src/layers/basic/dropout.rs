@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{IdentityOnnx, LayerConfig, invalid, single};
 
 /// Params of `core.Dropout` (`torch.nn.Dropout`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DropoutConfig {
     /// Probability of zeroing an element, in `[0, 1]`. Default `0.5`.

@@ -16,7 +16,7 @@ fn default_norm_type() -> f32 {
 }
 
 /// Params of `core.Embedding` (`torch.nn.Embedding`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingConfig {
     /// Size of the table: indices run over `0..num_embeddings` (required).

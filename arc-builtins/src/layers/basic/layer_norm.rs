@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{LayerConfig, bad_input, check_eps, default_eps, invalid, show, single, yes};
 
 /// `normalized_shape`: one size or a list of sizes.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum NormalizedShape {
     /// The last dim's size.
@@ -29,7 +29,7 @@ impl NormalizedShape {
 }
 
 /// Params of `core.LayerNorm` (`torch.nn.LayerNorm`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LayerNormConfig {
     /// The trailing dims normalised over: an int (the last dim) or a list

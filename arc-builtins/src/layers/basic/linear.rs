@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{LayerConfig, bad_input, show, single, yes};
 
 /// Params of `core.Linear` (`torch.nn.Linear`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinearConfig {
     /// Size of each input sample (required).

@@ -31,7 +31,7 @@
 
 use arc_core::lower::{OnnxGraph, OnnxLowering, OnnxNode};
 use arc_core::nn::{Layer, Param, ShapeSpec};
-use arc_core::plugin::LayerRegistrations;
+use arc_core::plugin::{LayerRegistrations, schema_of};
 use arc_core::spec::Config;
 use std::borrow::Cow;
 
@@ -61,7 +61,7 @@ use positional::PositionalEncodingConfig;
 use reshape::FlattenConfig;
 
 /// A layer's config: parsed from the spec's params, checked, then built.
-trait LayerConfig: DeserializeOwned {
+trait LayerConfig: DeserializeOwned + schemars::JsonSchema {
     /// The layer's full name, e.g. `core.Linear`, used in errors.
     const NAME: &'static str;
 
@@ -91,28 +91,36 @@ fn check<T: LayerConfig>(config: &Config) -> Result<()> {
 
 type Build = fn(&Config) -> Result<Box<dyn Layer>>;
 type Check = fn(&Config) -> Result<()>;
+type Schema = arc_core::plugin::ParamsSchema;
 
-/// The family's layers: short name (stored as `core.<name>`), constructor, config check.
-const LAYERS: &[(&str, Build, Check)] = &[
-    ("Linear", build::<LinearConfig>, check::<LinearConfig>),
-    ("ReLU", build::<ReluConfig>, check::<ReluConfig>),
-    ("Sigmoid", build::<SigmoidConfig>, check::<SigmoidConfig>),
-    ("Tanh", build::<TanhConfig>, check::<TanhConfig>),
-    ("GELU", build::<GeluConfig>, check::<GeluConfig>),
-    ("Softmax", build::<SoftmaxConfig>, check::<SoftmaxConfig>),
-    ("Dropout", build::<DropoutConfig>, check::<DropoutConfig>),
-    ("BatchNorm1d", build::<BatchNorm1dConfig>, check::<BatchNorm1dConfig>),
-    ("LayerNorm", build::<LayerNormConfig>, check::<LayerNormConfig>),
-    ("Embedding", build::<EmbeddingConfig>, check::<EmbeddingConfig>),
-    ("PositionalEncoding", build::<PositionalEncodingConfig>, check::<PositionalEncodingConfig>),
-    ("Concatenate", build::<ConcatenateConfig>, check::<ConcatenateConfig>),
-    ("Add", build::<AddConfig>, check::<AddConfig>),
-    ("Flatten", build::<FlattenConfig>, check::<FlattenConfig>),
+/// The family's layers: short name (stored as `core.<name>`), constructor, config check, params schema.
+const LAYERS: &[(&str, Build, Check, Schema)] = &[
+    ("Linear", build::<LinearConfig>, check::<LinearConfig>, schema_of::<LinearConfig>),
+    ("ReLU", build::<ReluConfig>, check::<ReluConfig>, schema_of::<ReluConfig>),
+    ("Sigmoid", build::<SigmoidConfig>, check::<SigmoidConfig>, schema_of::<SigmoidConfig>),
+    ("Tanh", build::<TanhConfig>, check::<TanhConfig>, schema_of::<TanhConfig>),
+    ("GELU", build::<GeluConfig>, check::<GeluConfig>, schema_of::<GeluConfig>),
+    ("Softmax", build::<SoftmaxConfig>, check::<SoftmaxConfig>, schema_of::<SoftmaxConfig>),
+    ("Dropout", build::<DropoutConfig>, check::<DropoutConfig>, schema_of::<DropoutConfig>),
+    ("BatchNorm1d", build::<BatchNorm1dConfig>, check::<BatchNorm1dConfig>, schema_of::<BatchNorm1dConfig>),
+    ("LayerNorm", build::<LayerNormConfig>, check::<LayerNormConfig>, schema_of::<LayerNormConfig>),
+    ("Embedding", build::<EmbeddingConfig>, check::<EmbeddingConfig>, schema_of::<EmbeddingConfig>),
+    (
+        "PositionalEncoding",
+        build::<PositionalEncodingConfig>,
+        check::<PositionalEncodingConfig>,
+        schema_of::<PositionalEncodingConfig>,
+    ),
+    ("Concatenate", build::<ConcatenateConfig>, check::<ConcatenateConfig>, schema_of::<ConcatenateConfig>),
+    ("Add", build::<AddConfig>, check::<AddConfig>, schema_of::<AddConfig>),
+    ("Flatten", build::<FlattenConfig>, check::<FlattenConfig>, schema_of::<FlattenConfig>),
 ];
 
 /// Adds this family's layers (names without a dot: the plugin's namespace, `core`, is added).
 pub fn register(registrations: LayerRegistrations) -> LayerRegistrations {
-    LAYERS.iter().fold(registrations, |registrations, &(name, build, _)| registrations.add(name, build))
+    LAYERS.iter().fold(registrations, |registrations, &(name, build, _, schema)| {
+        registrations.add(name, build).params_schema(schema)
+    })
 }
 
 /// Checks a config of this family's layers (full names, `core.Linear`):
@@ -120,7 +128,7 @@ pub fn register(registrations: LayerRegistrations) -> LayerRegistrations {
 /// other layers.
 pub fn validate(layer_type: &str, config: &Config) -> Option<bool> {
     let short = layer_type.strip_prefix("core.")?;
-    LAYERS.iter().find(|(name, ..)| *name == short).map(|&(_, _, check)| check(config).is_ok())
+    LAYERS.iter().find(|(name, ..)| *name == short).map(|&(_, _, check, _)| check(config).is_ok())
 }
 
 // ---- helpers shared by the family ----------------------------------------

@@ -21,7 +21,7 @@ fn default_dropout() -> f32 {
 }
 
 /// Params of `core.PositionalEncoding`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PositionalEncodingConfig {
     /// The embedding size, the input's last dim (required, at least 1).

@@ -18,7 +18,7 @@ fn last_dim() -> isize {
 }
 
 /// Params of `core.Flatten` (`torch.nn.Flatten`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlattenConfig {
     /// First dim merged; negative counts from the end. Default `1` (keeps the batch dim).

@@ -40,7 +40,7 @@ use super::fused_attention::{Attention, Geometry};
 use super::{DropoutStream, bad_shape, default_true, ensure, ensure_probability};
 
 /// [`MultiHeadAttention`]'s config (PyTorch's parameter names and defaults).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MultiHeadAttentionConfig {
     /// Model width `E` (required).

@@ -19,7 +19,7 @@
 
 use std::sync::Mutex;
 
-use arc_core::plugin::LayerRegistrations;
+use arc_core::plugin::{LayerRegistrations, schema_of};
 use arc_core::spec::Config;
 use arc_core::tensor::Rng;
 use arc_core::{Error, Result, Tensor, nn::init};
@@ -41,10 +41,14 @@ use transformer::TransformerEncoderLayer;
 pub fn register(registrations: LayerRegistrations) -> LayerRegistrations {
     registrations
         .add("MultiHeadAttention", MultiHeadAttention::from_config)
+        .params_schema(schema_of::<attention::MultiHeadAttentionConfig>)
         .alias("MultiheadAttention")
         .add("TransformerEncoderLayer", TransformerEncoderLayer::from_config)
+        .params_schema(schema_of::<transformer::TransformerEncoderLayerConfig>)
         .add("LSTM", RecurrentLayer::lstm_from_config)
+        .params_schema(schema_of::<recurrent::RecurrentConfig>)
         .add("GRU", RecurrentLayer::gru_from_config)
+        .params_schema(schema_of::<recurrent::RecurrentConfig>)
 }
 
 /// Checks a config of this family's layers (full names, `core.X`): `Some(true)`

@@ -72,7 +72,7 @@ impl RecurrentMode {
 }
 
 /// The config of `LSTM` and `GRU` (PyTorch's names and defaults).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecurrentConfig {
     /// Features per input step (required).

@@ -36,7 +36,7 @@ use super::attention::{MultiHeadAttention, MultiHeadAttentionConfig, check_confi
 use super::{DropoutStream, default_true, ensure};
 
 /// The feed-forward activation.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// `max(x, 0)` (PyTorch's default).
@@ -47,7 +47,7 @@ pub enum Activation {
 }
 
 /// [`TransformerEncoderLayer`]'s config (PyTorch's names and defaults).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransformerEncoderLayerConfig {
     /// Model width (required).
