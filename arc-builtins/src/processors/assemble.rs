@@ -58,6 +58,10 @@ impl Processor for AssembleVector {
         self.columns.iter().map(String::as_str).collect()
     }
 
+    fn needs_numeric_columns(&self) -> bool {
+        true
+    }
+
     fn transform(&self, inputs: &ProcessorInputs<'_>) -> Result<ProcessorOutputs> {
         let columns: Vec<&str> = self.columns.iter().map(String::as_str).collect();
         Ok(ProcessorOutputs::new().tensor("output", inputs.table().to_tensor(&columns)?))

@@ -103,6 +103,14 @@ pub trait Processor: Send + Sync {
         Vec::new()
     }
 
+    /// Whether the table columns it reads ([`input_columns`](Self::input_columns)
+    /// and the column lists of its params) must be numeric; default
+    /// `false`. `arc validate --data` then reports a text column at the
+    /// step's line, before anything runs.
+    fn needs_numeric_columns(&self) -> bool {
+        false
+    }
+
     /// Whether the op runs at training only (`inspect.*`, `fit.*`); default
     /// `false`. The pipeline also honours a step's `train_only: true`.
     fn is_train_only(&self) -> bool {

@@ -127,7 +127,7 @@ pub(crate) fn prepare(
 ) -> Result<Preparation> {
     let mut p = Preparation { issues: Vec::new(), vars: BTreeMap::new(), model: None, run: None };
     p.issues = validate_with(spec, trainer, manager)?.issues;
-    p.issues.extend(check_columns(spec, table));
+    p.issues.extend(check_columns(spec, table, manager));
     if p.has_errors() {
         return Ok(p);
     }

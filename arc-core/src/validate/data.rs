@@ -7,15 +7,23 @@
 use super::ValidationIssue;
 use crate::DidYouMean;
 use crate::data::Table;
-use crate::spec::{ArcSpec, StepInput};
+use crate::pipeline::Pipeline;
+use crate::plugin::PluginManager;
+use crate::process::FittedState;
+use crate::spec::{ArcSpec, ProcessorStep, StepInput};
 
-/// Ops whose column inputs must be numeric.
-const NUMERIC_OPS: &[&str] = &["transform.assemble_vector"];
-
-/// Every column `features`
-/// names exists in `table`, and the columns an `assemble_vector` step
-/// reads are numeric. Issues are located.
-pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
+/// Every column `features` names exists in `table`, and the columns a step
+/// reads are numeric where its processor says it needs numbers
+/// ([`Processor::needs_numeric_columns`](crate::process::Processor::needs_numeric_columns);
+/// `transform.assemble_vector`). Issues are located.
+pub fn check_columns(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> Vec<ValidationIssue> {
+    // A step whose processor cannot be built here (an unknown op, a var not known before
+    // the pipeline runs) is reported by the static checks or the pipeline itself.
+    let pipeline = Pipeline::from_spec(&spec.features, manager).ok();
+    let no_vars = FittedState::default();
+    let needs_numbers = |step: &ProcessorStep| {
+        pipeline.as_ref().and_then(|p| p.processor(step, &no_vars).ok()).is_some_and(|p| p.needs_numeric_columns())
+    };
     let mut issues = Vec::new();
     let names = table.column_names();
     let exists = |column: &str, at: String, issues: &mut Vec<ValidationIssue>| {
@@ -36,6 +44,7 @@ pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
         }
     }
     for (i, step) in features.processors.iter().enumerate() {
+        let numbers_only = needs_numbers(step);
         for (port, input) in &step.inputs {
             let at = format!("features.processors[{i}].inputs.{port}");
             let columns: Vec<(String, String)> = match input {
@@ -55,7 +64,7 @@ pub fn check_columns(spec: &ArcSpec, table: &Table) -> Vec<ValidationIssue> {
                     continue;
                 }
                 let numeric = table.column(&column).is_none_or(|c| c.values.is_numeric());
-                if NUMERIC_OPS.contains(&step.op.as_str()) && !numeric {
+                if numbers_only && !numeric {
                     // The table's own error names the file, the row and the value.
                     let detail = match table.to_tensor(&[column.as_str()]) {
                         Err(e) => e.to_string(),
