@@ -122,6 +122,11 @@ impl DataSource for CsvSource {
         csv_path(location).is_some()
     }
 
+    /// A path of any extension is read as CSV when no source claims it.
+    fn reads_plain_paths(&self) -> bool {
+        true
+    }
+
     fn load(&self, location: &str) -> Result<Table> {
         let path = csv_path(location).unwrap_or(location);
         let (header, records) = self.read_records(path)?;

@@ -36,4 +36,12 @@ pub trait DataSource: Send + Sync {
     /// Reads the table at `location`. A missing or malformed file is an
     /// error that names the path and, where it applies, the line and column.
     fn load(&self, location: &str) -> Result<Table>;
+
+    /// Whether this source reads a plain path (no `scheme://`) that no
+    /// source [`accepts`](Self::accepts), whatever its extension (the CSV
+    /// source does). Default `false`; the first such source in registry
+    /// order is used.
+    fn reads_plain_paths(&self) -> bool {
+        false
+    }
 }

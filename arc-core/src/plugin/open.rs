@@ -9,8 +9,9 @@ use crate::{Error, Result};
 /// whose [`accepts`](crate::data::DataSource::accepts) takes it, each built from an
 /// empty config (in registry order).
 ///
-/// When none does, a plain path (no `scheme://`) is read by `csv`, the
-/// default source, whatever its extension; a location with a scheme that no
+/// When none does, a plain path (no `scheme://`) is read by the first
+/// source that [`reads_plain_paths`](crate::data::DataSource::reads_plain_paths)
+/// (`csv`), whatever its extension; a location with a scheme that no
 /// source reads is [`Error::UnknownDataScheme`], listing the schemes of the
 /// registered sources (their short names: `csv`, `sqlite`, ...). A source
 /// whose empty config does not build is skipped.
@@ -62,19 +63,25 @@ use crate::{Error, Result};
 /// ```
 pub fn open_table(location: &str, pm: &PluginManager) -> Result<Table> {
     let names = pm.get_data_sources();
+    let mut sources = Vec::with_capacity(names.len());
     for (name, _) in &names {
         let Ok(source) = pm.get_data_source(name)?.create(&Config::new()) else { continue };
         if source.accepts(location) {
             return source.load(location);
         }
+        sources.push(source);
     }
-    match scheme(location) {
-        None => pm.get_data_source("csv")?.create(&Config::new())?.load(location),
-        Some(scheme) => Err(Error::UnknownDataScheme {
+    let plain = sources.iter().find(|s| s.reads_plain_paths());
+    let known = || names.iter().map(|(n, _)| n.rsplit('.').next().unwrap_or(n).to_owned()).collect::<Vec<_>>();
+    match (scheme(location), plain) {
+        (None, Some(source)) => source.load(location),
+        (None, None) => Err(Error::DataLocation {
             location: location.to_owned(),
-            scheme: scheme.to_owned(),
-            known: names.iter().map(|(n, _)| n.rsplit('.').next().unwrap_or(n).to_owned()).collect(),
+            message: format!("no data source reads plain paths (known: {})", known().join(", ")),
         }),
+        (Some(scheme), _) => {
+            Err(Error::UnknownDataScheme { location: location.to_owned(), scheme: scheme.to_owned(), known: known() })
+        }
     }
 }
 
