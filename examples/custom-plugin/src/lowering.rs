@@ -3,7 +3,7 @@
 //! `arc_core::lower` alone (see `docs/PLUGINS.md`).
 
 use arc_core::Result;
-use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, kernels};
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, kernels, onnx};
 
 /// `example.GELU` over one row (the tanh form, computed in f64 like the
 /// built-in GELU's row kernel).
@@ -30,19 +30,8 @@ impl OnnxLowering for GeluTanhOnnx {
             g.node("Gelu", name, vec![x], out, vec![Attr::text("approximate", "tanh")]);
             return Ok(());
         }
-        let x2 = g.op("Mul", name, vec![x.clone(), x.clone()], Vec::new());
-        let x3 = g.op("Mul", name, vec![x2, x.clone()], Vec::new());
-        let c = g.scalar(name, 0.044715);
-        let cx3 = g.op("Mul", name, vec![x3, c], Vec::new());
-        let sum = g.op("Add", name, vec![x.clone(), cx3], Vec::new());
-        let k = g.scalar(name, (2.0f32 / std::f32::consts::PI).sqrt());
-        let arg = g.op("Mul", name, vec![sum, k], Vec::new());
-        let t = g.op("Tanh", name, vec![arg], Vec::new());
-        let one = g.scalar(name, 1.0);
-        let plus = g.op("Add", name, vec![t, one], Vec::new());
-        let half = g.scalar(name, 0.5);
-        let hx = g.op("Mul", name, vec![x, half], Vec::new());
-        g.node("Mul", name, vec![hx, plus], out, Vec::new());
+        // Below opset 20: the tanh formula, from arc-core's lowering helpers.
+        onnx::gelu_formula(g, name, x, out, true);
         Ok(())
     }
 }

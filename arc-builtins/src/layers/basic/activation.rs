@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp, kernels};
+use arc_core::lower::{Attr, OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp, kernels, onnx};
 use arc_core::nn::{Layer, ShapeSpec};
 use arc_core::{Result, Tensor};
 use serde::Deserialize;
@@ -193,7 +193,7 @@ impl RowKernel for Function {
 }
 
 /// ONNX: `Relu`, `Sigmoid`, `Tanh`, `Softmax(axis)`; GELU as `Gelu` from
-/// opset 20, below it the formula ([`gelu_formula`]).
+/// opset 20, below it the formula ([`onnx::gelu_formula`]).
 impl OnnxLowering for Function {
     fn lower(&self, node: &OnnxNode<'_>, g: &mut dyn OnnxGraph) -> Result<()> {
         let x = node.input()?;
@@ -209,35 +209,10 @@ impl OnnxLowering for Function {
                     let attrs = vec![Attr::text("approximate", if tanh { "tanh" } else { "none" })];
                     g.node("Gelu", name, vec![x], out, attrs)
                 } else {
-                    gelu_formula(g, name, x, out, tanh)
+                    onnx::gelu_formula(g, name, x, out, tanh)
                 }
             }
         };
         Ok(())
     }
-}
-
-/// GELU in opset-17 ops: the exact form `0.5 x (1 + erf(x / sqrt 2))`, or
-/// the tanh form `0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))`. Public
-/// for plugin layers computing the same function.
-pub fn gelu_formula(g: &mut dyn OnnxGraph, name: &str, x: String, out: &str, tanh: bool) -> String {
-    let inner = if tanh {
-        let x2 = g.op("Mul", name, vec![x.clone(), x.clone()], Vec::new());
-        let x3 = g.op("Mul", name, vec![x2, x.clone()], Vec::new());
-        let c = g.scalar(name, 0.044715);
-        let cx3 = g.op("Mul", name, vec![x3, c], Vec::new());
-        let sum = g.op("Add", name, vec![x.clone(), cx3], Vec::new());
-        let k = g.scalar(name, (2.0f32 / std::f32::consts::PI).sqrt());
-        let arg = g.op("Mul", name, vec![sum, k], Vec::new());
-        g.op("Tanh", name, vec![arg], Vec::new())
-    } else {
-        let sqrt2 = g.scalar(name, std::f32::consts::SQRT_2);
-        let scaled = g.op("Div", name, vec![x.clone(), sqrt2], Vec::new());
-        g.op("Erf", name, vec![scaled], Vec::new())
-    };
-    let one = g.scalar(name, 1.0);
-    let plus = g.op("Add", name, vec![inner, one], Vec::new());
-    let half = g.scalar(name, 0.5);
-    let hx = g.op("Mul", name, vec![x, half], Vec::new());
-    g.node("Mul", name, vec![hx, plus], out, Vec::new())
 }
