@@ -298,3 +298,22 @@ fn predictor_returns_and_outputs_pick_and_name_the_columns() -> Result<()> {
     assert_eq!((all[0].as_str(), all[4].as_str(), all[19].as_str()), ("species", "hidden_0", "hidden_15"));
     Ok(())
 }
+
+/// `--out` naming a directory Arc did not write (or a file) is refused
+/// before training, exit code 1, and what is there stays as it was.
+#[test]
+fn arc_train_never_replaces_what_it_did_not_write() {
+    let dir = std::env::temp_dir().join(format!("arc-train-foreign-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("checkpoints")).expect("dir");
+    std::fs::write(dir.join("notes.txt"), "mine").expect("write");
+    std::fs::write(dir.join("checkpoints/mine.txt"), "mine too").expect("write");
+    let run = arc_train(&dir, &["--epochs", "1"]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("was not written by arc; not replaced"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&run.stdout).contains("training `"), "refused before training");
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).ok().as_deref(), Some("mine"));
+    assert_eq!(std::fs::read_to_string(dir.join("checkpoints/mine.txt")).ok().as_deref(), Some("mine too"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -44,6 +44,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.display().to_string();
     let table = arc::plugin::open_table(&data, pm)?;
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
+    // Before training, and before stale checkpoints are cleared: a path Arc did not write is refused.
+    arc::model_dir::check_replaceable(&out_dir)?;
 
     writeln!(
         io::stdout(),

@@ -136,9 +136,14 @@ pub fn weights_from_safetensors(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
-/// Writes a model directory at `dir` (replacing one that is there) from
-/// the spec text, the named weights, the fitted state and the history.
-/// The replaced directory's `checkpoints/` folder moves into the new one.
+/// Writes a model directory at `dir` (replacing a model directory that is
+/// there) from the spec text, the named weights, the fitted state and the
+/// history. The replaced directory's `checkpoints/` folder moves into the
+/// new one. Anything else at `dir` — a file, or a non-empty directory Arc
+/// did not write (no `arc.json`, nor the `spec.yaml` and
+/// `model.safetensors` of a directory from before the manifest, nor only
+/// the run's `checkpoints/`) — is left as it is, and the save is an error
+/// naming it.
 pub fn save(
     dir: &Path,
     spec_text: &str,
@@ -150,6 +155,7 @@ pub fn save(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    check_replaceable(dir)?;
     std::fs::create_dir_all(&parent).map_err(|e| dir_error(&parent, e))?;
     let name = dir.file_name().ok_or_else(|| dir_error(dir, "not a directory name"))?.to_string_lossy().into_owned();
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -194,6 +200,26 @@ pub fn save(
         std::fs::rename(&tmp, dir).map_err(|e| dir_error(dir, e))?;
     }
     Ok(())
+}
+
+/// An error when [`save`] would refuse `dir`: a file, or a non-empty
+/// directory without Arc's files. Callers check it before training, so a
+/// run is not spent on an output path it cannot write.
+pub fn check_replaceable(dir: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else { return Ok(()) };
+    if !meta.is_dir() {
+        return Err(dir_error(dir, "exists and is not a directory; not replaced (choose another output path)"));
+    }
+    let arcs = dir.join(MANIFEST_FILE).is_file() || (dir.join(SPEC_FILE).is_file() && dir.join(WEIGHTS_FILE).is_file());
+    // Empty, or only the checkpoints a training run writes before its final save.
+    let only_checkpoints = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).all(|e| e.file_name() == CHECKPOINTS_DIR && e.path().is_dir()))
+        .unwrap_or(false);
+    if arcs || only_checkpoints {
+        Ok(())
+    } else {
+        Err(dir_error(dir, "exists and was not written by arc; not replaced (choose another output path)"))
+    }
 }
 
 /// A model directory read back.
@@ -316,6 +342,37 @@ mod tests {
         assert_eq!(leftovers(&dir), Vec::<String>::new());
         assert!(!dir.join(METRICS_FILE).exists(), "no records, no metrics.json");
         let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    #[test]
+    fn a_directory_or_file_arc_did_not_write_is_never_replaced() -> Result<()> {
+        let w = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?)];
+        let save_to = |dir: &Path| save(dir, "model_name: a", &w, &FittedState::default(), &History::default());
+        // A user's directory: refused, its file untouched.
+        let dir = temp("foreign");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("notes.txt"), "mine").expect("write");
+        let err = save_to(&dir).unwrap_err().to_string();
+        assert!(err.contains("was not written by arc; not replaced"), "{err}");
+        assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).ok().as_deref(), Some("mine"));
+        assert_eq!(leftovers(&dir), Vec::<String>::new());
+        // A user's file at the path: refused, untouched.
+        let file = temp("file");
+        std::fs::write(&file, "mine").expect("write");
+        assert!(save_to(&file).unwrap_err().to_string().contains("is not a directory"));
+        assert_eq!(std::fs::read_to_string(&file).ok().as_deref(), Some("mine"));
+        // An empty directory, and Arc's own directory, are replaced.
+        let empty = temp("empty");
+        std::fs::create_dir_all(&empty).expect("dir");
+        save_to(&empty)?;
+        save_to(&empty)?;
+        assert!(empty.join(MANIFEST_FILE).is_file());
+        for path in [&dir, &empty] {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        let _ = std::fs::remove_file(&file);
         Ok(())
     }
 

@@ -78,6 +78,7 @@ pub fn train_to_dir(
         .map_err(|e| Error::Spec { message: format!("cannot read `{shown}`: {e}") })?;
     let spec = ArcSpec::from_yaml(&text, &shown)?;
     let trainer = spec.trainer()?.clone();
+    crate::model_dir::check_replaceable(out)?;
     let table = crate::plugin::open_table(data, manager)?;
     let trained = train(&spec, &trainer, &table, manager, &mut |_| {})?;
     crate::model_dir::save(out, &text, &trained.model.named_state(), &trained.fitted, &trained.history)?;
