@@ -128,8 +128,7 @@ impl Pipeline {
         let vars = Bindings { tensors: BTreeMap::new(), vars: fitted.vars.clone(), states: BTreeMap::new() };
         let mut steps = Vec::new();
         for (step, component) in &self.steps {
-            let op = component.name();
-            if step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.") {
+            if step.is_train_only_as(component.name()) {
                 continue;
             }
             let processor = component.create(&self.config(step, &vars)?).map_err(|e| wrap(step, e))?;
@@ -212,8 +211,7 @@ impl Pipeline {
         bindings: &mut Bindings,
         mode: Mode,
     ) -> Result<()> {
-        let op = component.name();
-        if mode == Mode::Transform && (step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.")) {
+        if mode == Mode::Transform && step.is_train_only_as(component.name()) {
             return Ok(());
         }
         let config = self.config(step, bindings)?;

@@ -259,7 +259,7 @@ impl Processor for Scaler {
     fn row_transform(&self, context: &RowTransformContext<'_>) -> Result<Option<RowTransform>> {
         let Some(width) = context.width("x").filter(|_| self.role != Role::FitOnly) else { return Ok(None) };
         let state = context.state.ok_or_else(|| invalid(self.name, "no fitted state".into()))?;
-        let (center, scale, mul, add) = self.affine(state, width)?;
+        let (center, scale, mul, add) = affine(self.name, self.kind, state, width)?;
         let kernel = Box::new(super::row::AffineRow { center, scale, mul, add });
         Ok(Some(RowTransform { columns: Vec::new(), inputs: vec!["x".into()], width, kernel }))
     }
@@ -273,15 +273,8 @@ impl Processor for Scaler {
     }
 }
 
-impl Scaler {
-    /// The state as `(center, scale, mul, add)` over `width` features:
-    /// `y = (x - center) / scale * mul + add`.
-    fn affine(&self, state: &ProcessorState, width: usize) -> Result<(Vec<f64>, Vec<f64>, f64, f64)> {
-        affine(self.name, self.kind, state, width)
-    }
-}
-
-/// [`Scaler::affine`] for a scaler `name` of `kind`.
+/// A fitted `state` of scaler `name` of `kind`, over `width` features, as
+/// `(center, scale, mul, add)`: `y = (x - center) / scale * mul + add`.
 fn affine(name: &str, kind: Kind, state: &ProcessorState, width: usize) -> Result<(Vec<f64>, Vec<f64>, f64, f64)> {
     state.expect_kind(name, kind.state_kind())?;
     let pair = |a: &str, b: &str| -> Result<(Vec<f64>, Vec<f64>)> {

@@ -94,7 +94,7 @@ fn read_in(dir: &Path, manager: &PluginManager) -> Result<Read> {
     extra_weights(&model, &weights)?;
     for step in &features.processors {
         let op = manager.get_processor(&step.op).map_err(in_spec)?.name().to_owned();
-        if step.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.") {
+        if step.is_train_only_as(&op) {
             continue;
         }
         if needs_state(step, &op) {

@@ -133,7 +133,6 @@ impl Predictor {
             Some(steps) => features::compile(steps).map_err(|e| in_dir(dir, e))?,
             None => None,
         };
-        drop(steps);
         let fast = feature_plan.and_then(|feature_plan| {
             let widths = |name: &str| feature_plan.tensors.get(name).map(|s| s.len);
             let start = feature_plan.arena_end;

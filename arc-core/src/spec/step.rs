@@ -229,6 +229,12 @@ impl ProcessorStep {
         self.train_only || self.op.starts_with("inspect.") || self.op.starts_with("fit.")
     }
 
+    /// Whether a prediction run skips the step, its op resolved to the
+    /// registered name `op` (an alias may hide an `inspect.*` / `fit.*` op).
+    pub fn is_train_only_as(&self, op: &str) -> bool {
+        self.is_train_only() || op.starts_with("inspect.") || op.starts_with("fit.")
+    }
+
     /// Where the step's fitted state is bound: its `state` output, or
     /// `states.<step name>`.
     pub fn state_ref(&self) -> Ref {
