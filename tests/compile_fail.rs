@@ -6,3 +6,9 @@ fn macro_misuse_is_a_spanned_compile_error() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
 }
+
+#[test]
+fn generated_code_compiles_without_warnings() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui_pass/*.rs");
+}

@@ -8,8 +8,8 @@ pub use linkme;
 pub use crate::Result;
 pub use crate::plugin::linked::{HOOK_IMPLS, PLUGINS};
 pub use crate::plugin::{
-    HookCaller, HookDecl, HookImplMethod, HookImplOpts, HookMonitors, HookResults, HookSpec, Inner, LinkedHookImpl,
-    LinkedPlugin, Plugin, PluginImpl, PluginInfo, PluginMetadata, SpecRelay,
+    Answers, HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookMonitors, HookResults, HookSpec, Inner,
+    LinkedHookImpl, LinkedPlugin, MonitorArgs, Plugin, PluginImpl, PluginInfo, PluginMetadata, SpecRelay,
 };
 
 /// Makes a linked plugin's instance; the bound is reported on the struct.
@@ -40,3 +40,18 @@ impl<T: Clone + Send + Sync + 'static> HistoricArg for T {}
 
 /// Checks a historic hook argument type (spanned on the type).
 pub fn assert_historic_arg<T: HistoricArg>() {}
+
+/// Monitors are shown the arguments of `#[hookspec(monitor_args)]` hooks.
+#[diagnostic::on_unimplemented(
+    message = "hook argument type `{Self}` is not `Debug`",
+    label = "`#[hookspec(monitor_args)]` shows monitors every argument, printed with `Debug`",
+    note = "derive or implement `Debug` for it, or drop `monitor_args`"
+)]
+pub trait MonitorArg: std::fmt::Debug {}
+impl<T: std::fmt::Debug> MonitorArg for T {}
+
+/// A monitored hook argument, as monitors see it (the bound is reported
+/// on the argument's type).
+pub fn shown<'a, T: MonitorArg + 'a>(arg: &'a T) -> &'a (dyn std::fmt::Debug + 'a) {
+    arg
+}

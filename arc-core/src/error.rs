@@ -243,15 +243,37 @@ pub enum Error {
         /// The hook.
         hook: &'static str,
     },
-    /// A hook implementation (usually a wrapper) reported a failure.
-    #[error("plugin `{plugin}` failed in hook `{hook}`: {message}")]
+    /// A hook implementation returned an error (a hook declared as
+    /// returning `Result`), or a wrapper reported one; the original is the
+    /// `source()`.
+    #[error("plugin `{plugin}` failed in hook `{hook}`: {source}")]
     HookFailed {
         /// The plugin.
         plugin: String,
         /// The hook.
         hook: String,
-        /// What went wrong.
-        message: String,
+        /// What went wrong, as the implementation said it.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// `before` / `after` options of hook implementations form a cycle.
+    #[error("hook `{spec}.{hook}`: the `before`/`after` options of plugins {} form a cycle; drop one of them", cycle_text(.plugins))]
+    HookOrderCycle {
+        /// The spec trait's name.
+        spec: &'static str,
+        /// The hook.
+        hook: &'static str,
+        /// Every plugin in the cycle, each running before the next; the
+        /// first is repeated at the end.
+        plugins: Vec<String>,
+    },
+    /// A plugin handed to a hook call has no `#[hookimpl]` of that spec.
+    #[error("plugin `{plugin}` has no `#[hookimpl]` block for hook spec `{spec}`")]
+    NotAHookImpl {
+        /// The plugin.
+        plugin: String,
+        /// The spec trait's name.
+        spec: &'static str,
     },
     /// No component of this kind has that name.
     #[error("unknown {kind} `{name}`{hint}")]
@@ -867,6 +889,10 @@ impl fmt::Display for DidYouMean {
             }
         }
     }
+}
+
+fn cycle_text(plugins: &[String]) -> String {
+    plugins.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" -> ")
 }
 
 #[cfg(test)]

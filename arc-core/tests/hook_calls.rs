@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use arc_core::plugin::{HookResults, Inner, Plugin, PluginManager, PluginMetadata};
+use arc_core::plugin::{Answers, Inner, Plugin, PluginManager, PluginMetadata};
 use arc_core::{Error, Result, hookimpl, hookspec};
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -70,7 +70,7 @@ macro_rules! wrapper_impls {
         #[hookimpl]
         impl OrderSpec for $ty {
             #[hookimpl(wrapper $(, $opt)?)]
-            fn compute(&self, _x: i32, inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
+            fn compute(&self, _x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
                 self.1.lock().unwrap().push(format!("w{} init", self.0));
                 let out = inner.call();
                 self.1.lock().unwrap().push(format!("w{} finish", self.0));
@@ -109,14 +109,27 @@ fn trylast_goes_after_plain() {
 }
 
 #[test]
-fn trylast_band_is_lifo_too() {
+fn trylast_band_runs_the_first_registered_first() {
     // test_adding_nonwrappers_trylast3: m1, m2 (trylast), m3, m4 (trylast).
+    // pluggy inserts each trylast impl at the front of the list it walks
+    // backwards, so m2 (registered first) runs before m4.
     let (pm, log) = (PluginManager::new(), Log::default());
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     pm.register_plugin(Last(2, log.clone()), "m2").unwrap();
     pm.register_plugin(Plain(3, log.clone()), "m3").unwrap();
     pm.register_plugin(Last(4, log.clone()), "m4").unwrap();
-    assert_eq!(compute(&pm), [3, 1, 4, 2]);
+    assert_eq!(compute(&pm), [3, 1, 2, 4]);
+}
+
+#[test]
+fn trylast_wrappers_run_the_first_registered_outermost() {
+    // The same band rule for wrappers: w1 and w2 trylast, w1 registered first.
+    let (pm, log) = (PluginManager::new(), Log::default());
+    pm.register_plugin(WrapLast(1, log.clone()), "w1").unwrap();
+    pm.register_plugin(WrapLast(2, log.clone()), "w2").unwrap();
+    pm.register_plugin(Plain(3, log.clone()), "m3").unwrap();
+    compute(&pm);
+    assert_eq!(log_of(&log), ["w1 init", "w2 init", "m3", "w2 finish", "w1 finish"]);
 }
 
 #[test]
@@ -148,7 +161,8 @@ fn tryfirst_and_trylast_are_separate_buckets() {
     pm.register_plugin(Last(4, log.clone()), "l4").unwrap();
     pm.register_plugin(Plain(5, log.clone()), "p5").unwrap();
     pm.register_plugin(First(6, log.clone()), "f6").unwrap();
-    assert_eq!(compute(&pm), [6, 3, 5, 2, 4, 1]);
+    // Checked against pluggy 1.x: [6, 3, 5, 2, 1, 4].
+    assert_eq!(compute(&pm), [6, 3, 5, 2, 1, 4]);
 }
 
 #[test]
@@ -204,13 +218,19 @@ impl Plugin for Replace {
 impl OrderSpec for Replace {
     /// Sees the result and replaces it; turns an error into a value.
     #[hookimpl(wrapper)]
-    fn compute(&self, x: i32, inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
+    fn compute(&self, x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
+        let me = inner.me();
         match inner.call() {
             Ok(mut v) => {
-                v.push(x * 100);
+                v.push(me, x * 100);
                 Ok(v)
             }
-            Err(Error::HookPanicked { plugin, .. }) => Ok(HookResults::from_slice(&[-1, plugin.len() as i32])),
+            Err(Error::HookPanicked { plugin, .. }) => {
+                let mut v = Answers::new();
+                v.push(me, -1);
+                v.push(me, plugin.len() as i32);
+                Ok(v)
+            }
             Err(e) => Err(e),
         }
     }
@@ -258,8 +278,10 @@ impl Plugin for Skipper {
 #[hookimpl]
 impl OrderSpec for Skipper {
     #[hookimpl(wrapper)]
-    fn compute(&self, _x: i32, _inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
-        Ok(HookResults::from_slice(&[99]))
+    fn compute(&self, _x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
+        let mut v = Answers::new();
+        v.push(inner.me(), 99);
+        Ok(v)
     }
 }
 
@@ -284,9 +306,9 @@ impl Plugin for Raise {
 impl OrderSpec for Raise {
     /// Turns a result into an error at teardown.
     #[hookimpl(wrapper, trylast)]
-    fn compute(&self, _x: i32, inner: Inner<'_, HookResults<i32>>) -> Result<HookResults<i32>> {
+    fn compute(&self, _x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
         inner.call()?;
-        Err(Error::HookFailed { plugin: "raise".into(), hook: "compute".into(), message: "rejected".into() })
+        Err(Error::HookFailed { plugin: "raise".into(), hook: "compute".into(), source: "rejected".into() })
     }
 }
 

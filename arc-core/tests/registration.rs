@@ -90,7 +90,7 @@ fn unregister_and_metadata() {
     let pm = PluginManager::new();
     pm.register_plugin(pack("ns", &[]), "p").unwrap();
     assert_eq!(pm.get_plugin_metadata("p").unwrap().namespace, "ns");
-    assert_eq!(pm.unregister("p").unwrap().name, "pack");
+    assert_eq!(pm.unregister("p").unwrap().unwrap().name, "pack");
     let err = pm.unregister("p").unwrap_err();
     assert_eq!(err.to_string(), "no plugin named `p` is registered");
     pm.register_plugin(pack("ns", &[]), "plugin_one").unwrap();

@@ -1,19 +1,29 @@
 //! The hook call loop: pluggy's `_multicall`, typed.
 //!
 //! A [`HookCaller`] holds the implementations of one hook, sorted once when
-//! it is built (see [`HookCaller::build`]), so a call is a plain slice walk.
-//! Call order, as in pluggy: wrappers first (outermost first), then the
-//! plain implementations; inside each group `tryfirst` ones, then the
-//! unmarked, then `trylast`; inside each band the last registered first.
+//! it is built (see [`HookCaller::build`] and the `order` module), so a
+//! call is a plain slice walk. Call order, as in pluggy: wrappers first
+//! (outermost first), then the plain implementations; inside each group
+//! `tryfirst` ones, then the unmarked, then `trylast`; the `tryfirst` and
+//! unmarked bands run the last registered first, the `trylast` band the
+//! first registered first; `before`/`after` reorder inside a band.
 
 use std::any::Any;
+use std::fmt;
 use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use super::PluginInfo;
-use super::monitor::{HookCallInfo, HookMonitors};
+use super::answers::{Answers, Inner, Owner};
+use super::monitor::{HookCallInfo, HookMonitors, HookOutcome};
+use super::order::{OrderItem, call_order};
 use crate::{Error, Result as HookResult};
+
+/// The error an implementation of a fallible hook (one declared as
+/// returning `Result<_, E>`) may return: anything that converts into a
+/// boxed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Options a hook implementation was marked with (`#[hookimpl(..)]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,6 +35,12 @@ pub struct HookImplOpts {
     /// Run around the other implementations, seeing and able to replace
     /// their result or error.
     pub wrapper: bool,
+    /// Plugins whose implementation of this hook, in the same band, this
+    /// one runs before.
+    pub before: &'static [&'static str],
+    /// Plugins whose implementation of this hook, in the same band, this
+    /// one runs after.
+    pub after: &'static [&'static str],
 }
 
 /// One hook method a plugin type implements, as recorded by `#[hookimpl]`.
@@ -75,6 +91,12 @@ pub struct PluginImpl<S: ?Sized> {
     pub methods: &'static [HookImplMethod],
 }
 
+impl<S: ?Sized> Clone for PluginImpl<S> {
+    fn clone(&self) -> Self {
+        Self { plugin: self.plugin.clone(), info: self.info.clone(), methods: self.methods }
+    }
+}
+
 /// One implementation of one hook.
 pub struct HookImpl<S: ?Sized> {
     /// The plugin.
@@ -95,27 +117,13 @@ impl<S: ?Sized> Clone for HookImpl<S> {
 /// held inline, so a call with few implementations does not allocate.
 pub type HookResults<R> = smallvec::SmallVec<[R; 4]>;
 
-/// Receives each result of a historic call, with the plugin that gave it.
+/// Receives each answer of a historic call, with the plugin that gave it.
 pub type ResultCallback<R> = Arc<dyn Fn(&PluginInfo, R) + Send + Sync>;
 
-type HistoricCall<S> = Arc<dyn Fn(&S, &PluginInfo) + Send + Sync>;
+type HistoricCall<S> = Arc<dyn Fn(&HookImpl<S>) -> Result<(), BoxError> + Send + Sync>;
 
-/// The rest of a hook call, handed to a wrapper.
-///
-/// A wrapper must call [`Inner::call`] exactly once (pluggy: a wrapper must
-/// yield); it then sees the inner result and may return it, change it, or
-/// replace an error with a value (or a value with an error).
-pub struct Inner<'a, O> {
-    next: &'a mut dyn FnMut() -> HookResult<O>,
-}
-
-impl<O> Inner<'_, O> {
-    /// Runs the inner wrappers and the implementations; returns their
-    /// result or error.
-    pub fn call(self) -> HookResult<O> {
-        (self.next)()
-    }
-}
+/// The hook arguments a monitor may see (`#[hookspec(monitor_args)]`).
+pub type MonitorArgs<'a> = Option<&'a dyn fmt::Debug>;
 
 /// The implementations of one hook, sorted in call order.
 pub struct HookCaller<S: ?Sized> {
@@ -123,43 +131,64 @@ pub struct HookCaller<S: ?Sized> {
     decl: &'static HookDecl,
     /// Call order: `impls[..wrappers]` are wrappers, the rest plain.
     impls: Box<[HookImpl<S>]>,
+    /// `impls[i].info`, for [`Inner`] and [`Owner`] look-ups.
+    infos: Box<[Arc<PluginInfo>]>,
     wrappers: usize,
     monitors: Arc<HookMonitors>,
     history: Option<Arc<Mutex<Vec<HistoricCall<S>>>>>,
 }
 
+/// What a finished call reports to monitors.
+trait Counted {
+    fn count(&self) -> usize;
+}
+
+impl<R> Counted for Answers<R> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<R> Counted for Option<R> {
+    fn count(&self) -> usize {
+        usize::from(self.is_some())
+    }
+}
+
+impl Counted for usize {
+    fn count(&self) -> usize {
+        *self
+    }
+}
+
 impl<S: ?Sized + HookSpec> HookCaller<S> {
     /// Builds the caller of hook `decl` from the plugins in registration
-    /// order, keeping only those that implement it.
+    /// order, keeping only those that implement it, in call order.
     pub fn build(
         decl: &'static HookDecl,
         impls: &[PluginImpl<S>],
         monitors: &Arc<HookMonitors>,
         prev: Option<&Self>,
     ) -> Self {
-        let mut sorted: Vec<HookImpl<S>> = Vec::new();
-        // Bands, as pluggy's `_add_hookimpl` keeps them; each band is walked
-        // last-registered first.
-        let band = |o: &HookImplOpts| match (o.wrapper, o.tryfirst, o.trylast) {
-            (true, true, _) => 0,
-            (true, false, false) => 1,
-            (true, false, true) => 2,
-            (false, true, _) => 3,
-            (false, false, false) => 4,
-            (false, false, true) => 5,
-        };
-        for b in 0..6 {
-            for imp in impls.iter().rev() {
-                for m in imp.methods.iter().filter(|m| m.hook == decl.name) {
-                    if band(&m.opts) == b {
-                        sorted.push(HookImpl { plugin: imp.plugin.clone(), info: imp.info.clone(), opts: m.opts });
-                    }
-                }
-            }
-        }
+        let all: Vec<HookImpl<S>> = impls
+            .iter()
+            .flat_map(|imp| {
+                imp.methods.iter().filter(|m| m.hook == decl.name).map(|m| HookImpl {
+                    plugin: imp.plugin.clone(),
+                    info: imp.info.clone(),
+                    opts: m.opts,
+                })
+            })
+            .collect();
+        let items: Vec<_> = all.iter().map(|h| OrderItem { plugin: &h.info.name, opts: &h.opts }).collect();
+        // Registration refuses cycles, so the fallback (bands only) is for
+        // callers built from unchecked lists.
+        let order = call_order(&items, true).or_else(|_| call_order(&items, false)).unwrap_or_default();
+        let sorted: Box<[HookImpl<S>]> = order.into_iter().map(|i| all[i].clone()).collect();
+        let infos = sorted.iter().map(|h| h.info.clone()).collect();
         let wrappers = sorted.iter().take_while(|i| i.opts.wrapper).count();
         let history = if decl.historic { Some(prev.and_then(|p| p.history.clone()).unwrap_or_default()) } else { None };
-        Self { spec: S::NAME, decl, impls: sorted.into_boxed_slice(), wrappers, monitors: monitors.clone(), history }
+        Self { spec: S::NAME, decl, impls: sorted, infos, wrappers, monitors: monitors.clone(), history }
     }
 
     /// The hook's name.
@@ -167,7 +196,13 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         self.decl.name
     }
 
-    /// The implementations in call order (wrappers first).
+    /// The hook's declaration.
+    pub fn decl(&self) -> &'static HookDecl {
+        self.decl
+    }
+
+    /// The implementations in call order (wrappers first), each with its
+    /// plugin and options (pluggy's `get_hookimpls`, in call order).
     pub fn impls(&self) -> &[HookImpl<S>] {
         &self.impls
     }
@@ -177,142 +212,159 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         self.impls.is_empty()
     }
 
-    /// Calls every implementation; collects their results in call order.
-    #[inline]
-    pub fn call_collect<R>(
-        &self,
-        call: impl Fn(&S) -> R,
-        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
-    ) -> HookResult<HookResults<R>> {
-        self.collect(|p, out| out.push(call(p)), wrap)
+    /// No wrapper, no monitor, no trace subscriber: the plain walk alone.
+    #[inline(always)]
+    fn is_plain(&self) -> bool {
+        self.wrappers == 0 && !self.monitors.is_active() && !tracing::level_enabled!(tracing::Level::TRACE)
     }
 
-    /// Calls every implementation; collects the `Some` results (a `None`
-    /// means "nothing to say" and is dropped, as pluggy drops `None`).
+    /// Calls every implementation; collects their answers in call order
+    /// (`None` means "nothing to say" and is dropped, as pluggy drops
+    /// `None`). An implementation's `Err` stops the call.
     #[inline]
-    pub fn call_collect_some<R>(
+    pub fn call_collect<R, E: Into<BoxError>>(
         &self,
-        call: impl Fn(&S) -> Option<R>,
-        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
+        args: MonitorArgs<'_>,
+        call: impl Fn(&S) -> Result<Option<R>, E>,
+        wrap: impl Fn(&S, Inner<'_, Answers<R>>) -> HookResult<Answers<R>>,
     ) -> HookResult<HookResults<R>> {
-        self.collect(|p, out| out.extend(call(p)), wrap)
+        if self.is_plain() {
+            let mut out = HookResults::new();
+            self.walk::<E>(|_, imp| {
+                out.extend(call(&imp.plugin)?);
+                Ok(ControlFlow::Continue(()))
+            })?;
+            return Ok(out);
+        }
+        Ok(self.slow(args, || self.answers(&call), &wrap)?.into_values())
     }
 
-    /// The plain walk of both collecting forms: `push` adds a plugin's answer.
-    #[inline]
-    fn collect<R>(
-        &self,
-        push: impl Fn(&S, &mut HookResults<R>),
-        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
-    ) -> HookResult<HookResults<R>> {
-        self.execute(
-            |plain| {
-                let mut out = HookResults::with_capacity(plain.len());
-                self.guarded_walk(plain, |imp| {
-                    push(&imp.plugin, &mut out);
-                    ControlFlow::Continue(())
-                })?;
-                Ok(out)
-            },
-            &wrap,
-        )
+    /// The plain implementations' answers, each credited to its plugin.
+    fn answers<R, E: Into<BoxError>>(&self, call: &impl Fn(&S) -> Result<Option<R>, E>) -> HookResult<Answers<R>> {
+        let mut out = Answers::new();
+        self.walk::<E>(|at, imp| {
+            if let Some(r) = call(&imp.plugin)? {
+                out.push(Owner(at as u32), r);
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(out)
     }
 
     /// `firstresult`: calls implementations until one answers `Some`.
     #[inline]
-    pub fn call_first<R>(
+    pub fn call_first<R, E: Into<BoxError>>(
         &self,
-        call: impl Fn(&S) -> Option<R>,
+        args: MonitorArgs<'_>,
+        call: impl Fn(&S) -> Result<Option<R>, E>,
         wrap: impl Fn(&S, Inner<'_, Option<R>>) -> HookResult<Option<R>>,
     ) -> HookResult<Option<R>> {
-        self.execute(
-            |plain| {
-                let mut out = None;
-                self.guarded_walk(plain, |imp| match call(&imp.plugin) {
+        let plain = || {
+            let mut out = None;
+            self.walk::<E>(|_, imp| {
+                Ok(match call(&imp.plugin)? {
                     // Halt further implementation calls.
                     Some(r) => {
                         out = Some(r);
                         ControlFlow::Break(())
                     }
                     None => ControlFlow::Continue(()),
-                })?;
-                Ok(out)
-            },
-            &wrap,
-        )
+                })
+            })?;
+            Ok(out)
+        };
+        if self.is_plain() {
+            return plain();
+        }
+        self.slow(args, plain, &wrap)
     }
 
-    /// The allocation-free visitor form: hands each result to `visit` as it
+    /// The allocation-free visitor form: hands each answer to `visit` as it
     /// comes, with the plugin that gave it; `visit` may stop the walk.
     ///
-    /// With wrappers present the results are collected first (wrappers see
-    /// the whole list), then visited.
+    /// With wrappers present the answers are collected first (wrappers see
+    /// the whole list), then visited, each still credited to its plugin.
     #[inline]
-    pub fn visit<R>(
+    pub fn visit<R, E: Into<BoxError>>(
         &self,
-        call: impl Fn(&S) -> R,
-        visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
-        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
-    ) -> HookResult<()> {
-        self.visit_some(|p| Some(call(p)), visit, wrap)
-    }
-
-    /// [`visit`](Self::visit) for hooks answering `Option<R>`: `None`
-    /// answers are skipped.
-    #[inline]
-    pub fn visit_some<R>(
-        &self,
-        call: impl Fn(&S) -> Option<R>,
+        args: MonitorArgs<'_>,
+        call: impl Fn(&S) -> Result<Option<R>, E>,
         mut visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
-        wrap: impl Fn(&S, Inner<'_, HookResults<R>>) -> HookResult<HookResults<R>>,
+        wrap: impl Fn(&S, Inner<'_, Answers<R>>) -> HookResult<Answers<R>>,
     ) -> HookResult<()> {
-        if self.wrappers > 0 {
-            // Wrappers may have changed the list, so no plugin is attributable.
-            let anonymous = PluginInfo::anonymous();
-            for r in self.call_collect_some(&call, wrap)? {
-                if visit(&anonymous, r).is_break() {
-                    break;
-                }
+        if self.wrappers == 0 {
+            let mut count = 0;
+            let mut plain = || {
+                self.walk::<E>(|_, imp| {
+                    Ok(match call(&imp.plugin)? {
+                        Some(r) => {
+                            count += 1;
+                            visit(&imp.info, r)
+                        }
+                        None => ControlFlow::Continue(()),
+                    })
+                })?;
+                Ok(count)
+            };
+            if self.is_plain() {
+                return plain().map(drop);
             }
-            return Ok(());
+            return self.slow(args, plain, &|_: &S, inner: Inner<'_, usize>| inner.call()).map(drop);
         }
-        self.execute(
-            |plain| {
-                self.guarded_walk(plain, |imp| match call(&imp.plugin) {
-                    Some(r) => visit(&imp.info, r),
-                    None => ControlFlow::Continue(()),
-                })
-            },
-            &|_: &S, inner: Inner<'_, ()>| inner.call(),
-        )
+        for (owner, r) in self.slow(args, || self.answers(&call), &wrap)?.into_attributed() {
+            let info = self.infos.get(owner.0 as usize).cloned().unwrap_or_else(PluginInfo::anonymous);
+            if visit(&info, r).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// A historic call: runs now and is remembered, so each plugin
     /// registered later is called with the same arguments on registration.
-    /// `on_result` receives every result, now and at each replay.
-    pub fn call_historic<R: 'static>(
+    ///
+    /// `on_result` receives every answer (`None` is not one): this call's
+    /// after the call has returned, in call order; a later plugin's at its
+    /// registration, which may happen during this very call (a plugin
+    /// registering another): its answer then comes first.
+    pub fn call_historic<R: 'static, E: Into<BoxError> + 'static>(
         &self,
-        call: impl Fn(&S) -> R + Send + Sync + 'static,
+        args: MonitorArgs<'_>,
+        call: impl Fn(&S) -> Result<Option<R>, E> + Send + Sync + 'static,
         on_result: Option<ResultCallback<R>>,
     ) -> HookResult<()> {
-        let record: HistoricCall<S> = Arc::new(move |plugin: &S, info: &PluginInfo| {
-            let r = call(plugin);
-            if let Some(f) = &on_result {
-                f(info, r);
-            }
-        });
+        let call = Arc::new(call);
+        let record: HistoricCall<S> = {
+            let (call, on_result) = (call.clone(), on_result.clone());
+            Arc::new(move |imp: &HookImpl<S>| {
+                if let (Some(r), Some(f)) = (call(&imp.plugin).map_err(Into::into)?, &on_result) {
+                    f(&imp.info, r);
+                }
+                Ok(())
+            })
+        };
         if let Some(history) = &self.history {
-            history.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+            history.lock().unwrap_or_else(|e| e.into_inner()).push(record);
         }
-        self.execute(
-            |plain| {
-                self.guarded_walk(plain, |imp| {
-                    record(&imp.plugin, &imp.info);
-                    ControlFlow::Continue(())
-                })
-            },
-            &|_: &S, inner: Inner<'_, ()>| inner.call(),
-        )
+        let mut answers = Vec::new();
+        {
+            let plain = || {
+                self.walk::<E>(|_, imp| {
+                    if let Some(r) = call(&imp.plugin)? {
+                        answers.push((imp.info.clone(), r));
+                    }
+                    Ok(ControlFlow::Continue(()))
+                })?;
+                Ok(answers.len())
+            };
+            self.slow(args, plain, &|_: &S, inner: Inner<'_, usize>| inner.call())?;
+        }
+        if let Some(f) = on_result {
+            for (info, r) in answers {
+                f(&info, r);
+            }
+        }
+        Ok(())
     }
 
     /// Replays the remembered historic calls to one newly registered
@@ -323,55 +375,43 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         };
         let calls: Vec<_> = history.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for record in calls {
-            guard(&imp.info, self.decl.name, || record(&imp.plugin, &imp.info))?;
+            guard(&imp.info, self.decl.name, || record(imp))?
+                .map_err(|source| failed(&imp.info, self.decl.name, source))?;
         }
         Ok(())
     }
 
     /// Wrappers, monitoring and tracing around the plain walk.
-    #[inline]
-    fn execute<O>(
-        &self,
-        plain: impl FnOnce(&[HookImpl<S>]) -> HookResult<O>,
-        wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
-    ) -> HookResult<O> {
-        // The hot path: no wrapper, no monitor, no trace subscriber.
-        let monitored = self.monitors.is_active();
-        if self.wrappers == 0 && !monitored && !tracing::level_enabled!(tracing::Level::TRACE) {
-            return plain(&self.impls);
-        }
-        self.execute_traced(plain, wrap, monitored)
-    }
-
     #[inline(never)]
-    fn execute_traced<O>(
+    fn slow<O: Counted>(
         &self,
-        plain: impl FnOnce(&[HookImpl<S>]) -> HookResult<O>,
+        args: MonitorArgs<'_>,
+        plain: impl FnOnce() -> HookResult<O>,
         wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
-        monitored: bool,
     ) -> HookResult<O> {
         let _span = tracing::level_enabled!(tracing::Level::TRACE)
             .then(|| tracing::trace_span!("hook", spec = self.spec, hook = self.decl.name).entered());
+        let monitored = self.monitors.is_active();
         if monitored {
-            self.monitors.before(&self.call_info());
+            self.monitors.before(&self.call_info(args));
         }
-        let out = if self.wrappers == 0 {
-            plain(&self.impls)
-        } else {
-            let mut plain = Some(plain);
-            self.wrapped(0, &mut plain, wrap)
-        };
+        let out = if self.wrappers == 0 { plain() } else { self.wrapped(0, &mut Some(plain), wrap) };
         if monitored {
-            self.monitors.after(&self.call_info(), out.as_ref().map(|_| ()));
+            let outcome = match &out {
+                Ok(o) => HookOutcome::Answered(o.count()),
+                Err(e) => HookOutcome::Failed(e),
+            };
+            self.monitors.after(&self.call_info(args), outcome);
         }
         out
     }
 
-    fn call_info(&self) -> HookCallInfo<'_> {
+    fn call_info<'a>(&'a self, args: MonitorArgs<'a>) -> HookCallInfo<'a> {
         HookCallInfo {
             spec: self.spec,
             hook: self.decl.name,
             plugins: self.impls.iter().map(|i| &*i.info.name).collect(),
+            args,
         }
     }
 
@@ -383,11 +423,11 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
     ) -> HookResult<O>
     where
-        P: FnOnce(&[HookImpl<S>]) -> HookResult<O>,
+        P: FnOnce() -> HookResult<O>,
     {
         if i == self.wrappers {
             let plain = plain.take().expect("the plain implementations run once per call");
-            return plain(&self.impls[self.wrappers..]);
+            return plain();
         }
         let w = &self.impls[i];
         let mut called = false;
@@ -396,7 +436,8 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
                 called = true;
                 self.wrapped(i + 1, plain, wrap)
             };
-            guard(&w.info, self.decl.name, || wrap(&w.plugin, Inner { next: &mut next }))
+            let inner = Inner { next: &mut next, plugins: &self.infos, me: Owner(i as u32) };
+            guard(&w.info, self.decl.name, || wrap(&w.plugin, inner))
         };
         match result {
             // A wrapper that never ran the inner call broke the protocol.
@@ -408,23 +449,30 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         }
     }
 
-    /// Walks the plain implementations under one panic guard.
-    #[inline]
-    fn guarded_walk(
+    /// Walks the plain implementations under one panic guard; `step` gets
+    /// each one's index in [`impls`](Self::impls). An `Err` from `step`
+    /// stops the walk and is credited to the implementation that gave it.
+    #[inline(always)]
+    fn walk<E: Into<BoxError>>(
         &self,
-        plain: &[HookImpl<S>],
-        mut step: impl FnMut(&HookImpl<S>) -> ControlFlow<()>,
+        mut step: impl FnMut(usize, &HookImpl<S>) -> Result<ControlFlow<()>, E>,
     ) -> HookResult<()> {
-        let mut at = 0;
-        let walk = catch_unwind(AssertUnwindSafe(|| {
-            for (i, imp) in plain.iter().enumerate() {
-                at = i;
-                if step(imp).is_break() {
+        let impls = &*self.impls;
+        let mut at = self.wrappers;
+        let walked = catch_unwind(AssertUnwindSafe(|| {
+            while let Some(imp) = impls.get(at) {
+                if step(at, imp)?.is_break() {
                     break;
                 }
+                at += 1;
             }
+            Ok::<(), E>(())
         }));
-        walk.map_err(|payload| panicked(&plain[at].info, self.decl.name, payload))
+        match walked {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(failed(&impls[at].info, self.decl.name, e.into())),
+            Err(payload) => Err(panicked(&impls[at].info, self.decl.name, payload)),
+        }
     }
 }
 
@@ -433,13 +481,41 @@ fn guard<R>(info: &PluginInfo, hook: &'static str, f: impl FnOnce() -> R) -> Hoo
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panicked(info, hook, payload))
 }
 
+#[cold]
+fn failed(info: &PluginInfo, hook: &'static str, source: BoxError) -> Error {
+    Error::HookFailed { plugin: info.name.to_string(), hook: hook.to_owned(), source }
+}
+
+#[cold]
 fn panicked(info: &PluginInfo, hook: &'static str, payload: Box<dyn Any + Send>) -> Error {
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    };
-    Error::HookPanicked { plugin: info.name.to_string(), hook, message }
+    Error::HookPanicked { plugin: info.name.to_string(), hook, message: panic_message(payload.as_ref()) }
+}
+
+/// The message of a panic payload: strings and errors as they are, a few
+/// plain values printed, anything else said to be of another type.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    macro_rules! printed {
+        ($($ty:ty),*) => {$(
+            if let Some(v) = payload.downcast_ref::<$ty>() {
+                return format!("{v:?} (a `{}` panic payload)", stringify!($ty));
+            }
+        )*};
+    }
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        return (*s).to_owned();
+    }
+    if let Some(s) = payload.downcast_ref::<String>() {
+        return s.clone();
+    }
+    if let Some(e) = payload.downcast_ref::<Error>() {
+        return e.to_string();
+    }
+    if let Some(e) = payload.downcast_ref::<BoxError>() {
+        return e.to_string();
+    }
+    if let Some(s) = payload.downcast_ref::<std::borrow::Cow<'static, str>>() {
+        return s.to_string();
+    }
+    printed!(i32, i64, u32, u64, usize, isize, f32, f64, bool, char);
+    "a panic payload that is neither a string nor an error (`std::panic::panic_any` with another type)".to_owned()
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustc_hash::FxHashMap;
 
-use super::hook::HookImplMethod;
+use super::hook::{HookDecl, HookImplMethod};
 use super::metadata::PluginMetadata;
 
 /// A plugin instance of unknown type.
@@ -26,6 +26,10 @@ pub struct LinkedPlugin {
 pub struct LinkedHookImpl {
     /// `TypeId` of `dyn Spec`.
     pub spec: fn() -> TypeId,
+    /// The spec trait's name.
+    pub spec_name: &'static str,
+    /// The spec's hooks.
+    pub spec_hooks: &'static [HookDecl],
     /// `TypeId` of the plugin type.
     pub plugin: fn() -> TypeId,
     /// Turns an instance of the plugin type into `Box<Arc<dyn Spec>>`.
@@ -49,6 +53,19 @@ pub(crate) fn hook_impl(spec: TypeId, plugin: TypeId) -> Option<&'static LinkedH
         .get_or_init(|| HOOK_IMPLS.iter().map(|h| (((h.spec)(), (h.plugin)()), h)).collect())
         .get(&(spec, plugin))
         .copied()
+}
+
+/// Every `#[hookimpl]` block of a plugin type.
+pub(crate) fn hook_impls_of(plugin: TypeId) -> &'static [&'static LinkedHookImpl] {
+    static INDEX: OnceLock<FxHashMap<TypeId, Vec<&'static LinkedHookImpl>>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index: FxHashMap<TypeId, Vec<&'static LinkedHookImpl>> = FxHashMap::default();
+        for h in HOOK_IMPLS.iter() {
+            index.entry((h.plugin)()).or_default().push(h);
+        }
+        index
+    });
+    index.get(&plugin).map_or(&[], |v| v.as_slice())
 }
 
 /// The linked plugins, in name order (linkme's own order is not stable

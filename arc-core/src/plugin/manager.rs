@@ -7,10 +7,11 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::component::{ComponentKind, Registrations};
-use super::hook::{HookResults, HookSpec, PluginImpl, SpecRelay};
-use super::linked::{hook_impl, linked_plugins};
+use super::hook::{HookDecl, HookImplOpts, HookResults, HookSpec, PluginImpl, SpecRelay};
+use super::linked::{hook_impl, hook_impls_of, linked_plugins};
 use super::metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};
-use super::monitor::{AfterHook, BeforeHook, HookCallInfo, HookMonitors, MonitorId};
+use super::monitor::{AfterHook, BeforeHook, HookCallInfo, HookMonitors, HookOutcome, MonitorId};
+use super::order::{OrderItem, call_order};
 use super::registry::{Component, Registries, Registry, RegistryWarning};
 use super::specs::*;
 use crate::error::{DidYouMean, Error};
@@ -36,6 +37,8 @@ struct RelaySlot {
 #[derive(Default)]
 struct State {
     plugins: Vec<Registered>,
+    /// The next registration's [`PluginInfo::registration_order`].
+    next_seq: u64,
     blocked: FxHashSet<Box<str>>,
     relays: FxHashMap<TypeId, RelaySlot>,
 }
@@ -70,19 +73,103 @@ impl Default for PluginManager {
 /// A snapshot of one spec's hook callers; derefs to the generated relay
 /// (e.g. `LayerHookSpecRelay`), whose methods call the hooks.
 pub struct Hook<S: ?Sized + HookSpec> {
-    relay: Arc<S::Relay>,
+    built: Arc<Built<S>>,
+}
+
+/// A relay with the implementations it was built from.
+struct Built<S: ?Sized + HookSpec> {
+    relay: S::Relay,
+    impls: Vec<PluginImpl<S>>,
+    monitors: Arc<HookMonitors>,
+}
+
+impl<S: ?Sized + HookSpec> Built<S> {
+    fn new(impls: Vec<PluginImpl<S>>, monitors: &Arc<HookMonitors>, prev: Option<&S::Relay>) -> Self {
+        Self { relay: S::Relay::build(&impls, monitors, prev), impls, monitors: monitors.clone() }
+    }
 }
 
 impl<S: ?Sized + HookSpec> Clone for Hook<S> {
     fn clone(&self) -> Self {
-        Self { relay: self.relay.clone() }
+        Self { built: self.built.clone() }
     }
 }
 
 impl<S: ?Sized + HookSpec> Deref for Hook<S> {
     type Target = S::Relay;
     fn deref(&self) -> &S::Relay {
-        &self.relay
+        &self.built.relay
+    }
+}
+
+impl<S: ?Sized + HookSpec> Hook<S> {
+    /// These callers plus `plugin`'s implementations of `S`, as if it were
+    /// registered after every plugin (pluggy's `call_extra`: with no
+    /// options it runs first among the unmarked implementations). Nothing
+    /// is registered; historic calls made through the result are
+    /// remembered as usual.
+    ///
+    /// Errors: `P` has no `#[hookimpl]` block for `S`; its `before`/`after`
+    /// options close a cycle.
+    pub fn with_extra<P: Plugin>(&self, name: &str, plugin: Arc<P>) -> Result<Hook<S>> {
+        let info = Arc::new(PluginInfo::runtime(name, plugin.metadata()));
+        let record = hook_impl(TypeId::of::<S>(), TypeId::of::<P>())
+            .ok_or_else(|| Error::NotAHookImpl { plugin: name.to_owned(), spec: S::NAME })?;
+        let extra = (record.cast)(plugin)
+            .and_then(|b| b.downcast::<Arc<S>>().ok())
+            .ok_or_else(|| Error::NotAHookImpl { plugin: name.to_owned(), spec: S::NAME })?;
+        let mut impls = self.built.impls.clone();
+        impls.push(PluginImpl { plugin: *extra, info, methods: record.methods });
+        check_order::<S>(&impls)?;
+        Ok(self.rebuilt(impls))
+    }
+
+    /// These callers without the implementations of the plugins named in
+    /// `names` (pluggy's `subset_hook_caller`). Historic calls made through
+    /// the result are remembered as usual.
+    pub fn without(&self, names: &[&str]) -> Hook<S> {
+        let impls = self.built.impls.iter().filter(|i| !names.contains(&&*i.info.name)).cloned().collect();
+        self.rebuilt(impls)
+    }
+
+    fn rebuilt(&self, impls: Vec<PluginImpl<S>>) -> Hook<S> {
+        Hook { built: Arc::new(Built::new(impls, &self.built.monitors, Some(&self.built.relay))) }
+    }
+}
+
+/// A hook a plugin implements, with its options (see
+/// [`PluginManager::get_hookcallers`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ImplementedHook {
+    /// The spec trait's name.
+    pub spec: &'static str,
+    /// The hook's declaration.
+    pub decl: &'static HookDecl,
+    /// The plugin's options for it.
+    pub opts: HookImplOpts,
+}
+
+/// A `before`/`after` option naming no registered plugin: it is ignored
+/// until such a plugin is registered (see [`PluginManager::order_warnings`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderWarning {
+    /// The plugin whose option it is.
+    pub plugin: String,
+    /// The spec trait's name.
+    pub spec: &'static str,
+    /// The hook.
+    pub hook: &'static str,
+    /// The name no registered plugin has.
+    pub names: String,
+}
+
+impl std::fmt::Display for OrderWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "plugin `{}` orders its `{}.{}` relative to `{}`, which is not registered: the option is ignored",
+            self.plugin, self.spec, self.hook, self.names
+        )
     }
 }
 
@@ -134,8 +221,12 @@ impl PluginManager {
             if skip {
                 continue;
             }
-            let info =
-                PluginInfo { name: Arc::from(name), metadata: linked.metadata.clone(), origin: PluginOrigin::Linked };
+            let info = PluginInfo {
+                name: Arc::from(name),
+                metadata: linked.metadata.clone(),
+                origin: PluginOrigin::Linked,
+                seq: 0,
+            };
             self.insert(info, (linked.construct)(), (linked.type_id)())?;
             count += 1;
         }
@@ -155,14 +246,15 @@ impl PluginManager {
     /// twice (under any name) is an error.
     pub fn register_shared<P: Plugin>(&self, plugin: Arc<P>, name: &str) -> Result<()> {
         let metadata = plugin.metadata();
-        let info = PluginInfo { name: Arc::from(name), metadata, origin: PluginOrigin::Runtime };
+        let info = PluginInfo::runtime(name, metadata);
         self.insert(info, plugin, TypeId::of::<P>())
     }
 
-    fn insert(&self, info: PluginInfo, instance: Arc<dyn Any + Send + Sync>, type_id: TypeId) -> Result<()> {
+    fn insert(&self, mut info: PluginInfo, instance: Arc<dyn Any + Send + Sync>, type_id: TypeId) -> Result<()> {
+        let mut state = self.write();
+        info.seq = state.next_seq;
         let registered = Registered { info: Arc::new(info), instance, type_id };
         let replays: Vec<_> = {
-            let mut state = self.write();
             let name = &*registered.info.name;
             if state.blocked.contains(name) {
                 return Err(Error::PluginBlocked { name: name.to_owned() });
@@ -176,6 +268,8 @@ impl PluginManager {
             if state.plugins.iter().any(|p| &*p.info.name == name) {
                 return Err(Error::PluginNameTaken { name: name.to_owned() });
             }
+            check_new_order(&state.plugins, &registered)?;
+            state.next_seq += 1;
             state.plugins.push(Registered {
                 info: registered.info.clone(),
                 instance: registered.instance.clone(),
@@ -184,7 +278,9 @@ impl PluginManager {
             for slot in state.relays.values_mut() {
                 slot.is_fresh = false;
             }
-            state.relays.values().map(|s| (s.relay.clone(), s.replay)).collect()
+            let replays = state.relays.values().map(|s| (s.relay.clone(), s.replay)).collect();
+            drop(state);
+            replays
         };
         // Historic calls are replayed outside the lock: a plugin may call
         // back into the manager.
@@ -194,16 +290,69 @@ impl PluginManager {
         Ok(())
     }
 
-    /// Unregisters the plugin named `name`; returns its metadata.
-    pub fn unregister(&self, name: &str) -> Result<PluginMetadata> {
+    /// Unregisters the plugin named `name`; returns its metadata, or
+    /// `None` when the name is blocked and not registered (pluggy's
+    /// `unregister` of a blocked name).
+    ///
+    /// Errors: no plugin of that name is registered and it is not blocked.
+    pub fn unregister(&self, name: &str) -> Result<Option<PluginMetadata>> {
         let mut state = self.write();
-        let at =
-            state.plugins.iter().position(|p| &*p.info.name == name).ok_or_else(|| self.not_found(&state, name))?;
+        let Some(at) = state.plugins.iter().position(|p| &*p.info.name == name) else {
+            if state.blocked.contains(name) {
+                return Ok(None);
+            }
+            return Err(self.not_found(&state, name));
+        };
         let removed = state.plugins.remove(at);
         for slot in state.relays.values_mut() {
             slot.is_fresh = false;
         }
-        Ok(removed.info.metadata.clone())
+        Ok(Some(removed.info.metadata.clone()))
+    }
+
+    /// The hooks the plugin registered as `name` implements, spec by spec,
+    /// with its options (pluggy's `get_hookcallers`).
+    pub fn get_hookcallers(&self, name: &str) -> Result<Vec<ImplementedHook>> {
+        let state = self.read();
+        let p = state.plugins.iter().find(|p| &*p.info.name == name).ok_or_else(|| self.not_found(&state, name))?;
+        let mut out = Vec::new();
+        for record in hook_impls_of(p.type_id) {
+            for m in record.methods {
+                if let Some(decl) = record.spec_hooks.iter().find(|d| d.name == m.hook) {
+                    out.push(ImplementedHook { spec: record.spec_name, decl, opts: m.opts });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `before`/`after` options that name no registered plugin (they
+    /// are ignored; the other plugin may be optional or come later).
+    pub fn order_warnings(&self) -> Vec<OrderWarning> {
+        let state = self.read();
+        let known = |n: &str| state.plugins.iter().any(|p| &*p.info.name == n);
+        let mut out = Vec::new();
+        for p in &state.plugins {
+            for record in hook_impls_of(p.type_id) {
+                for m in record.methods {
+                    for name in m.opts.before.iter().chain(m.opts.after).filter(|n| !known(n)) {
+                        out.push(OrderWarning {
+                            plugin: p.info.name.to_string(),
+                            spec: record.spec_name,
+                            hook: m.hook,
+                            names: (*name).to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A caller of spec `S`'s hooks that leaves out the plugins named in
+    /// `names` (pluggy's `subset_hook_caller`); see [`Hook::without`].
+    pub fn subset_hook_caller<S: ?Sized + HookSpec>(&self, names: &[&str]) -> Hook<S> {
+        self.hook::<S>().without(names)
     }
 
     fn not_found(&self, state: &State, name: &str) -> Error {
@@ -264,17 +413,17 @@ impl PluginManager {
     pub fn hook<S: ?Sized + HookSpec>(&self) -> Hook<S> {
         let key = TypeId::of::<S>();
         if let Some(slot) = self.read().relays.get(&key).filter(|s| s.is_fresh) {
-            return Hook { relay: downcast_relay::<S>(&slot.relay) };
+            return Hook { built: downcast_built::<S>(&slot.relay) };
         }
         let mut state = self.write();
         if let Some(slot) = state.relays.get(&key).filter(|s| s.is_fresh) {
-            return Hook { relay: downcast_relay::<S>(&slot.relay) };
+            return Hook { built: downcast_built::<S>(&slot.relay) };
         }
         let impls = impls_of::<S>(&state.plugins);
-        let prev = state.relays.get(&key).map(|s| downcast_relay::<S>(&s.relay));
-        let relay = Arc::new(S::Relay::build(&impls, &self.monitors, prev.as_deref()));
-        state.relays.insert(key, RelaySlot { relay: relay.clone(), is_fresh: true, replay: replay_historic::<S> });
-        Hook { relay }
+        let prev = state.relays.get(&key).map(|s| downcast_built::<S>(&s.relay));
+        let built = Arc::new(Built::new(impls, &self.monitors, prev.as_deref().map(|b| &b.relay)));
+        state.relays.insert(key, RelaySlot { relay: built.clone(), is_fresh: true, replay: replay_historic::<S> });
+        Hook { built }
     }
 
     /// Calls every `register_*` hook and rebuilds the component registries.
@@ -340,6 +489,12 @@ impl PluginManager {
             answers.push((info.clone(), regs));
             std::ops::ControlFlow::Continue(())
         })?;
+        // Which plugin wins a duplicate name follows registration order,
+        // whatever order the hooks were called in. Unmarked implementations
+        // are called last-registered first: reversing first leaves the
+        // stable sort little to do.
+        answers.reverse();
+        answers.sort_by_key(|(info, _)| info.seq);
         Ok(Registry::build(kind, answers, warnings))
     }
 
@@ -381,7 +536,7 @@ impl PluginManager {
     pub fn add_hookcall_monitoring(
         &self,
         before: impl Fn(&HookCallInfo<'_>) + Send + Sync + 'static,
-        after: impl Fn(&HookCallInfo<'_>, Result<(), &Error>) + Send + Sync + 'static,
+        after: impl Fn(&HookCallInfo<'_>, HookOutcome<'_>) + Send + Sync + 'static,
     ) -> MonitorId {
         let (before, after): (BeforeHook, AfterHook) = (Box::new(before), Box::new(after));
         self.monitors.add(before, after)
@@ -441,11 +596,57 @@ impl PluginManager {
     }
 }
 
-fn downcast_relay<S: ?Sized + HookSpec>(relay: &Arc<dyn Any + Send + Sync>) -> Arc<S::Relay> {
+fn downcast_built<S: ?Sized + HookSpec>(relay: &Arc<dyn Any + Send + Sync>) -> Arc<Built<S>> {
     relay
         .clone()
-        .downcast::<S::Relay>()
+        .downcast::<Built<S>>()
         .unwrap_or_else(|_| unreachable!("relay slots are keyed by their spec's TypeId"))
+}
+
+/// Refuses a `before`/`after` cycle among `impls`, hook by hook.
+fn check_order<S: ?Sized + HookSpec>(impls: &[PluginImpl<S>]) -> Result<()> {
+    for decl in S::HOOKS {
+        let items: Vec<_> = impls
+            .iter()
+            .flat_map(|i| i.methods.iter().filter(|m| m.hook == decl.name).map(|m| (&*i.info.name, &m.opts)))
+            .map(|(plugin, opts)| OrderItem { plugin, opts })
+            .collect();
+        call_order(&items, true).map_err(|plugins| Error::HookOrderCycle {
+            spec: S::NAME,
+            hook: decl.name,
+            plugins,
+        })?;
+    }
+    Ok(())
+}
+
+/// Refuses a registration whose `before`/`after` options close a cycle
+/// with the registered plugins: only hooks the new plugin implements can
+/// be affected.
+fn check_new_order(plugins: &[Registered], new: &Registered) -> Result<()> {
+    for record in hook_impls_of(new.type_id) {
+        let spec = (record.spec)();
+        for m in record.methods {
+            let mut items = Vec::new();
+            for p in plugins {
+                if let Some(other) = hook_impl(spec, p.type_id) {
+                    for om in other.methods.iter().filter(|om| om.hook == m.hook) {
+                        items.push(OrderItem { plugin: &p.info.name, opts: &om.opts });
+                    }
+                }
+            }
+            items.push(OrderItem { plugin: &new.info.name, opts: &m.opts });
+            let constrained = items.iter().any(|i| !i.opts.before.is_empty() || !i.opts.after.is_empty());
+            if constrained {
+                call_order(&items, true).map_err(|plugins| Error::HookOrderCycle {
+                    spec: record.spec_name,
+                    hook: m.hook,
+                    plugins,
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The registered plugins that implement `S`, in registration order.
@@ -461,9 +662,10 @@ fn plugin_impl<S: ?Sized + HookSpec>(spec: TypeId, p: &Registered) -> Option<Plu
 }
 
 fn replay_historic<S: ?Sized + HookSpec>(relay: &(dyn Any + Send + Sync), plugin: &Registered) -> Result<()> {
-    let Some(relay) = relay.downcast_ref::<S::Relay>() else {
+    let Some(built) = relay.downcast_ref::<Built<S>>() else {
         return Ok(());
     };
+    let relay = &built.relay;
     let Some(imp) = plugin_impl::<S>(TypeId::of::<S>(), plugin) else {
         return Ok(());
     };

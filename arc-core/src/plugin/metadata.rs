@@ -76,6 +76,8 @@ pub struct PluginInfo {
     pub metadata: PluginMetadata,
     /// How it came in.
     pub origin: PluginOrigin,
+    /// Registration order within its manager: later is larger.
+    pub(crate) seq: u64,
 }
 
 impl PluginInfo {
@@ -86,8 +88,20 @@ impl PluginInfo {
             name: Arc::from("<wrapped>"),
             metadata: PluginMetadata::named("<wrapped>"),
             origin: PluginOrigin::Runtime,
+            seq: u64::MAX,
         };
         ANONYMOUS.get_or_init(|| Arc::new(make())).clone()
+    }
+
+    /// A plugin's identity, registered at run time as `name`.
+    pub fn runtime(name: &str, metadata: PluginMetadata) -> Self {
+        Self { name: Arc::from(name), metadata, origin: PluginOrigin::Runtime, seq: u64::MAX }
+    }
+
+    /// Where it stands in registration order (later registrations are
+    /// larger); what decides which plugin wins a duplicate component name.
+    pub fn registration_order(&self) -> u64 {
+        self.seq
     }
 
     /// The namespace for component names given without a dot.

@@ -6,6 +6,7 @@
 //! [`PluginManager::discover_plugins`] with no registration code; others are
 //! registered at run time with [`PluginManager::register_plugin`].
 
+mod answers;
 mod component;
 mod hook;
 mod legacy;
@@ -14,19 +15,21 @@ mod manager;
 mod metadata;
 mod monitor;
 mod open;
+mod order;
 mod registry;
 mod specs;
 
+pub use answers::{Answers, Inner, Owner, Plugins};
 pub use component::{ComponentKind, Factory, ParamsSchema, Registration, Registrations, SharedFactory, schema_of};
 pub use hook::{
-    HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookResults, HookSpec, Inner, PluginImpl,
-    ResultCallback, SpecRelay,
+    BoxError, HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookResults, HookSpec, MonitorArgs,
+    PluginImpl, ResultCallback, SpecRelay,
 };
 pub use legacy::{legacy_layer_name, legacy_names_of};
 pub use linked::{AnyPlugin, LinkedHookImpl, LinkedPlugin};
-pub use manager::{Hook, PluginManager, get_plugin_manager};
+pub use manager::{Hook, ImplementedHook, OrderWarning, PluginManager, get_plugin_manager};
 pub use metadata::{Plugin, PluginInfo, PluginMetadata, PluginOrigin};
-pub use monitor::{AfterHook, BeforeHook, HookCallInfo, MonitorId};
+pub use monitor::{AfterHook, BeforeHook, HookCallInfo, HookOutcome, MonitorId};
 pub use open::open_table;
 pub use registry::{Component, ComponentRef, Registries, Registry, RegistryWarning};
 pub use specs::*;

@@ -15,12 +15,32 @@ pub struct HookCallInfo<'a> {
     pub hook: &'static str,
     /// The implementing plugins, in call order (wrappers first).
     pub plugins: Vec<&'a str>,
+    /// The call's arguments, for hooks declared `#[hookspec(monitor_args)]`
+    /// (their argument types are `Debug`); `None` for the others.
+    pub args: Option<&'a dyn std::fmt::Debug>,
+}
+
+/// How a hook call ended, as its `after` monitor sees it.
+#[derive(Clone, Copy, Debug)]
+pub enum HookOutcome<'a> {
+    /// It returned: how many answers (`Some` ones; 0 or 1 for a
+    /// `firstresult` hook).
+    Answered(usize),
+    /// It failed (a panic, an implementation's error, a wrapper's error).
+    Failed(&'a Error),
+}
+
+impl HookOutcome<'_> {
+    /// Whether the call returned.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Answered(_))
+    }
 }
 
 /// Called before a hook call.
 pub type BeforeHook = Box<dyn Fn(&HookCallInfo<'_>) + Send + Sync>;
 /// Called after a hook call with its outcome.
-pub type AfterHook = Box<dyn Fn(&HookCallInfo<'_>, Result<(), &Error>) + Send + Sync>;
+pub type AfterHook = Box<dyn Fn(&HookCallInfo<'_>, HookOutcome<'_>) + Send + Sync>;
 
 /// Names a monitor pair, to remove it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,7 +83,7 @@ impl HookMonitors {
         }
     }
 
-    pub(crate) fn after(&self, info: &HookCallInfo<'_>, outcome: Result<(), &Error>) {
+    pub(crate) fn after(&self, info: &HookCallInfo<'_>, outcome: HookOutcome<'_>) {
         for (_, _, after) in self.monitors.read().unwrap_or_else(|e| e.into_inner()).iter() {
             after(info, outcome);
         }

@@ -159,7 +159,7 @@ impl<C: ?Sized> Registry<C> {
         registry.slots.reserve(total);
         registry.index.reserve(total * 2, |k| hash_bytes(registry_bytes(&registry.arena, &k.name)));
         registry.arena.reserve(total * 24);
-        for (plugin, registrations) in answers.into_iter().rev() {
+        for (plugin, registrations) in answers {
             let plugin_at = registry.plugins.len() as u32;
             let namespace_len = plugin.namespace().len() + 1;
             registry.plugins.push(plugin.clone());

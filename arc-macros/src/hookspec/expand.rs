@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::parse::{Hook, Output, Spec};
+use super::parse::{Hook, Kind, Spec};
 
 pub fn expand(spec: Spec) -> TokenStream {
     let Spec { krate, mut item, hooks } = spec;
@@ -43,9 +43,12 @@ pub fn expand(spec: Spec) -> TokenStream {
         let (n, fr, hi) = (h.ident.to_string(), h.firstresult, h.historic);
         quote!(#p::HookDecl { name: #n, firstresult: #fr, historic: #hi })
     });
+    // One hidden constant per hook: `#[hookimpl]` names it at each
+    // implementing method, so a `#[deprecated]` hook warns there.
     let decl_consts = hooks.iter().enumerate().map(|(i, h)| {
         let c = format_ident!("__ARC_HOOK_{}", h.ident);
-        quote!(#[doc(hidden)] #[allow(non_upper_case_globals)] pub const #c: #p::HookDecl = <dyn #trait_ident as #p::HookSpec>::HOOKS[#i];)
+        let deprecated = h.deprecated.iter().map(|a| deprecated_for_impl(a, &h.ident));
+        quote!(#[doc(hidden)] #[allow(non_upper_case_globals)] #(#deprecated)* pub const #c: #p::HookDecl = <dyn #trait_ident as #p::HookSpec>::HOOKS[#i];)
     });
     let fields = hooks.iter().map(|h| {
         let f = &h.ident;
@@ -59,7 +62,7 @@ pub fn expand(spec: Spec) -> TokenStream {
         let (f, n) = (&h.ident, h.ident.to_string());
         quote!(#n => ::core::option::Option::Some(&self.#f))
     });
-    let methods = hooks.iter().map(|h| relay_methods(h, &p));
+    let methods = hooks.iter().map(|h| relay_methods(h, &trait_ident, &p));
     let doc = format!("Calls the hooks of [`{name}`] on every plugin that implements them, in pluggy's order.");
 
     quote! {
@@ -103,17 +106,50 @@ pub fn expand(spec: Spec) -> TokenStream {
     }
 }
 
-/// What the whole call returns (and what a wrapper sees).
+/// A hook's `#[deprecated]`, reworded for the place it warns: the
+/// implementing method.
+fn deprecated_for_impl(attr: &syn::Attribute, hook: &syn::Ident) -> TokenStream {
+    let mut since = None;
+    let mut note = None;
+    match &attr.meta {
+        syn::Meta::NameValue(nv) => {
+            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+                note = Some(s.value());
+            }
+        }
+        syn::Meta::List(_) => {
+            let _ = attr.parse_nested_meta(|meta| {
+                let value: syn::LitStr = meta.value()?.parse()?;
+                if meta.path.is_ident("note") {
+                    note = Some(value.value());
+                } else if meta.path.is_ident("since") {
+                    since = Some(value);
+                }
+                Ok(())
+            });
+        }
+        syn::Meta::Path(_) => {}
+    }
+    let note = match note {
+        Some(n) => format!("this implements the deprecated hook `{hook}`: {n}"),
+        None => format!("this implements the deprecated hook `{hook}`"),
+    };
+    let since = since.map(|s| quote!(since = #s,));
+    quote_spanned!(attr.pound_token.span=> #[deprecated(#since note = #note)])
+}
+
+/// What a wrapper sees and returns.
 fn whole_output(h: &Hook, p: &TokenStream) -> TokenStream {
-    match &h.output {
-        Output::Collect(r) | Output::CollectSome(r) => quote!(#p::HookResults<#r>),
-        Output::First(ret) => quote!(#ret),
-        Output::Historic(_) => quote!(()),
+    let r = &h.answer;
+    match h.kind {
+        Kind::Collect => quote!(#p::Answers<#r>),
+        Kind::First => quote!(::core::option::Option<#r>),
+        Kind::Historic => quote!(()),
     }
 }
 
-fn relay_methods(h: &Hook, p: &TokenStream) -> TokenStream {
-    let Hook { ident, docs, args, output, .. } = h;
+fn relay_methods(h: &Hook, trait_ident: &syn::Ident, p: &TokenStream) -> TokenStream {
+    let Hook { ident, docs, args, answer: r, .. } = h;
     let params: Vec<_> = args.iter().map(|(n, t)| quote!(#n: #t)).collect();
     let clones: Vec<_> = args.iter().map(|(n, _)| quote!(::core::clone::Clone::clone(&#n))).collect();
     let checks: Vec<_> = args
@@ -126,82 +162,128 @@ fn relay_methods(h: &Hook, p: &TokenStream) -> TokenStream {
             }
         })
         .collect();
+    // The arguments monitors see, one `&dyn Debug` each, checked (and on
+    // error reported) at the argument's type; a historic call keeps its
+    // arguments, so they are cloned first.
+    let monitor = if h.monitor_args {
+        let owned: Vec<_> = args
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| {
+                let o = format_ident!("__arg{}", i);
+                if h.historic { quote!(let #o = ::core::clone::Clone::clone(&#n);) } else { quote!(let #o = &#n;) }
+            })
+            .collect();
+        let shown = args.iter().enumerate().map(|(i, (_, t))| {
+            let o = format_ident!("__arg{}", i);
+            quote_spanned!(t.span()=> #p::shown::<#t>(&#o))
+        });
+        quote!(#(#owned)* let __args: &[&dyn ::core::fmt::Debug] = &[#(#shown),*]; let __args: #p::MonitorArgs<'_> = ::core::option::Option::Some(&__args);)
+    } else {
+        quote!(let __args: #p::MonitorArgs<'_> = ::core::option::Option::None;)
+    };
+    // Every implementation's return normalised to `Result<Option<R>, E>`.
+    let invoke = quote!(__p.#ident(#(#clones),*));
+    let normalised = match (h.fallible, h.optional) {
+        (false, false) => {
+            quote!(::core::result::Result::<_, ::core::convert::Infallible>::Ok(::core::option::Option::Some(#invoke)))
+        }
+        (false, true) => quote!(::core::result::Result::<_, ::core::convert::Infallible>::Ok(#invoke)),
+        (true, false) => quote!(#invoke.map(::core::option::Option::Some)),
+        (true, true) => quote!(#invoke),
+    };
+    let call = quote!(|__p: &dyn #trait_ident| #normalised);
     let wrap = format_ident!("__arc_wrap_{}", ident);
-    let call = quote!(|__p| __p.#ident(#(#clones),*));
-    let wrapper = quote!(|__p, __inner| __p.#wrap(#(#clones,)* __inner));
-    let visit = format_ident!("visit_{}", ident);
-    match output {
-        Output::Collect(r) => quote! {
-            #(#docs)*
-            ///
-            /// Returns every implementation's result, in call order.
-            pub fn #ident(&self, #(#params),*) -> #p::Result<#p::HookResults<#r>> {
-                #(#checks)*
-                self.#ident.call_collect(#call, #wrapper)
-            }
+    let wrapper = quote!(|__p: &dyn #trait_ident, __inner| __p.#wrap(#(#clones,)* __inner));
+    let impls = format_ident!("{}_impls", ident);
+    let impls_doc = format!(
+        "The implementations of [`{ident}`](Self::{ident}) in call order, each with its plugin and options (pluggy's `get_hookimpls`)."
+    );
+    let listing = quote! {
+        #[doc = #impls_doc]
+        pub fn #impls(&self) -> &[#p::HookImpl<dyn #trait_ident>] {
+            self.#ident.impls()
+        }
+    };
+    let fallible_doc = if h.fallible {
+        quote!(#[doc = ""] #[doc = "An implementation's `Err` stops the call: it comes back as `Error::HookFailed` naming the plugin, with the original as its `source()`."])
+    } else {
+        quote!()
+    };
+    let body = match h.kind {
+        Kind::Collect => {
+            let visit = format_ident!("visit_{}", ident);
+            let visit_doc = format!(
+                "Allocation-free form of [`{ident}`](Self::{ident}): each answer goes to `visit` with the plugin that gave it (through wrappers too); return `ControlFlow::Break` to stop."
+            );
+            quote! {
+                #(#docs)*
+                ///
+                /// Returns the implementations' answers, in call order.
+                #fallible_doc
+                #[allow(deprecated)]
+                pub fn #ident(&self, #(#params),*) -> #p::Result<#p::HookResults<#r>> {
+                    #(#checks)*
+                    #monitor
+                    self.#ident.call_collect(__args, #call, #wrapper)
+                }
 
-            #[doc = concat!("Allocation-free form of [`", stringify!(#ident), "`](Self::", stringify!(#ident), "): each result goes to `visit` with its plugin; return `ControlFlow::Break` to stop.")]
-            pub fn #visit(
-                &self,
-                #(#params,)*
-                visit: impl ::core::ops::FnMut(&#p::Arc<#p::PluginInfo>, #r) -> ::core::ops::ControlFlow<()>,
-            ) -> #p::Result<()> {
-                self.#ident.visit(#call, visit, #wrapper)
+                #[doc = #visit_doc]
+                #[allow(deprecated)]
+                pub fn #visit(
+                    &self,
+                    #(#params,)*
+                    visit: impl ::core::ops::FnMut(&#p::Arc<#p::PluginInfo>, #r) -> ::core::ops::ControlFlow<()>,
+                ) -> #p::Result<()> {
+                    #monitor
+                    self.#ident.visit(__args, #call, visit, #wrapper)
+                }
             }
-        },
-        Output::CollectSome(r) => quote! {
-            #(#docs)*
-            ///
-            /// Returns the implementations' `Some` answers, in call order.
-            pub fn #ident(&self, #(#params),*) -> #p::Result<#p::HookResults<#r>> {
-                #(#checks)*
-                self.#ident.call_collect_some(#call, #wrapper)
-            }
-
-            #[doc = concat!("Allocation-free form of [`", stringify!(#ident), "`](Self::", stringify!(#ident), "): each `Some` answer goes to `visit` with its plugin; return `ControlFlow::Break` to stop.")]
-            pub fn #visit(
-                &self,
-                #(#params,)*
-                visit: impl ::core::ops::FnMut(&#p::Arc<#p::PluginInfo>, #r) -> ::core::ops::ControlFlow<()>,
-            ) -> #p::Result<()> {
-                self.#ident.visit_some(#call, visit, #wrapper)
-            }
-        },
-        Output::First(ret) => quote! {
+        }
+        Kind::First => quote! {
             #(#docs)*
             ///
             /// `firstresult`: returns the first `Some` answer; later
             /// implementations are not called.
-            pub fn #ident(&self, #(#params),*) -> #p::Result<#ret> {
+            #fallible_doc
+            #[allow(deprecated)]
+            pub fn #ident(&self, #(#params),*) -> #p::Result<::core::option::Option<#r>> {
                 #(#checks)*
-                self.#ident.call_first(#call, #wrapper)
+                #monitor
+                self.#ident.call_first(__args, #call, #wrapper)
             }
         },
-        Output::Historic(r) => {
+        Kind::Historic => {
             let with = format_ident!("{}_with_results", ident);
-            let moved = quote!(move |__p| __p.#ident(#(#clones),*));
+            let moved = quote!(move #call);
             quote! {
                 #(#docs)*
                 ///
                 /// Historic: called now on every implementation and remembered,
                 /// so plugins registered later are called with the same
-                /// arguments when they register. Results are dropped; see the
+                /// arguments when they register. Answers are dropped; see the
                 /// `_with_results` form.
+                #fallible_doc
+                #[allow(deprecated)]
                 pub fn #ident(&self, #(#params),*) -> #p::Result<()> {
                     #(#checks)*
-                    self.#ident.call_historic(#moved, ::core::option::Option::None)
+                    #monitor
+                    self.#ident.call_historic(__args, #moved, ::core::option::Option::None)
                 }
 
-                #[doc = concat!("[`", stringify!(#ident), "`](Self::", stringify!(#ident), ") with every result, now and at each replay, handed to `on_result`.")]
+                #[doc = concat!("[`", stringify!(#ident), "`](Self::", stringify!(#ident), ") with every answer handed to `on_result`: this call's after it returns, in call order; a later plugin's when it registers.")]
+                #[allow(deprecated)]
                 pub fn #with(
                     &self,
                     #(#params,)*
                     on_result: impl ::core::ops::Fn(&#p::PluginInfo, #r) + ::core::marker::Send + ::core::marker::Sync + 'static,
                 ) -> #p::Result<()> {
                     #(#checks)*
-                    self.#ident.call_historic(#moved, ::core::option::Option::Some(#p::Arc::new(on_result)))
+                    #monitor
+                    self.#ident.call_historic(__args, #moved, ::core::option::Option::Some(#p::Arc::new(on_result)))
                 }
             }
         }
-    }
+    };
+    quote!(#body #listing)
 }

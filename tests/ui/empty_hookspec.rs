@@ -1,0 +1,6 @@
+use arc::hookspec;
+
+#[hookspec]
+pub trait NothingToCall {}
+
+fn main() {}
