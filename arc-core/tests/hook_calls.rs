@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use arc_core::plugin::{Answers, Inner, Plugin, PluginManager, PluginMetadata};
-use arc_core::{Error, Result, hookimpl, hookspec};
+use arc_core::{Error, hookimpl, hookspec};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -70,11 +70,10 @@ macro_rules! wrapper_impls {
         #[hookimpl]
         impl OrderSpec for $ty {
             #[hookimpl(wrapper $(, $opt)?)]
-            fn compute(&self, _x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
+            fn compute(&self, _x: i32, inner: &mut Inner<'_, Answers<i32>>) {
                 self.1.lock().unwrap().push(format!("w{} init", self.0));
-                let out = inner.call();
+                inner.call();
                 self.1.lock().unwrap().push(format!("w{} finish", self.0));
-                out
             }
         }
     )*};
@@ -218,20 +217,18 @@ impl Plugin for Replace {
 impl OrderSpec for Replace {
     /// Sees the result and replaces it; turns an error into a value.
     #[hookimpl(wrapper)]
-    fn compute(&self, x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
+    fn compute(&self, x: i32, inner: &mut Inner<'_, Answers<i32>>) {
         let me = inner.me();
-        match inner.call() {
-            Ok(mut v) => {
-                v.push(me, x * 100);
-                Ok(v)
-            }
+        let outcome = inner.call();
+        match outcome {
+            Ok(v) => v.push(me, x * 100),
             Err(Error::HookPanicked { plugin, .. }) => {
                 let mut v = Answers::new();
                 v.push(me, -1);
                 v.push(me, plugin.len() as i32);
-                Ok(v)
+                *outcome = Ok(v);
             }
-            Err(e) => Err(e),
+            Err(_) => {}
         }
     }
 }
@@ -278,10 +275,8 @@ impl Plugin for Skipper {
 #[hookimpl]
 impl OrderSpec for Skipper {
     #[hookimpl(wrapper)]
-    fn compute(&self, _x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
-        let mut v = Answers::new();
-        v.push(inner.me(), 99);
-        Ok(v)
+    fn compute(&self, _x: i32, inner: &mut Inner<'_, Answers<i32>>) {
+        let _ = inner.me();
     }
 }
 
@@ -306,9 +301,11 @@ impl Plugin for Raise {
 impl OrderSpec for Raise {
     /// Turns a result into an error at teardown.
     #[hookimpl(wrapper, trylast)]
-    fn compute(&self, _x: i32, inner: Inner<'_, Answers<i32>>) -> Result<Answers<i32>> {
-        inner.call()?;
-        Err(Error::HookFailed { plugin: "raise".into(), hook: "compute".into(), source: "rejected".into() })
+    fn compute(&self, _x: i32, inner: &mut Inner<'_, Answers<i32>>) {
+        if inner.call().is_ok() {
+            *inner.call() =
+                Err(Error::HookFailed { plugin: "raise".into(), hook: "compute".into(), source: "rejected".into() });
+        }
     }
 }
 
@@ -325,6 +322,42 @@ fn outer_wrapper_sees_an_inner_wrappers_error() {
     pm.register_plugin(Wrap(2, log.clone()), "w2").unwrap();
     assert!(pm.hook::<dyn OrderSpec>().compute(0).is_err());
     assert_eq!(log_of(&log), ["m1", "w2 init", "m1", "w2 finish"]);
+}
+
+struct PanicsAtTeardown(Log);
+impl Plugin for PanicsAtTeardown {
+    fn metadata(&self) -> PluginMetadata {
+        PluginMetadata::named("teardown")
+    }
+}
+#[hookimpl]
+impl OrderSpec for PanicsAtTeardown {
+    /// Calls the rest twice (the second gives the same outcome, nothing
+    /// runs again), then panics.
+    #[hookimpl(wrapper, trylast)]
+    fn compute(&self, _x: i32, inner: &mut Inner<'_, Answers<i32>>) {
+        let first: Vec<i32> = inner.call().as_ref().map(|a| a.iter().copied().collect()).unwrap_or_default();
+        let again: Vec<i32> = inner.call().as_ref().map(|a| a.iter().copied().collect()).unwrap_or_default();
+        self.0.lock().unwrap().push(format!("saw {first:?} then {again:?}"));
+        panic!("teardown failed");
+    }
+}
+
+#[test]
+fn an_outer_wrapper_sees_an_inner_wrappers_panic() {
+    // test_multicall.py::test_unwind_inner_wrapper_teardown_exc, with a
+    // panic: the inner wrapper's panic reaches the outer one as an error,
+    // which it replaces with a value.
+    let (pm, log) = (PluginManager::new(), Log::default());
+    pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
+    pm.register_plugin(PanicsAtTeardown(log.clone()), "teardown").unwrap();
+    pm.register_plugin(Replace, "replace").unwrap();
+    assert_eq!(pm.hook::<dyn OrderSpec>().compute(0).unwrap().into_vec(), [-1, "teardown".len() as i32]);
+    assert_eq!(log_of(&log), ["m1", "saw [1] then [1]"]);
+    // Without the outer wrapper the call fails, naming the wrapper.
+    pm.unregister("replace").unwrap();
+    let err = pm.hook::<dyn OrderSpec>().compute(0).unwrap_err();
+    assert_eq!(err.to_string(), "plugin `teardown` panicked in hook `compute`: teardown failed");
 }
 
 /// Answers `first` and `maybe` with `Some(tag)` when the tag is positive.

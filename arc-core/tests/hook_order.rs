@@ -164,11 +164,10 @@ impl Plugin for OuterWrap {
 #[hookimpl(before = "inner")]
 impl Steps for OuterWrap {
     #[hookimpl(wrapper)]
-    fn step(&self, inner: Inner<'_, Answers<&'static str>>) -> Result<Answers<&'static str>> {
+    fn step(&self, inner: &mut Inner<'_, Answers<&'static str>>) {
         self.0.lock().unwrap().push("outer init".into());
-        let out = inner.call();
+        inner.call();
         self.0.lock().unwrap().push("outer finish".into());
-        out
     }
 
     fn other(&self) -> &'static str {
@@ -185,11 +184,10 @@ impl Plugin for InnerWrap {
 #[hookimpl]
 impl Steps for InnerWrap {
     #[hookimpl(wrapper)]
-    fn step(&self, inner: Inner<'_, Answers<&'static str>>) -> Result<Answers<&'static str>> {
+    fn step(&self, inner: &mut Inner<'_, Answers<&'static str>>) {
         self.0.lock().unwrap().push("inner init".into());
-        let out = inner.call();
+        inner.call();
         self.0.lock().unwrap().push("inner finish".into());
-        out
     }
 
     fn other(&self) -> &'static str {

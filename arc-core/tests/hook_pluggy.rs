@@ -399,15 +399,14 @@ impl Plugin for Auditor {
 #[hookimpl]
 impl LayerHookSpec for Auditor {
     #[hookimpl(wrapper)]
-    fn register_layers(&self, inner: Inner<'_, Answers<LayerRegistrations>>) -> Result<Answers<LayerRegistrations>> {
+    fn register_layers(&self, inner: &mut Inner<'_, Answers<LayerRegistrations>>) {
         let (me, plugins) = (inner.me(), inner.plugins());
-        let mut answers = inner.call()?;
+        let Ok(answers) = inner.call() else { return };
         for (owner, regs) in answers.attributed() {
             let plugin = plugins.get(owner).unwrap();
             self.0.lock().unwrap().push(format!("{} registers {}", plugin.name, regs.len()));
         }
         answers.push(me, Registrations::new().add("Audited", dense));
-        Ok(answers)
     }
 }
 
@@ -424,4 +423,24 @@ fn a_wrapper_on_register_layers_keeps_every_layer_with_its_plugin() {
     let expected = [("a.Dense", "pack_a"), ("audit.Audited", "auditor"), ("b.Sparse", "pack_b")];
     assert_eq!(layers, expected.map(|(n, p)| (n.to_owned(), p.to_owned())));
     assert_eq!(pm.get_layer("Sparse").unwrap().plugin().name.as_ref(), "pack_b");
+}
+
+#[test]
+fn monitors_see_wrapped_calls_and_the_wrappers_changes() {
+    let (pm, log) = (PluginManager::new(), Log::default());
+    pm.register_plugin(Pack("a", "Dense"), "pack_a").unwrap();
+    pm.register_plugin(Auditor(log.clone()), "auditor").unwrap();
+    let seen: Log = Log::default();
+    let (b, a) = (seen.clone(), seen.clone());
+    pm.add_hookcall_monitoring(
+        move |call| b.lock().unwrap().push(format!("before {} {:?}", call.hook, call.plugins)),
+        move |call, outcome| a.lock().unwrap().push(format!("after {} {outcome:?}", call.hook)),
+    );
+    let answers = pm.hook::<dyn LayerHookSpec>().register_layers().unwrap();
+    // The plugin's registration and the wrapper's own.
+    assert_eq!(answers.len(), 2);
+    assert_eq!(
+        log_of(&seen),
+        ["before register_layers [\"auditor\", \"pack_a\"]", "after register_layers Answered(2)"]
+    );
 }

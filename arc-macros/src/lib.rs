@@ -19,11 +19,15 @@ use syn::{ItemImpl, ItemStruct, ItemTrait, parse_macro_input};
 /// Turns a trait into a hook specification.
 ///
 /// Per hook method: `#[hookspec(firstresult)]` (stop at the first `Some`;
-/// the method must return `Option<_>`) or `#[hookspec(historic)]` (calls are
-/// remembered and replayed to plugins registered later). Every hook method
-/// needs a default body, so plugins implement only the hooks they want.
-/// Generates `<Trait>Relay`, the typed caller. On the trait itself:
-/// `#[hookspec(crate = path)]` names the runtime crate (default `::arc_core`).
+/// the method must return `Option<_>`), `#[hookspec(historic)]` (calls are
+/// remembered and replayed to plugins registered later), and
+/// `#[hookspec(monitor_args)]` (monitors see the arguments, which must be
+/// `Debug`). A hook returning `Result<T, E>` is fallible: an implementation's
+/// `Err` stops the call. Every hook method needs a default body, so plugins
+/// implement only the hooks they want; a `#[deprecated]` hook warns where it
+/// is implemented. Generates `<Trait>Relay`, the typed caller. On the trait
+/// itself: `#[hookspec(crate = path)]` names the runtime crate (default
+/// `::arc_core`).
 #[proc_macro_attribute]
 pub fn hookspec(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemTrait);
@@ -38,8 +42,12 @@ pub fn hookspec(args: TokenStream, item: TokenStream) -> TokenStream {
 /// calls the hooks written in the block (and only those).
 ///
 /// Per method: `#[hookimpl(tryfirst)]`, `#[hookimpl(trylast)]`,
-/// `#[hookimpl(wrapper)]`. A wrapper takes one more argument, the
-/// `arc_core::plugin::Inner` rest of the call, and returns the hook's whole result.
+/// `#[hookimpl(wrapper)]`, and `before = "plugin"` / `after = ["a", "b"]`
+/// (call order inside the method's band). A wrapper takes one more argument,
+/// `&mut arc_core::plugin::Inner`, the rest of the call: `inner.call()` runs
+/// it and gives the outcome to read or change in place (`Answers<R>` for a
+/// collecting hook). On the block:
+/// `crate = path`, and `before` / `after` for every method of the block.
 #[proc_macro_attribute]
 pub fn hookimpl(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemImpl);

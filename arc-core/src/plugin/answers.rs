@@ -13,18 +13,59 @@ use crate::Result as HookResult;
 pub struct Owner(pub(crate) u32);
 
 /// The answers of a collecting hook, in call order, each with its
-/// [`Owner`]. Up to four are held inline.
+/// [`Owner`]. Up to four are held inline. Derefs to `[R]`; iterating by
+/// value gives the answers.
 ///
-/// A wrapper gets them from [`Inner::call`] and returns them, changed or
-/// not; the visitor form (`visit_*`) and the component registries credit
-/// each answer to its owner, so a wrapper never hides who registered what.
+/// A collecting hook call returns them; a wrapper reads and changes them
+/// through [`Inner::call`]. The visitor form (`visit_*`) and the component
+/// registries credit each answer to its owner, so a wrapper never hides
+/// who registered what.
 pub struct Answers<R> {
-    items: smallvec::SmallVec<[(Owner, R); 4]>,
+    // Two lists, so that the collecting call hands `values` over as is.
+    values: super::HookResults<R>,
+    owners: smallvec::SmallVec<[Owner; 4]>,
 }
 
 impl<R> Default for Answers<R> {
     fn default() -> Self {
-        Self { items: smallvec::SmallVec::new() }
+        Self { values: smallvec::SmallVec::new(), owners: smallvec::SmallVec::new() }
+    }
+}
+
+impl<R> std::ops::Deref for Answers<R> {
+    type Target = [R];
+    fn deref(&self) -> &[R] {
+        &self.values
+    }
+}
+
+impl<R> std::ops::DerefMut for Answers<R> {
+    /// The answers, mutably: changing one keeps its owner.
+    fn deref_mut(&mut self) -> &mut [R] {
+        &mut self.values
+    }
+}
+
+impl<R> IntoIterator for Answers<R> {
+    type Item = R;
+    type IntoIter = smallvec::IntoIter<[R; 4]>;
+    /// The answers, by value, in call order (owners dropped).
+    fn into_iter(self) -> Self::IntoIter {
+        self.values.into_iter()
+    }
+}
+
+impl<'a, R> IntoIterator for &'a Answers<R> {
+    type Item = &'a R;
+    type IntoIter = std::slice::Iter<'a, R>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.values.iter()
+    }
+}
+
+impl<R: PartialEq> PartialEq<[R]> for Answers<R> {
+    fn eq(&self, other: &[R]) -> bool {
+        self.values[..] == *other
     }
 }
 
@@ -40,77 +81,123 @@ impl<R> Answers<R> {
         Self::default()
     }
 
+    /// No answers, room for `n` without reallocating.
+    pub fn with_capacity(n: usize) -> Self {
+        Self { values: smallvec::SmallVec::with_capacity(n), owners: smallvec::SmallVec::with_capacity(n) }
+    }
+
     /// Adds an answer, credited to `owner`.
+    #[inline]
     pub fn push(&mut self, owner: Owner, answer: R) {
-        self.items.push((owner, answer));
+        self.values.push(answer);
+        self.owners.push(owner);
     }
 
     /// How many answers.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.values.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// The answers, in call order.
-    pub fn iter(&self) -> impl Iterator<Item = &R> {
-        self.items.iter().map(|(_, r)| r)
-    }
-
-    /// The answers, mutably: changing one keeps its owner.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut R> {
-        self.items.iter_mut().map(|(_, r)| r)
+        self.values.is_empty()
     }
 
     /// The answers with their owners.
     pub fn attributed(&self) -> impl Iterator<Item = (Owner, &R)> {
-        self.items.iter().map(|(o, r)| (*o, r))
+        self.owners.iter().copied().zip(self.values.iter())
     }
 
-    /// Keeps the answers for which `keep` says `true`.
+    /// Keeps the answers for which `keep` says `true`, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(Owner, &mut R) -> bool) {
-        self.items.retain(|(o, r)| keep(*o, r));
+        let kept: Vec<bool> = self.owners.iter().zip(self.values.iter_mut()).map(|(o, r)| keep(*o, r)).collect();
+        let mut flags = kept.iter();
+        self.values.retain(|_| *flags.next().unwrap_or(&false));
+        let mut flags = kept.iter();
+        self.owners.retain(|_| *flags.next().unwrap_or(&false));
     }
 
     /// The answers without their owners.
+    #[inline]
     pub fn into_values(self) -> super::HookResults<R> {
-        self.items.into_iter().map(|(_, r)| r).collect()
+        self.values
+    }
+
+    /// The answers without their owners, as a `Vec`.
+    pub fn into_vec(self) -> Vec<R> {
+        self.values.into_vec()
     }
 
     /// The answers with their owners, by value.
     pub fn into_attributed(self) -> impl Iterator<Item = (Owner, R)> {
-        self.items.into_iter()
+        self.owners.into_iter().zip(self.values)
     }
 }
 
-/// The rest of a hook call, handed to a wrapper.
+/// Runs the rest of a hook call into its outcome slot: implemented by the
+/// call loop, handed to wrappers inside [`Inner`].
+pub(crate) trait Rest<O> {
+    /// Runs wrapper `level` (or, past the wrappers, the plain
+    /// implementations); leaves the outcome in the slot.
+    fn run(&mut self, level: usize);
+    /// The outcome so far.
+    fn outcome(&mut self) -> &mut HookResult<O>;
+}
+
+/// The rest of a hook call, handed to a wrapper (pluggy's `yield`).
 ///
-/// A wrapper must call [`Inner::call`] exactly once (pluggy: a wrapper must
-/// yield); it then sees the inner result and may return it, change it, or
-/// replace an error with a value (or a value with an error).
+/// [`call`](Self::call) runs the inner wrappers and the implementations
+/// once and gives their outcome, the result or the error, by reference: the
+/// wrapper reads it and may change it in place or replace it (a value by an
+/// error, an error by a value). Whatever it holds when the wrapper returns
+/// is the outcome the outer wrappers and the caller see. A wrapper that
+/// returns without calling `call` fails the hook call
+/// ([`Error::WrapperSkippedInner`](crate::Error::WrapperSkippedInner)).
+///
+/// ```
+/// use arc_core::plugin::{Answers, Inner};
+/// # struct Audit;
+/// # impl Audit {
+/// fn compute(&self, x: i32, inner: &mut Inner<'_, Answers<i32>>) {
+///     let me = inner.me();
+///     match inner.call() {
+///         // Add an answer of our own, credited to us.
+///         Ok(answers) => answers.push(me, x * 100),
+///         // Or replace the error by a value.
+///         outcome @ Err(_) => *outcome = Ok(Answers::new()),
+///     }
+/// }
+/// # }
+/// ```
 pub struct Inner<'a, O> {
-    pub(crate) next: &'a mut dyn FnMut() -> HookResult<O>,
+    pub(crate) rest: &'a mut dyn Rest<O>,
+    pub(crate) level: usize,
+    pub(crate) called: bool,
     pub(crate) plugins: &'a [Arc<PluginInfo>],
-    pub(crate) me: Owner,
 }
 
 impl<'a, O> Inner<'a, O> {
-    /// Runs the inner wrappers and the implementations; returns their
-    /// result or error.
-    pub fn call(self) -> HookResult<O> {
-        (self.next)()
+    /// Runs the inner wrappers and the implementations (once: a second call
+    /// gives the same outcome) and returns their outcome, to read or change.
+    pub fn call(&mut self) -> &mut HookResult<O> {
+        if !self.called {
+            self.called = true;
+            self.rest.run(self.level + 1);
+        }
+        self.rest.outcome()
+    }
+
+    /// Whether [`call`](Self::call) has run.
+    pub fn called(&self) -> bool {
+        self.called
     }
 
     /// The wrapper's own [`Owner`], to credit an answer it adds.
     pub fn me(&self) -> Owner {
-        self.me
+        Owner(self.level as u32)
     }
 
-    /// Who the owners of this call are: keep it to look owners up after
-    /// [`call`](Self::call).
+    /// Who the owners of this call are.
     pub fn plugins(&self) -> Plugins<'a> {
         Plugins(self.plugins)
     }

@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use super::PluginInfo;
-use super::answers::{Answers, Inner, Owner};
+use super::answers::{Answers, Inner, Owner, Rest};
 use super::monitor::{HookCallInfo, HookMonitors, HookOutcome};
 use super::order::{OrderItem, call_order};
 use crate::{Error, Result as HookResult};
@@ -226,29 +226,37 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         &self,
         args: MonitorArgs<'_>,
         call: impl Fn(&S) -> Result<Option<R>, E>,
-        wrap: impl Fn(&S, Inner<'_, Answers<R>>) -> HookResult<Answers<R>>,
+        wrap: impl Fn(&S, &mut Inner<'_, Answers<R>>),
     ) -> HookResult<HookResults<R>> {
         if self.is_plain() {
-            let mut out = HookResults::new();
+            let mut out = HookResults::with_capacity(self.impls.len());
             self.walk::<E>(|_, imp| {
-                out.extend(call(&imp.plugin)?);
+                if let Some(r) = call(&imp.plugin)? {
+                    out.push(r);
+                }
                 Ok(ControlFlow::Continue(()))
             })?;
             return Ok(out);
         }
-        Ok(self.slow(args, || self.answers(&call), &wrap)?.into_values())
+        // The wrappers and the walk fill one outcome in place; it moves once.
+        let mut slot = Ok(Answers::with_capacity(self.impls.len() - self.wrappers));
+        self.slow(args, |out| self.answers(&call, out), &wrap, &mut slot);
+        slot.map(Answers::into_values)
     }
 
     /// The plain implementations' answers, each credited to its plugin.
-    fn answers<R, E: Into<BoxError>>(&self, call: &impl Fn(&S) -> Result<Option<R>, E>) -> HookResult<Answers<R>> {
-        let mut out = Answers::new();
+    #[inline(always)]
+    fn answers<R, E: Into<BoxError>>(
+        &self,
+        call: &impl Fn(&S) -> Result<Option<R>, E>,
+        out: &mut Answers<R>,
+    ) -> HookResult<()> {
         self.walk::<E>(|at, imp| {
             if let Some(r) = call(&imp.plugin)? {
                 out.push(Owner(at as u32), r);
             }
             Ok(ControlFlow::Continue(()))
-        })?;
-        Ok(out)
+        })
     }
 
     /// `firstresult`: calls implementations until one answers `Some`.
@@ -257,26 +265,26 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         &self,
         args: MonitorArgs<'_>,
         call: impl Fn(&S) -> Result<Option<R>, E>,
-        wrap: impl Fn(&S, Inner<'_, Option<R>>) -> HookResult<Option<R>>,
+        wrap: impl Fn(&S, &mut Inner<'_, Option<R>>),
     ) -> HookResult<Option<R>> {
-        let plain = || {
-            let mut out = None;
+        let plain = |out: &mut Option<R>| {
             self.walk::<E>(|_, imp| {
                 Ok(match call(&imp.plugin)? {
                     // Halt further implementation calls.
                     Some(r) => {
-                        out = Some(r);
+                        *out = Some(r);
                         ControlFlow::Break(())
                     }
                     None => ControlFlow::Continue(()),
                 })
-            })?;
-            Ok(out)
+            })
         };
         if self.is_plain() {
-            return plain();
+            let mut out = None;
+            plain(&mut out)?;
+            return Ok(out);
         }
-        self.slow(args, plain, &wrap)
+        self.slow_owned(args, plain, &wrap)
     }
 
     /// The allocation-free visitor form: hands each answer to `visit` as it
@@ -290,28 +298,26 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         args: MonitorArgs<'_>,
         call: impl Fn(&S) -> Result<Option<R>, E>,
         mut visit: impl FnMut(&Arc<PluginInfo>, R) -> ControlFlow<()>,
-        wrap: impl Fn(&S, Inner<'_, Answers<R>>) -> HookResult<Answers<R>>,
+        wrap: impl Fn(&S, &mut Inner<'_, Answers<R>>),
     ) -> HookResult<()> {
         if self.wrappers == 0 {
-            let mut count = 0;
-            let mut plain = || {
+            let mut plain = |count: &mut usize| {
                 self.walk::<E>(|_, imp| {
                     Ok(match call(&imp.plugin)? {
                         Some(r) => {
-                            count += 1;
+                            *count += 1;
                             visit(&imp.info, r)
                         }
                         None => ControlFlow::Continue(()),
                     })
-                })?;
-                Ok(count)
+                })
             };
             if self.is_plain() {
-                return plain().map(drop);
+                return plain(&mut 0);
             }
-            return self.slow(args, plain, &|_: &S, inner: Inner<'_, usize>| inner.call()).map(drop);
+            return self.slow_owned(args, plain, &|_: &S, _: &mut Inner<'_, usize>| {}).map(drop);
         }
-        for (owner, r) in self.slow(args, || self.answers(&call), &wrap)?.into_attributed() {
+        for (owner, r) in self.slow_owned(args, |out| self.answers(&call, out), &wrap)?.into_attributed() {
             let info = self.infos.get(owner.0 as usize).cloned().unwrap_or_else(PluginInfo::anonymous);
             if visit(&info, r).is_break() {
                 break;
@@ -348,16 +354,16 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         }
         let mut answers = Vec::new();
         {
-            let plain = || {
+            let plain = |count: &mut usize| {
                 self.walk::<E>(|_, imp| {
                     if let Some(r) = call(&imp.plugin)? {
                         answers.push((imp.info.clone(), r));
+                        *count += 1;
                     }
                     Ok(ControlFlow::Continue(()))
-                })?;
-                Ok(answers.len())
+                })
             };
-            self.slow(args, plain, &|_: &S, inner: Inner<'_, usize>| inner.call())?;
+            self.slow_owned(args, plain, &|_: &S, _: &mut Inner<'_, usize>| {})?;
         }
         if let Some(f) = on_result {
             for (info, r) in answers {
@@ -381,29 +387,60 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         Ok(())
     }
 
-    /// Wrappers, monitoring and tracing around the plain walk.
-    #[inline(never)]
-    fn slow<O: Counted>(
+    /// [`slow`](Self::slow) into a new outcome.
+    fn slow_owned<O: Counted + Default>(
         &self,
         args: MonitorArgs<'_>,
-        plain: impl FnOnce() -> HookResult<O>,
-        wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
+        plain: impl FnOnce(&mut O) -> HookResult<()>,
+        wrap: &impl Fn(&S, &mut Inner<'_, O>),
     ) -> HookResult<O> {
+        let mut slot = Ok(O::default());
+        self.slow(args, plain, wrap, &mut slot);
+        slot
+    }
+
+    /// Wrappers, monitoring and tracing around the plain walk, which fills
+    /// `slot` (starting as `Ok(O::default())`) in place: the answers are
+    /// never moved while the call runs.
+    #[inline(never)]
+    fn slow<O: Counted + Default>(
+        &self,
+        args: MonitorArgs<'_>,
+        plain: impl FnOnce(&mut O) -> HookResult<()>,
+        wrap: &impl Fn(&S, &mut Inner<'_, O>),
+        slot: &mut HookResult<O>,
+    ) {
+        let monitored = self.monitors.is_active();
+        if !monitored && !tracing::level_enabled!(tracing::Level::TRACE) {
+            return self.wrapped(plain, wrap, slot);
+        }
+        self.observed(args, plain, wrap, slot, monitored)
+    }
+
+    /// The call under a monitor or a trace span.
+    #[cold]
+    #[inline(never)]
+    fn observed<O: Counted + Default>(
+        &self,
+        args: MonitorArgs<'_>,
+        plain: impl FnOnce(&mut O) -> HookResult<()>,
+        wrap: &impl Fn(&S, &mut Inner<'_, O>),
+        slot: &mut HookResult<O>,
+        monitored: bool,
+    ) {
         let _span = tracing::level_enabled!(tracing::Level::TRACE)
             .then(|| tracing::trace_span!("hook", spec = self.spec, hook = self.decl.name).entered());
-        let monitored = self.monitors.is_active();
         if monitored {
             self.monitors.before(&self.call_info(args));
         }
-        let out = if self.wrappers == 0 { plain() } else { self.wrapped(0, &mut Some(plain), wrap) };
+        self.wrapped(plain, wrap, slot);
         if monitored {
-            let outcome = match &out {
+            let outcome = match &*slot {
                 Ok(o) => HookOutcome::Answered(o.count()),
                 Err(e) => HookOutcome::Failed(e),
             };
             self.monitors.after(&self.call_info(args), outcome);
         }
-        out
     }
 
     fn call_info<'a>(&'a self, args: MonitorArgs<'a>) -> HookCallInfo<'a> {
@@ -415,38 +452,15 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         }
     }
 
-    /// Runs wrapper `i` around the rest of the call.
-    fn wrapped<O, P>(
-        &self,
-        i: usize,
-        plain: &mut Option<P>,
-        wrap: &dyn Fn(&S, Inner<'_, O>) -> HookResult<O>,
-    ) -> HookResult<O>
+    /// The wrappers, outermost first, around the plain walk, which fills
+    /// the outcome in place.
+    #[inline(always)]
+    fn wrapped<O, P, W>(&self, plain: P, wrap: &W, slot: &mut HookResult<O>)
     where
-        P: FnOnce() -> HookResult<O>,
+        P: FnOnce(&mut O) -> HookResult<()>,
+        W: Fn(&S, &mut Inner<'_, O>),
     {
-        if i == self.wrappers {
-            let plain = plain.take().expect("the plain implementations run once per call");
-            return plain();
-        }
-        let w = &self.impls[i];
-        let mut called = false;
-        let result = {
-            let mut next = || {
-                called = true;
-                self.wrapped(i + 1, plain, wrap)
-            };
-            let inner = Inner { next: &mut next, plugins: &self.infos, me: Owner(i as u32) };
-            guard(&w.info, self.decl.name, || wrap(&w.plugin, inner))
-        };
-        match result {
-            // A wrapper that never ran the inner call broke the protocol.
-            Ok(_) if !called => {
-                Err(Error::WrapperSkippedInner { plugin: w.info.name.to_string(), hook: self.decl.name })
-            }
-            Ok(r) => r,
-            Err(panic) => Err(panic),
-        }
+        Chain { caller: self, plain: Some(plain), wrap, slot }.run(0);
     }
 
     /// Walks the plain implementations under one panic guard; `step` gets
@@ -476,9 +490,58 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     }
 }
 
+/// One wrapped call: each wrapper runs the rest through its [`Inner`]; the
+/// outcome lives in one slot that every level reads and may replace, so no
+/// level moves the result around.
+struct Chain<'c, S: ?Sized, O, P, W> {
+    caller: &'c HookCaller<S>,
+    plain: Option<P>,
+    wrap: &'c W,
+    slot: &'c mut HookResult<O>,
+}
+
+impl<S, O, P, W> Rest<O> for Chain<'_, S, O, P, W>
+where
+    S: ?Sized + HookSpec,
+    P: FnOnce(&mut O) -> HookResult<()>,
+    W: Fn(&S, &mut Inner<'_, O>),
+{
+    fn run(&mut self, level: usize) {
+        let caller = self.caller;
+        let Some(w) = caller.impls[..caller.wrappers].get(level) else {
+            // Each level runs the next at most once, so this runs once.
+            if let (Some(plain), Ok(out)) = (self.plain.take(), &mut *self.slot)
+                && let Err(e) = plain(out)
+            {
+                *self.slot = Err(e);
+            }
+            return;
+        };
+        let wrap = self.wrap;
+        let mut inner = Inner { rest: self, level, called: false, plugins: &caller.infos };
+        let caught = catch_unwind(AssertUnwindSafe(|| wrap(&w.plugin, &mut inner)));
+        let called = inner.called;
+        match caught {
+            Ok(()) if called => {}
+            // A wrapper that never ran the inner call broke the protocol.
+            Ok(()) => *self.slot = Err(skipped(&w.info, caller.decl.name)),
+            Err(payload) => *self.slot = Err(panicked(&w.info, caller.decl.name, payload)),
+        }
+    }
+
+    fn outcome(&mut self) -> &mut HookResult<O> {
+        self.slot
+    }
+}
+
 /// Runs `f`, turning a panic into [`Error::HookPanicked`].
 fn guard<R>(info: &PluginInfo, hook: &'static str, f: impl FnOnce() -> R) -> HookResult<R> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panicked(info, hook, payload))
+}
+
+#[cold]
+fn skipped(info: &PluginInfo, hook: &'static str) -> Error {
+    Error::WrapperSkippedInner { plugin: info.name.to_string(), hook }
 }
 
 #[cold]

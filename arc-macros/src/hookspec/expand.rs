@@ -32,9 +32,9 @@ pub fn expand(spec: Spec) -> TokenStream {
         let unused = h.args.iter().map(|(n, _)| quote!(let _ = #n;));
         item.items.push(syn::parse_quote! {
             #[doc(hidden)]
-            fn #wrap(&self, #(#args,)* __inner: #p::Inner<'_, #out>) -> #p::Result<#out> {
+            fn #wrap(&self, #(#args,)* __inner: &mut #p::Inner<'_, #out>) {
                 #(#unused)*
-                __inner.call()
+                __inner.call();
             }
         });
     }
@@ -194,7 +194,7 @@ fn relay_methods(h: &Hook, trait_ident: &syn::Ident, p: &TokenStream) -> TokenSt
     };
     let call = quote!(|__p: &dyn #trait_ident| #normalised);
     let wrap = format_ident!("__arc_wrap_{}", ident);
-    let wrapper = quote!(|__p: &dyn #trait_ident, __inner| __p.#wrap(#(#clones,)* __inner));
+    let wrapper = quote!(|__p: &dyn #trait_ident, __inner: &mut #p::Inner<'_, _>| __p.#wrap(#(#clones,)* __inner));
     let impls = format_ident!("{}_impls", ident);
     let impls_doc = format!(
         "The implementations of [`{ident}`](Self::{ident}) in call order, each with its plugin and options (pluggy's `get_hookimpls`)."
