@@ -1,5 +1,5 @@
 use arc::plugin::{Inner, Plugin, PluginMetadata};
-use arc::{Result, hookimpl, hookspec};
+use arc::{hookimpl, hookspec};
 
 #[hookspec]
 pub trait Spec {

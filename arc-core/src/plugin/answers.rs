@@ -27,6 +27,7 @@ pub struct Answers<R> {
 }
 
 impl<R> Default for Answers<R> {
+    #[inline]
     fn default() -> Self {
         Self { values: smallvec::SmallVec::new(), owners: smallvec::SmallVec::new() }
     }
@@ -77,11 +78,13 @@ impl<R: std::fmt::Debug> std::fmt::Debug for Answers<R> {
 
 impl<R> Answers<R> {
     /// No answers.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// No answers, room for `n` without reallocating.
+    #[inline]
     pub fn with_capacity(n: usize) -> Self {
         Self { values: smallvec::SmallVec::with_capacity(n), owners: smallvec::SmallVec::with_capacity(n) }
     }
