@@ -12,7 +12,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
-use super::component::{ComponentKind, Factory, ParamsSchema, Registrations};
+use super::component::{ComponentKind, Factory, Registration, Registrations};
 use super::metadata::PluginInfo;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
@@ -44,14 +44,20 @@ impl std::fmt::Display for RegistryWarning {
 
 type Span = Range<u32>;
 
-struct Slot<C: ?Sized> {
+/// One component: where its names are and which registration it is.
+#[derive(Clone)]
+struct Slot {
     /// Full name, in the arena.
     name: Span,
-    /// Short name and aliases, in `alias_spans`.
-    aliases: Span,
+    /// Where its short name starts in the arena (a tail of the full name);
+    /// `name.start` when it has none (registered with a dot).
+    short: u32,
+    /// Its plugin's answer, in `Registry::answers`.
     plugin: u32,
-    factory: Factory<C>,
-    params_schema: Option<ParamsSchema>,
+    /// Its registration within that answer.
+    item: u32,
+    /// Whether a later component took over its full name.
+    shadowed: bool,
 }
 
 /// An index key: a name in the arena and the component it resolves to.
@@ -65,16 +71,19 @@ struct Key {
 pub struct Registry<C: ?Sized> {
     kind: ComponentKind,
     arena: String,
-    alias_spans: Vec<Span>,
-    plugins: Vec<Arc<PluginInfo>>,
-    slots: Vec<Slot<C>>,
+    /// Every plugin's answer, in registration order; slots point into it,
+    /// so a refresh copies no factory.
+    answers: Vec<(Arc<PluginInfo>, Registrations<C>)>,
+    slots: Vec<Slot>,
     index: HashTable<Key>,
+    /// How many slots keep their full name.
+    live: usize,
 }
 
 /// A component in a registry: its names, its plugin, its constructor.
 pub struct ComponentRef<'a, C: ?Sized> {
     registry: &'a Registry<C>,
-    slot: &'a Slot<C>,
+    slot: &'a Slot,
 }
 
 impl<C: ?Sized> Clone for ComponentRef<'_, C> {
@@ -93,29 +102,34 @@ impl<'a, C: ?Sized> ComponentRef<'a, C> {
 
     /// The plugin that registered it.
     pub fn plugin(&self) -> &'a PluginInfo {
-        &self.registry.plugins[self.slot.plugin as usize]
+        &self.registry.answers[self.slot.plugin as usize].0
+    }
+
+    fn registration(&self) -> &'a Registration<C> {
+        &self.registry.answers[self.slot.plugin as usize].1.as_slice()[self.slot.item as usize]
     }
 
     /// Its short name (when registered without a dot) and aliases.
     pub fn aliases(&self) -> Vec<&'a str> {
-        let Span { start, end } = self.slot.aliases.clone();
-        self.registry.alias_spans[start as usize..end as usize].iter().map(|s| self.registry.text(s)).collect()
+        let Slot { name, short, .. } = self.slot;
+        let short = (*short != name.start).then(|| self.registry.text(&(*short..name.end)));
+        short.into_iter().chain(self.registration().aliases.iter().map(|a| &**a)).collect()
     }
 
     /// Its constructor.
     pub fn factory(&self) -> &'a Factory<C> {
-        &self.slot.factory
+        &self.registration().factory
     }
 
     /// Builds the component from its config.
     pub fn create(&self, config: &Config) -> Result<Box<C>> {
-        self.slot.factory.create(config)
+        self.factory().create(config)
     }
 
     /// The JSON Schema of its params, made now; `None` when its plugin
     /// registered none.
     pub fn params_schema(&self) -> Option<serde_json::Value> {
-        self.slot.params_schema.map(|make| make())
+        self.registration().params_schema.map(|make| make())
     }
 }
 
@@ -128,6 +142,31 @@ impl<C: ?Sized> std::fmt::Debug for ComponentRef<'_, C> {
     }
 }
 
+/// Whether `name` holds a `.`, eight bytes at a time (names are short:
+/// this beats both a byte loop and memchr's set-up).
+#[inline]
+fn has_dot(name: &[u8]) -> bool {
+    const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `w ^ DOTS` is zero where `w` has a dot; the classic
+    // zero-byte test is exact about whether there is one.
+    let dot_in = |w: [u8; 8]| {
+        let x = u64::from_ne_bytes(w) ^ DOTS;
+        x.wrapping_sub(LOW) & !x & HIGH != 0
+    };
+    match name.len() {
+        0..8 => name.contains(&b'.'),
+        len => {
+            let (words, _) = name.as_chunks::<8>();
+            // The last eight bytes cover the tail the words leave.
+            let last = name[len - 8..].try_into().expect("eight bytes");
+            words.iter().any(|&w| dot_in(w)) || dot_in(last)
+        }
+    }
+}
+
+#[inline]
 fn hash_bytes(name: &[u8]) -> u64 {
     FxBuildHasher.hash_one(name)
 }
@@ -135,14 +174,7 @@ fn hash_bytes(name: &[u8]) -> u64 {
 impl<C: ?Sized> Registry<C> {
     /// An empty registry.
     pub fn empty(kind: ComponentKind) -> Self {
-        Self {
-            kind,
-            arena: String::new(),
-            alias_spans: Vec::new(),
-            plugins: Vec::new(),
-            slots: Vec::new(),
-            index: HashTable::new(),
-        }
+        Self { kind, arena: String::new(), answers: Vec::new(), slots: Vec::new(), index: HashTable::new(), live: 0 }
     }
 
     /// Merges the answers of one `register_*` hook, given in call order
@@ -151,94 +183,76 @@ impl<C: ?Sized> Registry<C> {
     /// wins, and a warning names both.
     pub fn build(
         kind: ComponentKind,
-        answers: Vec<(Arc<PluginInfo>, Registrations<C>)>,
+        mut answers: Vec<(Arc<PluginInfo>, Registrations<C>)>,
         warnings: &mut Vec<RegistryWarning>,
     ) -> Self {
-        let total: usize = answers.iter().map(|(_, r)| r.len()).sum();
-        let mut registry = Self::empty(kind);
-        registry.slots.reserve(total);
-        registry.index.reserve(total * 2, |k| hash_bytes(registry_bytes(&registry.arena, &k.name)));
-        registry.arena.reserve(total * 24);
-        for (plugin, registrations) in answers.into_iter().rev() {
-            let plugin_at = registry.plugins.len() as u32;
+        // Registration order: the answers are kept, not copied.
+        answers.reverse();
+        let (mut total, mut keys, mut text) = (0, 0, 0);
+        for (plugin, registrations) in &answers {
             let namespace_len = plugin.namespace().len() + 1;
-            registry.plugins.push(plugin.clone());
             for reg in registrations.iter() {
-                let slot = registry.slots.len() as u32;
-                // Names are short: a byte scan beats memchr's set-up.
-                let has_dot = reg.name.bytes().any(|b| b == b'.');
-                let full = if has_dot {
-                    registry.push_text(&[&reg.name])
-                } else {
-                    registry.push_text(&[plugin.namespace(), ".", &reg.name])
-                };
-                let aliases_start = registry.alias_spans.len() as u32;
+                keys += 2 + reg.aliases.len();
+                text += namespace_len + reg.name.len() + reg.aliases.iter().map(|a| a.len()).sum::<usize>();
+            }
+            total += registrations.len();
+        }
+        let mut arena = String::with_capacity(text);
+        let mut slots = Vec::with_capacity(total);
+        // All text first, then the index: hashing a name just copied would
+        // stall on reading back the copy's stores.
+        for (plugin_at, (plugin, registrations)) in answers.iter().enumerate() {
+            let namespace = plugin.namespace();
+            for (item, reg) in registrations.iter().enumerate() {
+                let has_dot = has_dot(reg.name.as_bytes());
+                let start = arena.len() as u32;
                 if !has_dot {
-                    // The short name is the full name's tail: no new text.
-                    registry.alias_spans.push(full.start + namespace_len as u32..full.end);
+                    arena.push_str(namespace);
+                    arena.push('.');
                 }
+                let short = arena.len() as u32;
+                arena.push_str(&reg.name);
+                let end = arena.len() as u32;
+                // Aliases follow the name in the arena.
                 for alias in &reg.aliases {
-                    let span = registry.push_text(&[alias]);
-                    registry.alias_spans.push(span);
+                    arena.push_str(alias);
                 }
-                let aliases = aliases_start..registry.alias_spans.len() as u32;
-                registry.slots.push(Slot {
-                    name: full.clone(),
-                    aliases: aliases.clone(),
-                    plugin: plugin_at,
-                    factory: reg.factory.clone(),
-                    params_schema: reg.params_schema,
+                slots.push(Slot {
+                    name: start..end,
+                    short: if has_dot { start } else { short },
+                    plugin: plugin_at as u32,
+                    item: item as u32,
+                    shadowed: false,
                 });
-                registry.insert(Key { name: full, slot }, warnings);
-                for at in aliases.start..aliases.end {
-                    let name = registry.alias_spans[at as usize].clone();
-                    registry.insert(Key { name, slot }, warnings);
-                }
             }
         }
-        registry
-    }
-
-    fn push_text(&mut self, parts: &[&str]) -> Span {
-        let start = self.arena.len() as u32;
-        for p in parts {
-            self.arena.push_str(p);
+        let mut index = HashTable::with_capacity(keys);
+        let registrations = answers.iter().flat_map(|(_, r)| r.iter());
+        for (slot, reg) in (0..slots.len() as u32).zip(registrations) {
+            let Slot { name: full, short, .. } = slots[slot as usize].clone();
+            let mut insert = |name: Span| {
+                if let Some(old) = insert(&mut index, &arena, name.clone(), slot) {
+                    taken_over(kind, &arena, &answers, &mut slots, &name, old, slot, warnings);
+                }
+            };
+            insert(full.clone());
+            if short != full.start {
+                // The short name is the full name's tail: no new text.
+                insert(short..full.end);
+            }
+            let mut start = full.end;
+            for alias in &reg.aliases {
+                let end = start + alias.len() as u32;
+                insert(start..end);
+                start = end;
+            }
         }
-        start..self.arena.len() as u32
+        let live = slots.iter().filter(|s| !s.shadowed).count();
+        Self { kind, arena, answers, slots, index, live }
     }
 
     fn text(&self, span: &Span) -> &str {
         registry_text(&self.arena, span)
-    }
-
-    #[inline]
-    fn insert(&mut self, key: Key, warnings: &mut Vec<RegistryWarning>) {
-        let arena = &self.arena;
-        let name = registry_bytes(arena, &key.name);
-        let entry = self.index.entry(
-            hash_bytes(name),
-            |k| registry_bytes(arena, &k.name) == name,
-            |k| hash_bytes(registry_bytes(arena, &k.name)),
-        );
-        let old = match entry {
-            hashbrown::hash_table::Entry::Occupied(mut o) => std::mem::replace(&mut o.get_mut().slot, key.slot),
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(key);
-                return;
-            }
-        };
-        let winner = &self.plugins[self.slots[key.slot as usize].plugin as usize].name;
-        let loser = &self.plugins[self.slots[old as usize].plugin as usize].name;
-        if loser != winner {
-            let warning = RegistryWarning {
-                kind: self.kind,
-                name: self.text(&key.name).to_owned(),
-                winner: winner.to_string(),
-                loser: loser.to_string(),
-            };
-            tracing::warn!("{warning}");
-            warnings.push(warning);
-        }
     }
 
     fn slot_of(&self, name: &str) -> Option<u32> {
@@ -268,9 +282,7 @@ impl<C: ?Sized> Registry<C> {
     /// The components their full names resolve to, in registration order
     /// (one whose full name another plugin took over is left out).
     pub fn entries(&self) -> impl Iterator<Item = ComponentRef<'_, C>> {
-        (0..self.slots.len() as u32)
-            .filter(|&s| self.slot_of(self.text(&self.slots[s as usize].name)) == Some(s))
-            .map(|s| self.at(s))
+        self.slots.iter().filter(|s| !s.shadowed).map(|slot| ComponentRef { registry: self, slot })
     }
 
     /// The full names, in registration order.
@@ -280,7 +292,7 @@ impl<C: ?Sized> Registry<C> {
 
     /// How many components.
     pub fn len(&self) -> usize {
-        self.entries().count()
+        self.live
     }
 
     /// Whether there are none.
@@ -301,6 +313,58 @@ fn registry_bytes<'a>(arena: &'a str, span: &Span) -> &'a [u8] {
 
 fn registry_text<'a>(arena: &'a str, span: &Span) -> &'a str {
     &arena[span.start as usize..span.end as usize]
+}
+
+/// Points `name` (in the arena) at `slot`; returns the other slot it
+/// pointed at, if any.
+#[inline]
+fn insert(index: &mut HashTable<Key>, arena: &str, name: Span, slot: u32) -> Option<u32> {
+    let bytes = registry_bytes(arena, &name);
+    let entry = index.entry(
+        hash_bytes(bytes),
+        |k| registry_bytes(arena, &k.name) == bytes,
+        |k| hash_bytes(registry_bytes(arena, &k.name)),
+    );
+    match entry {
+        hashbrown::hash_table::Entry::Vacant(v) => {
+            v.insert(Key { name, slot });
+            None
+        }
+        hashbrown::hash_table::Entry::Occupied(mut o) => {
+            let old = std::mem::replace(&mut o.get_mut().slot, slot);
+            (old != slot).then_some(old)
+        }
+    }
+}
+
+/// `name` moved from slot `old` to the later `slot`: `old` loses it, and a
+/// warning names both plugins when they differ.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn taken_over<C: ?Sized>(
+    kind: ComponentKind,
+    arena: &str,
+    answers: &[(Arc<PluginInfo>, Registrations<C>)],
+    slots: &mut [Slot],
+    name: &Span,
+    old: u32,
+    slot: u32,
+    warnings: &mut Vec<RegistryWarning>,
+) {
+    let text = registry_text(arena, name);
+    let loser_slot = &mut slots[old as usize];
+    if registry_text(arena, &loser_slot.name) == text {
+        loser_slot.shadowed = true;
+    }
+    let plugin_of = |s: u32| &answers[slots[s as usize].plugin as usize].0.name;
+    let (winner, loser) = (plugin_of(slot), plugin_of(old));
+    if loser != winner {
+        let warning =
+            RegistryWarning { kind, name: text.to_owned(), winner: winner.to_string(), loser: loser.to_string() };
+        tracing::warn!("{warning}");
+        warnings.push(warning);
+    }
 }
 
 /// Every component registry, built by `refresh_registries`.
@@ -419,5 +483,24 @@ impl<C: ?Sized> Component<C> {
 impl<C: ?Sized> std::fmt::Debug for Component<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.get().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn has_dot_finds_a_dot_anywhere() {
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert!(!super::has_dot(&plain));
+            for at in 0..len {
+                let mut dotted = plain.clone();
+                dotted[at] = b'.';
+                assert!(super::has_dot(&dotted), "len {len}, dot at {at}");
+            }
+        }
+        // Bytes next to '.' (0x2e) in value, and multi-byte text.
+        assert!(!super::has_dot("-/-/-/-/-/-/-/-/-".as_bytes()));
+        assert!(!super::has_dot("ÿé€ü😀ÿé€ü😀".as_bytes()));
     }
 }
