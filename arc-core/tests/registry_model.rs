@@ -32,6 +32,7 @@ fn names() -> impl Strategy<Value = String> {
         "x",
         "ab",
         "a.b.c",
+        "c",
         "a_longer_layer_name",
         "x.a_longer_layer_name",
         "a_name_with.a_late_dot",
@@ -114,6 +115,12 @@ proptest! {
             prop_assert_eq!(got.name(), &m.slots[slot].0);
             prop_assert_eq!(&*got.plugin().name, &m.slots[slot].1);
             prop_assert_eq!(got.aliases(), m.slots[slot].2.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+        // Names no component has resolve to nothing.
+        for name in ["z", "z.a", "x.z", "a.b", "a.b.b", "x.c", "b.a", "a.", ".a", "", "x.x.a", "a_longer_layer"] {
+            if !m.index.contains_key(name) {
+                prop_assert!(registry.get(name).is_none(), "{name} resolves");
+            }
         }
         let mut keys: Vec<&str> = registry.keys().collect();
         keys.sort_unstable();

@@ -3,7 +3,9 @@
 //!
 //! A refresh merges about a thousand names, so a registry keeps every name
 //! in one string arena and indexes it with a hash table of offsets: no
-//! allocation per component.
+//! allocation per component. A full name made of a namespace and a short
+//! name (`core.Linear`) is not indexed on its own: it is found through its
+//! short name, which halves the index a refresh builds.
 
 use std::hash::BuildHasher;
 use std::ops::Range;
@@ -56,15 +58,38 @@ struct Slot {
     plugin: u32,
     /// Its registration within that answer.
     item: u32,
+    /// The component registered before it with the same short name, or
+    /// [`NONE`].
+    prev_short: u32,
     /// Whether a later component took over its full name.
     shadowed: bool,
 }
 
+impl Slot {
+    /// Its namespace; only for a slot with a short name (which follows the
+    /// namespace and a dot).
+    fn namespace<'a>(&self, arena: &'a str) -> &'a [u8] {
+        registry_bytes(arena, &(self.name.start..self.short - 1))
+    }
+}
+
+/// No slot.
+const NONE: u32 = u32::MAX;
+
 /// An index key: a name in the arena and the component it resolves to.
+///
+/// Keys are short names, aliases and full names registered with a dot. A
+/// full name made of namespace and short name is found through the short
+/// name's key: `short_head` and the slots' `prev_short` chain every
+/// component with that short name, latest first.
 #[derive(Clone)]
 struct Key {
     name: Span,
+    /// The component registered last under this text (as short name, alias
+    /// or dotted full name).
     slot: u32,
+    /// The component registered last with this short name, or [`NONE`].
+    short_head: u32,
 }
 
 /// The components of one kind, by name.
@@ -76,6 +101,8 @@ pub struct Registry<C: ?Sized> {
     answers: Vec<(Arc<PluginInfo>, Registrations<C>)>,
     slots: Vec<Slot>,
     index: HashTable<Key>,
+    /// Whether some key has a dot (so a full name may be a key too).
+    dotted_keys: bool,
     /// How many slots keep their full name.
     live: usize,
 }
@@ -174,7 +201,15 @@ fn hash_bytes(name: &[u8]) -> u64 {
 impl<C: ?Sized> Registry<C> {
     /// An empty registry.
     pub fn empty(kind: ComponentKind) -> Self {
-        Self { kind, arena: String::new(), answers: Vec::new(), slots: Vec::new(), index: HashTable::new(), live: 0 }
+        Self {
+            kind,
+            arena: String::new(),
+            answers: Vec::new(),
+            slots: Vec::new(),
+            index: HashTable::new(),
+            dotted_keys: false,
+            live: 0,
+        }
     }
 
     /// Merges the answers of one `register_*` hook, given in call order
@@ -192,7 +227,7 @@ impl<C: ?Sized> Registry<C> {
         for (plugin, registrations) in &answers {
             let namespace_len = plugin.namespace().len() + 1;
             for reg in registrations.iter() {
-                keys += 2 + reg.aliases.len();
+                keys += 1 + reg.aliases.len();
                 text += namespace_len + reg.name.len() + reg.aliases.iter().map(|a| a.len()).sum::<usize>();
             }
             total += registrations.len();
@@ -222,33 +257,38 @@ impl<C: ?Sized> Registry<C> {
                     short: if has_dot { start } else { short },
                     plugin: plugin_at as u32,
                     item: item as u32,
+                    prev_short: NONE,
                     shadowed: false,
                 });
             }
         }
-        let mut index = HashTable::with_capacity(keys);
+        let mut names = Names {
+            kind,
+            arena: &arena,
+            answers: &answers,
+            slots: &mut slots,
+            index: HashTable::with_capacity(keys),
+            dotted_keys: false,
+            warnings,
+        };
         let registrations = answers.iter().flat_map(|(_, r)| r.iter());
-        for (slot, reg) in (0..slots.len() as u32).zip(registrations) {
-            let Slot { name: full, short, .. } = slots[slot as usize].clone();
-            let mut insert = |name: Span| {
-                if let Some(old) = insert(&mut index, &arena, name.clone(), slot) {
-                    taken_over(kind, &arena, &answers, &mut slots, &name, old, slot, warnings);
-                }
-            };
-            insert(full.clone());
-            if short != full.start {
-                // The short name is the full name's tail: no new text.
-                insert(short..full.end);
+        for (slot, reg) in (0..total as u32).zip(registrations) {
+            let Slot { name: full, short, .. } = names.slots[slot as usize].clone();
+            if short == full.start {
+                names.insert(full.clone(), slot);
+            } else {
+                names.insert_short(short..full.end, slot);
             }
             let mut start = full.end;
             for alias in &reg.aliases {
                 let end = start + alias.len() as u32;
-                insert(start..end);
+                names.insert(start..end, slot);
                 start = end;
             }
         }
+        let (index, dotted_keys) = (names.index, names.dotted_keys);
         let live = slots.iter().filter(|s| !s.shadowed).count();
-        Self { kind, arena, answers, slots, index, live }
+        Self { kind, arena, answers, slots, index, dotted_keys, live }
     }
 
     fn text(&self, span: &Span) -> &str {
@@ -257,7 +297,13 @@ impl<C: ?Sized> Registry<C> {
 
     fn slot_of(&self, name: &str) -> Option<u32> {
         let name = name.as_bytes();
-        self.index.find(hash_bytes(name), |k| registry_bytes(&self.arena, &k.name) == name).map(|k| k.slot)
+        let key = find_key(&self.index, &self.arena, name);
+        // Without dotted keys, a key found is no full name: the common case.
+        if key.is_some() && !self.dotted_keys || !has_dot(name) {
+            return key;
+        }
+        // The later of a key and a full name made of namespace and short name.
+        key.max(find_full(&self.index, &self.arena, &self.slots, name))
     }
 
     fn at(&self, slot: u32) -> ComponentRef<'_, C> {
@@ -302,7 +348,17 @@ impl<C: ?Sized> Registry<C> {
 
     /// Every name that resolves (full names, short names and aliases).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.index.iter().map(|k| self.text(&k.name))
+        // Full names made of namespace and short name are no keys: each
+        // once, where no key has its text.
+        let full_names = (0..self.slots.len() as u32).filter_map(|at| {
+            let slot = &self.slots[at as usize];
+            let name = registry_bytes(&self.arena, &slot.name);
+            let is_own = slot.short != slot.name.start
+                && find_full(&self.index, &self.arena, &self.slots, name) == Some(at)
+                && find_key(&self.index, &self.arena, name).is_none();
+            is_own.then(|| self.text(&slot.name))
+        });
+        self.index.iter().map(|k| self.text(&k.name)).chain(full_names)
     }
 }
 
@@ -315,55 +371,143 @@ fn registry_text<'a>(arena: &'a str, span: &Span) -> &'a str {
     &arena[span.start as usize..span.end as usize]
 }
 
-/// Points `name` (in the arena) at `slot`; returns the other slot it
-/// pointed at, if any.
+/// The slot the key `name` resolves to.
 #[inline]
-fn insert(index: &mut HashTable<Key>, arena: &str, name: Span, slot: u32) -> Option<u32> {
-    let bytes = registry_bytes(arena, &name);
-    let entry = index.entry(
-        hash_bytes(bytes),
-        |k| registry_bytes(arena, &k.name) == bytes,
-        |k| hash_bytes(registry_bytes(arena, &k.name)),
-    );
-    match entry {
-        hashbrown::hash_table::Entry::Vacant(v) => {
-            v.insert(Key { name, slot });
-            None
-        }
-        hashbrown::hash_table::Entry::Occupied(mut o) => {
-            let old = std::mem::replace(&mut o.get_mut().slot, slot);
-            (old != slot).then_some(old)
-        }
-    }
+fn find_key(index: &HashTable<Key>, arena: &str, name: &[u8]) -> Option<u32> {
+    index.find(hash_bytes(name), |k| registry_bytes(arena, &k.name) == name).map(|k| k.slot)
 }
 
-/// `name` moved from slot `old` to the later `slot`: `old` loses it, and a
-/// warning names both plugins when they differ.
-#[cold]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn taken_over<C: ?Sized>(
-    kind: ComponentKind,
-    arena: &str,
-    answers: &[(Arc<PluginInfo>, Registrations<C>)],
-    slots: &mut [Slot],
-    name: &Span,
-    old: u32,
-    slot: u32,
-    warnings: &mut Vec<RegistryWarning>,
-) {
-    let text = registry_text(arena, name);
-    let loser_slot = &mut slots[old as usize];
-    if registry_text(arena, &loser_slot.name) == text {
-        loser_slot.shadowed = true;
+/// The latest slot whose full name, made of namespace and short name, is
+/// `name`.
+fn find_full(index: &HashTable<Key>, arena: &str, slots: &[Slot], name: &[u8]) -> Option<u32> {
+    // Short names have no dot: the namespace ends at the last one.
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    let (namespace, short) = (&name[..dot], &name[dot + 1..]);
+    let head = index.find(hash_bytes(short), |k| registry_bytes(arena, &k.name) == short)?.short_head;
+    latest_in(slots, arena, head, namespace)
+}
+
+/// The first slot from `head` down its `prev_short` chain in `namespace`.
+fn latest_in(slots: &[Slot], arena: &str, head: u32, namespace: &[u8]) -> Option<u32> {
+    let mut at = head;
+    while at != NONE {
+        let slot = &slots[at as usize];
+        if slot.namespace(arena) == namespace {
+            return Some(at);
+        }
+        at = slot.prev_short;
     }
-    let plugin_of = |s: u32| &answers[slots[s as usize].plugin as usize].0.name;
-    let (winner, loser) = (plugin_of(slot), plugin_of(old));
-    if loser != winner {
-        let warning =
-            RegistryWarning { kind, name: text.to_owned(), winner: winner.to_string(), loser: loser.to_string() };
-        tracing::warn!("{warning}");
-        warnings.push(warning);
+    None
+}
+
+/// The index being built, and what a build needs to report names taken over.
+struct Names<'a, C: ?Sized> {
+    kind: ComponentKind,
+    arena: &'a str,
+    answers: &'a [(Arc<PluginInfo>, Registrations<C>)],
+    slots: &'a mut [Slot],
+    index: HashTable<Key>,
+    dotted_keys: bool,
+    warnings: &'a mut Vec<RegistryWarning>,
+}
+
+impl<C: ?Sized> Names<'_, C> {
+    /// Points the key `name` (an alias or a dotted full name) at `slot`.
+    fn insert(&mut self, name: Span, slot: u32) {
+        let arena = self.arena;
+        let bytes = registry_bytes(arena, &name);
+        let entry = self.index.entry(
+            hash_bytes(bytes),
+            |k| registry_bytes(arena, &k.name) == bytes,
+            |k| hash_bytes(registry_bytes(arena, &k.name)),
+        );
+        let key = match entry {
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Key { name: name.clone(), slot, short_head: NONE });
+                None
+            }
+            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(&mut o.get_mut().slot, slot)),
+        };
+        let full = if has_dot(bytes) {
+            self.dotted_keys = true;
+            find_full(&self.index, arena, self.slots, bytes)
+        } else {
+            None
+        };
+        if let Some(old) = key.max(full).filter(|&old| old != slot) {
+            self.taken_over(&name, old, slot);
+        }
+    }
+
+    /// Points the short name `short` (the tail of `slot`'s full name) at
+    /// `slot`, and the full name with it.
+    #[inline]
+    fn insert_short(&mut self, short: Span, slot: u32) {
+        let arena = self.arena;
+        let bytes = registry_bytes(arena, &short);
+        let entry = self.index.entry(
+            hash_bytes(bytes),
+            |k| registry_bytes(arena, &k.name) == bytes,
+            |k| hash_bytes(registry_bytes(arena, &k.name)),
+        );
+        let (key, head) = match entry {
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Key { name: short.clone(), slot, short_head: slot });
+                if !self.dotted_keys {
+                    return;
+                }
+                (None, NONE)
+            }
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let k = o.get_mut();
+                let head = std::mem::replace(&mut k.short_head, slot);
+                (Some(std::mem::replace(&mut k.slot, slot)), head)
+            }
+        };
+        self.slots[slot as usize].prev_short = head;
+        self.short_taken(short, slot, key, head);
+    }
+
+    /// The rest of [`insert_short`](Self::insert_short) where the short
+    /// name was known or a key may be the full name: who held the full
+    /// name and the short name before `slot`.
+    #[cold]
+    #[inline(never)]
+    fn short_taken(&mut self, short: Span, slot: u32, key: Option<u32>, head: u32) {
+        let full = self.slots[slot as usize].name.clone();
+        let full_bytes = registry_bytes(self.arena, &full);
+        let namespace = self.slots[slot as usize].namespace(self.arena);
+        let by_key = if self.dotted_keys { find_key(&self.index, self.arena, full_bytes) } else { None };
+        if let Some(old) = by_key.max(latest_in(self.slots, self.arena, head, namespace)) {
+            self.taken_over(&full, old, slot);
+        }
+        if let Some(old) = key.filter(|&old| old != slot) {
+            self.taken_over(&short, old, slot);
+        }
+    }
+
+    /// `name` moved from slot `old` to the later `slot`: `old` loses it,
+    /// and a warning names both plugins when they differ.
+    #[cold]
+    #[inline(never)]
+    fn taken_over(&mut self, name: &Span, old: u32, slot: u32) {
+        let text = registry_text(self.arena, name);
+        let loser_slot = &mut self.slots[old as usize];
+        if registry_text(self.arena, &loser_slot.name) == text {
+            loser_slot.shadowed = true;
+        }
+        let plugin_of = |s: u32| &self.answers[self.slots[s as usize].plugin as usize].0.name;
+        let (winner, loser) = (plugin_of(slot), plugin_of(old));
+        if loser != winner {
+            let warning = RegistryWarning {
+                kind: self.kind,
+                name: text.to_owned(),
+                winner: winner.to_string(),
+                loser: loser.to_string(),
+            };
+            tracing::warn!("{warning}");
+            self.warnings.push(warning);
+        }
     }
 }
 
