@@ -179,6 +179,11 @@ impl<C: ?Sized> Registrations<C> {
         self.items.is_empty()
     }
 
+    /// The registrations, in the order added, as a slice.
+    pub(crate) fn as_slice(&self) -> &[Registration<C>] {
+        &self.items
+    }
+
     /// The registrations, in the order added.
     pub fn iter(&self) -> std::slice::Iter<'_, Registration<C>> {
         self.items.iter()

@@ -3,7 +3,9 @@
 //!
 //! A refresh merges about a thousand names, so a registry keeps every name
 //! in one string arena and indexes it with a hash table of offsets: no
-//! allocation per component.
+//! allocation per component. A full name made of a namespace and a short
+//! name (`core.Linear`) is not indexed on its own: it is found through its
+//! short name, which halves the index a refresh builds.
 
 use std::hash::BuildHasher;
 use std::ops::Range;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
-use super::component::{ComponentKind, Factory, ParamsSchema, Registrations};
+use super::component::{ComponentKind, Factory, Registration, Registrations};
 use super::metadata::PluginInfo;
 use crate::error::{DidYouMean, Error};
 use crate::nn::{Layer, Loss, Optimizer};
@@ -44,37 +46,71 @@ impl std::fmt::Display for RegistryWarning {
 
 type Span = Range<u32>;
 
-struct Slot<C: ?Sized> {
+/// One component: where its names are and which registration it is.
+#[derive(Clone)]
+struct Slot {
     /// Full name, in the arena.
     name: Span,
-    /// Short name and aliases, in `alias_spans`.
-    aliases: Span,
+    /// Where its short name starts in the arena (a tail of the full name);
+    /// `name.start` when it has none (registered with a dot).
+    short: u32,
+    /// Its plugin's answer, in `Registry::answers`.
     plugin: u32,
-    factory: Factory<C>,
-    params_schema: Option<ParamsSchema>,
+    /// Its registration within that answer.
+    item: u32,
+    /// The component registered before it with the same short name, or
+    /// [`NONE`].
+    prev_short: u32,
+    /// Whether a later component took over its full name.
+    shadowed: bool,
 }
 
+impl Slot {
+    /// Its namespace; only for a slot with a short name (which follows the
+    /// namespace and a dot).
+    fn namespace<'a>(&self, arena: &'a str) -> &'a [u8] {
+        registry_bytes(arena, &(self.name.start..self.short - 1))
+    }
+}
+
+/// No slot.
+const NONE: u32 = u32::MAX;
+
 /// An index key: a name in the arena and the component it resolves to.
+///
+/// Keys are short names, aliases and full names registered with a dot. A
+/// full name made of namespace and short name is found through the short
+/// name's key: `short_head` and the slots' `prev_short` chain every
+/// component with that short name, latest first.
 #[derive(Clone)]
 struct Key {
     name: Span,
+    /// The component registered last under this text (as short name, alias
+    /// or dotted full name).
     slot: u32,
+    /// The component registered last with this short name, or [`NONE`].
+    short_head: u32,
 }
 
 /// The components of one kind, by name.
 pub struct Registry<C: ?Sized> {
     kind: ComponentKind,
     arena: String,
-    alias_spans: Vec<Span>,
-    plugins: Vec<Arc<PluginInfo>>,
-    slots: Vec<Slot<C>>,
+    /// Every plugin's answer, in registration order; slots point into it,
+    /// so a refresh copies no factory.
+    answers: Vec<(Arc<PluginInfo>, Registrations<C>)>,
+    slots: Vec<Slot>,
     index: HashTable<Key>,
+    /// Whether some key has a dot (so a full name may be a key too).
+    dotted_keys: bool,
+    /// How many slots keep their full name.
+    live: usize,
 }
 
 /// A component in a registry: its names, its plugin, its constructor.
 pub struct ComponentRef<'a, C: ?Sized> {
     registry: &'a Registry<C>,
-    slot: &'a Slot<C>,
+    slot: &'a Slot,
 }
 
 impl<C: ?Sized> Clone for ComponentRef<'_, C> {
@@ -93,29 +129,34 @@ impl<'a, C: ?Sized> ComponentRef<'a, C> {
 
     /// The plugin that registered it.
     pub fn plugin(&self) -> &'a PluginInfo {
-        &self.registry.plugins[self.slot.plugin as usize]
+        &self.registry.answers[self.slot.plugin as usize].0
+    }
+
+    fn registration(&self) -> &'a Registration<C> {
+        &self.registry.answers[self.slot.plugin as usize].1.as_slice()[self.slot.item as usize]
     }
 
     /// Its short name (when registered without a dot) and aliases.
     pub fn aliases(&self) -> Vec<&'a str> {
-        let Span { start, end } = self.slot.aliases.clone();
-        self.registry.alias_spans[start as usize..end as usize].iter().map(|s| self.registry.text(s)).collect()
+        let Slot { name, short, .. } = self.slot;
+        let short = (*short != name.start).then(|| self.registry.text(&(*short..name.end)));
+        short.into_iter().chain(self.registration().aliases.iter().map(|a| &**a)).collect()
     }
 
     /// Its constructor.
     pub fn factory(&self) -> &'a Factory<C> {
-        &self.slot.factory
+        &self.registration().factory
     }
 
     /// Builds the component from its config.
     pub fn create(&self, config: &Config) -> Result<Box<C>> {
-        self.slot.factory.create(config)
+        self.factory().create(config)
     }
 
     /// The JSON Schema of its params, made now; `None` when its plugin
     /// registered none.
     pub fn params_schema(&self) -> Option<serde_json::Value> {
-        self.slot.params_schema.map(|make| make())
+        self.registration().params_schema.map(|make| make())
     }
 }
 
@@ -128,6 +169,31 @@ impl<C: ?Sized> std::fmt::Debug for ComponentRef<'_, C> {
     }
 }
 
+/// Whether `name` holds a `.`, eight bytes at a time (names are short:
+/// this beats both a byte loop and memchr's set-up).
+#[inline]
+fn has_dot(name: &[u8]) -> bool {
+    const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `w ^ DOTS` is zero where `w` has a dot; the classic
+    // zero-byte test is exact about whether there is one.
+    let dot_in = |w: [u8; 8]| {
+        let x = u64::from_ne_bytes(w) ^ DOTS;
+        x.wrapping_sub(LOW) & !x & HIGH != 0
+    };
+    match name.len() {
+        0..8 => name.contains(&b'.'),
+        len => {
+            let (words, _) = name.as_chunks::<8>();
+            // The last eight bytes cover the tail the words leave.
+            let last = name[len - 8..].try_into().expect("eight bytes");
+            words.iter().any(|&w| dot_in(w)) || dot_in(last)
+        }
+    }
+}
+
+#[inline]
 fn hash_bytes(name: &[u8]) -> u64 {
     FxBuildHasher.hash_one(name)
 }
@@ -138,112 +204,105 @@ impl<C: ?Sized> Registry<C> {
         Self {
             kind,
             arena: String::new(),
-            alias_spans: Vec::new(),
-            plugins: Vec::new(),
+            answers: Vec::new(),
             slots: Vec::new(),
             index: HashTable::new(),
+            dotted_keys: false,
+            live: 0,
         }
     }
 
-    /// Merges the answers of one `register_*` hook, given in call order
-    /// (as the hook returned them): walked in reverse, so where two plugins
-    /// register one name, the one called first — the later registered —
-    /// wins, and a warning names both.
+    /// Merges the answers of one `register_*` hook, given in registration
+    /// order (first registered first, whatever order the hook called them
+    /// in): where two plugins register one name, the later registered wins,
+    /// and a warning names both.
     pub fn build(
         kind: ComponentKind,
         answers: Vec<(Arc<PluginInfo>, Registrations<C>)>,
         warnings: &mut Vec<RegistryWarning>,
     ) -> Self {
-        let total: usize = answers.iter().map(|(_, r)| r.len()).sum();
-        let mut registry = Self::empty(kind);
-        registry.slots.reserve(total);
-        registry.index.reserve(total * 2, |k| hash_bytes(registry_bytes(&registry.arena, &k.name)));
-        registry.arena.reserve(total * 24);
-        for (plugin, registrations) in answers {
-            let plugin_at = registry.plugins.len() as u32;
+        // The answers come in registration order; they are kept, not copied.
+        let (mut total, mut keys, mut text) = (0, 0, 0);
+        for (plugin, registrations) in &answers {
             let namespace_len = plugin.namespace().len() + 1;
-            registry.plugins.push(plugin.clone());
             for reg in registrations.iter() {
-                let slot = registry.slots.len() as u32;
-                // Names are short: a byte scan beats memchr's set-up.
-                let has_dot = reg.name.bytes().any(|b| b == b'.');
-                let full = if has_dot {
-                    registry.push_text(&[&reg.name])
-                } else {
-                    registry.push_text(&[plugin.namespace(), ".", &reg.name])
-                };
-                let aliases_start = registry.alias_spans.len() as u32;
+                keys += 1 + reg.aliases.len();
+                text += namespace_len + reg.name.len() + reg.aliases.iter().map(|a| a.len()).sum::<usize>();
+            }
+            total += registrations.len();
+        }
+        let mut arena = String::with_capacity(text);
+        let mut slots = Vec::with_capacity(total);
+        // All text first, then the index: hashing a name just copied would
+        // stall on reading back the copy's stores.
+        for (plugin_at, (plugin, registrations)) in answers.iter().enumerate() {
+            let namespace = plugin.namespace();
+            for (item, reg) in registrations.iter().enumerate() {
+                let has_dot = has_dot(reg.name.as_bytes());
+                let start = arena.len() as u32;
                 if !has_dot {
-                    // The short name is the full name's tail: no new text.
-                    registry.alias_spans.push(full.start + namespace_len as u32..full.end);
+                    arena.push_str(namespace);
+                    arena.push('.');
                 }
+                let short = arena.len() as u32;
+                arena.push_str(&reg.name);
+                let end = arena.len() as u32;
+                // Aliases follow the name in the arena.
                 for alias in &reg.aliases {
-                    let span = registry.push_text(&[alias]);
-                    registry.alias_spans.push(span);
+                    arena.push_str(alias);
                 }
-                let aliases = aliases_start..registry.alias_spans.len() as u32;
-                registry.slots.push(Slot {
-                    name: full.clone(),
-                    aliases: aliases.clone(),
-                    plugin: plugin_at,
-                    factory: reg.factory.clone(),
-                    params_schema: reg.params_schema,
+                slots.push(Slot {
+                    name: start..end,
+                    short: if has_dot { start } else { short },
+                    plugin: plugin_at as u32,
+                    item: item as u32,
+                    prev_short: NONE,
+                    shadowed: false,
                 });
-                registry.insert(Key { name: full, slot }, warnings);
-                for at in aliases.start..aliases.end {
-                    let name = registry.alias_spans[at as usize].clone();
-                    registry.insert(Key { name, slot }, warnings);
-                }
             }
         }
-        registry
-    }
-
-    fn push_text(&mut self, parts: &[&str]) -> Span {
-        let start = self.arena.len() as u32;
-        for p in parts {
-            self.arena.push_str(p);
+        let mut names = Names {
+            kind,
+            arena: &arena,
+            answers: &answers,
+            slots: &mut slots,
+            index: HashTable::with_capacity(keys),
+            dotted_keys: false,
+            warnings,
+        };
+        let registrations = answers.iter().flat_map(|(_, r)| r.iter());
+        for (slot, reg) in (0..total as u32).zip(registrations) {
+            let Slot { name: full, short, .. } = names.slots[slot as usize].clone();
+            if short == full.start {
+                names.insert(full.clone(), slot);
+            } else {
+                names.insert_short(short..full.end, slot);
+            }
+            let mut start = full.end;
+            for alias in &reg.aliases {
+                let end = start + alias.len() as u32;
+                names.insert(start..end, slot);
+                start = end;
+            }
         }
-        start..self.arena.len() as u32
+        let (index, dotted_keys) = (names.index, names.dotted_keys);
+        let live = slots.iter().filter(|s| !s.shadowed).count();
+        Self { kind, arena, answers, slots, index, dotted_keys, live }
     }
 
     fn text(&self, span: &Span) -> &str {
         registry_text(&self.arena, span)
     }
 
-    #[inline]
-    fn insert(&mut self, key: Key, warnings: &mut Vec<RegistryWarning>) {
-        let arena = &self.arena;
-        let name = registry_bytes(arena, &key.name);
-        let entry = self.index.entry(
-            hash_bytes(name),
-            |k| registry_bytes(arena, &k.name) == name,
-            |k| hash_bytes(registry_bytes(arena, &k.name)),
-        );
-        let old = match entry {
-            hashbrown::hash_table::Entry::Occupied(mut o) => std::mem::replace(&mut o.get_mut().slot, key.slot),
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(key);
-                return;
-            }
-        };
-        let winner = &self.plugins[self.slots[key.slot as usize].plugin as usize].name;
-        let loser = &self.plugins[self.slots[old as usize].plugin as usize].name;
-        if loser != winner {
-            let warning = RegistryWarning {
-                kind: self.kind,
-                name: self.text(&key.name).to_owned(),
-                winner: winner.to_string(),
-                loser: loser.to_string(),
-            };
-            tracing::warn!("{warning}");
-            warnings.push(warning);
-        }
-    }
-
     fn slot_of(&self, name: &str) -> Option<u32> {
         let name = name.as_bytes();
-        self.index.find(hash_bytes(name), |k| registry_bytes(&self.arena, &k.name) == name).map(|k| k.slot)
+        let key = find_key(&self.index, &self.arena, name);
+        // Without dotted keys, a key found is no full name: the common case.
+        if key.is_some() && !self.dotted_keys || !has_dot(name) {
+            return key;
+        }
+        // The later of a key and a full name made of namespace and short name.
+        key.max(find_full(&self.index, &self.arena, &self.slots, name))
     }
 
     fn at(&self, slot: u32) -> ComponentRef<'_, C> {
@@ -268,9 +327,7 @@ impl<C: ?Sized> Registry<C> {
     /// The components their full names resolve to, in registration order
     /// (one whose full name another plugin took over is left out).
     pub fn entries(&self) -> impl Iterator<Item = ComponentRef<'_, C>> {
-        (0..self.slots.len() as u32)
-            .filter(|&s| self.slot_of(self.text(&self.slots[s as usize].name)) == Some(s))
-            .map(|s| self.at(s))
+        self.slots.iter().filter(|s| !s.shadowed).map(|slot| ComponentRef { registry: self, slot })
     }
 
     /// The full names, in registration order.
@@ -280,7 +337,7 @@ impl<C: ?Sized> Registry<C> {
 
     /// How many components.
     pub fn len(&self) -> usize {
-        self.entries().count()
+        self.live
     }
 
     /// Whether there are none.
@@ -290,7 +347,17 @@ impl<C: ?Sized> Registry<C> {
 
     /// Every name that resolves (full names, short names and aliases).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.index.iter().map(|k| self.text(&k.name))
+        // Full names made of namespace and short name are no keys: each
+        // once, where no key has its text.
+        let full_names = (0..self.slots.len() as u32).filter_map(|at| {
+            let slot = &self.slots[at as usize];
+            let name = registry_bytes(&self.arena, &slot.name);
+            let is_own = slot.short != slot.name.start
+                && find_full(&self.index, &self.arena, &self.slots, name) == Some(at)
+                && find_key(&self.index, &self.arena, name).is_none();
+            is_own.then(|| self.text(&slot.name))
+        });
+        self.index.iter().map(|k| self.text(&k.name)).chain(full_names)
     }
 }
 
@@ -301,6 +368,146 @@ fn registry_bytes<'a>(arena: &'a str, span: &Span) -> &'a [u8] {
 
 fn registry_text<'a>(arena: &'a str, span: &Span) -> &'a str {
     &arena[span.start as usize..span.end as usize]
+}
+
+/// The slot the key `name` resolves to.
+#[inline]
+fn find_key(index: &HashTable<Key>, arena: &str, name: &[u8]) -> Option<u32> {
+    index.find(hash_bytes(name), |k| registry_bytes(arena, &k.name) == name).map(|k| k.slot)
+}
+
+/// The latest slot whose full name, made of namespace and short name, is
+/// `name`.
+fn find_full(index: &HashTable<Key>, arena: &str, slots: &[Slot], name: &[u8]) -> Option<u32> {
+    // Short names have no dot: the namespace ends at the last one.
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    let (namespace, short) = (&name[..dot], &name[dot + 1..]);
+    let head = index.find(hash_bytes(short), |k| registry_bytes(arena, &k.name) == short)?.short_head;
+    latest_in(slots, arena, head, namespace)
+}
+
+/// The first slot from `head` down its `prev_short` chain in `namespace`.
+fn latest_in(slots: &[Slot], arena: &str, head: u32, namespace: &[u8]) -> Option<u32> {
+    let mut at = head;
+    while at != NONE {
+        let slot = &slots[at as usize];
+        if slot.namespace(arena) == namespace {
+            return Some(at);
+        }
+        at = slot.prev_short;
+    }
+    None
+}
+
+/// The index being built, and what a build needs to report names taken over.
+struct Names<'a, C: ?Sized> {
+    kind: ComponentKind,
+    arena: &'a str,
+    answers: &'a [(Arc<PluginInfo>, Registrations<C>)],
+    slots: &'a mut [Slot],
+    index: HashTable<Key>,
+    dotted_keys: bool,
+    warnings: &'a mut Vec<RegistryWarning>,
+}
+
+impl<C: ?Sized> Names<'_, C> {
+    /// Points the key `name` (an alias or a dotted full name) at `slot`.
+    fn insert(&mut self, name: Span, slot: u32) {
+        let arena = self.arena;
+        let bytes = registry_bytes(arena, &name);
+        let entry = self.index.entry(
+            hash_bytes(bytes),
+            |k| registry_bytes(arena, &k.name) == bytes,
+            |k| hash_bytes(registry_bytes(arena, &k.name)),
+        );
+        let key = match entry {
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Key { name: name.clone(), slot, short_head: NONE });
+                None
+            }
+            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(&mut o.get_mut().slot, slot)),
+        };
+        let full = if has_dot(bytes) {
+            self.dotted_keys = true;
+            find_full(&self.index, arena, self.slots, bytes)
+        } else {
+            None
+        };
+        if let Some(old) = key.max(full).filter(|&old| old != slot) {
+            self.taken_over(&name, old, slot);
+        }
+    }
+
+    /// Points the short name `short` (the tail of `slot`'s full name) at
+    /// `slot`, and the full name with it.
+    #[inline]
+    fn insert_short(&mut self, short: Span, slot: u32) {
+        let arena = self.arena;
+        let bytes = registry_bytes(arena, &short);
+        let entry = self.index.entry(
+            hash_bytes(bytes),
+            |k| registry_bytes(arena, &k.name) == bytes,
+            |k| hash_bytes(registry_bytes(arena, &k.name)),
+        );
+        let (key, head) = match entry {
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Key { name: short.clone(), slot, short_head: slot });
+                if !self.dotted_keys {
+                    return;
+                }
+                (None, NONE)
+            }
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let k = o.get_mut();
+                let head = std::mem::replace(&mut k.short_head, slot);
+                (Some(std::mem::replace(&mut k.slot, slot)), head)
+            }
+        };
+        self.slots[slot as usize].prev_short = head;
+        self.short_taken(short, slot, key, head);
+    }
+
+    /// The rest of [`insert_short`](Self::insert_short) where the short
+    /// name was known or a key may be the full name: who held the full
+    /// name and the short name before `slot`.
+    #[cold]
+    #[inline(never)]
+    fn short_taken(&mut self, short: Span, slot: u32, key: Option<u32>, head: u32) {
+        let full = self.slots[slot as usize].name.clone();
+        let full_bytes = registry_bytes(self.arena, &full);
+        let namespace = self.slots[slot as usize].namespace(self.arena);
+        let by_key = if self.dotted_keys { find_key(&self.index, self.arena, full_bytes) } else { None };
+        if let Some(old) = by_key.max(latest_in(self.slots, self.arena, head, namespace)) {
+            self.taken_over(&full, old, slot);
+        }
+        if let Some(old) = key.filter(|&old| old != slot) {
+            self.taken_over(&short, old, slot);
+        }
+    }
+
+    /// `name` moved from slot `old` to the later `slot`: `old` loses it,
+    /// and a warning names both plugins when they differ.
+    #[cold]
+    #[inline(never)]
+    fn taken_over(&mut self, name: &Span, old: u32, slot: u32) {
+        let text = registry_text(self.arena, name);
+        let loser_slot = &mut self.slots[old as usize];
+        if registry_text(self.arena, &loser_slot.name) == text {
+            loser_slot.shadowed = true;
+        }
+        let plugin_of = |s: u32| &self.answers[self.slots[s as usize].plugin as usize].0.name;
+        let (winner, loser) = (plugin_of(slot), plugin_of(old));
+        if loser != winner {
+            let warning = RegistryWarning {
+                kind: self.kind,
+                name: text.to_owned(),
+                winner: winner.to_string(),
+                loser: loser.to_string(),
+            };
+            tracing::warn!("{warning}");
+            self.warnings.push(warning);
+        }
+    }
 }
 
 /// Every component registry, built by `refresh_registries`.
@@ -419,5 +626,24 @@ impl<C: ?Sized> Component<C> {
 impl<C: ?Sized> std::fmt::Debug for Component<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.get().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn has_dot_finds_a_dot_anywhere() {
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert!(!super::has_dot(&plain));
+            for at in 0..len {
+                let mut dotted = plain.clone();
+                dotted[at] = b'.';
+                assert!(super::has_dot(&dotted), "len {len}, dot at {at}");
+            }
+        }
+        // Bytes next to '.' (0x2e) in value, and multi-byte text.
+        assert!(!super::has_dot("-/-/-/-/-/-/-/-/-".as_bytes()));
+        assert!(!super::has_dot("ÿé€ü😀ÿé€ü😀".as_bytes()));
     }
 }
