@@ -12,6 +12,7 @@ use std::any::Any;
 use std::fmt;
 use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use super::PluginInfo;
@@ -99,17 +100,51 @@ impl<S: ?Sized> Clone for PluginImpl<S> {
 
 /// One implementation of one hook.
 pub struct HookImpl<S: ?Sized> {
-    /// The plugin.
-    pub plugin: Arc<S>,
+    /// The plugin (private: `target` points into it).
+    plugin: Arc<S>,
     /// Who it is.
     pub info: Arc<PluginInfo>,
     /// Its options for this hook.
     pub opts: HookImplOpts,
+    /// `plugin`'s target, resolved once (see [`HookImpl::target`]).
+    target: Target<S>,
+}
+
+/// A pointer to an `Arc<dyn Spec>`'s value: calling through it skips the
+/// alignment arithmetic that every `Arc<dyn _>` deref does with the vtable.
+struct Target<S: ?Sized>(NonNull<S>);
+
+// SAFETY: a `Target` is only read as `&S` (see `HookImpl::target`), and
+// `S: Sync` makes `&S` shareable between and sendable to threads.
+unsafe impl<S: ?Sized + Sync> Send for Target<S> {}
+// SAFETY: as above.
+unsafe impl<S: ?Sized + Sync> Sync for Target<S> {}
+
+impl<S: ?Sized> HookImpl<S> {
+    /// One implementation of `plugin`, with its identity and options.
+    pub fn new(plugin: Arc<S>, info: Arc<PluginInfo>, opts: HookImplOpts) -> Self {
+        let target = Target(NonNull::from(&*plugin));
+        Self { plugin, info, opts, target }
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &Arc<S> {
+        &self.plugin
+    }
+
+    /// The plugin, as the spec's trait object.
+    #[inline(always)]
+    pub fn target(&self) -> &S {
+        // SAFETY: `target` was made from `plugin`, which this `HookImpl`
+        // owns a strong reference to and never replaces (the field is only
+        // ever set in `new`); an `Arc`'s value does not move while it lives.
+        unsafe { self.target.0.as_ref() }
+    }
 }
 
 impl<S: ?Sized> Clone for HookImpl<S> {
     fn clone(&self) -> Self {
-        Self { plugin: self.plugin.clone(), info: self.info.clone(), opts: self.opts }
+        Self::new(self.plugin.clone(), self.info.clone(), self.opts)
     }
 }
 
@@ -173,11 +208,10 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         let all: Vec<HookImpl<S>> = impls
             .iter()
             .flat_map(|imp| {
-                imp.methods.iter().filter(|m| m.hook == decl.name).map(|m| HookImpl {
-                    plugin: imp.plugin.clone(),
-                    info: imp.info.clone(),
-                    opts: m.opts,
-                })
+                imp.methods
+                    .iter()
+                    .filter(|m| m.hook == decl.name)
+                    .map(|m| HookImpl::new(imp.plugin.clone(), imp.info.clone(), m.opts))
             })
             .collect();
         let items: Vec<_> = all.iter().map(|h| OrderItem { plugin: &h.info.name, opts: &h.opts }).collect();
@@ -231,7 +265,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         if self.is_plain() {
             let mut out = HookResults::with_capacity(self.impls.len());
             self.walk::<E>(|_, imp| {
-                if let Some(r) = call(&imp.plugin)? {
+                if let Some(r) = call(imp.target())? {
                     out.push(r);
                 }
                 Ok(ControlFlow::Continue(()))
@@ -252,7 +286,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         out: &mut Answers<R>,
     ) -> HookResult<()> {
         self.walk::<E>(|at, imp| {
-            if let Some(r) = call(&imp.plugin)? {
+            if let Some(r) = call(imp.target())? {
                 out.push(Owner(at as u32), r);
             }
             Ok(ControlFlow::Continue(()))
@@ -269,7 +303,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
     ) -> HookResult<Option<R>> {
         let plain = |out: &mut Option<R>| {
             self.walk::<E>(|_, imp| {
-                Ok(match call(&imp.plugin)? {
+                Ok(match call(imp.target())? {
                     // Halt further implementation calls.
                     Some(r) => {
                         *out = Some(r);
@@ -303,7 +337,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         if self.wrappers == 0 {
             let mut plain = |count: &mut usize| {
                 self.walk::<E>(|_, imp| {
-                    Ok(match call(&imp.plugin)? {
+                    Ok(match call(imp.target())? {
                         Some(r) => {
                             *count += 1;
                             visit(&imp.info, r)
@@ -343,7 +377,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         let record: HistoricCall<S> = {
             let (call, on_result) = (call.clone(), on_result.clone());
             Arc::new(move |imp: &HookImpl<S>| {
-                if let (Some(r), Some(f)) = (call(&imp.plugin).map_err(Into::into)?, &on_result) {
+                if let (Some(r), Some(f)) = (call(imp.target()).map_err(Into::into)?, &on_result) {
                     f(&imp.info, r);
                 }
                 Ok(())
@@ -356,7 +390,7 @@ impl<S: ?Sized + HookSpec> HookCaller<S> {
         {
             let plain = |count: &mut usize| {
                 self.walk::<E>(|_, imp| {
-                    if let Some(r) = call(&imp.plugin)? {
+                    if let Some(r) = call(imp.target())? {
                         answers.push((imp.info.clone(), r));
                         *count += 1;
                     }
@@ -519,7 +553,7 @@ where
         };
         let wrap = self.wrap;
         let mut inner = Inner { rest: self, level, called: false, plugins: &caller.infos };
-        let caught = catch_unwind(AssertUnwindSafe(|| wrap(&w.plugin, &mut inner)));
+        let caught = catch_unwind(AssertUnwindSafe(|| wrap(w.target(), &mut inner)));
         let called = inner.called;
         match caught {
             Ok(()) if called => {}

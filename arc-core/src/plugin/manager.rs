@@ -674,11 +674,7 @@ fn replay_historic<S: ?Sized + HookSpec>(relay: &(dyn Any + Send + Sync), plugin
             continue;
         };
         for method in imp.methods.iter().filter(|m| m.hook == decl.name) {
-            caller.replay(&super::hook::HookImpl {
-                plugin: imp.plugin.clone(),
-                info: imp.info.clone(),
-                opts: method.opts,
-            })?;
+            caller.replay(&super::hook::HookImpl::new(imp.plugin.clone(), imp.info.clone(), method.opts))?;
         }
     }
     Ok(())
