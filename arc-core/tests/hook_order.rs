@@ -59,6 +59,9 @@ step_plugin!(LastX, "x", hookimpl(trylast));
 step_plugin!(LastYBeforeX, "y", hookimpl(trylast, before = "x"));
 step_plugin!(AfterLate, "e", hookimpl(after = "late"));
 step_plugin!(Late, "late");
+step_plugin!(ABeforeN, "a", hookimpl(before = "n"));
+step_plugin!(BAfterNBeforeA, "b", hookimpl(after = "n", before = "a"));
+step_plugin!(N, "n");
 
 fn order(pm: &PluginManager) -> Vec<&'static str> {
     pm.hook::<dyn Steps>().step().unwrap().into_vec()
@@ -118,6 +121,19 @@ fn a_cycle_is_refused_at_registration_naming_every_plugin_in_it() {
     let pm = manager(plugins!["b": BBeforeA]).unwrap();
     let err = pm.register_plugin(ABeforeB, "a").unwrap_err();
     assert!(matches!(err, Error::HookOrderCycle { ref plugins, .. } if plugins.len() == 3), "{err}");
+}
+
+#[test]
+fn a_plugin_without_options_can_close_a_cycle_the_others_name_it_in() {
+    // a before n, n before b (b's `after`), b before a: registering n, which
+    // has no options of its own, closes the cycle.
+    let pm = manager(plugins!["a": ABeforeN, "b": BAfterNBeforeA]).unwrap();
+    let err = pm.register_plugin(N, "n").unwrap_err();
+    assert!(matches!(err, Error::HookOrderCycle { ref plugins, .. } if plugins.len() == 4), "{err}");
+    // Once b is gone, n registers.
+    pm.unregister("b").unwrap();
+    pm.register_plugin(N, "n").unwrap();
+    assert_eq!(order(&pm), ["a", "n"]);
 }
 
 #[test]

@@ -141,8 +141,8 @@ impl<R> Answers<R> {
 /// call loop, handed to wrappers inside [`Inner`].
 pub(crate) trait Rest<O> {
     /// Runs wrapper `level` (or, past the wrappers, the plain
-    /// implementations); leaves the outcome in the slot.
-    fn run(&mut self, level: usize);
+    /// implementations); returns the outcome it leaves in the slot.
+    fn run(&mut self, level: usize) -> &mut HookResult<O>;
     /// The outcome so far.
     fn outcome(&mut self) -> &mut HookResult<O>;
 }
@@ -185,7 +185,7 @@ impl<'a, O> Inner<'a, O> {
     pub fn call(&mut self) -> &mut HookResult<O> {
         if !self.called {
             self.called = true;
-            self.rest.run(self.level + 1);
+            return self.rest.run(self.level + 1);
         }
         self.rest.outcome()
     }

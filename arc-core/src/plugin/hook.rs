@@ -540,7 +540,7 @@ where
     P: FnOnce(&mut O) -> HookResult<()>,
     W: Fn(&S, &mut Inner<'_, O>),
 {
-    fn run(&mut self, level: usize) {
+    fn run(&mut self, level: usize) -> &mut HookResult<O> {
         let caller = self.caller;
         let Some(w) = caller.impls[..caller.wrappers].get(level) else {
             // Each level runs the next at most once, so this runs once.
@@ -549,7 +549,7 @@ where
             {
                 *self.slot = Err(e);
             }
-            return;
+            return self.slot;
         };
         let wrap = self.wrap;
         let mut inner = Inner { rest: self, level, called: false, plugins: &caller.infos };
@@ -561,6 +561,7 @@ where
             Ok(()) => *self.slot = Err(skipped(&w.info, caller.decl.name)),
             Err(payload) => *self.slot = Err(panicked(&w.info, caller.decl.name, payload)),
         }
+        self.slot
     }
 
     fn outcome(&mut self) -> &mut HookResult<O> {

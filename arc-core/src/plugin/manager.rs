@@ -39,6 +39,9 @@ struct State {
     plugins: Vec<Registered>,
     /// The next registration's [`PluginInfo::registration_order`].
     next_seq: u64,
+    /// How many registered plugins' `before`/`after` options name each
+    /// plugin name.
+    order_named: FxHashMap<Box<str>, usize>,
     blocked: FxHashSet<Box<str>>,
     relays: FxHashMap<TypeId, RelaySlot>,
 }
@@ -268,7 +271,8 @@ impl PluginManager {
             if state.plugins.iter().any(|p| &*p.info.name == name) {
                 return Err(Error::PluginNameTaken { name: name.to_owned() });
             }
-            check_new_order(&state.plugins, &registered)?;
+            check_new_order(&state.plugins, &registered, &state.order_named)?;
+            count_order_names(&mut state.order_named, type_id, true);
             state.next_seq += 1;
             state.plugins.push(Registered {
                 info: registered.info.clone(),
@@ -304,6 +308,7 @@ impl PluginManager {
             return Err(self.not_found(&state, name));
         };
         let removed = state.plugins.remove(at);
+        count_order_names(&mut state.order_named, removed.type_id, false);
         for slot in state.relays.values_mut() {
             slot.is_fresh = false;
         }
@@ -368,7 +373,8 @@ impl PluginManager {
         let mut state = self.write();
         state.blocked.insert(name.into());
         if let Some(at) = state.plugins.iter().position(|p| &*p.info.name == name) {
-            state.plugins.remove(at);
+            let removed = state.plugins.remove(at);
+            count_order_names(&mut state.order_named, removed.type_id, false);
             for slot in state.relays.values_mut() {
                 slot.is_fresh = false;
             }
@@ -603,6 +609,25 @@ fn downcast_built<S: ?Sized + HookSpec>(relay: &Arc<dyn Any + Send + Sync>) -> A
         .unwrap_or_else(|_| unreachable!("relay slots are keyed by their spec's TypeId"))
 }
 
+/// Every plugin name a plugin type's `before`/`after` options name.
+fn order_names(type_id: TypeId) -> impl Iterator<Item = &'static str> {
+    hook_impls_of(type_id).iter().flat_map(|r| r.methods).flat_map(|m| m.opts.before.iter().chain(m.opts.after)).copied()
+}
+
+/// Counts, in `named`, the names a plugin's options name (`add` false: uncounts).
+fn count_order_names(named: &mut FxHashMap<Box<str>, usize>, type_id: TypeId, add: bool) {
+    for name in order_names(type_id) {
+        if add {
+            *named.entry(name.into()).or_default() += 1;
+        } else if let Some(n) = named.get_mut(name) {
+            *n -= 1;
+            if *n == 0 {
+                named.remove(name);
+            }
+        }
+    }
+}
+
 /// Refuses a `before`/`after` cycle among `impls`, hook by hook.
 fn check_order<S: ?Sized + HookSpec>(impls: &[PluginImpl<S>]) -> Result<()> {
     for decl in S::HOOKS {
@@ -623,7 +648,12 @@ fn check_order<S: ?Sized + HookSpec>(impls: &[PluginImpl<S>]) -> Result<()> {
 /// Refuses a registration whose `before`/`after` options close a cycle
 /// with the registered plugins: only hooks the new plugin implements can
 /// be affected.
-fn check_new_order(plugins: &[Registered], new: &Registered) -> Result<()> {
+fn check_new_order(plugins: &[Registered], new: &Registered, named: &FxHashMap<Box<str>, usize>) -> Result<()> {
+    // A cycle through the new plugin needs an option of its own or one
+    // naming it: most registrations have neither and skip the scan.
+    if order_names(new.type_id).next().is_none() && !named.contains_key(&*new.info.name) {
+        return Ok(());
+    }
     for record in hook_impls_of(new.type_id) {
         let spec = (record.spec)();
         for m in record.methods {
