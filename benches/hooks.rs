@@ -45,6 +45,8 @@ fn hook_calls(c: &mut Criterion) {
     let pm_wrap = manager(vec![boxed(Answer), boxed(NewWrapper)]);
     let h_wrap = pm_wrap.hook::<dyn BenchSpec>();
     c.bench_function("hook_newstyle_wrapper_1impl", |b| b.iter(|| h_wrap.compute(black_box(1)).unwrap()));
+    let (wrapper, plugin) = floor_pair();
+    c.bench_function("rust_wrapper_floor", |b| b.iter(|| floor_call(&*wrapper, &*plugin, black_box(1)).unwrap()));
 }
 
 fn registries(c: &mut Criterion) {

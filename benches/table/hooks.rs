@@ -39,6 +39,8 @@ pub fn run(out: &mut dyn FnMut(&str, f64, &str)) {
     let pm_wrap = manager(vec![boxed(Answer), boxed(NewWrapper)]);
     let h_wrap = pm_wrap.hook::<dyn BenchSpec>();
     out("hook_newstyle_wrapper_1impl", ns_per_call(|| h_wrap.compute(black_box(1))), "ns/call");
+    let (wrapper, plugin) = floor_pair();
+    out("rust_wrapper_floor", ns_per_call(|| floor_call(&*wrapper, &*plugin, black_box(1))), "ns/call");
 
     let packs: Vec<_> = (0..100).map(|i| Arc::new(LayerPack::new(i))).collect();
     let register_all = || {

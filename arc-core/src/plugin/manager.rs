@@ -611,7 +611,11 @@ fn downcast_built<S: ?Sized + HookSpec>(relay: &Arc<dyn Any + Send + Sync>) -> A
 
 /// Every plugin name a plugin type's `before`/`after` options name.
 fn order_names(type_id: TypeId) -> impl Iterator<Item = &'static str> {
-    hook_impls_of(type_id).iter().flat_map(|r| r.methods).flat_map(|m| m.opts.before.iter().chain(m.opts.after)).copied()
+    hook_impls_of(type_id)
+        .iter()
+        .flat_map(|r| r.methods)
+        .flat_map(|m| m.opts.before.iter().chain(m.opts.after))
+        .copied()
 }
 
 /// Counts, in `named`, the names a plugin's options name (`add` false: uncounts).
