@@ -311,9 +311,9 @@ impl OrderSpec for Raise {
 
 #[test]
 fn outer_wrapper_sees_an_inner_wrappers_error() {
-    // test_multicall.py::test_unwind_inner_wrapper_teardown_exc and
-    // test_suppress_inner_wrapper_teardown_exc: the inner wrapper fails at
-    // teardown; the outer one sees the error and may suppress it.
+    // test_multicall.py::test_unwind_inner_wrapper_teardown_exc: the inner
+    // wrapper fails at teardown; an outer wrapper that lets it pass sees it
+    // go by, and the call fails with it.
     let (pm, log) = (PluginManager::new(), Log::default());
     pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
     pm.register_plugin(Raise, "raise").unwrap();
@@ -322,6 +322,50 @@ fn outer_wrapper_sees_an_inner_wrappers_error() {
     pm.register_plugin(Wrap(2, log.clone()), "w2").unwrap();
     assert!(pm.hook::<dyn OrderSpec>().compute(0).is_err());
     assert_eq!(log_of(&log), ["m1", "w2 init", "m1", "w2 finish"]);
+}
+
+struct Suppress(Log);
+impl Plugin for Suppress {
+    fn metadata(&self) -> PluginMetadata {
+        PluginMetadata::named("suppress")
+    }
+}
+#[hookimpl]
+impl OrderSpec for Suppress {
+    /// Replaces an inner wrapper's error with its own answer.
+    #[hookimpl(wrapper)]
+    fn compute(&self, _x: i32, inner: &mut Inner<'_, Answers<i32>>) {
+        let me = inner.me();
+        let outcome = inner.call();
+        if let Err(e) = outcome {
+            self.0.lock().unwrap().push(format!("suppressed: {e}"));
+            let mut answers = Answers::new();
+            answers.push(me, 42);
+            *outcome = Ok(answers);
+        }
+    }
+}
+
+#[test]
+fn outer_wrapper_suppresses_an_inner_wrappers_error() {
+    // test_multicall.py::test_suppress_inner_wrapper_teardown_exc: the outer
+    // wrapper replaces the inner one's error with a value; the caller gets
+    // the value.
+    let (pm, log) = (PluginManager::new(), Log::default());
+    pm.register_plugin(Plain(1, log.clone()), "m1").unwrap();
+    pm.register_plugin(Raise, "raise").unwrap();
+    pm.register_plugin(Suppress(log.clone()), "suppress").unwrap();
+    assert_eq!(pm.hook::<dyn OrderSpec>().compute(0).unwrap().into_vec(), [42]);
+    assert_eq!(log_of(&log), ["m1", "suppressed: plugin `raise` failed in hook `compute`: rejected"]);
+    // The visitor form credits the replacement to the suppressing wrapper.
+    let mut seen = Vec::new();
+    pm.hook::<dyn OrderSpec>()
+        .visit_compute(0, |plugin, r| {
+            seen.push(format!("{}={r}", plugin.name));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(seen, ["suppress=42"]);
 }
 
 struct PanicsAtTeardown(Log);
