@@ -661,6 +661,15 @@ pub enum Error {
         /// Why not, and what to do.
         reason: String,
     },
+    /// A collective operation of a data-parallel run failed, or the run
+    /// cannot start as launched (a launcher's world without the backend built in).
+    #[error("distributed ({backend}): {message}")]
+    Distributed {
+        /// The backend (`mpi`, `nccl`, `local`) or the launcher.
+        backend: String,
+        /// What failed, and what to do.
+        message: String,
+    },
     /// A target label that the model never saw at training.
     #[error("column `{column}`, row {row}: unknown label `{label}`{hint}")]
     UnknownTargetLabel {

@@ -8,6 +8,7 @@
 extern crate self as arc_core;
 
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod export;
 pub mod graph;

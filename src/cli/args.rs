@@ -59,6 +59,21 @@ pub struct TrainArgs {
     /// Overrides `trainer.config.device`: cpu, cuda or auto.
     #[arg(long)]
     pub device: Option<arc::spec::DeviceChoice>,
+    /// Data-parallel runs: MiB of gradients per all-reduce call (PyTorch DDP's `bucket_cap_mb`).
+    #[arg(long, default_value_t = 25.0, value_parser = positive_mib)]
+    pub bucket_mb: f64,
+    /// Data-parallel runs: drop each epoch's rows that do not divide evenly among the processes
+    /// (default: pad with the epoch's first rows, as PyTorch's `DistributedSampler`).
+    #[arg(long)]
+    pub drop_last: bool,
+}
+
+/// A bucket size in MiB: positive and finite.
+fn positive_mib(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1024.0 * 1024.0 => Ok(v),
+        _ => Err(format!("`{text}` is not a size in MiB above 0")),
+    }
 }
 
 #[derive(Debug, clap::Args)]

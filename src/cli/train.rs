@@ -18,7 +18,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::args::TrainArgs;
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let pm = arc::get_plugin_manager();
     let spec_path = args.spec.display().to_string();
     let text =
         std::fs::read_to_string(&args.spec).map_err(|e| super::UserError(format!("cannot read `{spec_path}`: {e}")))?;
@@ -41,24 +40,63 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         })?;
         trainer.config.device = device;
     }
+    // The world a launcher started (mpirun, srun, torchrun-style variables), before anything is
+    // read or written: a build that cannot join it stops here, not after N racing runs.
+    let gpu = trainer.config.device.resolve().is_ok_and(|(d, _)| !d.is_cpu());
+    let world = arc::distributed::launch(gpu)?;
+    let collective = world.collective.as_ref();
     let data = args.data.display().to_string();
-    let table = arc::plugin::open_table(&data, pm)?;
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
     // Before training, and before stale checkpoints are cleared: a path Arc did not write is refused.
     arc::model_dir::check_replaceable(&out_dir)?;
+    let parallel = arc::train::DataParallel {
+        collective,
+        bucket_bytes: (args.bucket_mb * 1024.0 * 1024.0) as usize,
+        drop_last: args.drop_last,
+        local_device: world.local_device,
+    };
+    let result = train_here(&spec, &text, &trainer, &data, &out_dir, &parallel);
+    if let Err(e) = &result {
+        if collective.world_size() > 1 {
+            // Said before the whole run is ended, so that this rank's reason is printed.
+            eprintln!("error: rank {} of {}: {e:#}", collective.rank(), collective.world_size());
+            collective.abort(1);
+        }
+    }
+    result
+}
 
-    writeln!(
-        io::stdout(),
-        "training `{}` on {} rows of {data} ({} epochs, batch {}, validation {:.0}%, seed {}, device {})",
-        spec.model_name,
-        table.num_rows(),
-        trainer.config.epochs,
-        trainer.config.batch_size,
-        trainer.config.validation_split * 100.0,
-        trainer.config.seed,
-        trainer.config.device,
-    )?;
-    if trainer.config.checkpoint_every.is_some() {
+/// Everything after the world is joined; every rank runs it, rank 0 prints and writes.
+fn train_here(
+    spec: &ArcSpec,
+    text: &str,
+    trainer: &arc::spec::TrainerSpec,
+    data: &str,
+    out_dir: &Path,
+    parallel: &arc::train::DataParallel<'_>,
+) -> anyhow::Result<ExitCode> {
+    let pm = arc::get_plugin_manager();
+    let collective = parallel.collective;
+    let root = collective.is_root();
+    let table = arc::plugin::open_table(data, pm)?;
+    let world_note = match collective.world_size() {
+        1 => String::new(),
+        n => format!(", {n} processes ({}), batch {} each", collective.backend(), trainer.config.batch_size),
+    };
+    if root {
+        writeln!(
+            io::stdout(),
+            "training `{}` on {} rows of {data} ({} epochs, batch {}, validation {:.0}%, seed {}, device {}{world_note})",
+            spec.model_name,
+            table.num_rows(),
+            trainer.config.epochs,
+            trainer.config.batch_size * collective.world_size(),
+            trainer.config.validation_split * 100.0,
+            trainer.config.seed,
+            trainer.config.device,
+        )?;
+    }
+    if root && trainer.config.checkpoint_every.is_some() {
         // Checkpoints of an earlier run into this directory would mix with this run's.
         let stale = out_dir.join(arc::model_dir::CHECKPOINTS_DIR);
         if stale.is_dir() {
@@ -67,10 +105,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let started = Instant::now();
-    let mut progress = Progress::new(io::stdout().is_terminal(), trainer.config.epochs, &out_dir, &text);
-    let trained = arc::train::train_with(&spec, &trainer, &table, pm, &mut progress);
+    let mut progress = Progress::new(io::stdout().is_terminal(), trainer.config.epochs, out_dir, text);
+    let trained = arc::train::train_parallel(spec, trainer, &table, pm, &mut progress, parallel);
     let trained = progress.finish(trained)?;
-    arc::model_dir::save(&out_dir, &text, &trained.model.named_state(), &trained.fitted, &trained.history)
+    if !root {
+        // Rank 0 writes the model; the others are done.
+        return Ok(ExitCode::SUCCESS);
+    }
+    arc::model_dir::save(out_dir, text, &trained.model.named_state(), &trained.fitted, &trained.history)
         .with_context(|| format!("saving the model to `{}`", out_dir.display()))?;
     let mut out = io::stdout().lock();
     if let Some(stop) = trained.history.stopped_early {

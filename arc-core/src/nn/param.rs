@@ -63,6 +63,11 @@ impl Param {
         self.value.read().unwrap_or_else(|e| e.into_inner()).grad()
     }
 
+    /// Replaces the gradient (same shape and device as the value); see [`Tensor::set_grad`].
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        self.value.read().unwrap_or_else(|e| e.into_inner()).set_grad(grad)
+    }
+
     /// Clears the gradient.
     pub fn zero_grad(&self) {
         self.value.read().unwrap_or_else(|e| e.into_inner()).zero_grad();

@@ -191,6 +191,32 @@ impl Tensor {
         self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Replaces the gradient accumulated into this leaf (PyTorch's `x.grad = g`), as a
+    /// data-parallel run does with the gradients averaged over its ranks. `grad` must have this
+    /// tensor's shape and device.
+    ///
+    /// ```
+    /// use arc_core::Tensor;
+    ///
+    /// let w = Tensor::from_vec(vec![1.0, 2.0], &[2])?.requires_grad_()?;
+    /// w.set_grad(Some(Tensor::from_vec(vec![0.5, -0.5], &[2])?))?;
+    /// assert_eq!(w.grad().unwrap().to_vec()?, [0.5, -0.5]);
+    /// assert!(w.set_grad(Some(Tensor::zeros(&[3]))).is_err());
+    /// # Ok::<(), arc_core::Error>(())
+    /// ```
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &grad {
+            if g.shape() != self.shape() {
+                return Err(Error::ShapeMismatch { op: "set_grad", lhs: self.shape().to_vec(), rhs: g.shape().to_vec() });
+            }
+            if g.device() != self.device() {
+                return Err(Error::DeviceMismatch { op: "set_grad", expected: self.device().to_string(), got: g.device() });
+            }
+        }
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad.map(|g| g.detach());
+        Ok(())
+    }
+
     /// Clears the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).
     pub fn zero_grad(&self) {
         *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;

@@ -4,7 +4,9 @@
 //! weights restored).
 
 use super::observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
+use super::parallel::{DataParallel, broadcast_weights};
 use super::prepare::{Run, Split};
+use crate::distributed::{GradientBuckets, shard};
 use super::{EarlyStopper, EpochRecord, History, Trained, Verdict, clip_gradients, loss_value, metrics, shuffle};
 use crate::graph::GraphModel;
 use crate::nn::{Loss, Optimizer, Param, TargetInfo};
@@ -33,6 +35,8 @@ pub(crate) struct Epochs<'a> {
     order: Vec<usize>,
     history: History,
     best_weights: Option<Vec<(String, Tensor)>>,
+    parallel: DataParallel<'a>,
+    buckets: GradientBuckets,
 }
 
 impl<'a> Epochs<'a> {
@@ -45,18 +49,28 @@ impl<'a> Epochs<'a> {
         trainer: &'a TrainerSpec,
         warnings: Vec<String>,
         observer: &mut dyn TrainObserver,
+        parallel: &DataParallel<'a>,
     ) -> Result<Self> {
         let config = &trainer.config;
+        let world = parallel.world();
+        let rows = shard_len(run.train.rows, world, parallel.drop_last);
+        // One GPU per process: this rank's.
+        let device = match (run.device, parallel.local_device) {
+            (Device::Cuda(_), Some(ordinal)) => Device::Cuda(ordinal),
+            (device, _) => device,
+        };
         observer.on_train_start(&TrainStart {
             epochs: config.epochs,
-            batches_per_epoch: run.train.rows.div_ceil(config.batch_size),
-            train_rows: run.train.rows,
+            batches_per_epoch: rows.div_ceil(config.batch_size),
+            train_rows: rows,
             val_rows: run.val.as_ref().map_or(0, |v| v.rows),
-            device: run.device,
+            device,
             device_note: run.device_note,
             warnings,
+            world_size: world,
         });
-        let device = run.device;
+        // Every rank starts from rank 0's weights.
+        broadcast_weights(parallel.collective, &model)?;
         model.to_device(device)?;
         let val = run.val.map(|v| v.to_device(device)).transpose()?;
         // Without a validation split the metrics read the whole training split: on a GPU it
@@ -78,6 +92,8 @@ impl<'a> Epochs<'a> {
             stopper: run.stopper,
             rng: run.rng,
             best_weights: None,
+            parallel: *parallel,
+            buckets: GradientBuckets::new(parallel.bucket_bytes),
         })
     }
 
@@ -111,39 +127,62 @@ impl<'a> Epochs<'a> {
         if config.shuffle {
             shuffle(&mut self.order, &mut self.rng);
         }
-        let batches = self.train.rows.div_ceil(config.batch_size);
-        let read_each_batch = self.device.is_cpu() || observer.wants_batch_loss();
+        let world = self.parallel.world();
+        // Every rank drew the same shuffle; each trains on its shard of it.
+        let sharded;
+        let order: &[usize] = if world == 1 {
+            &self.order
+        } else {
+            sharded = shard(&self.order, self.parallel.collective.rank(), world, self.parallel.drop_last);
+            &sharded
+        };
+        let batches = order.len().div_ceil(config.batch_size);
+        // Several ranks: each batch's loss rides in the gradients' all-reduce, read on the host.
+        let read_each_batch = self.device.is_cpu() || observer.wants_batch_loss() || world > 1;
         let mut total = 0.0f64;
         // On a GPU (unless each batch is read) the row-weighted loss sum stays on the device.
         let mut device_total: Option<Tensor> = None;
-        for (b, chunk) in self.order.chunks(config.batch_size).enumerate() {
+        for (b, chunk) in order.chunks(config.batch_size).enumerate() {
             let batch = self.train.select(chunk)?.to_device(self.device)?;
             named.iter().for_each(|(_, p)| p.zero_grad());
             let outputs = self.model.forward(&batch.inputs)?;
             let value = loss_value(self.loss.as_ref(), self.trainer, &outputs[&self.info.output], &batch.target)?;
             let mut batch_loss = None;
-            if read_each_batch {
-                let v = value.item()?;
-                if !v.is_finite() {
-                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+            if world > 1 {
+                value.backward()?;
+                // The gradients averaged, this batch's loss (row-weighted) summed over the ranks.
+                let mut sum = [value.item()? * chunk.len() as f32];
+                self.buckets.average(self.parallel.collective, &plain, &mut sum)?;
+                let rows = (chunk.len() * world) as f32;
+                if !sum[0].is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: sum[0] / rows });
                 }
-                total += f64::from(v) * chunk.len() as f64;
-                batch_loss = Some(f64::from(v));
+                total += f64::from(sum[0]);
+                batch_loss = Some(f64::from(sum[0] / rows));
             } else {
-                let weighted = value.detach().mul_scalar(chunk.len() as f32)?;
-                device_total = Some(match device_total {
-                    Some(acc) => acc.add(&weighted)?,
-                    None => weighted,
-                });
+                if read_each_batch {
+                    let v = value.item()?;
+                    if !v.is_finite() {
+                        return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+                    }
+                    total += f64::from(v) * chunk.len() as f64;
+                    batch_loss = Some(f64::from(v));
+                } else {
+                    let weighted = value.detach().mul_scalar(chunk.len() as f32)?;
+                    device_total = Some(match device_total {
+                        Some(acc) => acc.add(&weighted)?,
+                        None => weighted,
+                    });
+                }
+                value.backward()?;
             }
-            value.backward()?;
             if let Some(clip) = &config.gradient_clip {
                 clip_gradients(clip, &plain)?;
             }
             self.optimizer.step(&named)?;
             observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: batch_loss });
         }
-        let rows = self.train.rows.max(1);
+        let rows = (order.len() * world).max(1);
         if let Some(sum) = device_total {
             // The epoch's one read: the non-finite check runs per logging step here, naming
             // the epoch's last batch.
@@ -159,6 +198,32 @@ impl<'a> Epochs<'a> {
     /// The validation loss and the task's metrics (on the training split
     /// without a validation split), in evaluation mode.
     fn measure(&mut self) -> Result<(Option<f64>, std::collections::BTreeMap<String, f64>)> {
+        let (val_loss, mut metrics) = self.measure_here()?;
+        if self.parallel.world() == 1 {
+            return Ok((val_loss, metrics));
+        }
+        // Every rank measured the whole split with the same weights; rank 0's numbers, exact
+        // (each f64 as two f32 bit patterns), are everyone's, so that no rounding difference
+        // lets early stopping decide differently on one rank.
+        let mut words: Vec<f32> = val_loss
+            .into_iter()
+            .chain(metrics.values().copied())
+            .flat_map(|v| {
+                let bits = v.to_bits();
+                [f32::from_bits(bits as u32), f32::from_bits((bits >> 32) as u32)]
+            })
+            .collect();
+        self.parallel.collective.broadcast(&mut words, 0)?;
+        let mut values = words
+            .chunks(2)
+            .map(|w| f64::from_bits(u64::from(w[0].to_bits()) | (u64::from(w[1].to_bits()) << 32)));
+        let val_loss = val_loss.and_then(|_| values.next());
+        metrics.values_mut().zip(values).for_each(|(m, v)| *m = v);
+        Ok((val_loss, metrics))
+    }
+
+    /// [`measure`](Self::measure) on this rank.
+    fn measure_here(&mut self) -> Result<(Option<f64>, std::collections::BTreeMap<String, f64>)> {
         self.model.set_training(false);
         let _guard = no_grad();
         let output = &self.info.output;
@@ -225,4 +290,15 @@ fn snapshot(model: &GraphModel) -> Result<Vec<(String, Tensor)>> {
         out.push((n, t.to_device(Device::Cpu)?));
     }
     Ok(out)
+}
+
+/// The rows each rank trains on per epoch: [`shard`]'s length.
+fn shard_len(rows: usize, world: usize, drop_last: bool) -> usize {
+    if world == 1 {
+        rows
+    } else if drop_last {
+        rows / world
+    } else {
+        rows.div_ceil(world)
+    }
 }

@@ -16,6 +16,7 @@ mod epochs;
 mod evaluate;
 pub mod metrics;
 mod observer;
+mod parallel;
 mod predict;
 mod prepare;
 mod target;
@@ -28,6 +29,7 @@ pub use early_stop::{EarlyStopper, Mode, Verdict, monitor_names};
 pub use evaluate::{Evaluation, evaluate};
 pub use metrics::Task;
 pub use observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
+pub use parallel::DataParallel;
 pub use predict::{PredictOptions, Prediction, predict, predict_with};
 pub use prepare::{DataReport, validate_data};
 
@@ -131,13 +133,43 @@ pub fn train_with(
     manager: &PluginManager,
     observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
-    let preparation = prepare::prepare(spec, Some(trainer), table, manager)?;
+    train_parallel(spec, trainer, table, manager, observer, &DataParallel::single())
+}
+
+/// [`train_with`] as one rank of a data-parallel run (PyTorch DDP's
+/// semantics; see [`crate::distributed`]). Every rank calls it with the
+/// same spec, settings and table. The pipeline is fitted on the whole
+/// training split by every rank and rank 0's fitted state and initial
+/// weights are broadcast; each epoch's seeded shuffle is sharded
+/// ([`shard`](crate::distributed::shard)), so `batch_size` is per rank;
+/// after each backward pass the gradients are averaged in buckets of
+/// `bucket_bytes`, with the batch loss in the same call (a non-finite loss
+/// on any rank stops every rank at the same batch); the epoch's training
+/// loss is summed over the ranks and the validation numbers (each rank
+/// measures the whole validation split) averaged, so early stopping decides
+/// alike everywhere. Only rank 0 reports to `observer`; the others train
+/// silently. Every rank returns the same trained model; the caller writes
+/// it from rank 0 only.
+///
+/// On an error, call [`Collective::abort`](crate::distributed::Collective::abort)
+/// so that the other ranks do not wait for this one forever.
+pub fn train_parallel(
+    spec: &ArcSpec,
+    trainer: &TrainerSpec,
+    table: &Table,
+    manager: &PluginManager,
+    observer: &mut dyn TrainObserver,
+    parallel: &DataParallel<'_>,
+) -> Result<Trained> {
+    let preparation = prepare::prepare(spec, Some(trainer), table, manager, parallel.collective)?;
     let (model, run) = match (preparation.model, preparation.run) {
         (Some(model), Some(run)) if !preparation.issues.iter().any(|i| i.is_error()) => (model, run),
         _ => return Err(Error::InvalidSpec { issues: preparation.issues }),
     };
     let warnings = preparation.issues.iter().map(ToString::to_string).collect();
-    epochs::Epochs::start(model, run, trainer, warnings, observer)?.run(observer)?.finish()
+    let mut silent = observer::Silent;
+    let observer: &mut dyn TrainObserver = if parallel.collective.is_root() { observer } else { &mut silent };
+    epochs::Epochs::start(model, run, trainer, warnings, observer, parallel)?.run(observer)?.finish()
 }
 
 pub(crate) fn spec_error(message: String) -> Error {

@@ -28,6 +28,9 @@ pub struct TrainStart {
     /// The spec's warnings (an earlier form of a key, a node no output
     /// reads), each with its file, line and column.
     pub warnings: Vec<String>,
+    /// The processes training together (1 unless data-parallel); the
+    /// batches and rows above are each one's.
+    pub world_size: usize,
 }
 
 /// One mini-batch done.
@@ -104,3 +107,8 @@ impl TrainObserver for EpochFn<'_> {
         (self.0)(record)
     }
 }
+
+/// The observer of a rank other than 0: sees nothing.
+pub(crate) struct Silent;
+
+impl TrainObserver for Silent {}

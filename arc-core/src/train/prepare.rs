@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use super::target::{ColumnTarget, TargetSource, target_source, target_step};
 use super::{EarlyStopper, loss_value, pipeline, pred_output, shuffle};
 use crate::data::Table;
+use crate::distributed::{Collective, SingleProcess};
 use crate::graph::GraphModel;
 use crate::nn::{Loss, Optimizer, TargetInfo, Task, init};
 use crate::pipeline::{Bindings, Pipeline};
@@ -113,7 +114,7 @@ pub struct DataReport {
 /// # Ok::<(), arc_core::Error>(())
 /// ```
 pub fn validate_data(spec: &ArcSpec, table: &Table, manager: &PluginManager) -> Result<DataReport> {
-    let preparation = prepare(spec, spec.trainer.as_ref(), table, manager)?;
+    let preparation = prepare(spec, spec.trainer.as_ref(), table, manager, &SingleProcess)?;
     Ok(DataReport { report: Report { issues: preparation.issues }, vars: preparation.vars, model: preparation.model })
 }
 
@@ -124,6 +125,7 @@ pub(crate) fn prepare(
     trainer: Option<&TrainerSpec>,
     table: &Table,
     manager: &PluginManager,
+    collective: &dyn Collective,
 ) -> Result<Preparation> {
     let mut p = Preparation { issues: Vec::new(), vars: BTreeMap::new(), model: None, run: None };
     p.issues = validate_with(spec, trainer, manager)?.issues;
@@ -148,6 +150,18 @@ pub(crate) fn prepare(
             p.push(spec, step_issue(spec, &e));
             return Ok(p);
         }
+    };
+    // A data-parallel run: every rank fitted on the whole training split; rank 0's state is
+    // everyone's (a rank whose own differs transforms again with it).
+    let bindings = match super::parallel::root_fitted(collective, &bindings.fitted())? {
+        None => bindings,
+        Some(root) => match super::pipeline(&spec.features, manager, true)?.transform(&train_table, &root) {
+            Ok(bindings) => bindings,
+            Err(e) => {
+                p.push(spec, step_issue(spec, &e));
+                return Ok(p);
+            }
+        },
     };
     p.vars = bindings.vars.clone();
     check_var_params(spec, &p.vars, manager, &mut p.issues);
