@@ -42,7 +42,8 @@ fn on_threads(spec: &ArcSpec, world: usize, drop_last: bool) -> Vec<(Trained, us
                 s.spawn(move || {
                     let parallel = DataParallel { drop_last, ..DataParallel::new(rank) };
                     let mut events = Events::default();
-                    let trained = train_parallel(spec, trainer, table, arc::get_plugin_manager(), &mut events, &parallel);
+                    let trained =
+                        train_parallel(spec, trainer, table, arc::get_plugin_manager(), &mut events, &parallel);
                     if trained.is_err() {
                         rank.abort(1);
                     }
@@ -111,4 +112,44 @@ fn the_initial_weights_and_fitted_state_are_rank_zeros() -> Result<()> {
         assert_eq!(trained.fitted, single[0].0.fitted);
     }
     Ok(())
+}
+
+/// `arc train` with the launcher's variables set, in a build without the backend.
+#[cfg(not(feature = "mpi"))]
+fn launched(vars: &[(&str, &str)], name: &str) -> (std::process::Output, std::path::PathBuf) {
+    let out = std::env::temp_dir().join(format!("arc-dp-{}-{name}", std::process::id()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_arc"))
+        .args(["train", iris::SPEC, "--data", iris::DATA, "--out"])
+        .arg(&out)
+        .current_dir(iris::root())
+        .envs(vars.iter().copied())
+        .output()
+        .expect("arc runs");
+    (output, out)
+}
+
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_the_backend_refuses_a_launchers_world_before_writing() {
+    let (output, out) = launched(&[("OMPI_COMM_WORLD_SIZE", "2"), ("OMPI_COMM_WORLD_RANK", "0")], "mpi");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: distributed (launcher): started by an MPI launcher (OMPI_COMM_WORLD_SIZE=2), but this arc was \
+             built without the `mpi` feature"
+        ),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing trained");
+    assert!(!out.exists(), "nothing written");
+
+    let torchrun = [("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")];
+    let (output, out) = launched(&torchrun, "torchrun");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: distributed (launcher): WORLD_SIZE=2 (a torchrun-style launch) on the cpu"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
 }

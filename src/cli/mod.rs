@@ -67,19 +67,25 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let status = exit_status(&err);
             if status != 0 {
-                let mut stderr = io::stderr().lock();
-                let mut said = err.to_string();
-                let _ = writeln!(stderr, "error: {said}");
-                for cause in err.chain().skip(1) {
-                    // Many of Arc's errors quote their cause already.
-                    let text = cause.to_string();
-                    if !said.contains(&text) {
-                        let _ = writeln!(stderr, "  caused by: {text}");
-                        said = text;
-                    }
-                }
+                print_error("error", &err);
             }
             ExitCode::from(status)
+        }
+    }
+}
+
+/// Prints `err` to stderr after `prefix`, each cause on its own line unless
+/// the message before already quotes it.
+pub(crate) fn print_error(prefix: &str, err: &anyhow::Error) {
+    let mut stderr = io::stderr().lock();
+    let mut said = err.to_string();
+    let _ = writeln!(stderr, "{prefix}: {said}");
+    for cause in err.chain().skip(1) {
+        // Many of Arc's errors quote their cause already.
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            let _ = writeln!(stderr, "  caused by: {text}");
+            said = text;
         }
     }
 }

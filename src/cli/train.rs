@@ -59,7 +59,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = &result {
         if collective.world_size() > 1 {
             // Said before the whole run is ended, so that this rank's reason is printed.
-            eprintln!("error: rank {} of {}: {e:#}", collective.rank(), collective.world_size());
+            super::print_error(&format!("error: rank {} of {}", collective.rank(), collective.world_size()), e);
             collective.abort(1);
         }
     }
@@ -105,7 +105,9 @@ fn train_here(
         }
     }
     let started = Instant::now();
-    let mut progress = Progress::new(io::stdout().is_terminal(), trainer.config.epochs, out_dir, text);
+    // Under a launcher, stdout is the launcher's pipe (or its pty): plain lines, no bar.
+    let bar = io::stdout().is_terminal() && collective.world_size() == 1;
+    let mut progress = Progress::new(bar, trainer.config.epochs, out_dir, text);
     let trained = arc::train::train_parallel(spec, trainer, &table, pm, &mut progress, parallel);
     let trained = progress.finish(trained)?;
     if !root {

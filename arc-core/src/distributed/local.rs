@@ -119,7 +119,11 @@ impl Collective for LocalWorld {
                 self.abort(1);
                 return Err(error(
                     "local",
-                    format!("all_reduce of {} values on rank {}, of a different length on rank {bad}", buf.len(), self.rank),
+                    format!(
+                        "all_reduce of {} values on rank {}, of a different length on rank {bad}",
+                        buf.len(),
+                        self.rank
+                    ),
                 ));
             }
             buf.fill(0.0);
@@ -146,7 +150,12 @@ impl Collective for LocalWorld {
             if slots[root].len() != buf.len() {
                 return Err(error(
                     "local",
-                    format!("broadcast of {} values from rank {root} into {} on rank {}", slots[root].len(), buf.len(), self.rank),
+                    format!(
+                        "broadcast of {} values from rank {root} into {} on rank {}",
+                        slots[root].len(),
+                        buf.len(),
+                        self.rank
+                    ),
                 ));
             }
             buf.copy_from_slice(&slots[root]);

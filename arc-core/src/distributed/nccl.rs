@@ -115,7 +115,12 @@ impl NcclCollective {
     }
 
     /// `f` over a device copy of `buf`, copied back.
-    fn staged(&self, what: &str, buf: &mut [f32], f: impl FnOnce(&Comm, &mut cudarc::driver::CudaSlice<f32>) -> Result<()>) -> Result<()> {
+    fn staged(
+        &self,
+        what: &str,
+        buf: &mut [f32],
+        f: impl FnOnce(&Comm, &mut cudarc::driver::CudaSlice<f32>) -> Result<()>,
+    ) -> Result<()> {
         if buf.is_empty() {
             return Ok(());
         }

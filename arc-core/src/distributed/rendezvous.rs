@@ -96,7 +96,9 @@ pub fn fetch(addr: &str, rank: usize, timeout: Duration) -> Result<[u8; ID_BYTES
         }
     };
     let io = |e: std::io::Error| failed(format!("rank 0 at {addr}: {e}"));
-    stream.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)))).map_err(io)?;
+    stream
+        .set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1))))
+        .map_err(io)?;
     let mut hello = MAGIC.to_vec();
     hello.extend_from_slice(&(rank as u32).to_le_bytes());
     stream.write_all(&hello).map_err(io)?;

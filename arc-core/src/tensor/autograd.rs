@@ -207,10 +207,18 @@ impl Tensor {
     pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
         if let Some(g) = &grad {
             if g.shape() != self.shape() {
-                return Err(Error::ShapeMismatch { op: "set_grad", lhs: self.shape().to_vec(), rhs: g.shape().to_vec() });
+                return Err(Error::ShapeMismatch {
+                    op: "set_grad",
+                    lhs: self.shape().to_vec(),
+                    rhs: g.shape().to_vec(),
+                });
             }
             if g.device() != self.device() {
-                return Err(Error::DeviceMismatch { op: "set_grad", expected: self.device().to_string(), got: g.device() });
+                return Err(Error::DeviceMismatch {
+                    op: "set_grad",
+                    expected: self.device().to_string(),
+                    got: g.device(),
+                });
             }
         }
         *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad.map(|g| g.detach());

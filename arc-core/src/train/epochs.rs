@@ -6,8 +6,8 @@
 use super::observer::{BatchEnd, Checkpoint, TrainObserver, TrainStart};
 use super::parallel::{DataParallel, broadcast_weights};
 use super::prepare::{Run, Split};
-use crate::distributed::{GradientBuckets, shard};
 use super::{EarlyStopper, EpochRecord, History, Trained, Verdict, clip_gradients, loss_value, metrics, shuffle};
+use crate::distributed::{GradientBuckets, shard};
 use crate::graph::GraphModel;
 use crate::nn::{Loss, Optimizer, Param, TargetInfo};
 use crate::process::FittedState;
@@ -214,9 +214,8 @@ impl<'a> Epochs<'a> {
             })
             .collect();
         self.parallel.collective.broadcast(&mut words, 0)?;
-        let mut values = words
-            .chunks(2)
-            .map(|w| f64::from_bits(u64::from(w[0].to_bits()) | (u64::from(w[1].to_bits()) << 32)));
+        let mut values =
+            words.chunks(2).map(|w| f64::from_bits(u64::from(w[0].to_bits()) | (u64::from(w[1].to_bits()) << 32)));
         let val_loss = val_loss.and_then(|_| values.next());
         metrics.values_mut().zip(values).for_each(|(m, v)| *m = v);
         Ok((val_loss, metrics))

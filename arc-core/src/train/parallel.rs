@@ -35,7 +35,12 @@ pub struct DataParallel<'a> {
 impl DataParallel<'static> {
     /// A world of one process: the trainer's single-process run.
     pub fn single() -> Self {
-        DataParallel { collective: &SingleProcess, bucket_bytes: DEFAULT_BUCKET_BYTES, drop_last: false, local_device: None }
+        DataParallel {
+            collective: &SingleProcess,
+            bucket_bytes: DEFAULT_BUCKET_BYTES,
+            drop_last: false,
+            local_device: None,
+        }
     }
 }
 
