@@ -31,14 +31,17 @@ pub const DEFAULT_BUCKET_BYTES: usize = 25 * 1024 * 1024;
 /// ```
 pub struct GradientBuckets {
     bucket_len: usize,
+    /// This rank's gradients, packed.
     flat: Vec<f32>,
+    /// Their sums over the ranks.
+    summed: Vec<f32>,
     calls: usize,
 }
 
 impl GradientBuckets {
     /// Buckets of `bucket_bytes` (at least one `f32`).
     pub fn new(bucket_bytes: usize) -> Self {
-        Self { bucket_len: (bucket_bytes / size_of::<f32>()).max(1), flat: Vec::new(), calls: 0 }
+        Self { bucket_len: (bucket_bytes / size_of::<f32>()).max(1), flat: Vec::new(), summed: Vec::new(), calls: 0 }
     }
 
     /// The number of all-reduce calls the last [`average`](Self::average) made.
@@ -61,8 +64,9 @@ impl GradientBuckets {
         }
         let grads_len = self.flat.len();
         self.flat.extend_from_slice(extra);
-        for chunk in self.flat.chunks_mut(self.bucket_len) {
-            collective.all_reduce(chunk, ReduceOp::Sum)?;
+        self.summed.resize(self.flat.len(), 0.0);
+        for (send, recv) in self.flat.chunks(self.bucket_len).zip(self.summed.chunks_mut(self.bucket_len)) {
+            collective.all_reduce_into(send, recv, ReduceOp::Sum)?;
             self.calls += 1;
         }
         let scale = 1.0 / world as f32;
@@ -70,12 +74,12 @@ impl GradientBuckets {
         for (param, grad) in params.iter().zip(&grads) {
             let Some(grad) = grad else { continue };
             let n = grad.numel();
-            let averaged: Vec<f32> = self.flat[at..at + n].iter().map(|g| g * scale).collect();
+            let averaged: Vec<f32> = self.summed[at..at + n].iter().map(|g| g * scale).collect();
             at += n;
             let averaged = Tensor::from_vec(averaged, grad.shape())?.to_device(grad.device())?;
             param.set_grad(Some(averaged))?;
         }
-        extra.copy_from_slice(&self.flat[grads_len..]);
+        extra.copy_from_slice(&self.summed[grads_len..]);
         Ok(())
     }
 }

@@ -26,6 +26,10 @@ mod nccl;
 pub mod rendezvous;
 mod shard;
 
+/// rsmpi itself (feature `mpi`), for callers that want MPI directly beside
+/// [`MpiCollective`] (the data-parallel benchmark times the raw all-reduce with it).
+#[cfg(feature = "mpi")]
+pub use ::mpi as rsmpi;
 pub use buckets::{DEFAULT_BUCKET_BYTES, GradientBuckets};
 pub use launch::{Launcher, World, launch, launcher_world};
 pub use local::LocalWorld;
@@ -72,6 +76,15 @@ pub trait Collective: Send + Sync {
 
     /// Combines `buf` across the ranks; every rank ends with the result.
     fn all_reduce(&self, buf: &mut [f32], op: ReduceOp) -> Result<()>;
+
+    /// Combines the ranks' `send` buffers into every rank's `recv` (of the
+    /// same length). The default copies `send` into `recv` and reduces in
+    /// place; a backend with a two-buffer call (MPI) saves that copy.
+    fn all_reduce_into(&self, send: &[f32], recv: &mut [f32], op: ReduceOp) -> Result<()> {
+        check_lengths(self.backend(), send, recv)?;
+        recv.copy_from_slice(send);
+        self.all_reduce(recv, op)
+    }
 
     /// Copies `root`'s `buf` into every rank's.
     fn broadcast(&self, buf: &mut [f32], root: usize) -> Result<()>;
@@ -148,6 +161,14 @@ impl Collective for SingleProcess {
     fn broadcast_bytes(&self, _bytes: &mut Vec<u8>, _root: usize) -> Result<()> {
         Ok(())
     }
+}
+
+/// `all_reduce_into`'s buffers must have one length.
+pub(crate) fn check_lengths(backend: &str, send: &[f32], recv: &[f32]) -> Result<()> {
+    if send.len() != recv.len() {
+        return Err(error(backend, format!("all_reduce_into from {} values into {}", send.len(), recv.len())));
+    }
+    Ok(())
 }
 
 /// The error of a failed collective call.

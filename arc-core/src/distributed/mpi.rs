@@ -88,6 +88,16 @@ impl Collective for MpiCollective {
         Ok(())
     }
 
+    fn all_reduce_into(&self, send: &[f32], recv: &mut [f32], op: ReduceOp) -> Result<()> {
+        super::check_lengths("mpi", send, recv)?;
+        self.inner().world.all_reduce_into(send, recv, SystemOperation::sum());
+        if op == ReduceOp::Average {
+            let n = self.size as f32;
+            recv.iter_mut().for_each(|b| *b /= n);
+        }
+        Ok(())
+    }
+
     fn broadcast(&self, buf: &mut [f32], root: usize) -> Result<()> {
         let root = self.check_root(root)?;
         self.inner().world.process_at_rank(root).broadcast_into(buf);
