@@ -56,12 +56,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         local_device: world.local_device,
     };
     let result = train_here(&spec, &text, &trainer, &data, &out_dir, &parallel);
-    if let Err(e) = &result {
-        if collective.world_size() > 1 {
-            // Said before the whole run is ended, so that this rank's reason is printed.
-            super::print_error(&format!("error: rank {} of {}", collective.rank(), collective.world_size()), e);
-            collective.abort(1);
-        }
+    if let Err(e) = &result
+        && collective.world_size() > 1
+    {
+        // Said before the whole run is ended, so that this rank's reason is printed.
+        super::print_error(&format!("error: rank {} of {}", collective.rank(), collective.world_size()), e);
+        collective.abort(1);
     }
     result
 }

@@ -66,10 +66,10 @@ pub(crate) fn launcher_from(env: &dyn Fn(&str) -> Option<String>) -> Result<Laun
         Ok(None)
     };
     for variable in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"] {
-        if let Some(size) = number(variable)? {
-            if size > 1 {
-                return Ok(Launcher::Mpi { variable, size, local_rank: local()? });
-            }
+        if let Some(size) = number(variable)?
+            && size > 1
+        {
+            return Ok(Launcher::Mpi { variable, size, local_rank: local()? });
         }
     }
     let Some(size) = number("WORLD_SIZE")? else { return Ok(Launcher::Alone) };
