@@ -1,6 +1,7 @@
 //! `mpirun -np 2 arc train …` (feature `mpi`): the same final weights as one
-//! process with twice the batch, to 1e-5, for SGD and Adam; a failing rank
-//! ends the run with an error and leaves the output directory as it was.
+//! process with twice the batch, to 1e-5, for SGD and Adam; a failing or
+//! killed rank ends the run with an error and leaves the output directory as
+//! it was.
 //!
 //! Needs `mpirun` (OpenMPI or MPICH): skipped with a printed reason where
 //! there is none, unless `ARC_REQUIRE_MPI=1` (CI) makes that a failure.
@@ -135,5 +136,23 @@ fn a_failing_rank_ends_the_run_with_an_error_and_the_output_stays_as_it_was() {
     assert!(stderr.contains("error: rank 1 of 2:") && stderr.contains("missing.csv"), "{stderr}");
     assert_eq!(std::fs::read(out.join("model.safetensors")).expect("still there"), before);
     assert!(arc::model_dir::load(&out).is_ok(), "the earlier model still loads");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_rank_that_dies_ends_the_run_and_writes_nothing() {
+    let Some(mpirun) = mpirun() else { return };
+    let dir = scratch("killed");
+    let spec = spec_file(&dir, 16, "type: Adam\n    config: {lr: 0.01}");
+    let out = dir.join("model");
+    // Rank 1 is killed by a signal; rank 0 cannot train without it (the first broadcast).
+    let output = launcher(&mpirun)
+        .args(["-np", "1", env!("CARGO_BIN_EXE_arc")])
+        .args(train_args(&spec, &iris::root().join(iris::DATA), &out))
+        .args([":", "-np", "1", "sh", "-c", "kill -9 $$"])
+        .output()
+        .expect("mpirun runs");
+    assert!(!output.status.success(), "the run fails");
+    assert!(!out.exists(), "nothing written");
     let _ = std::fs::remove_dir_all(&dir);
 }

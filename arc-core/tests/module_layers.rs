@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["tensor"],
     &["lower"],
     &["nn", "data"],
-    &["process"],
+    &["process", "distributed"],
     &["spec"],
     &["export"],
     &["plugin"],

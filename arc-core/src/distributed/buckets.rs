@@ -26,7 +26,7 @@ pub const DEFAULT_BUCKET_BYTES: usize = 25 * 1024 * 1024;
 /// let mut loss = [0.25f32];
 /// buckets.average(&SingleProcess, &[&w], &mut loss)?;
 /// assert_eq!((w.grad().unwrap().to_vec()?, loss), (vec![3.0, 3.0], [0.25]));
-/// assert_eq!(buckets.calls(), 1);
+/// assert_eq!(buckets.calls(), 0, "one rank: nothing to send");
 /// # Ok::<(), arc_core::Error>(())
 /// ```
 pub struct GradientBuckets {
