@@ -235,6 +235,18 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+    /// A component's factory (`Component::create`) panicked; the manager stays usable.
+    #[error("plugin `{plugin}` panicked building {kind} `{component}`: {message}")]
+    ComponentPanicked {
+        /// The plugin that registered the component.
+        plugin: String,
+        /// The component kind.
+        kind: ComponentKind,
+        /// The component's full name.
+        component: String,
+        /// The panic message.
+        message: String,
+    },
     /// A wrapper returned without running the rest of the call.
     #[error("wrapper of plugin `{plugin}` in hook `{hook}` returned without calling `inner.call()`")]
     WrapperSkippedInner {

@@ -55,12 +55,19 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
         }
     };
+    // A panic is said only when it reaches here: one that Arc catches (a plugin's hook or
+    // factory) becomes an error naming the plugin, and prints no second message.
+    static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     std::panic::set_hook(Box::new(|info| {
-        let _ = writeln!(io::stderr(), "internal error: {info}");
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(info.to_string());
     }));
     let result = match std::panic::catch_unwind(|| run(args)) {
         Ok(result) => result,
-        Err(_) => return ExitCode::from(2),
+        Err(_) => {
+            let said = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let _ = writeln!(io::stderr(), "internal error: {}", said.as_deref().unwrap_or("a panic"));
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(code) => code,

@@ -148,9 +148,19 @@ impl<'a, C: ?Sized> ComponentRef<'a, C> {
         &self.registration().factory
     }
 
-    /// Builds the component from its config.
+    /// Builds the component from its config. A factory that panics is an
+    /// [`Error::ComponentPanicked`] naming the plugin and the component (the
+    /// graph builder adds the node and its YAML line); the manager stays usable.
     pub fn create(&self, config: &Config) -> Result<Box<C>> {
-        self.factory().create(config)
+        let factory = self.factory();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory.create(config))).unwrap_or_else(|payload| {
+            Err(Error::ComponentPanicked {
+                plugin: self.plugin().name.to_string(),
+                kind: self.registry.kind,
+                component: self.name().to_owned(),
+                message: super::hook::panic_message(payload.as_ref()),
+            })
+        })
     }
 
     /// The JSON Schema of its params, made now; `None` when its plugin
