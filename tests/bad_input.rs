@@ -382,3 +382,45 @@ fn a_model_with_fewer_outputs_than_classes_is_a_spec_error() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A number finite in the file but beyond f32 is an error at load naming the file, row and
+/// column (not silent NaN predictions); a row that overflows inside the model is an error
+/// naming the row, not a `NaN` cell.
+#[test]
+fn numbers_beyond_f32_and_overflowing_rows_are_errors_naming_the_row() {
+    let dir = scratch("beyond-f32");
+    let mut rows = iris_text();
+    rows = rows.replacen("\n5.1,3.5,1.4,0.2,setosa", "\n1e308,3.5,1.4,0.2,setosa", 1);
+    let data = write(&dir, "huge.csv", &rows);
+    let expected = format!(
+        "error: {data}: column `sepal_length`: row 1 holds 1e308, beyond the f32 range the model computes in (±3.4e38)\n"
+    );
+    for args in [vec!["validate", SPEC, "--data", &data], vec!["train", SPEC, "--data", &data, "--epochs", "1"]] {
+        assert_eq!(user_error(&arc(&args)), expected, "{args:?}");
+    }
+    // The library says the same, with the kind.
+    let pm = arc::get_plugin_manager();
+    let err = pm.get_data_source("csv").unwrap().create(&Config::new()).unwrap().load(&data).unwrap_err();
+    assert!(
+        matches!(&err, Error::InDataFile { error, .. } if matches!(**error, Error::BeyondF32 { row: 1, .. })),
+        "{err:?}"
+    );
+
+    // 3e38 fits f32, but standardizing it overflows: the prediction is an error, not NaN.
+    let model = dir.join("model");
+    let trained = arc(&["train", SPEC, "--data", DATA, "--epochs", "1", "--out", &arg(&model)]);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let input = write(
+        &dir,
+        "overflow.csv",
+        "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n3e38,3.0,1.4,0.2\n",
+    );
+    assert_eq!(
+        user_error(&arc(&["predict", &arg(&model), "--data", &input])),
+        format!(
+            "error: {input}: model output `logits` is NaN for row 2: the row's values overflow f32 in the model \
+             (far outside the training data?)\n"
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -673,6 +673,31 @@ pub enum Error {
         /// Why not, and what to do.
         reason: String,
     },
+    /// A finite number in the data beyond f32's range (about ±3.4e38): the
+    /// model would see it as infinite.
+    #[error("column `{column}`: row {row} holds {value:e}, beyond the f32 range the model computes in (±3.4e38)")]
+    BeyondF32 {
+        /// The column.
+        column: String,
+        /// The 1-based row.
+        row: usize,
+        /// The number.
+        value: f64,
+    },
+    /// The model gave a NaN or infinite output for a row of finite cells
+    /// (a value far outside the training data's range that overflowed f32
+    /// in a processor or a layer, or weights that did).
+    #[error(
+        "model output `{output}` is {value} for row {row}: the row's values overflow f32 in the model (far outside the training data?)"
+    )]
+    NonFiniteOutput {
+        /// The model output.
+        output: String,
+        /// The 1-based row.
+        row: usize,
+        /// The value.
+        value: f32,
+    },
     /// A collective operation of a data-parallel run failed, or the run
     /// cannot start as launched (a launcher's world without the backend built in).
     #[error("distributed ({backend}): {message}")]

@@ -139,7 +139,8 @@ impl DataSource for CsvSource {
                 Column { name: name.to_owned(), values: ColumnValues::infer_with(cells, |c| self.is_missing(c)) }
             })
             .collect();
-        Ok(Table::new(columns)?.with_source(path))
+        let located = |e| Error::InDataFile { path: path.to_owned(), error: Box::new(e) };
+        Ok(Table::new(columns).map_err(located)?.with_source(path))
     }
 }
 

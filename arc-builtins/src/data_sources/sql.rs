@@ -203,7 +203,7 @@ pub(crate) fn build_table(path: &str, select: &Select, names: Vec<String>, cells
         .zip(&cells)
         .map(|(name, cells)| Column { name, values: ColumnValues::infer(cells.iter().map(String::as_str)) })
         .collect();
-    Table::new(columns)
+    Table::new(columns).map_err(|e| Error::InDataFile { path: path.to_owned(), error: Box::new(e) })
 }
 
 #[cfg(test)]

@@ -156,7 +156,8 @@ impl PartialEq for Table {
 
 impl Table {
     /// A table of `columns`, kept in order: [`Error::DuplicateColumn`] if
-    /// two share a name, [`Error::ColumnLength`] if their lengths differ.
+    /// two share a name, [`Error::ColumnLength`] if their lengths differ,
+    /// [`Error::BeyondF32`] for a finite number that f32 cannot hold (`1e308`).
     pub fn new(columns: Vec<Column>) -> Result<Self> {
         let mut table = Self { columns: Vec::with_capacity(columns.len()), source: None, positions: None };
         for column in columns {
@@ -229,6 +230,13 @@ impl Table {
         {
             let (expected, got) = (first.values.len(), column.values.len());
             return Err(Error::ColumnLength { column: column.name, expected, got });
+        }
+        // Models compute in f32: a number finite here and infinite there would train or
+        // predict NaN without a word.
+        if let ColumnValues::Numeric(values) = &column.values
+            && let Some(row) = values.iter().position(|v| v.is_finite() && v.abs() > f64::from(f32::MAX))
+        {
+            return Err(Error::BeyondF32 { column: column.name.clone(), row: row + 1, value: values[row] });
         }
         self.columns.push(column);
         Ok(())

@@ -74,7 +74,9 @@ impl ModelBundle {
                     ),
                 });
             }
-            data.insert(name, (tensor.to_dtype(DType::F32)?.to_vec()?, tensor.shape()[1..].to_vec()));
+            let values = tensor.to_dtype(DType::F32)?.to_vec()?;
+            check_finite(name, &values, rows, table)?;
+            data.insert(name, (values, tensor.shape()[1..].to_vec()));
         }
         let mut columns: Vec<(String, Vec<String>)> = Vec::new();
         for r in 0..rows {
@@ -92,6 +94,16 @@ impl ModelBundle {
         }
         Ok(Prediction { columns })
     }
+}
+
+/// A NaN or infinite value in output `name`: an [`Error::NonFiniteOutput`]
+/// naming the row (in the source file). The data's cells are finite (a
+/// missing value is an error before, and a number beyond f32 one at load),
+/// so the model or a processor overflowed on this row.
+fn check_finite(name: &str, values: &[f32], rows: usize, table: &Table) -> Result<()> {
+    let Some(at) = values.iter().position(|v| !v.is_finite()) else { return Ok(()) };
+    let row = at / (values.len() / rows.max(1)).max(1);
+    Err(table.locate(Error::NonFiniteOutput { output: name.to_owned(), row: table.source_row(row), value: values[at] }))
 }
 
 /// How the trained loss reads its target: saved with the model, or (for a
