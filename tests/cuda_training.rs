@@ -11,6 +11,8 @@ use arc::{DType, Device, Error, Result, Tensor};
 
 #[path = "support/iris.rs"]
 mod iris;
+#[path = "support/skip.rs"]
+mod skip;
 
 use iris::{DATA, SPEC, root, run, table, with_config};
 
@@ -22,7 +24,7 @@ fn gpu(test: &str) -> Option<Device> {
     match cuda_device_count() {
         Ok(_) => Some(Device::Cuda(0)),
         Err(why) => {
-            eprintln!("skipping {test}: no CUDA device ({why})");
+            skip::skip_gpu_test(test, &format!("no CUDA device ({why})"));
             None
         }
     }

@@ -12,17 +12,19 @@ use arc::tensor::cuda_device_count;
 
 #[path = "support/iris.rs"]
 mod iris;
+#[path = "support/skip.rs"]
+mod skip;
 
 /// The GPU count, or `None` after printing why `test` skips (fewer than `need`).
 fn gpus(test: &str, need: usize) -> Option<usize> {
     match cuda_device_count() {
         Ok(n) if n >= need => Some(n),
         Ok(n) => {
-            eprintln!("skipping {test}: {n} CUDA device(s), {need} needed");
+            skip::skip_gpu_test(test, &format!("{n} CUDA device(s), {need} needed"));
             None
         }
         Err(why) => {
-            eprintln!("skipping {test}: no CUDA device ({why})");
+            skip::skip_gpu_test(test, &format!("no CUDA device ({why})"));
             None
         }
     }

@@ -10,12 +10,16 @@ pub const ELEMENTWISE: f32 = 1e-5;
 /// Reductions and matmul: 1e-4 relative.
 pub const REDUCTION: f32 = 1e-4;
 
-/// The first GPU, or `None` after printing why `test` skips.
+/// The first GPU, or `None` after printing why `test` skips (straight to the terminal:
+/// libtest hides a passing test's captured output). `ARC_REQUIRE_GPU=1` makes the skip a
+/// failure, for a GPU machine's CI.
 pub fn gpu(test: &str) -> Option<Device> {
     match cuda_device_count() {
         Ok(_) => Some(Device::Cuda(0)),
         Err(why) => {
-            eprintln!("skipping {test}: no CUDA device ({why})");
+            assert!(std::env::var_os("ARC_REQUIRE_GPU").is_none(), "ARC_REQUIRE_GPU is set, but {test} has no GPU: {why}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: no CUDA device ({why})");
             None
         }
     }
