@@ -38,6 +38,7 @@ fn gradient_clipping_matches_pytorch() -> Result<()> {
     let grads: Vec<Vec<f32>> = doc["grads"].as_array().expect("grads").iter().map(floats).collect();
     let cases = doc["cases"].as_array().expect("cases");
     assert_eq!(cases.len(), 7);
+    assert_eq!(shapes.len(), grads.len(), "a gradient per shape");
     for case in cases {
         // Each parameter's gradient is set through autograd: d/dp sum(p * g) = g.
         let params: Vec<Param> = shapes
@@ -62,11 +63,15 @@ fn gradient_clipping_matches_pytorch() -> Result<()> {
             }
             _ => arc::train::clip_grad_value(&refs, case["value"].as_f64().expect("value"))?,
         }
-        for (p, want) in params.iter().zip(case["grads"].as_array().expect("grads")) {
+        let wanted = case["grads"].as_array().expect("grads");
+        assert_eq!(wanted.len(), params.len(), "{case}: a gradient per parameter");
+        for (p, want) in params.iter().zip(wanted) {
             let got = p.grad().expect("a gradient").to_vec()?;
-            for (g, w) in got.iter().zip(floats(want)) {
+            let want = floats(want);
+            assert_eq!(got.len(), want.len(), "{case}: gradient length");
+            for (g, w) in got.iter().zip(&want) {
                 // f32 rounding of the norm and the coefficient: a few ulps.
-                assert!((g - w).abs() <= 1e-6 * w.abs().max(1e-3), "{case}: {got:?} vs {want}");
+                assert!((g - w).abs() <= 1e-6 * w.abs().max(1e-3), "{case}: {got:?} vs {want:?}");
             }
         }
     }

@@ -43,7 +43,10 @@ fn the_custom_op_sources_plugins_ship_compile_without_warnings() {
         let path = root.join(rel);
         let Ok(source) = std::fs::read_to_string(&path) else {
             // arc-core checked out without its workspace siblings; never where NVRTC is required.
-            assert!(std::env::var_os("ARC_REQUIRE_NVRTC").is_none(), "ARC_REQUIRE_NVRTC is set, but `{rel}` is missing");
+            assert!(
+                std::env::var_os("ARC_REQUIRE_NVRTC").is_none(),
+                "ARC_REQUIRE_NVRTC is set, but `{rel}` is missing"
+            );
             eprintln!("skipping {}: not found", path.display());
             continue;
         };

@@ -17,7 +17,10 @@ pub fn gpu(test: &str) -> Option<Device> {
     match cuda_device_count() {
         Ok(_) => Some(Device::Cuda(0)),
         Err(why) => {
-            assert!(std::env::var_os("ARC_REQUIRE_GPU").is_none(), "ARC_REQUIRE_GPU is set, but {test} has no GPU: {why}");
+            assert!(
+                std::env::var_os("ARC_REQUIRE_GPU").is_none(),
+                "ARC_REQUIRE_GPU is set, but {test} has no GPU: {why}"
+            );
             use std::io::Write;
             let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: no CUDA device ({why})");
             None
