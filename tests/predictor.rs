@@ -182,11 +182,17 @@ fn one_predictor_serves_threads() -> Result<()> {
             all
         })
     };
+    // The reference: each row alone on this thread, before any other thread runs
+    // (itself checked against `arc predict`'s batch path in the tests above).
+    let alone: Vec<Vec<f32>> =
+        rows.iter().map(|r| predictor.predict_row(&r[..]).map(|o| o.values)).collect::<Result<_>>()?;
+    let want: Vec<Vec<f32>> = (0..20).flat_map(|_| alone.iter().cloned()).collect();
     let a = run(predictor.clone(), rows.clone());
     let b = run(predictor.clone(), rows.clone());
     let (a, b) = (a.join().expect("thread a"), b.join().expect("thread b"));
-    assert_eq!(a, b);
     assert_eq!(a.len(), 20 * table.num_rows());
+    assert_eq!(a, want, "thread a answers as one row alone does");
+    assert_eq!(b, want, "thread b answers as one row alone does");
     std::fs::remove_dir_all(dir).ok();
     Ok(())
 }

@@ -140,13 +140,30 @@ fn all_four_layers_pass_gradcheck() {
 }
 
 #[test]
-fn rms_norm_weight_gets_a_gradient() {
+fn rms_norm_weight_gradient_is_the_normalized_input_summed_over_rows() {
     let pm = manager();
-    let norm = layer(&pm, "RMSNorm", "normalized_shape: 3");
+    let eps = 1e-5f32;
+    let norm = layer(&pm, "RMSNorm", "{normalized_shape: 3, eps: 1.0e-5}");
     let x = random(&[2, 3], 5);
-    norm.forward_single(&x).unwrap().sum_all().unwrap().backward().unwrap();
+    // Upstream gradient g: d/dw_j sum(g * x / rms(x) * w) = sum_i g_ij * x_ij / rms_i.
+    let g = random(&[2, 3], 6);
+    norm.forward_single(&x).unwrap().mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
     let mut grads: Vec<Option<Tensor>> = Vec::new();
     norm.visit_params("", &mut |_, p: &Param| grads.push(p.grad()));
     assert_eq!(grads.len(), 1);
-    assert!(grads[0].is_some());
+    let got = grads[0].as_ref().expect("the weight gets a gradient").to_vec().unwrap();
+    let (xs, gs) = (x.to_vec().unwrap(), g.to_vec().unwrap());
+    let mut want = [0.0f64; 3];
+    for row in 0..2 {
+        let r = &xs[row * 3..row * 3 + 3];
+        let mean_square = r.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / 3.0;
+        let rms = (mean_square + f64::from(eps)).sqrt();
+        for j in 0..3 {
+            want[j] += f64::from(gs[row * 3 + j]) * f64::from(r[j]) / rms;
+        }
+    }
+    assert_eq!(got.len(), 3);
+    for (j, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!((f64::from(*a) - b).abs() <= 1e-5 * b.abs().max(1.0), "weight[{j}]: {a} vs hand-derived {b}");
+    }
 }
