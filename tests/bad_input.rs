@@ -331,13 +331,16 @@ fn a_failed_train_leaves_an_existing_out_directory_byte_identical() {
     // lr 1e38: the loss is NaN at epoch 1 (after the pipeline and model are built).
     let text = std::fs::read_to_string(root().join(SPEC)).expect("spec").replace("{lr: 0.01}", "{lr: 1.0e38}");
     let nan = write(&dir, "nan.yaml", &text);
-    let run = arc(&["train", &nan, "--data", DATA, "--out", &arg(&out)]);
+    // Without --force the user's file stops the run before it starts; with it, training runs.
+    let refused = user_error(&arc(&["train", &nan, "--data", DATA, "--out", &arg(&out)]));
+    assert!(refused.contains("`notes.txt` in it was not written by arc; not replaced (pass --force"), "{refused}");
+    let run = arc(&["train", &nan, "--data", DATA, "--out", &arg(&out), "--force"]);
     let stderr = user_error(&run);
     assert!(stderr.starts_with("error: loss is NaN at epoch 1, batch 2: training stopped"), "{stderr}");
     assert_eq!(snapshot(&out), before);
     // A bad data file fails earlier; the same holds.
     let empty = write(&dir, "empty.csv", "");
-    user_error(&arc(&["train", SPEC, "--data", &empty, "--out", &arg(&out)]));
+    user_error(&arc(&["train", SPEC, "--data", &empty, "--out", &arg(&out), "--force"]));
     assert_eq!(snapshot(&out), before);
     assert_eq!(leftovers(&out), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&dir);
@@ -349,7 +352,10 @@ fn a_successful_train_replaces_an_existing_out_directory_whole() {
     let (out, _) = trained_model(&dir);
     std::fs::write(out.join("stale.txt"), "from before").expect("a stale file");
     let old_weights = std::fs::read(out.join("model.safetensors")).expect("weights");
-    let run = arc(&["train", SPEC, "--data", DATA, "--epochs", "3", "--out", &arg(&out)]);
+    // A file Arc did not write is replaced only with --force.
+    user_error(&arc(&["train", SPEC, "--data", DATA, "--epochs", "3", "--out", &arg(&out)]));
+    assert!(out.join("stale.txt").exists());
+    let run = arc(&["train", SPEC, "--data", DATA, "--epochs", "3", "--out", &arg(&out), "--force"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let names: Vec<String> = snapshot(&out).into_iter().map(|(n, _)| n).collect();
     assert_eq!(

@@ -133,14 +133,14 @@ fn nulls_are_missing_and_types_are_inferred_as_in_csv() -> Result<()> {
         "CREATE TABLE t (i INTEGER, r REAL, s TEXT, mixed, numerals TEXT);
          INSERT INTO t VALUES (1, 0.5, 'a', 7, ' 2.5 ');
          INSERT INTO t VALUES (NULL, NULL, NULL, 'seven', NULL);
-         INSERT INTO t VALUES (-3, 1e300, '  NA ', NULL, '4');
+         INSERT INTO t VALUES (-3, 1.5e30, '  NA ', NULL, '4');
          INSERT INTO t VALUES (4, -0.125, '', 2.25, 'null');",
     )
     .expect("fixture");
     drop(conn);
     // The same cells as a CSV file: NULL is the empty cell.
     let csv = dir.join("nulls.csv");
-    let r = 1e300_f64.to_string();
+    let r = 1.5e30_f64.to_string();
     std::fs::write(
         &csv,
         format!("i,r,s,mixed,numerals\n1,0.5,a,7,2.5\n,,,seven,\n-3,{r},NA,,4\n4,-0.125,,2.25,null\n"),
@@ -154,7 +154,7 @@ fn nulls_are_missing_and_types_are_inferred_as_in_csv() -> Result<()> {
     assert_eq!((i[0], i[2], i[3]), (1.0, -3.0, 4.0));
     assert!(i[1].is_nan());
     let r = from_db.numeric("r")?;
-    assert_eq!((r[0], r[2], r[3]), (0.5, 1e300, -0.125));
+    assert_eq!((r[0], r[2], r[3]), (0.5, 1.5e30, -0.125));
     assert!(r[1].is_nan());
     let text = |v: &[Option<&str>]| v.iter().map(|s| s.map(str::to_owned)).collect::<Vec<_>>();
     assert_eq!(from_db.text("s")?, text(&[Some("a"), None, None, None]));
@@ -352,4 +352,22 @@ fn write_locations_are_checked_before_touching_the_database() {
     let err = write_predictions(&location(&missing_dir, "table=p"), &prediction()).expect_err("no directory");
     assert!(err.to_string().starts_with(&format!("{}: cannot open or create the database: ", missing_dir.display())));
     std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn a_real_beyond_f32_is_an_error_naming_the_database_row_and_column() {
+    let dir = temp_dir("beyond-f32");
+    let db = dir.join("big.db");
+    let conn = Connection::open(&db).expect("a new database");
+    conn.execute_batch("CREATE TABLE t (x REAL); INSERT INTO t VALUES (1.0); INSERT INTO t VALUES (1e300);")
+        .expect("fixture");
+    drop(conn);
+    let err = open_table(&location(&db, "table=t"), &manager()).err().expect("1e300 is beyond f32");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: column `x`: row 2 holds 1e300, beyond the f32 range the model computes in (±3.4e38)",
+            db.display()
+        )
+    );
 }

@@ -673,6 +673,15 @@ pub enum Error {
         /// Why not, and what to do.
         reason: String,
     },
+    /// Something asked for more memory than there is: a tensor whose size
+    /// overflows or cannot be allocated, or a model over the memory budget.
+    #[error("{what}: {message}")]
+    TooLarge {
+        /// What asked (`layer \`core.Linear\``, `the model`).
+        what: String,
+        /// How much, against what.
+        message: String,
+    },
     /// A finite number in the data beyond f32's range (about ±3.4e38): the
     /// model would see it as infinite.
     #[error("column `{column}`: row {row} holds {value:e}, beyond the f32 range the model computes in (±3.4e38)")]

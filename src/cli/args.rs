@@ -66,6 +66,13 @@ pub struct TrainArgs {
     /// (default: pad with the epoch's first rows, as PyTorch's `DistributedSampler`).
     #[arg(long)]
     pub drop_last: bool,
+    /// Replace `--out` whole even when it holds files Arc did not write (never a regular file).
+    #[arg(long)]
+    pub force: bool,
+    /// Continue the run whose model directory is DIR from its last complete checkpoint
+    /// (optimizer state included); `--out` defaults to DIR.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
 }
 
 /// A bucket size in MiB: positive and finite.

@@ -63,7 +63,12 @@ pub fn main() -> ExitCode {
     }));
     let result = match std::panic::catch_unwind(|| run(args)) {
         Ok(result) => result,
-        Err(_) => {
+        Err(payload) => {
+            // A tensor too large to allocate is the input's doing (a huge shape), not a bug.
+            if let Some(refused) = payload.downcast_ref::<arc::tensor::AllocationRefused>() {
+                let _ = writeln!(io::stderr(), "error: {refused}");
+                return ExitCode::FAILURE;
+            }
             let said = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
             let _ = writeln!(io::stderr(), "internal error: {}", said.as_deref().unwrap_or("a panic"));
             return ExitCode::from(2);

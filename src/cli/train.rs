@@ -46,16 +46,21 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let world = arc::distributed::launch(gpu)?;
     let collective = world.collective.as_ref();
     let data = args.data.display().to_string();
-    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
-    // Before training, and before stale checkpoints are cleared: a path Arc did not write is refused.
-    arc::model_dir::check_replaceable(&out_dir)?;
+    let out_dir = args
+        .out
+        .clone()
+        .or_else(|| args.resume.clone())
+        .unwrap_or_else(|| PathBuf::from("models").join(&spec.model_name));
+    // Before training: a path Arc did not write is refused (unless --force; a file always).
+    arc::model_dir::check_out_dir(&out_dir, args.force)?;
+    let resume = args.resume.as_deref().map(|dir| resume_point(dir, &text)).transpose()?;
     let parallel = arc::train::DataParallel {
         collective,
         bucket_bytes: (args.bucket_mb * 1024.0 * 1024.0) as usize,
         drop_last: args.drop_last,
         local_device: world.local_device,
     };
-    let result = train_here(&spec, &text, &trainer, &data, &out_dir, &parallel);
+    let result = train_here(&spec, &text, &trainer, &data, &out_dir, &parallel, resume, args.force);
     if let Err(e) = &result
         && collective.world_size() > 1
     {
@@ -74,6 +79,8 @@ fn train_here(
     data: &str,
     out_dir: &Path,
     parallel: &arc::train::DataParallel<'_>,
+    resume: Option<arc::model_dir::checkpoint::Resume>,
+    force: bool,
 ) -> anyhow::Result<ExitCode> {
     let pm = arc::get_plugin_manager();
     let collective = parallel.collective;
@@ -96,25 +103,30 @@ fn train_here(
             trainer.config.device,
         )?;
     }
-    if root && trainer.config.checkpoint_every.is_some() {
-        // Checkpoints of an earlier run into this directory would mix with this run's.
-        let stale = out_dir.join(arc::model_dir::CHECKPOINTS_DIR);
-        if stale.is_dir() {
-            std::fs::remove_dir_all(&stale)
-                .map_err(|e| super::UserError(format!("cannot clear `{}`: {e}", stale.display())))?;
+    if root {
+        // What killed runs left behind (temporary directories of processes that are gone).
+        for stale in arc::model_dir::clean_stale(out_dir) {
+            writeln!(io::stdout(), "removed {}, left by a run that was killed", stale.display())?;
+        }
+        if let Some(r) = &resume {
+            writeln!(io::stdout(), "resuming from {} (after epoch {})", r.dir.display(), r.epoch)?;
         }
     }
     let started = Instant::now();
     // Under a launcher, stdout is the launcher's pipe (or its pty): plain lines, no bar.
     let bar = io::stdout().is_terminal() && collective.world_size() == 1;
     let mut progress = Progress::new(bar, trainer.config.epochs, out_dir, text);
-    let trained = arc::train::train_parallel(spec, trainer, &table, pm, &mut progress, parallel);
+    // A resumed run keeps the checkpoints it continues; a new one replaces an earlier run's
+    // once it has one of its own.
+    progress.replaces_old_checkpoints = resume.is_none();
+    let trained = arc::train::train_resumed(spec, trainer, &table, pm, &mut progress, parallel, resume);
     let trained = progress.finish(trained)?;
     if !root {
         // Rank 0 writes the model; the others are done.
         return Ok(ExitCode::SUCCESS);
     }
-    arc::model_dir::save(out_dir, text, &trained.model.named_state(), &trained.fitted, &trained.history)
+    let options = arc::model_dir::SaveOptions { force, ..Default::default() };
+    arc::model_dir::save_with(out_dir, text, &trained.model.named_state(), &trained.fitted, &trained.history, &options)
         .with_context(|| format!("saving the model to `{}`", out_dir.display()))?;
     let mut out = io::stdout().lock();
     if let Some(stop) = trained.history.stopped_early {
@@ -143,11 +155,22 @@ struct Progress<'a> {
     last_epoch: String,
     /// The first failed write to stdout (reported after training).
     write_error: Option<io::Error>,
+    /// Whether this run's first checkpoint removes an earlier run's.
+    replaces_old_checkpoints: bool,
 }
 
 impl<'a> Progress<'a> {
     fn new(is_terminal: bool, epochs: usize, out_dir: &'a Path, spec_text: &'a str) -> Self {
-        Self { bar: None, is_terminal, epochs, out_dir, spec_text, last_epoch: String::new(), write_error: None }
+        Self {
+            bar: None,
+            is_terminal,
+            epochs,
+            out_dir,
+            spec_text,
+            last_epoch: String::new(),
+            write_error: None,
+            replaces_old_checkpoints: false,
+        }
     }
 
     /// A line above the bar, or on stdout.
@@ -223,16 +246,60 @@ impl TrainObserver for Progress<'_> {
 
     fn on_checkpoint(&mut self, checkpoint: &Checkpoint<'_>) -> arc::Result<()> {
         let dir = arc::model_dir::checkpoint_dir(self.out_dir, checkpoint.epoch);
-        arc::model_dir::save(
+        let options = arc::model_dir::SaveOptions { force: false, extra: checkpoint.trainer_state.files()? };
+        arc::model_dir::save_with(
             &dir,
             self.spec_text,
             &checkpoint.model.named_state(),
             checkpoint.fitted,
             checkpoint.history,
+            &options,
         )?;
+        if std::mem::take(&mut self.replaces_old_checkpoints) {
+            // This run has a checkpoint now: an earlier run's would mix with its own.
+            remove_other_checkpoints(&dir)?;
+        }
         if !self.is_terminal {
             self.line(&format!("checkpoint written to {}", dir.display()));
         }
         Ok(())
     }
+}
+
+/// Removes the checkpoints beside `kept` (an earlier run's).
+fn remove_other_checkpoints(kept: &Path) -> arc::Result<()> {
+    let Some(folder) = kept.parent() else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(folder) else { return Ok(()) };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path != kept && entry.file_name().to_string_lossy().starts_with("epoch-") {
+            std::fs::remove_dir_all(&path).map_err(|e| arc::Error::ModelDir {
+                path: path.display().to_string(),
+                message: format!("cannot remove an earlier run's checkpoint: {e}"),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The last complete checkpoint under `dir`, read, for `--resume`; its spec must be `text`.
+fn resume_point(dir: &Path, text: &str) -> anyhow::Result<arc::model_dir::checkpoint::Resume> {
+    let Some(latest) = arc::model_dir::checkpoint::latest(dir) else {
+        return Err(super::UserError(format!(
+            "--resume {}: no complete checkpoint in `{}` (train with `checkpoint_every` to write them)",
+            dir.display(),
+            dir.join(arc::model_dir::CHECKPOINTS_DIR).display()
+        ))
+        .into());
+    };
+    let resume = arc::model_dir::checkpoint::load(&latest)?;
+    if resume.spec_text != text {
+        return Err(super::UserError(format!(
+            "--resume {}: the checkpoint was trained from another spec (its `{}` differs from the one given)",
+            dir.display(),
+            latest.join(arc::model_dir::SPEC_FILE).display()
+        ))
+        .into());
+    }
+    Ok(resume)
 }

@@ -6,7 +6,9 @@
 //! - `history.json`: one record per epoch;
 //! - `metrics.json`: the final metrics (those of the record that describes
 //!   the saved weights, see [`History::final_record`]);
-//! - `checkpoints/epoch-NNNN/`: checkpoints, each a model directory.
+//! - `checkpoints/epoch-NNNN/`: checkpoints, each a model directory with the
+//!   trainer's state beside it (`trainer_state.json`, `optimizer.safetensors`,
+//!   `best.safetensors`), what `--resume` continues from (see [`checkpoint`]).
 //! - `arc.json`: the manifest, `{"format": "arc.model_dir", "format_version": 1}`.
 //!
 //! [`load`] checks the manifest first: a directory without one predates it
@@ -21,6 +23,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::process::FittedState;
+pub mod checkpoint;
 mod history;
 
 use crate::{Error, Result, Tensor};
@@ -151,11 +154,34 @@ pub fn save(
     fitted: &FittedState,
     history: &History,
 ) -> Result<()> {
+    save_with(dir, spec_text, weights, fitted, history, &SaveOptions::default())
+}
+
+/// How [`save_with`] writes: whether it may replace a directory Arc did not
+/// write (`--force`; never a file), and extra files (a checkpoint's trainer
+/// state) written beside the model's.
+#[derive(Clone, Debug, Default)]
+pub struct SaveOptions {
+    /// Replace a directory that holds files Arc did not write, whole.
+    pub force: bool,
+    /// More files to write into the directory, by name.
+    pub extra: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// [`save`] with [`SaveOptions`].
+pub fn save_with(
+    dir: &Path,
+    spec_text: &str,
+    weights: &[(String, Tensor)],
+    fitted: &FittedState,
+    history: &History,
+    options: &SaveOptions,
+) -> Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    check_replaceable(dir)?;
+    check_out_dir(dir, options.force)?;
     std::fs::create_dir_all(&parent).map_err(|e| dir_error(&parent, e))?;
     let name = dir.file_name().ok_or_else(|| dir_error(dir, "not a directory name"))?.to_string_lossy().into_owned();
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -172,6 +198,10 @@ pub fn save(
         if let Some(metrics) = final_metrics(history) {
             write(METRICS_FILE, json(&metrics)?.as_bytes())?;
         }
+        for (name, bytes) in &options.extra {
+            write(name, bytes)?;
+        }
+        crash_point("ARC_TEST_ABORT_MID_SAVE");
         write(MANIFEST_FILE, manifest_json().as_bytes())
     })();
     if let Err(e) = result {
@@ -206,19 +236,112 @@ pub fn save(
 /// directory without Arc's files. Callers check it before training, so a
 /// run is not spent on an output path it cannot write.
 pub fn check_replaceable(dir: &Path) -> Result<()> {
+    check_out_dir(dir, false)
+}
+
+/// The names Arc writes at the top of a model directory (a checkpoint's
+/// trainer state included).
+pub const ARC_FILES: &[&str] = &[
+    MANIFEST_FILE,
+    SPEC_FILE,
+    WEIGHTS_FILE,
+    PROCESSORS_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    CHECKPOINTS_DIR,
+    checkpoint::TRAINER_STATE_FILE,
+    checkpoint::OPTIMIZER_FILE,
+    checkpoint::BEST_WEIGHTS_FILE,
+];
+
+/// Whether [`save_with`] may write `dir`: nothing there; an empty directory
+/// or one holding only a run's `checkpoints/`; a model directory holding
+/// only [`ARC_FILES`]. With `force`, any directory too (replaced whole).
+/// A file (or a link) is never replaced, `force` or not.
+pub fn check_out_dir(dir: &Path, force: bool) -> Result<()> {
     let Ok(meta) = std::fs::symlink_metadata(dir) else { return Ok(()) };
     if !meta.is_dir() {
-        return Err(dir_error(dir, "exists and is not a directory; not replaced (choose another output path)"));
+        return Err(dir_error(
+            dir,
+            "exists and is not a directory; never replaced, --force or not (choose another output path)",
+        ));
     }
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| dir_error(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     let arcs = dir.join(MANIFEST_FILE).is_file() || (dir.join(SPEC_FILE).is_file() && dir.join(WEIGHTS_FILE).is_file());
-    // Empty, or only the checkpoints a training run writes before its final save.
-    let only_checkpoints = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).all(|e| e.file_name() == CHECKPOINTS_DIR && e.path().is_dir()))
-        .unwrap_or(false);
-    if arcs || only_checkpoints {
-        Ok(())
-    } else {
-        Err(dir_error(dir, "exists and was not written by arc; not replaced (choose another output path)"))
+    let only_checkpoints = names.iter().all(|n| n == CHECKPOINTS_DIR) && !dir.join(CHECKPOINTS_DIR).is_file();
+    let mut foreign: Vec<&str> = names.iter().map(String::as_str).filter(|n| !ARC_FILES.contains(n)).collect();
+    foreign.sort_unstable();
+    if only_checkpoints || (arcs && foreign.is_empty()) || force {
+        return Ok(());
+    }
+    if !arcs {
+        return Err(dir_error(
+            dir,
+            "exists and was not written by arc; not replaced (pass --force to replace it whole, or choose another output path)",
+        ));
+    }
+    let shown: Vec<String> = foreign.iter().take(5).map(|n| format!("`{n}`")).collect();
+    let more = if foreign.len() > 5 { format!(" and {} more", foreign.len() - 5) } else { String::new() };
+    Err(dir_error(
+        dir,
+        format!(
+            "is a model directory, but {}{more} in it {} not written by arc; not replaced (pass --force to replace it \
+             whole, or move {} out)",
+            shown.join(", "),
+            if foreign.len() == 1 { "was" } else { "were" },
+            if foreign.len() == 1 { "it" } else { "them" },
+        ),
+    ))
+}
+
+/// Removes what killed runs left beside `dir` and in its `checkpoints/`:
+/// the temporary `.NAME.tmp-PID` and `.NAME.old-PID` directories of
+/// processes that are gone (read from `/proc`; where there is none, nothing
+/// is removed). Returns the paths removed.
+pub fn clean_stale(dir: &Path) -> Vec<PathBuf> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut removed = Vec::new();
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut sweep = |folder: &Path, owned: &dyn Fn(&str) -> bool| {
+        let Ok(entries) = std::fs::read_dir(folder) else { return };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = stale_pid(&file) else { continue };
+            if owned(&file) && !process_alive(pid) && std::fs::remove_dir_all(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+    };
+    sweep(&parent, &|file: &str| file.starts_with(&format!(".{name}.")));
+    sweep(&dir.join(CHECKPOINTS_DIR), &|file: &str| file.starts_with(".epoch-"));
+    removed
+}
+
+/// The PID of a `.X.tmp-PID` or `.X.old-PID` name.
+fn stale_pid(file: &str) -> Option<u32> {
+    let (_, pid) = file.rsplit_once(".tmp-").or_else(|| file.rsplit_once(".old-"))?;
+    file.starts_with('.').then_some(())?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` runs (true where `/proc` cannot tell).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// For the crash tests: ends the process on the spot (as SIGKILL would) when the
+/// variable `name` is set, at a moment a test wants to be deterministic.
+pub(crate) fn crash_point(name: &str) {
+    if std::env::var_os(name).is_some() {
+        std::process::abort();
     }
 }
 

@@ -599,6 +599,9 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
             }
         )*};
     }
+    if let Some(refused) = payload.downcast_ref::<crate::tensor::AllocationRefused>() {
+        return refused.to_string();
+    }
     if let Some(s) = payload.downcast_ref::<&str>() {
         return (*s).to_owned();
     }

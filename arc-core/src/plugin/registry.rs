@@ -154,6 +154,12 @@ impl<'a, C: ?Sized> ComponentRef<'a, C> {
     pub fn create(&self, config: &Config) -> Result<Box<C>> {
         let factory = self.factory();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory.create(config))).unwrap_or_else(|payload| {
+            if let Some(refused) = payload.downcast_ref::<crate::tensor::AllocationRefused>() {
+                return Err(Error::TooLarge {
+                    what: format!("{} `{}`", self.registry.kind, self.name()),
+                    message: refused.to_string(),
+                });
+            }
             Err(Error::ComponentPanicked {
                 plugin: self.plugin().name.to_string(),
                 kind: self.registry.kind,

@@ -6,14 +6,72 @@ use super::device::{DType, Device};
 use super::rng::Rng;
 use crate::{Error, Result};
 
+/// A tensor a constructor could not make: its element count overflows, or its bytes could
+/// not be allocated. Constructors are infallible, so they panic with this payload (never
+/// aborting the process); a component factory's caller (`Component::create`) turns it into
+/// [`Error::TooLarge`], naming the component and, through the builder, the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllocationRefused {
+    /// The shape asked for.
+    pub shape: Vec<usize>,
+    /// Its bytes, when the element count did not overflow.
+    pub bytes: Option<u128>,
+}
+
+impl std::fmt::Display for AllocationRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bytes {
+            Some(bytes) => write!(
+                f,
+                "a tensor of shape {:?} needs {}, more than this machine can allocate",
+                self.shape,
+                crate::types::human_bytes(bytes)
+            ),
+            None => write!(f, "a tensor of shape {:?} has more elements than memory can address", self.shape),
+        }
+    }
+}
+
+/// The element count of `shape`: refused ([`AllocationRefused`]) when it overflows.
 fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .unwrap_or_else(|| std::panic::panic_any(AllocationRefused { shape: shape.to_vec(), bytes: None }))
+}
+
+/// An empty vector with room for `shape`'s elements: refused ([`AllocationRefused`]) when
+/// the element count overflows or the allocation fails, instead of aborting the process.
+pub(crate) fn room_for<T>(shape: &[usize]) -> Vec<T> {
+    let n = numel(shape);
+    let mut v = Vec::new();
+    if v.try_reserve_exact(n).is_err() {
+        let bytes = n as u128 * size_of::<T>() as u128;
+        std::panic::panic_any(AllocationRefused { shape: shape.to_vec(), bytes: Some(bytes) });
+    }
+    v
+}
+
+/// `shape`'s elements, each `value`.
+fn filled<T: Copy>(shape: &[usize], value: T) -> Vec<T> {
+    let n = numel(shape);
+    let mut v = room_for(shape);
+    v.resize(n, value);
+    v
+}
+
+/// `shape`'s elements, drawn in order from `draw`.
+fn drawn(shape: &[usize], mut draw: impl FnMut() -> f32) -> Vec<f32> {
+    let n = numel(shape);
+    let mut v = room_for(shape);
+    v.extend((0..n).map(|_| draw()));
+    v
 }
 
 impl Tensor {
     /// An f32 tensor of `shape` filled with 0.
     pub fn zeros(shape: &[usize]) -> Tensor {
-        Tensor::from_f32(vec![0.0; numel(shape)], shape)
+        Tensor::from_f32(filled(shape, 0.0), shape)
     }
 
     /// An f32 tensor of `shape` filled with 1.
@@ -23,7 +81,7 @@ impl Tensor {
 
     /// An f32 tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Tensor::from_f32(vec![value; numel(shape)], shape)
+        Tensor::from_f32(filled(shape, value), shape)
     }
 
     /// A rank-0 f32 tensor holding `value`.
@@ -102,7 +160,7 @@ impl Tensor {
 
     /// An i64 tensor of `shape` filled with `value`.
     pub fn full_i64(shape: &[usize], value: i64) -> Tensor {
-        Tensor::from_i64(vec![value; numel(shape)], shape)
+        Tensor::from_i64(filled(shape, value), shape)
     }
 
     /// An f32 tensor from an ndarray array (any layout).
@@ -152,23 +210,23 @@ impl Tensor {
     /// # Ok(()) }
     /// ```
     pub fn rand(shape: &[usize], rng: &mut Rng) -> Tensor {
-        Tensor::from_f32((0..numel(shape)).map(|_| rng.uniform()).collect(), shape)
+        Tensor::from_f32(drawn(shape, || rng.uniform()), shape)
     }
 
     /// Uniform samples in `[low, high)`.
     pub fn uniform(shape: &[usize], low: f32, high: f32, rng: &mut Rng) -> Tensor {
         let span = high - low;
-        Tensor::from_f32((0..numel(shape)).map(|_| low + span * rng.uniform()).collect(), shape)
+        Tensor::from_f32(drawn(shape, || low + span * rng.uniform()), shape)
     }
 
     /// Standard normal samples (mean 0, std 1).
     pub fn randn(shape: &[usize], rng: &mut Rng) -> Tensor {
-        Tensor::from_f32((0..numel(shape)).map(|_| rng.normal()).collect(), shape)
+        Tensor::from_f32(drawn(shape, || rng.normal()), shape)
     }
 
     /// Normal samples with the given mean and standard deviation.
     pub fn normal(shape: &[usize], mean: f32, std: f32, rng: &mut Rng) -> Tensor {
-        Tensor::from_f32((0..numel(shape)).map(|_| mean + std * rng.normal()).collect(), shape)
+        Tensor::from_f32(drawn(shape, || mean + std * rng.normal()), shape)
     }
 
     /// Uniform integers in `[low, high)` as i64 (e.g. random class labels).

@@ -26,6 +26,7 @@
 
 mod autograd;
 mod create;
+pub use create::AllocationRefused;
 mod custom_op;
 mod device;
 mod gradcheck;

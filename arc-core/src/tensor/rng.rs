@@ -17,7 +17,7 @@
 /// let u = a.uniform();
 /// assert!((0.0..1.0).contains(&u));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
     s: [u64; 4],
     spare_normal: Option<f32>,

@@ -9,6 +9,7 @@ use super::prepare::{Run, Split};
 use super::{EarlyStopper, EpochRecord, History, Trained, Verdict, clip_gradients, loss_value, metrics, shuffle};
 use crate::distributed::{GradientBuckets, shard};
 use crate::graph::GraphModel;
+use crate::model_dir::checkpoint::{Resume, TrainerState};
 use crate::nn::{Loss, Optimizer, Param, TargetInfo};
 use crate::process::FittedState;
 use crate::spec::TrainerSpec;
@@ -37,6 +38,11 @@ pub(crate) struct Epochs<'a> {
     best_weights: Option<Vec<(String, Tensor)>>,
     parallel: DataParallel<'a>,
     buckets: GradientBuckets,
+    /// The first epoch to run: 1, or the one after a resumed checkpoint's.
+    first_epoch: usize,
+    /// For the crash tests (`ARC_TEST_ABORT_AFTER_BATCH`): end the process after this many batches.
+    abort_after_batch: Option<usize>,
+    batches_done: usize,
 }
 
 impl<'a> Epochs<'a> {
@@ -50,8 +56,14 @@ impl<'a> Epochs<'a> {
         warnings: Vec<String>,
         observer: &mut dyn TrainObserver,
         parallel: &DataParallel<'a>,
+        resume: Option<Resume>,
     ) -> Result<Self> {
         let config = &trainer.config;
+        if resume.is_some() && parallel.world() > 1 {
+            return Err(Error::Spec {
+                message: "resuming a data-parallel run is not supported; resume it as one process".into(),
+            });
+        }
         let world = parallel.world();
         let rows = shard_len(run.train.rows, world, parallel.drop_last);
         // One GPU per process: this rank's.
@@ -65,21 +77,61 @@ impl<'a> Epochs<'a> {
             train_rows: rows,
             val_rows: run.val.as_ref().map_or(0, |v| v.rows),
             device,
-            device_note: run.device_note,
+            device_note: run.device_note.clone(),
             warnings,
             world_size: world,
         });
         // Every rank starts from rank 0's weights.
         broadcast_weights(parallel.collective, &model)?;
+        let mut run = run;
+        let mut history = History { task: Some(run.info.task), ..History::default() };
+        let mut best_weights = None;
+        let mut first_epoch = 1;
+        let mut order = None;
+        if let Some(resume) = resume {
+            if resume.fitted.vars != run.fitted.vars || resume.fitted.states != run.fitted.states {
+                return Err(Error::ModelDir {
+                    path: resume.dir.display().to_string(),
+                    message:
+                        "the pipeline fitted on this data differs from the checkpoint's: resume on the data the run \
+                              started with"
+                            .into(),
+                });
+            }
+            model.load_state(&resume.weights)?;
+            run.optimizer.load_state(resume.optimizer)?;
+            run.rng = resume.rng;
+            if resume.order.len() != run.train.rows {
+                return Err(Error::ModelDir {
+                    path: resume.dir.display().to_string(),
+                    message: format!(
+                        "the checkpoint trained on {} rows, this data gives {}: resume on the data the run started with",
+                        resume.order.len(),
+                        run.train.rows
+                    ),
+                });
+            }
+            order = Some(resume.order);
+            // Early stopping's state is a function of the records: replayed.
+            if let Some(stopper) = &mut run.stopper {
+                resume.history.epochs.iter().for_each(|r| {
+                    stopper.update(r);
+                });
+            }
+            history = resume.history;
+            best_weights = resume.best_weights;
+            first_epoch = resume.epoch + 1;
+        }
         model.to_device(device)?;
         let val = run.val.map(|v| v.to_device(device)).transpose()?;
         // Without a validation split the metrics read the whole training split: on a GPU it
         // is copied there once.
         let train_eval = if !device.is_cpu() && val.is_none() { Some(run.train.to_device(device)?) } else { None };
+        let abort_after_batch = std::env::var("ARC_TEST_ABORT_AFTER_BATCH").ok().and_then(|n| n.parse().ok());
         Ok(Self {
             trainer,
-            order: (0..run.train.rows).collect(),
-            history: History { task: Some(run.info.task), ..History::default() },
+            order: order.unwrap_or_else(|| (0..run.train.rows).collect()),
+            history,
             model,
             fitted: run.fitted,
             train: run.train,
@@ -91,15 +143,18 @@ impl<'a> Epochs<'a> {
             device,
             stopper: run.stopper,
             rng: run.rng,
-            best_weights: None,
+            best_weights,
             parallel: *parallel,
             buckets: GradientBuckets::new(parallel.bucket_bytes),
+            first_epoch,
+            abort_after_batch,
+            batches_done: 0,
         })
     }
 
     /// Runs every epoch (or until early stopping says stop).
     pub(crate) fn run(mut self, observer: &mut dyn TrainObserver) -> Result<Self> {
-        for epoch in 1..=self.trainer.config.epochs {
+        for epoch in self.first_epoch..=self.trainer.config.epochs {
             let train_loss = self.train_epoch(epoch, observer)?;
             let (val_loss, metrics) = self.measure()?;
             let record = EpochRecord { epoch, train_loss, val_loss, metrics };
@@ -181,6 +236,11 @@ impl<'a> Epochs<'a> {
             }
             self.optimizer.step(&named)?;
             observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: batch_loss });
+            self.batches_done += 1;
+            if self.abort_after_batch == Some(self.batches_done) {
+                // The crash tests' deterministic SIGKILL.
+                std::process::abort();
+            }
         }
         let rows = (order.len() * world).max(1);
         if let Some(sum) = device_total {
@@ -256,7 +316,16 @@ impl<'a> Epochs<'a> {
             self.best_weights = Some(snapshot(&self.model)?);
         }
         if config.checkpoint_every.is_some_and(|every| epoch.is_multiple_of(every)) {
-            let checkpoint = Checkpoint { epoch, model: &self.model, fitted: &self.fitted, history: &self.history };
+            let optimizer = self.optimizer.state();
+            let trainer_state = TrainerState {
+                epoch,
+                rng: &self.rng,
+                order: &self.order,
+                optimizer: &optimizer,
+                best_weights: self.best_weights.as_deref(),
+            };
+            let checkpoint =
+                Checkpoint { epoch, model: &self.model, fitted: &self.fitted, history: &self.history, trainer_state };
             observer.on_checkpoint(&checkpoint)?;
         }
         Ok(verdict)

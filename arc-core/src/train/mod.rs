@@ -161,6 +161,28 @@ pub fn train_parallel(
     observer: &mut dyn TrainObserver,
     parallel: &DataParallel<'_>,
 ) -> Result<Trained> {
+    train_resumed(spec, trainer, table, manager, observer, parallel, None)
+}
+
+/// [`train_parallel`], continuing from a checkpoint when `resume` is given
+/// (`arc train --resume DIR`, [`model_dir::checkpoint::load`](crate::model_dir::checkpoint::load)):
+/// the stages run as usual (the pipeline fitted on the same data must equal
+/// the checkpoint's, else an error), then the weights, the optimizer's
+/// state, the shuffling stream, the history, early stopping's state
+/// (replayed from the history) and the best epoch's weights are the
+/// checkpoint's, and training goes on from the epoch after it. The run
+/// ends with the weights an uninterrupted run ends with (bit for bit, on
+/// the CPU, with the same thread count), but for the streams of layers
+/// that draw randomness themselves (`Dropout`), which start afresh.
+pub fn train_resumed(
+    spec: &ArcSpec,
+    trainer: &TrainerSpec,
+    table: &Table,
+    manager: &PluginManager,
+    observer: &mut dyn TrainObserver,
+    parallel: &DataParallel<'_>,
+    resume: Option<crate::model_dir::checkpoint::Resume>,
+) -> Result<Trained> {
     let preparation = prepare::prepare(spec, Some(trainer), table, manager, parallel.collective)?;
     let (model, run) = match (preparation.model, preparation.run) {
         (Some(model), Some(run)) if !preparation.issues.iter().any(|i| i.is_error()) => (model, run),
@@ -169,7 +191,7 @@ pub fn train_parallel(
     let warnings = preparation.issues.iter().map(ToString::to_string).collect();
     let mut silent = observer::Silent;
     let observer: &mut dyn TrainObserver = if parallel.collective.is_root() { observer } else { &mut silent };
-    epochs::Epochs::start(model, run, trainer, warnings, observer, parallel)?.run(observer)?.finish()
+    epochs::Epochs::start(model, run, trainer, warnings, observer, parallel, resume)?.run(observer)?.finish()
 }
 
 pub(crate) fn spec_error(message: String) -> Error {

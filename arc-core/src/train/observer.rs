@@ -59,6 +59,10 @@ pub struct Checkpoint<'a> {
     pub fitted: &'a FittedState,
     /// The history up to this epoch.
     pub history: &'a History,
+    /// What `--resume` needs beyond the model: the epoch, the shuffling
+    /// stream, the optimizer's state, the best epoch's weights (see
+    /// [`model_dir::checkpoint`](crate::model_dir::checkpoint)).
+    pub trainer_state: crate::model_dir::checkpoint::TrainerState<'a>,
 }
 
 /// Receives training events; every method has an empty default, so an
