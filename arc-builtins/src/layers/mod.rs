@@ -11,6 +11,7 @@ use arc_core::{arc_plugin, hookimpl};
 
 mod basic;
 mod sequence;
+mod size;
 
 /// Registers Arc's standard layers (PyTorch's names and defaults).
 #[arc_plugin(name = "builtin_layers", description = "Registers Arc's standard layers (PyTorch's names and defaults).")]

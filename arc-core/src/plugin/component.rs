@@ -63,7 +63,29 @@ pub struct Registration<C: ?Sized> {
     pub factory: Factory<C>,
     /// The JSON Schema of its params (called on demand, e.g. by `arc schema`).
     pub params_schema: Option<ParamsSchema>,
+    /// How many elements its parameters and buffers hold for a config,
+    /// worked out without building it (the memory budget's estimate).
+    pub state_size: Option<StateSize>,
 }
+
+/// The elements of a component's parameters and buffers for a config,
+/// computed from the config alone (nothing allocated), with checked
+/// arithmetic: an overflow is an error. Lets `arc validate` and the trainer
+/// hold a model against the memory budget before building it.
+///
+/// ```
+/// use arc_core::plugin::StateSize;
+/// use arc_core::spec::Config;
+///
+/// fn dense_size(config: &Config) -> arc_core::Result<u64> {
+///     let units: u64 = config.get("units").and_then(|v| v.as_u64()).unwrap_or(1);
+///     Ok(units * 4)
+/// }
+/// let size: StateSize = dense_size;
+/// assert_eq!(size(&Config::from_yaml("units: 3")?)?, 12);
+/// # Ok::<(), arc_core::Error>(())
+/// ```
+pub type StateSize = fn(&Config) -> Result<u64>;
 
 /// Makes the JSON Schema (draft 2020-12) of a component's params: an object
 /// schema whose properties are the params, each with its type, default,
@@ -85,6 +107,7 @@ impl<C: ?Sized> Clone for Registration<C> {
             aliases: self.aliases.clone(),
             factory: self.factory.clone(),
             params_schema: self.params_schema,
+            state_size: self.state_size,
         }
     }
 }
@@ -147,7 +170,8 @@ impl<C: ?Sized> Registrations<C> {
 
     /// Registers `name` with a [`Factory`].
     pub fn add_factory(mut self, name: impl Into<Cow<'static, str>>, factory: Factory<C>) -> Self {
-        let registration = Registration { name: name.into(), aliases: Vec::new(), factory, params_schema: None };
+        let registration =
+            Registration { name: name.into(), aliases: Vec::new(), factory, params_schema: None, state_size: None };
         Arc::make_mut(&mut self.items).push(registration);
         self
     }
@@ -157,6 +181,16 @@ impl<C: ?Sized> Registrations<C> {
     pub fn params_schema(mut self, schema: ParamsSchema) -> Self {
         if let Some(last) = Arc::make_mut(&mut self.items).last_mut() {
             last.params_schema = Some(schema);
+        }
+        self
+    }
+
+    /// Gives the component added last its [`StateSize`]; does nothing when
+    /// none was added. Without one, the budget check counts the component
+    /// only once built.
+    pub fn state_size(mut self, size: StateSize) -> Self {
+        if let Some(last) = Arc::make_mut(&mut self.items).last_mut() {
+            last.state_size = Some(size);
         }
         self
     }

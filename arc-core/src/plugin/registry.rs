@@ -169,6 +169,21 @@ impl<'a, C: ?Sized> ComponentRef<'a, C> {
         })
     }
 
+    /// The elements of its parameters and buffers for `config`, from its
+    /// [`StateSize`](super::StateSize); `None` when its plugin registered
+    /// none. A panicking size function is an error, as a factory's is.
+    pub fn state_size(&self, config: &Config) -> Option<Result<u64>> {
+        let size = self.registration().state_size?;
+        Some(std::panic::catch_unwind(|| size(config)).unwrap_or_else(|payload| {
+            Err(Error::ComponentPanicked {
+                plugin: self.plugin().name.to_string(),
+                kind: self.registry.kind,
+                component: self.name().to_owned(),
+                message: super::hook::panic_message(payload.as_ref()),
+            })
+        }))
+    }
+
     /// The JSON Schema of its params, made now; `None` when its plugin
     /// registered none.
     pub fn params_schema(&self) -> Option<serde_json::Value> {
@@ -636,6 +651,12 @@ impl<C: ?Sized> Component<C> {
     /// Builds the component from its config.
     pub fn create(&self, config: &Config) -> Result<Box<C>> {
         self.get().create(config)
+    }
+
+    /// The elements its parameters and buffers hold for `config`, without
+    /// building it; see [`ComponentRef::state_size`].
+    pub fn state_size(&self, config: &Config) -> Option<Result<u64>> {
+        self.get().state_size(config)
     }
 }
 

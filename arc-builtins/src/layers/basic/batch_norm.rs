@@ -40,6 +40,13 @@ pub struct BatchNorm1dConfig {
 impl LayerConfig for BatchNorm1dConfig {
     const NAME: &'static str = "core.BatchNorm1d";
 
+    fn state_size(&self) -> Result<u64> {
+        let c = self.num_features;
+        let tally = crate::layers::size::Tally::new(Self::NAME).tensor_if(self.affine, &[c])?.tensor_if(self.affine, &[c])?;
+        let stats = self.track_running_stats;
+        Ok(tally.tensor_if(stats, &[c])?.tensor_if(stats, &[c])?.tensor_if(stats, &[])?.total())
+    }
+
     fn check(&self) -> Result<()> {
         if self.num_features == 0 {
             return Err(invalid(Self::NAME, "`num_features` must be at least 1"));

@@ -57,6 +57,10 @@ impl EmbeddingConfig {
 impl LayerConfig for EmbeddingConfig {
     const NAME: &'static str = "core.Embedding";
 
+    fn state_size(&self) -> Result<u64> {
+        Ok(crate::layers::size::Tally::new(Self::NAME).tensor(&[self.num_embeddings, self.embedding_dim])?.total())
+    }
+
     fn check(&self) -> Result<()> {
         let n = self.num_embeddings as i64;
         if let Some(p) = self.padding_idx

@@ -49,6 +49,12 @@ pub struct LayerNormConfig {
 impl LayerConfig for LayerNormConfig {
     const NAME: &'static str = "core.LayerNorm";
 
+    fn state_size(&self) -> Result<u64> {
+        let dims = self.normalized_shape.dims();
+        let tally = crate::layers::size::Tally::new(Self::NAME).tensor_if(self.elementwise_affine, &dims)?;
+        Ok(tally.tensor_if(self.elementwise_affine && self.bias, &dims)?.total())
+    }
+
     fn check(&self) -> Result<()> {
         let dims = self.normalized_shape.dims();
         if dims.is_empty() || dims.contains(&0) {

@@ -25,6 +25,11 @@ pub struct LinearConfig {
 impl LayerConfig for LinearConfig {
     const NAME: &'static str = "core.Linear";
 
+    fn state_size(&self) -> Result<u64> {
+        let tally = crate::layers::size::Tally::new(Self::NAME).tensor(&[self.out_features, self.in_features])?;
+        Ok(tally.tensor_if(self.bias, &[self.out_features])?.total())
+    }
+
     fn build(self) -> Result<Box<dyn Layer>> {
         Ok(Box::new(Linear::new(&self)?))
     }

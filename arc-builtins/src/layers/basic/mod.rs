@@ -72,6 +72,12 @@ trait LayerConfig: DeserializeOwned + schemars::JsonSchema {
 
     /// Builds the layer (drawing its parameters from `nn::init`'s stream).
     fn build(self) -> Result<Box<dyn Layer>>;
+
+    /// The elements of its parameters and buffers, from the config alone (the memory
+    /// budget's estimate); none by default.
+    fn state_size(&self) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// Parses and checks a config.
@@ -85,6 +91,10 @@ fn build<T: LayerConfig>(config: &Config) -> Result<Box<dyn Layer>> {
     load::<T>(config)?.build()
 }
 
+fn size<T: LayerConfig>(config: &Config) -> Result<u64> {
+    load::<T>(config)?.state_size()
+}
+
 fn check<T: LayerConfig>(config: &Config) -> Result<()> {
     load::<T>(config).map(drop)
 }
@@ -92,34 +102,37 @@ fn check<T: LayerConfig>(config: &Config) -> Result<()> {
 type Build = fn(&Config) -> Result<Box<dyn Layer>>;
 type Check = fn(&Config) -> Result<()>;
 type Schema = arc_core::plugin::ParamsSchema;
+type Size = arc_core::plugin::StateSize;
 
-/// The family's layers: short name (stored as `core.<name>`), constructor, config check, params schema.
-const LAYERS: &[(&str, Build, Check, Schema)] = &[
-    ("Linear", build::<LinearConfig>, check::<LinearConfig>, schema_of::<LinearConfig>),
-    ("ReLU", build::<ReluConfig>, check::<ReluConfig>, schema_of::<ReluConfig>),
-    ("Sigmoid", build::<SigmoidConfig>, check::<SigmoidConfig>, schema_of::<SigmoidConfig>),
-    ("Tanh", build::<TanhConfig>, check::<TanhConfig>, schema_of::<TanhConfig>),
-    ("GELU", build::<GeluConfig>, check::<GeluConfig>, schema_of::<GeluConfig>),
-    ("Softmax", build::<SoftmaxConfig>, check::<SoftmaxConfig>, schema_of::<SoftmaxConfig>),
-    ("Dropout", build::<DropoutConfig>, check::<DropoutConfig>, schema_of::<DropoutConfig>),
-    ("BatchNorm1d", build::<BatchNorm1dConfig>, check::<BatchNorm1dConfig>, schema_of::<BatchNorm1dConfig>),
-    ("LayerNorm", build::<LayerNormConfig>, check::<LayerNormConfig>, schema_of::<LayerNormConfig>),
-    ("Embedding", build::<EmbeddingConfig>, check::<EmbeddingConfig>, schema_of::<EmbeddingConfig>),
+/// The family's layers: short name (stored as `core.<name>`), constructor, config check,
+/// params schema, state size.
+const LAYERS: &[(&str, Build, Check, Schema, Size)] = &[
+    ("Linear", build::<LinearConfig>, check::<LinearConfig>, schema_of::<LinearConfig>, size::<LinearConfig>),
+    ("ReLU", build::<ReluConfig>, check::<ReluConfig>, schema_of::<ReluConfig>, size::<ReluConfig>),
+    ("Sigmoid", build::<SigmoidConfig>, check::<SigmoidConfig>, schema_of::<SigmoidConfig>, size::<SigmoidConfig>),
+    ("Tanh", build::<TanhConfig>, check::<TanhConfig>, schema_of::<TanhConfig>, size::<TanhConfig>),
+    ("GELU", build::<GeluConfig>, check::<GeluConfig>, schema_of::<GeluConfig>, size::<GeluConfig>),
+    ("Softmax", build::<SoftmaxConfig>, check::<SoftmaxConfig>, schema_of::<SoftmaxConfig>, size::<SoftmaxConfig>),
+    ("Dropout", build::<DropoutConfig>, check::<DropoutConfig>, schema_of::<DropoutConfig>, size::<DropoutConfig>),
+    ("BatchNorm1d", build::<BatchNorm1dConfig>, check::<BatchNorm1dConfig>, schema_of::<BatchNorm1dConfig>, size::<BatchNorm1dConfig>),
+    ("LayerNorm", build::<LayerNormConfig>, check::<LayerNormConfig>, schema_of::<LayerNormConfig>, size::<LayerNormConfig>),
+    ("Embedding", build::<EmbeddingConfig>, check::<EmbeddingConfig>, schema_of::<EmbeddingConfig>, size::<EmbeddingConfig>),
     (
         "PositionalEncoding",
         build::<PositionalEncodingConfig>,
         check::<PositionalEncodingConfig>,
         schema_of::<PositionalEncodingConfig>,
+        size::<PositionalEncodingConfig>,
     ),
-    ("Concatenate", build::<ConcatenateConfig>, check::<ConcatenateConfig>, schema_of::<ConcatenateConfig>),
-    ("Add", build::<AddConfig>, check::<AddConfig>, schema_of::<AddConfig>),
-    ("Flatten", build::<FlattenConfig>, check::<FlattenConfig>, schema_of::<FlattenConfig>),
+    ("Concatenate", build::<ConcatenateConfig>, check::<ConcatenateConfig>, schema_of::<ConcatenateConfig>, size::<ConcatenateConfig>),
+    ("Add", build::<AddConfig>, check::<AddConfig>, schema_of::<AddConfig>, size::<AddConfig>),
+    ("Flatten", build::<FlattenConfig>, check::<FlattenConfig>, schema_of::<FlattenConfig>, size::<FlattenConfig>),
 ];
 
 /// Adds this family's layers (names without a dot: the plugin's namespace, `core`, is added).
 pub fn register(registrations: LayerRegistrations) -> LayerRegistrations {
-    LAYERS.iter().fold(registrations, |registrations, &(name, build, _, schema)| {
-        registrations.add(name, build).params_schema(schema)
+    LAYERS.iter().fold(registrations, |registrations, &(name, build, _, schema, size)| {
+        registrations.add(name, build).params_schema(schema).state_size(size)
     })
 }
 
@@ -128,7 +141,7 @@ pub fn register(registrations: LayerRegistrations) -> LayerRegistrations {
 /// other layers.
 pub fn validate(layer_type: &str, config: &Config) -> Option<bool> {
     let short = layer_type.strip_prefix("core.")?;
-    LAYERS.iter().find(|(name, ..)| *name == short).map(|&(_, _, check, _)| check(config).is_ok())
+    LAYERS.iter().find(|(name, ..)| *name == short).map(|&(_, _, check, _, _)| check(config).is_ok())
 }
 
 // ---- helpers shared by the family ----------------------------------------

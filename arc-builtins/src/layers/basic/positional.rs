@@ -41,6 +41,11 @@ pub struct PositionalEncodingConfig {
 impl LayerConfig for PositionalEncodingConfig {
     const NAME: &'static str = "core.PositionalEncoding";
 
+    /// The sinusoid table it keeps (not a buffer, but memory all the same).
+    fn state_size(&self) -> Result<u64> {
+        Ok(crate::layers::size::Tally::new(Self::NAME).tensor(&[self.max_len, self.d_model])?.total())
+    }
+
     fn check(&self) -> Result<()> {
         if self.d_model == 0 || self.max_len == 0 {
             return Err(invalid(

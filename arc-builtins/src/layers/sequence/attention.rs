@@ -29,6 +29,7 @@
 //! over batch and heads), or, when dropout is active or a float mask takes
 //! gradients, as composed tensor ops: the same maths either way.
 
+use crate::layers::size::Tally;
 use std::sync::Arc;
 
 use arc_core::nn::{Layer, LayerInputs, Param, ShapeSpec, init, join_name};
@@ -422,4 +423,22 @@ impl Layer for MultiHeadAttention {
         }
         Ok(query.clone())
     }
+}
+
+/// Adds the parameters of an attention layer of config `c` to `tally`: the packed or
+/// separate input projections, the output projection and their biases.
+pub(super) fn tally(c: &MultiHeadAttentionConfig, tally: Tally) -> Result<Tally> {
+    let e = c.embed_dim;
+    let (kdim, vdim) = (c.kdim.unwrap_or(e), c.vdim.unwrap_or(e));
+    let tally = if kdim == e && vdim == e {
+        tally.tensor(&[3, e, e])?
+    } else {
+        tally.tensor(&[e, e])?.tensor(&[e, kdim])?.tensor(&[e, vdim])?
+    };
+    tally.tensor(&[e, e])?.tensor_if(c.bias, &[3, e])?.tensor_if(c.bias, &[e])
+}
+
+/// `core.MultiHeadAttention`'s [`StateSize`](arc_core::plugin::StateSize).
+pub(super) fn state_size(config: &Config) -> Result<u64> {
+    Ok(tally(&parse_config(config)?, Tally::new(MultiHeadAttention::NAME))?.total())
 }

@@ -42,13 +42,17 @@ pub fn register(registrations: LayerRegistrations) -> LayerRegistrations {
     registrations
         .add("MultiHeadAttention", MultiHeadAttention::from_config)
         .params_schema(schema_of::<attention::MultiHeadAttentionConfig>)
+        .state_size(attention::state_size)
         .alias("MultiheadAttention")
         .add("TransformerEncoderLayer", TransformerEncoderLayer::from_config)
         .params_schema(schema_of::<transformer::TransformerEncoderLayerConfig>)
+        .state_size(transformer::state_size)
         .add("LSTM", RecurrentLayer::lstm_from_config)
         .params_schema(schema_of::<recurrent::RecurrentConfig>)
+        .state_size(recurrent::lstm_state_size)
         .add("GRU", RecurrentLayer::gru_from_config)
         .params_schema(schema_of::<recurrent::RecurrentConfig>)
+        .state_size(recurrent::gru_state_size)
 }
 
 /// Checks a config of this family's layers (full names, `core.X`): `Some(true)`

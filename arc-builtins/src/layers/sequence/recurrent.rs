@@ -35,6 +35,7 @@
 //! `in = input_size` for `k = 0`, else `D * hidden_size`; all drawn from
 //! `U(-1/sqrt(hidden), 1/sqrt(hidden))`.
 
+use crate::layers::size::Tally;
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
 use arc_core::tensor::{is_grad_enabled, no_grad};
@@ -295,4 +296,38 @@ impl Layer for RecurrentLayer {
         }
         Ok(out)
     }
+}
+
+/// The [`StateSize`](arc_core::plugin::StateSize) of an `LSTM` or `GRU`: per layer and
+/// direction, the input and hidden weights and their biases.
+pub(super) fn state_size(mode: RecurrentMode, config: &Config) -> Result<u64> {
+    let c = parse_config(mode, config)?;
+    let name = match mode {
+        RecurrentMode::Lstm => RecurrentLayer::LSTM_NAME,
+        RecurrentMode::Gru => RecurrentLayer::GRU_NAME,
+    };
+    let (gates, h) = (mode.gates(), c.hidden_size);
+    let directions = if c.bidirectional { 2 } else { 1 };
+    let mut tally = Tally::new(name);
+    for layer in 0..c.num_layers {
+        for _ in 0..directions {
+            tally = if layer == 0 {
+                tally.tensor(&[gates, h, c.input_size])?
+            } else {
+                tally.tensor(&[gates, h, directions, h])?
+            };
+            tally = tally.tensor(&[gates, h, h])?.tensor_if(c.bias, &[gates, h])?.tensor_if(c.bias, &[gates, h])?;
+        }
+    }
+    Ok(tally.total())
+}
+
+/// `core.LSTM`'s size.
+pub(super) fn lstm_state_size(config: &Config) -> Result<u64> {
+    state_size(RecurrentMode::Lstm, config)
+}
+
+/// `core.GRU`'s size.
+pub(super) fn gru_state_size(config: &Config) -> Result<u64> {
+    state_size(RecurrentMode::Gru, config)
 }

@@ -27,6 +27,7 @@
 //! `norm1.weight`, `norm2.weight`: ones, `norm1.bias`, `norm2.bias`: zeros.
 //! `bias: false` drops every bias, the norms' included.
 
+use crate::layers::size::Tally;
 use arc_core::nn::{Layer, LayerInputs, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
 use arc_core::{Error, Result, Tensor};
@@ -327,4 +328,14 @@ impl Layer for TransformerEncoderLayer {
         }
         Ok(src)
     }
+}
+
+/// `core.TransformerEncoderLayer`'s [`StateSize`](arc_core::plugin::StateSize): the
+/// attention, the two feed-forward projections and the two norms.
+pub(super) fn state_size(config: &Config) -> Result<u64> {
+    let c = parse_config(config)?;
+    let (d, ff) = (c.d_model, c.dim_feedforward);
+    let tally = super::attention::tally(&c.attention(), Tally::new(TransformerEncoderLayer::NAME))?;
+    let tally = tally.tensor(&[ff, d])?.tensor_if(c.bias, &[ff])?.tensor(&[d, ff])?.tensor_if(c.bias, &[d])?;
+    Ok(tally.tensor(&[d])?.tensor_if(c.bias, &[d])?.tensor(&[d])?.tensor_if(c.bias, &[d])?.total())
 }
