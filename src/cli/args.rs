@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// (default: pad with the epoch's first rows, as PyTorch's `DistributedSampler`).
     #[arg(long)]
     pub drop_last: bool,
+    /// The memory the run may take, in MiB (overrides `trainer.config.memory_budget_mb`; default
+    /// 80% of the available memory).
+    #[arg(long, value_name = "MIB", value_parser = positive_mib)]
+    pub memory_budget_mb: Option<f64>,
     /// Replace `--out` whole even when it holds files Arc did not write (never a regular file).
     #[arg(long)]
     pub force: bool,

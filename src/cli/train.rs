@@ -29,6 +29,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(seed) = args.seed {
         trainer.config.seed = seed;
     }
+    if let Some(mb) = args.memory_budget_mb {
+        trainer.config.memory_budget_mb = Some(mb);
+    }
     if let Some(device) = args.device {
         // The flag's device is checked here, so that its error names the flag, not the spec.
         device.resolve().map_err(|e| {

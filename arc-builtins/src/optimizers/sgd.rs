@@ -90,6 +90,11 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
+    /// A momentum buffer per element, with momentum; nothing without.
+    fn state_per_parameter(&self) -> usize {
+        usize::from(self.momentum != 0.0)
+    }
+
     fn step(&mut self, params: &[(&str, &Param)]) -> Result<()> {
         let config = FusedSgd {
             lr: self.lr as f32,

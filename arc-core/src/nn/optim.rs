@@ -53,6 +53,13 @@ pub trait Optimizer: Send + Sync {
         let _ = lr;
     }
 
+    /// How many values of state it keeps per parameter element (SGD with
+    /// momentum 1, Adam 2), for the memory budget's estimate before the run.
+    /// The default, 2, is Adam's.
+    fn state_per_parameter(&self) -> usize {
+        2
+    }
+
     /// The state, for a checkpoint.
     fn state(&self) -> OptimizerState;
 

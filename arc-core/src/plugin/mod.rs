@@ -20,7 +20,9 @@ mod registry;
 mod specs;
 
 pub use answers::{Answers, Inner, Owner, Plugins};
-pub use component::{ComponentKind, Factory, ParamsSchema, Registration, Registrations, SharedFactory, StateSize, schema_of};
+pub use component::{
+    ComponentKind, Factory, ParamsSchema, Registration, Registrations, SharedFactory, StateSize, schema_of,
+};
 pub use hook::{
     BoxError, HookCaller, HookDecl, HookImpl, HookImplMethod, HookImplOpts, HookResults, HookSpec, MonitorArgs,
     PluginImpl, ResultCallback, SpecRelay,

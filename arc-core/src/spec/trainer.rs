@@ -96,6 +96,13 @@ pub struct TrainConfig {
     /// Where to train: `cpu`, `cuda` or `auto`. Default `cpu`.
     #[serde(default)]
     pub device: DeviceChoice,
+    /// The memory the run may take, in MiB: the estimate of the parameters,
+    /// their gradients, the optimizer's state and one batch's activations is
+    /// held against it before anything is allocated. Default: 80% of the
+    /// memory the machine has available (`MemAvailable`); none where that is
+    /// unknown. `arc train --memory-budget-mb` overrides it.
+    #[serde(default)]
+    pub memory_budget_mb: Option<f64>,
 }
 
 /// `trainer.config.early_stopping`: stop when `monitor` has not improved by
@@ -352,6 +359,7 @@ impl Default for TrainConfig {
             gradient_clip: None,
             checkpoint_every: None,
             device: DeviceChoice::Cpu,
+            memory_budget_mb: None,
         }
     }
 }

@@ -164,6 +164,15 @@ pub(crate) fn prepare(
         },
     };
     p.vars = bindings.vars.clone();
+    // Held against the memory budget before any layer is built.
+    let budget = crate::validate::Budget::for_run(trainer);
+    let (estimate, issues) = crate::validate::Estimate::of(spec, &p.vars, manager);
+    let copies = crate::validate::copies(trainer, manager);
+    let over = budget.as_ref().and_then(|b| estimate.check(copies, None, b));
+    if !issues.is_empty() || over.is_some() {
+        issues.into_iter().chain(over).for_each(|issue| p.push(spec, issue));
+        return Ok(p);
+    }
     check_var_params(spec, &p.vars, manager, &mut p.issues);
     if p.has_errors() {
         return Ok(p);
@@ -179,10 +188,24 @@ pub(crate) fn prepare(
     };
     // In evaluation mode: the checks below draw no dropout randomness.
     model.set_training(false);
-    if let Err(e) = model.infer_shapes() {
-        p.push(spec, crate::validate::model_issue(spec, e));
-        p.model = Some(model);
-        return Ok(p);
+    let shapes = match model.infer_shapes() {
+        Ok(shapes) => shapes,
+        Err(e) => {
+            p.push(spec, crate::validate::model_issue(spec, e));
+            p.model = Some(model);
+            return Ok(p);
+        }
+    };
+    // With the shapes known, one batch's activations too, before the first forward pass.
+    if let (Some(budget), Some(t)) = (&budget, trainer) {
+        // A batch is at most the training rows.
+        let batch = t.config.batch_size.clamp(1, train_rows.len().max(1));
+        let activations = crate::validate::activation_bytes(&shapes, batch);
+        if let Some(issue) = estimate.check(copies, Some((activations, batch)), budget) {
+            p.push(spec, issue);
+            p.model = Some(model);
+            return Ok(p);
+        }
     }
     let inputs = match model.feed(&bindings.tensors, &train_table) {
         Ok(inputs) => inputs,

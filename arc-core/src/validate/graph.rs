@@ -126,6 +126,16 @@ fn check_type(
     if !var_refs.is_empty() {
         return issues;
     }
+    // A size that overflows is an error here; a layer over the memory budget is not built
+    // here (the budget check names it, with the others, before anything is allocated).
+    match component.state_size(&params) {
+        Some(Err(e @ Error::TooLarge { .. })) => {
+            issues.push(param_issue(spec, &who, path, &e));
+            return issues;
+        }
+        Some(Ok(elements)) if super::budget::over_alone(spec, elements) => return issues,
+        _ => {}
+    }
     // Building the layer names a bad param precisely; the plugins' hooks judge the rest.
     let layer = match component.create(&params) {
         Ok(layer) => layer,

@@ -16,6 +16,7 @@
 //! # Ok::<(), arc_core::Error>(())
 //! ```
 
+mod budget;
 mod data;
 mod graph;
 mod schema;
@@ -23,6 +24,8 @@ mod sections;
 
 pub use crate::spec::Validator;
 pub use crate::types::{Severity, ValidationIssue, count_errors, render};
+pub use budget::Budget;
+pub(crate) use budget::{Estimate, activation_bytes, copies};
 pub use data::check_columns;
 pub use schema::{component_params_schema, spec_schema};
 
@@ -123,7 +126,7 @@ fn check_spec_with(spec: &ArcSpec, trainer: Option<&TrainerSpec>, manager: &Plug
     }
     sections::check_predictor(spec, &defined, &mut issues);
     if !issues.iter().any(ValidationIssue::is_error) {
-        issues.extend(static_shapes(spec, manager));
+        issues.extend(static_shapes(spec, trainer, manager));
     }
     issues
 }
@@ -131,7 +134,7 @@ fn check_spec_with(spec: &ArcSpec, trainer: Option<&TrainerSpec>, manager: &Plug
 /// Shape inference without data: possible when the model (and the modules
 /// it uses) names no `vars.X`; otherwise shapes are checked by
 /// `train::validate_data` and at the start of training.
-fn static_shapes(spec: &ArcSpec, manager: &PluginManager) -> Option<ValidationIssue> {
+fn static_shapes(spec: &ArcSpec, trainer: Option<&TrainerSpec>, manager: &PluginManager) -> Vec<ValidationIssue> {
     let graphs = std::iter::once(&spec.model).chain(spec.modules.values());
     let uses_vars =
         graphs.clone().flat_map(|g| &g.graph).any(|n| n.params.as_ref().is_some_and(|p| !p.var_refs().is_empty()))
@@ -139,12 +142,25 @@ fn static_shapes(spec: &ArcSpec, manager: &PluginManager) -> Option<ValidationIs
                 input.shape().is_some_and(|shape| shape.iter().any(|e| matches!(e, crate::spec::ShapeEntry::Var(_))))
             });
     if uses_vars {
-        return None;
+        return Vec::new();
     }
-    let failed = crate::graph::GraphModel::build(&spec.model, &Default::default(), manager)
-        .and_then(|model| model.infer_shapes().map(drop))
-        .err()?;
-    Some(model_issue(spec, failed))
+    // Held against the memory budget before anything is built.
+    let budget = Budget::for_run(trainer);
+    let (estimate, issues) = Estimate::of(spec, &Default::default(), manager);
+    let copies = copies(trainer, manager);
+    let over = budget.as_ref().and_then(|b| estimate.check(copies, None, b));
+    if !issues.is_empty() || over.is_some() {
+        return issues.into_iter().chain(over).collect();
+    }
+    let shapes = match crate::graph::GraphModel::build(&spec.model, &Default::default(), manager)
+        .and_then(|model| model.infer_shapes())
+    {
+        Ok(shapes) => shapes,
+        Err(e) => return vec![model_issue(spec, e)],
+    };
+    let batch = trainer.map_or(1, |t| t.config.batch_size.max(1));
+    let activations = trainer.map(|_| (activation_bytes(&shapes, batch), batch));
+    budget.and_then(|b| estimate.check(copies, activations, &b)).into_iter().collect()
 }
 
 /// An error from building or running the model as an issue, at the node

@@ -138,7 +138,7 @@ pub fn spec_schema(manager: &PluginManager) -> Value {
                             "validation_split": number(), "seed": count(), "shuffle": {"type": "boolean"},
                             "early_stopping": {"type": ["object", "null"]}, "gradient_clip": {"type": ["object", "number", "null"]},
                             "checkpoint_every": {"type": ["integer", "null"]},
-                            "device": {"type": "string"}
+                            "device": {"type": "string"}, "memory_budget_mb": {"type": ["number", "null"]}
                         }
                     }
                 }

@@ -102,6 +102,16 @@ pub(crate) fn check_trainer(
             .at("trainer.config.validation_split"),
         );
     }
+    if let Some(mb) = config.memory_budget_mb
+        && !(mb.is_finite() && mb > 0.0)
+    {
+        issues.push(
+            ValidationIssue::error(format!(
+                "trainer.config.memory_budget_mb must be a positive number of MiB, got {mb}"
+            ))
+            .at("trainer.config.memory_budget_mb"),
+        );
+    }
     if config.checkpoint_every == Some(0) {
         issues.push(
             ValidationIssue::error("trainer.config.checkpoint_every must be at least 1, got 0")

@@ -42,7 +42,8 @@ impl LayerConfig for BatchNorm1dConfig {
 
     fn state_size(&self) -> Result<u64> {
         let c = self.num_features;
-        let tally = crate::layers::size::Tally::new(Self::NAME).tensor_if(self.affine, &[c])?.tensor_if(self.affine, &[c])?;
+        let tally =
+            crate::layers::size::Tally::new(Self::NAME).tensor_if(self.affine, &[c])?.tensor_if(self.affine, &[c])?;
         let stats = self.track_running_stats;
         Ok(tally.tensor_if(stats, &[c])?.tensor_if(stats, &[c])?.tensor_if(stats, &[])?.total())
     }
