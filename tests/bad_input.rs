@@ -430,3 +430,29 @@ fn numbers_beyond_f32_and_overflowing_rows_are_errors_naming_the_row() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Zero-sized layers and an empty spec are caught by `arc validate`, each at its place.
+#[test]
+fn zero_features_and_an_empty_spec_are_named_at_their_place() {
+    let dir = scratch("zero");
+    let text = std::fs::read_to_string(root().join(SPEC)).expect("spec");
+    // fc2's params are literals: caught without data. fc1's read `vars.`: caught with data.
+    let fc2 = write(&dir, "fc2.yaml", &text.replace("out_features: 3}", "out_features: 0}"));
+    let said = String::from_utf8_lossy(&arc(&["validate", &fc2]).stdout).into_owned();
+    assert!(
+        said.starts_with(&format!(
+            "{fc2}:41:15: error: node `fc2`: core.Linear: invalid config: in_features and out_features must be at \
+             least 1, got 16 and 0\n"
+        )),
+        "{said}"
+    );
+    let fc1 = write(&dir, "fc1.yaml", &text.replace("out_features: 16}", "out_features: 0}"));
+    let said = String::from_utf8_lossy(&arc(&["validate", &fc1, "--data", DATA]).stdout).into_owned();
+    assert!(said.contains(&format!("{fc1}:35:15: error: node `fc1`: core.Linear: invalid config")), "{said}");
+    let empty = write(&dir, "empty.yaml", "");
+    assert_eq!(
+        user_error(&arc(&["validate", &empty])),
+        format!("error: {empty}:1:1: spec: missing required key `model_name`\n")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -100,8 +100,16 @@ impl ArcSpec {
             let error = Error::InvalidValue { path: "spec".into(), message };
             return Err(Error::Located { location, error: Box::new(error) });
         }
-        let mut spec: ArcSpec =
-            serde_path_to_error::deserialize(value).map_err(|e| super::located::serde_error(e, &map))?;
+        let mut spec: ArcSpec = serde_path_to_error::deserialize(value).map_err(|e| {
+            match super::located::serde_error(e, &map) {
+                located @ Error::Located { .. } => located,
+                // An empty document has no place to point at: its first line.
+                other => {
+                    let location = super::Location { origin: origin.to_owned(), line: 1, column: 1 };
+                    Error::Located { location, error: Box::new(other) }
+                }
+            }
+        })?;
         spec.model.modules = spec.modules.clone();
         spec.source = Some(Arc::new(map));
         Ok(spec)
@@ -229,6 +237,7 @@ predictor: {returns: [fc]}
             "t.yaml:13:3: trainer: missing required key `optimizer`"
         );
         assert_eq!(err("model_name: m\n"), "t.yaml:1:1: spec: missing required key `model`");
+        assert_eq!(err(""), "t.yaml:1:1: spec: missing required key `model_name`");
     }
 
     #[test]

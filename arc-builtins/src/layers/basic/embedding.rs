@@ -62,6 +62,15 @@ impl LayerConfig for EmbeddingConfig {
     }
 
     fn check(&self) -> Result<()> {
+        if self.num_embeddings == 0 || self.embedding_dim == 0 {
+            return Err(invalid(
+                Self::NAME,
+                format!(
+                    "num_embeddings and embedding_dim must be at least 1, got {} and {}",
+                    self.num_embeddings, self.embedding_dim
+                ),
+            ));
+        }
         let n = self.num_embeddings as i64;
         if let Some(p) = self.padding_idx
             && !(-n..n).contains(&p)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arc_core::lower::{OnnxGraph, OnnxLowering, OnnxNode, RowInputs, RowKernel, RowOp, kernels};
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
-use arc_core::{Result, Tensor};
+use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
 use super::{LayerConfig, bad_input, show, single, yes};
@@ -24,6 +24,20 @@ pub struct LinearConfig {
 
 impl LayerConfig for LinearConfig {
     const NAME: &'static str = "core.Linear";
+
+    /// A layer of no features computes nothing: almost surely a wrong var or a typo.
+    fn check(&self) -> Result<()> {
+        if self.in_features == 0 || self.out_features == 0 {
+            return Err(Error::InvalidConfig {
+                component: Self::NAME.into(),
+                message: format!(
+                    "in_features and out_features must be at least 1, got {} and {}",
+                    self.in_features, self.out_features
+                ),
+            });
+        }
+        Ok(())
+    }
 
     fn state_size(&self) -> Result<u64> {
         let tally = crate::layers::size::Tally::new(Self::NAME).tensor(&[self.out_features, self.in_features])?;
