@@ -78,7 +78,7 @@ pub struct Registration<C: ?Sized> {
 /// use arc_core::spec::Config;
 ///
 /// fn dense_size(config: &Config) -> arc_core::Result<u64> {
-///     let units: u64 = config.get("units").and_then(|v| v.as_u64()).unwrap_or(1);
+///     let units = config.get_u64("units").unwrap_or(1);
 ///     Ok(units * 4)
 /// }
 /// let size: StateSize = dense_size;

@@ -23,13 +23,19 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// `trainer.config.memory_budget_mb` when set; else 80% of the
-    /// machine's `MemAvailable` (`/proc/meminfo`); `None` where neither is
-    /// known (no check).
+    /// `trainer.config.memory_budget_mb` when set; else the environment's
+    /// `ARC_MEMORY_BUDGET_MB` (a container's limit, the fuzz targets' 1 GiB);
+    /// else 80% of the machine's `MemAvailable` (`/proc/meminfo`); `None`
+    /// where none is known (no check).
     pub fn for_run(trainer: Option<&TrainerSpec>) -> Option<Budget> {
-        if let Some(mb) = trainer.and_then(|t| t.config.memory_budget_mb).filter(|mb| mb.is_finite() && *mb > 0.0) {
-            let bytes = (mb * 1024.0 * 1024.0) as u128;
-            return Some(Budget { bytes, source: "trainer.config.memory_budget_mb".into() });
+        let mib = |mb: f64| (mb * 1024.0 * 1024.0) as u128;
+        let positive = |mb: &f64| mb.is_finite() && *mb > 0.0;
+        if let Some(mb) = trainer.and_then(|t| t.config.memory_budget_mb).filter(positive) {
+            return Some(Budget { bytes: mib(mb), source: "trainer.config.memory_budget_mb".into() });
+        }
+        let env = std::env::var("ARC_MEMORY_BUDGET_MB").ok().and_then(|v| v.trim().parse::<f64>().ok());
+        if let Some(mb) = env.filter(positive) {
+            return Some(Budget { bytes: mib(mb), source: "ARC_MEMORY_BUDGET_MB".into() });
         }
         let available = available_memory()?;
         Some(Budget {
