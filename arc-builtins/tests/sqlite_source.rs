@@ -362,7 +362,7 @@ fn a_real_beyond_f32_is_an_error_naming_the_database_row_and_column() {
     conn.execute_batch("CREATE TABLE t (x REAL); INSERT INTO t VALUES (1.0); INSERT INTO t VALUES (1e300);")
         .expect("fixture");
     drop(conn);
-    let err = open_table(&location(&db, "table=t"), &manager()).err().expect("1e300 is beyond f32");
+    let err = open_table(&location(&db, "table=t"), &manager()).expect_err("1e300 is beyond f32");
     assert_eq!(
         err.to_string(),
         format!(

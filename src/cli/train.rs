@@ -63,7 +63,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         drop_last: args.drop_last,
         local_device: world.local_device,
     };
-    let result = train_here(&spec, &text, &trainer, &data, &out_dir, &parallel, resume, args.force);
+    let job = Job { spec: &spec, text: &text, trainer: &trainer, data: &data, out_dir: &out_dir, force: args.force };
+    let result = train_here(&job, &parallel, resume);
     if let Err(e) = &result
         && collective.world_size() > 1
     {
@@ -74,17 +75,23 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
+/// What `arc train` was asked to do, settled.
+struct Job<'a> {
+    spec: &'a ArcSpec,
+    text: &'a str,
+    trainer: &'a arc::spec::TrainerSpec,
+    data: &'a str,
+    out_dir: &'a Path,
+    force: bool,
+}
+
 /// Everything after the world is joined; every rank runs it, rank 0 prints and writes.
 fn train_here(
-    spec: &ArcSpec,
-    text: &str,
-    trainer: &arc::spec::TrainerSpec,
-    data: &str,
-    out_dir: &Path,
+    job: &Job<'_>,
     parallel: &arc::train::DataParallel<'_>,
     resume: Option<arc::model_dir::checkpoint::Resume>,
-    force: bool,
 ) -> anyhow::Result<ExitCode> {
+    let Job { spec, text, trainer, data, out_dir, force } = *job;
     let pm = arc::get_plugin_manager();
     let collective = parallel.collective;
     let root = collective.is_root();

@@ -131,7 +131,7 @@ impl Estimate {
             return None;
         }
         let mut largest = self.nodes.clone();
-        largest.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        largest.sort_by_key(|n| std::cmp::Reverse(n.bytes));
         let named: Vec<String> = largest
             .iter()
             .filter(|n| n.bytes > 0)
