@@ -64,7 +64,7 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
             let names = components(p, kind);
             if !names.is_empty() {
                 any = true;
-                writeln!(out, "  {kind}s: {}", names.join(", "))?;
+                writeln!(out, "  {}: {}", plural(kind), names.join(", "))?;
             }
         }
         if !any {
@@ -75,6 +75,15 @@ pub fn run(args: &PluginsArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "\nwarning: {warning}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The heading of `kind`'s components in the text listing: `layers`,
+/// `losses`, `data_sources`, ...
+fn plural(kind: ComponentKind) -> String {
+    match kind {
+        ComponentKind::Loss => "losses".to_owned(),
+        _ => format!("{}s", kind.as_str()),
+    }
 }
 
 /// The params schema of the component `name` of `kind` (its `$ref`s
@@ -92,5 +101,19 @@ fn params_schema(registries: &Registries, kind: ComponentKind, name: &str) -> Op
         ComponentKind::Validator => of(&registries.validators, name),
         ComponentKind::DataSource => of(&registries.data_sources, name),
         ComponentKind::Exporter => of(&registries.exporters, name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_an_english_plural() {
+        let plurals: Vec<String> = ComponentKind::ALL.into_iter().map(plural).collect();
+        assert_eq!(
+            plurals,
+            ["layers", "processors", "optimizers", "losses", "validators", "data_sources", "exporters"]
+        );
     }
 }
