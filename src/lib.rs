@@ -34,6 +34,12 @@ pub use arc_core::*;
 
 pub mod cli;
 
+/// The README's Rust snippets, compiled (and run, unless marked `no_run`) by
+/// `cargo test --doc`, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 // Anchors: a plugin crate that no code names is not linked, and its
 // plugins would vanish from `discover_plugins` without a word.
 #[cfg(any(
