@@ -2,7 +2,7 @@
 //!
 //! The layers are grouped by family: `basic` (Linear, the activations,
 //! Dropout, the norms, Embedding, PositionalEncoding, Concatenate, Add,
-//! Flatten) and `sequence` (MultiHeadAttention, TransformerEncoderLayer,
+//! Flatten, Select) and `sequence` (MultiHeadAttention, TransformerEncoderLayer,
 //! LSTM, GRU). Each family registers its layers and checks their configs.
 
 use arc_core::plugin::{LayerHookSpec, LayerRegistrations, Registrations};

@@ -29,6 +29,7 @@ mod create;
 pub use create::AllocationRefused;
 mod custom_op;
 mod device;
+pub mod gemm;
 mod gradcheck;
 mod math;
 mod ops;
@@ -54,6 +55,8 @@ pub use cuda::{KernelEntries, compile_all_kernels, compile_source, kernel_entry_
 pub use custom_op::CustomOp;
 pub use device::{DType, Device, cuda_device_count};
 pub use gradcheck::gradcheck;
+/// The ndarray version the tensor engine's views ([`gemm`]) use.
+pub use ndarray;
 pub use ops::Reduction;
 pub use ops::fused;
 pub use ops::fused::CrossEntropyOptions;

@@ -2,7 +2,8 @@
 //! names with PyTorch's constructor parameters and defaults: `Linear`;
 //! the activations `ReLU`, `Sigmoid`, `Tanh`, `GELU`, `Softmax`;
 //! `Dropout`; the norms `BatchNorm1d`, `LayerNorm`; `Embedding`;
-//! `PositionalEncoding`; the multi-input `Concatenate` and `Add`; `Flatten`.
+//! `PositionalEncoding`; the multi-input `Concatenate` and `Add`; `Flatten`;
+//! `Select` (one index along a dim: a sequence's last step).
 //!
 //! Each layer has a config struct beside it (`deny_unknown_fields`), so an
 //! unknown parameter is an error with a did-you-mean hint and a missing one
@@ -48,6 +49,7 @@ mod layer_norm;
 mod linear;
 mod positional;
 mod reshape;
+mod select;
 
 use activation::{GeluConfig, ReluConfig, SigmoidConfig, SoftmaxConfig, TanhConfig};
 use batch_norm::BatchNorm1dConfig;
@@ -59,6 +61,7 @@ use layer_norm::LayerNormConfig;
 use linear::LinearConfig;
 use positional::PositionalEncodingConfig;
 use reshape::FlattenConfig;
+use select::SelectConfig;
 
 /// A layer's config: parsed from the spec's params, checked, then built.
 trait LayerConfig: DeserializeOwned + schemars::JsonSchema {
@@ -151,6 +154,7 @@ const LAYERS: &[(&str, Build, Check, Schema, Size)] = &[
     ),
     ("Add", build::<AddConfig>, check::<AddConfig>, schema_of::<AddConfig>, size::<AddConfig>),
     ("Flatten", build::<FlattenConfig>, check::<FlattenConfig>, schema_of::<FlattenConfig>, size::<FlattenConfig>),
+    ("Select", build::<SelectConfig>, check::<SelectConfig>, schema_of::<SelectConfig>, size::<SelectConfig>),
 ];
 
 /// Adds this family's layers (names without a dot: the plugin's namespace, `core`, is added).

@@ -12,12 +12,16 @@
 //! output of a self-attention projection), and O is written straight in the
 //! merged-heads layout the output projection reads: no head split or merge
 //! copies, one `[L, S]` block per pair in flight, `P` kept for the backward.
+//! Each pair's blocks are ndarray views (disjoint mutable ones split from the
+//! output buffers), multiplied by [`arc_core::tensor::gemm`] on the pair's thread.
 //! The composed path (`attention.rs`) remains for what this op does not
 //! cover: dropout on the weights, and masks that take gradients.
 
 use std::sync::Mutex;
 
 use arc_core::tensor::CustomOp;
+use arc_core::tensor::gemm::{Threads, gemm, view};
+use arc_core::tensor::ndarray::{ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis};
 use arc_core::{DType, Error, Result, Tensor};
 use rayon::prelude::*;
 
@@ -42,85 +46,6 @@ pub(super) struct Geometry {
     pub(super) packed: bool,
 }
 
-/// A strided `[rows, cols]` view: element `(i, j)` at `base + i * rs + j * cs`.
-#[derive(Clone, Copy)]
-struct View {
-    base: usize,
-    rs: isize,
-    cs: isize,
-}
-
-/// A raw pointer that worker threads write through, each to its own
-/// (batch, head) block.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: each parallel task writes only the elements of its own (batch, head)
-// pair, which no other task reads or writes; the buffer outlives the tasks.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// The pointer (a method, so closures capture the `Send` wrapper, not its field).
-    fn ptr(self) -> *mut f32 {
-        self.0
-    }
-}
-
-/// `dst (+)= a @ b` for strided views, on the calling thread.
-///
-/// # Safety
-/// Every addressed element of `a`, `b` (`[m, k]`, `[k, n]`) and `dst`
-/// (`[m, n]`) must be in bounds, and `dst` writable by this thread alone.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: (*mut f32, View),
-    a: (*const f32, View),
-    b: (*const f32, View),
-    add: bool,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !add {
-            for i in 0..m {
-                for j in 0..n {
-                    // SAFETY: (i, j) is inside `dst` (the caller's contract).
-                    unsafe { *dst.0.offset(dst.1.base as isize + i as isize * dst.1.rs + j as isize * dst.1.cs) = 0.0 };
-                }
-            }
-        }
-        return;
-    }
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.0.add(dst.1.base),
-            dst.1.cs,
-            dst.1.rs,
-            add,
-            a.0.add(a.1.base),
-            a.1.cs,
-            a.1.rs,
-            b.0.add(b.1.base),
-            b.1.cs,
-            b.1.rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
 /// The fused attention (see the module docs). Inputs: `q, k, v` (or the
 /// packed `qkv`), then optionally an f32 additive mask `[mN, mH, L, S]`
 /// with `mN` in `{1, N}` and `mH` in `{1, heads}` (it takes no gradient).
@@ -139,27 +64,70 @@ impl Attention {
         Self { geometry, has_mask, weights: Mutex::new(Vec::new()) }
     }
 
-    /// The views of head `h` of batch `n` in an operand of row width `width`
+    /// The `[len, hd]` view of head `h` of batch `n` in an operand of row width `width`
     /// and `len` positions, at column offset `column`.
-    fn view(&self, n: usize, h: usize, len: usize, width: usize, column: usize) -> View {
+    fn head<'a>(
+        &self,
+        data: &'a [f32],
+        (n, h): (usize, usize),
+        len: usize,
+        width: usize,
+        column: usize,
+    ) -> Result<ArrayView2<'a, f32>> {
         let g = &self.geometry;
         let col = column + h * g.head_dim;
-        if g.seq_first {
-            View { base: n * width + col, rs: (g.batch * width) as isize, cs: 1 }
-        } else {
-            View { base: n * len * width + col, rs: width as isize, cs: 1 }
-        }
+        let (base, rs) = if g.seq_first { (n * width + col, g.batch * width) } else { (n * len * width + col, width) };
+        view(data, base, (len, g.head_dim), (rs, 1))
     }
 
-    /// `(q, k, v)` views of pair `(n, h)`, and their row widths.
-    fn operand_views(&self, n: usize, h: usize) -> [View; 3] {
+    /// `(q, k, v)` views of pair `(n, h)`.
+    fn operand_heads<'a>(&self, [q, k, v]: [&'a [f32]; 3], pair: (usize, usize)) -> Result<[ArrayView2<'a, f32>; 3]> {
         let g = &self.geometry;
         let e = g.heads * g.head_dim;
-        if g.packed {
-            [0, e, 2 * e].map(|c| self.view(n, h, g.queries, 3 * e, c))
+        Ok(if g.packed {
+            [
+                self.head(q, pair, g.queries, 3 * e, 0)?,
+                self.head(k, pair, g.queries, 3 * e, e)?,
+                self.head(v, pair, g.queries, 3 * e, 2 * e)?,
+            ]
         } else {
-            [self.view(n, h, g.queries, e, 0), self.view(n, h, g.keys, e, 0), self.view(n, h, g.keys, e, 0)]
+            [self.head(q, pair, g.queries, e, 0)?, self.head(k, pair, g.keys, e, 0)?, self.head(v, pair, g.keys, e, 0)?]
+        })
+    }
+
+    /// Disjoint mutable `[len, hd]` views of a buffer of `len` positions and row width
+    /// `blocks * E`: `[block][n * heads + h]`, head `h` of batch `n` in column block `block`.
+    fn heads_mut<'a>(
+        &self,
+        data: &'a mut [f32],
+        len: usize,
+        blocks: usize,
+    ) -> Result<Vec<Vec<ArrayViewMut2<'a, f32>>>> {
+        let g = &self.geometry;
+        let width = blocks * g.heads * g.head_dim;
+        let bad = || Error::ShapeMismatch { op: OP, lhs: vec![g.batch, len, width], rhs: vec![] };
+        let whole = if g.seq_first {
+            ArrayViewMut3::from_shape((len, g.batch, width), data).map_err(|_| bad())?.permuted_axes([1, 0, 2])
+        } else {
+            ArrayViewMut3::from_shape((g.batch, len, width), data).map_err(|_| bad())?
+        };
+        let mut out: Vec<Vec<ArrayViewMut2<'a, f32>>> =
+            (0..blocks).map(|_| Vec::with_capacity(g.batch * g.heads)).collect();
+        for mut rest in whole.into_outer_iter_mut() {
+            for block in &mut out {
+                for _ in 0..g.heads {
+                    let (head, after) = rest.split_at(Axis(1), g.head_dim);
+                    block.push(head);
+                    rest = after;
+                }
+            }
         }
+        Ok(out)
+    }
+
+    /// [`Self::heads_mut`] of a buffer of one block.
+    fn one_block_mut<'a>(&self, data: &'a mut [f32], len: usize) -> Result<Vec<ArrayViewMut2<'a, f32>>> {
+        Ok(self.heads_mut(data, len, 1)?.pop().unwrap_or_default())
     }
 
     /// Checks the inputs' shapes; returns the mask's `(mN, mH)` when there is one.
@@ -239,39 +207,31 @@ impl CustomOp for Attention {
         let scale = 1.0 / (hd as f32).sqrt();
         let mut out = vec![0.0f32; g.batch * l * e];
         let mut weights = vec![0.0f32; g.batch * g.heads * l * s];
-        let out_ptr = SharedMut(out.as_mut_ptr());
-        weights.par_chunks_mut((l * s).max(1)).take(g.batch * g.heads).enumerate().for_each(|(pair, p)| {
-            let (n, h) = (pair / g.heads, pair % g.heads);
-            let [qv, kv, vv] = self.operand_views(n, h);
-            let own = View { base: 0, rs: s as isize, cs: 1 };
-            // SAFETY: the views address in-bounds elements of the checked shapes; `p` is this
-            // pair's own block; the output rows of (n, h) belong to this task alone.
-            unsafe {
-                gemm(
-                    l,
-                    s,
-                    hd,
-                    (p.as_mut_ptr(), own),
-                    (q.as_ptr(), qv),
-                    (k.as_ptr(), View { rs: kv.cs, cs: kv.rs, ..kv }),
-                    false,
-                );
-            }
-            for (i, row) in p.chunks_exact_mut(s.max(1)).enumerate() {
-                if let Some((m, (mn, mh))) = mask {
-                    let base = (((if mn > 1 { n } else { 0 }) * mh + if mh > 1 { h } else { 0 }) * l + i) * s;
-                    for (x, &a) in row.iter_mut().zip(&m[base..base + s]) {
-                        *x = *x * scale + a;
+        let out_heads = self.one_block_mut(&mut out, l)?;
+        weights.par_chunks_mut((l * s).max(1)).zip(out_heads).enumerate().try_for_each(
+            |(pair, (p, o))| -> Result<()> {
+                let (n, h) = (pair / g.heads, pair % g.heads);
+                let [qh, kh, vh] = self.operand_heads([q, k, v], (n, h))?;
+                let pm = ArrayViewMut2::from_shape((l, s), &mut *p).map_err(|_| Error::ShapeMismatch {
+                    op: OP,
+                    lhs: vec![l, s],
+                    rhs: vec![],
+                })?;
+                gemm(pm, qh, kh.t(), false, Threads::Calling)?;
+                for (i, row) in p.chunks_exact_mut(s.max(1)).enumerate() {
+                    if let Some((m, (mn, mh))) = mask {
+                        let base = (((if mn > 1 { n } else { 0 }) * mh + if mh > 1 { h } else { 0 }) * l + i) * s;
+                        for (x, &a) in row.iter_mut().zip(&m[base..base + s]) {
+                            *x = *x * scale + a;
+                        }
+                    } else {
+                        row.iter_mut().for_each(|x| *x *= scale);
                     }
-                } else {
-                    row.iter_mut().for_each(|x| *x *= scale);
+                    softmax_in_place(row);
                 }
-                softmax_in_place(row);
-            }
-            let ov = self.view_out(n, h);
-            // SAFETY: as above.
-            unsafe { gemm(l, hd, s, (out_ptr.ptr(), ov), (p.as_ptr(), own), (v.as_ptr(), vv), false) };
-        });
+                gemm(o, own(p, l, s)?, vh, false, Threads::Calling)
+            },
+        )?;
         *self.weights.lock().unwrap_or_else(|e| e.into_inner()) = weights;
         let shape = if g.seq_first { [l, g.batch, e] } else { [g.batch, l, e] };
         Tensor::from_vec(out, &shape)
@@ -294,44 +254,40 @@ impl CustomOp for Attention {
         } else {
             (slice(&operands[0]), slice(&operands[1]), slice(&operands[2]))
         };
-        // One buffer per gradient (or one packed [.., 3E] buffer), each pair writing its own block.
+        // One buffer per gradient (or one packed [.., 3E] buffer), each pair writing its own blocks.
         let mut grads: Vec<Vec<f32>> = operands.iter().map(|t| vec![0.0f32; t.numel()]).collect();
-        let ptrs: Vec<SharedMut> = grads.iter_mut().map(|b| SharedMut(b.as_mut_ptr())).collect();
-        let dst = |i: usize| if g.packed { ptrs[0] } else { ptrs[i] };
-        let (dq_ptr, dk_ptr, dv_ptr) = (dst(0), dst(1), dst(2));
+        let (dq, dk, dv) = match &mut grads[..] {
+            [packed] => {
+                let mut blocks = self.heads_mut(packed, l, 3)?.into_iter();
+                let mut next = || blocks.next().unwrap_or_default();
+                (next(), next(), next())
+            }
+            [dq, dk, dv] => (self.one_block_mut(dq, l)?, self.one_block_mut(dk, s)?, self.one_block_mut(dv, s)?),
+            _ => return Err(Error::NoBackward { op: format!("{OP} (operands)") }),
+        };
         let scale = 1.0 / (hd as f32).sqrt();
-        (0..g.batch * g.heads).into_par_iter().for_each_init(
+        dq.into_par_iter().zip(dk).zip(dv).enumerate().try_for_each_init(
             || vec![0.0f32; l * s],
-            |ds, pair| {
+            |ds, (pair, ((dq, dk), dv))| -> Result<()> {
                 let (n, h) = (pair / g.heads, pair % g.heads);
-                let [qv, kv, vv] = self.operand_views(n, h);
-                let ov = self.view_out(n, h);
-                let p = &weights[pair * l * s..(pair + 1) * l * s];
-                let own = View { base: 0, rs: s as isize, cs: 1 };
-                let own_t = View { base: 0, rs: 1, cs: s as isize };
-                let t = |v: View| View { rs: v.cs, cs: v.rs, ..v };
-                // SAFETY: all views address in-bounds elements of the checked shapes; the
-                // gradient blocks of pair (n, h) are written by this task alone.
-                unsafe {
-                    // dV = P^T dO
-                    gemm(s, hd, l, (dv_ptr.ptr(), vv), (p.as_ptr(), own_t), (dout.as_ptr(), ov), false);
-                    // dP = dO V^T
-                    gemm(l, s, hd, (ds.as_mut_ptr(), own), (dout.as_ptr(), ov), (v.as_ptr(), t(vv)), false);
-                }
-                for (drow, prow) in ds.chunks_exact_mut(s.max(1)).zip(p.chunks_exact(s.max(1))) {
+                let [qh, kh, vh] = self.operand_heads([q, k, v], (n, h))?;
+                let doh = self.head(dout, (n, h), l, g.heads * hd, 0)?;
+                let p = own(&weights[pair * l * s..(pair + 1) * l * s], l, s)?;
+                // dV = P^T dO, dP = dO V^T
+                gemm(dv, p.t(), doh, false, Threads::Calling)?;
+                gemm(own_mut(ds, l, s)?, doh, vh.t(), false, Threads::Calling)?;
+                for (drow, prow) in ds.chunks_exact_mut(s.max(1)).zip(p.rows()) {
                     let dot: f32 = drow.iter().zip(prow).map(|(d, p)| d * p).sum();
                     for (d, &pv) in drow.iter_mut().zip(prow) {
                         *d = pv * (*d - dot) * scale;
                     }
                 }
-                // SAFETY: as above.
-                unsafe {
-                    // dQ = dS K, dK = dS^T Q
-                    gemm(l, hd, s, (dq_ptr.ptr(), qv), (ds.as_ptr(), own), (k.as_ptr(), kv), false);
-                    gemm(s, hd, l, (dk_ptr.ptr(), kv), (ds.as_ptr(), own_t), (q.as_ptr(), qv), false);
-                }
+                // dQ = dS K, dK = dS^T Q
+                let dsv = own(ds, l, s)?;
+                gemm(dq, dsv, kh, false, Threads::Calling)?;
+                gemm(dk, dsv.t(), qh, false, Threads::Calling)
             },
-        );
+        )?;
         let mut result: Vec<Option<Tensor>> = grads
             .into_iter()
             .zip(&operands)
@@ -344,12 +300,18 @@ impl CustomOp for Attention {
     }
 }
 
-impl Attention {
-    /// The output view of pair `(n, h)` in the merged `[.., E]` layout.
-    fn view_out(&self, n: usize, h: usize) -> View {
-        let g = &self.geometry;
-        self.view(n, h, g.queries, g.heads * g.head_dim, 0)
-    }
+/// A row-major `[rows, cols]` block of the op's own.
+fn own(data: &[f32], rows: usize, cols: usize) -> Result<ArrayView2<'_, f32>> {
+    view(data, 0, (rows, cols), (cols, 1))
+}
+
+/// A mutable row-major `[rows, cols]` block of the op's own.
+fn own_mut(data: &mut [f32], rows: usize, cols: usize) -> Result<ArrayViewMut2<'_, f32>> {
+    ArrayViewMut2::from_shape((rows, cols), data).map_err(|_| Error::ShapeMismatch {
+        op: OP,
+        lhs: vec![rows, cols],
+        rhs: vec![],
+    })
 }
 
 /// Softmax of one row in place (max-subtracted; a row of all `-inf` gives

@@ -16,6 +16,8 @@
 use std::sync::Mutex;
 
 use arc_core::tensor::CustomOp;
+use arc_core::tensor::gemm::{Threads, gemm, view};
+use arc_core::tensor::ndarray::{ArrayViewMut2, ShapeBuilder};
 use arc_core::{DType, Error, Result, Tensor};
 
 use super::cells;
@@ -162,14 +164,9 @@ impl Scan {
 /// A strided matrix operand: data, row stride, column stride.
 type Strided<'a> = (&'a [f32], usize, usize);
 
-/// Whether an `[rows, cols]` view with strides `(rs, cs)` fits in `len` elements.
-fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
-}
-
 /// `dst [m, n] (+)= a [m, k] @ b [k, n]` over strided views, straight into
-/// the scan's own buffers (no tensor, no allocation per step), on rayon's
-/// threads above 64^3 multiply-adds.
+/// the scan's own buffers (no tensor, no allocation per step), through
+/// [`arc_core::tensor::gemm`] on rayon's threads above 64^3 multiply-adds.
 ///
 /// gemm splits the work over threads along `m`: the per-step products are
 /// asked for transposed (`m` = the gates, `n` = the batch) so that both
@@ -181,50 +178,13 @@ fn matmul_into(
     b: Strided<'_>,
     [m, n, k]: [usize; 3],
     add: bool,
-) {
-    assert!(
-        fits(dst.len(), m, n, d_rs, d_cs) && fits(a.0.len(), m, k, a.1, a.2) && fits(b.0.len(), k, n, b.1, b.2),
-        "matmul_into: operands smaller than [m, k] @ [k, n] (the scan checks its shapes first)"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !add {
-            dst.fill(0.0);
-        }
-        return;
-    }
-    let threads = rayon::current_num_threads();
-    let parallelism = if m * n * k >= 64 * 64 * 64 && threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the assert above keeps every addressed element in bounds; `dst` is borrowed mutably.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            d_cs as isize,
-            d_rs as isize,
-            add,
-            a.0.as_ptr(),
-            a.2 as isize,
-            a.1 as isize,
-            b.0.as_ptr(),
-            b.2 as isize,
-            b.1 as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
+) -> Result<()> {
+    let dst = ArrayViewMut2::from_shape((m, n).strides((d_rs, d_cs)), dst).map_err(|_| Error::ShapeMismatch {
+        op: "scan (gemm)",
+        lhs: vec![m, n, d_rs, d_cs],
+        rhs: vec![],
+    })?;
+    gemm(dst, view(a.0, 0, (m, k), (a.1, a.2))?, view(b.0, 0, (k, n), (b.1, b.2))?, add, Threads::Pool)
 }
 
 impl CustomOp for Scan {
@@ -259,7 +219,7 @@ impl CustomOp for Scan {
                 rec.chunks_exact_mut(g * hs).for_each(|row| row.copy_from_slice(b));
             }
             // As rec^T [G*H, N] = W_hh [G*H, H] @ h^T [H, N], written transposed.
-            matmul_into((&mut rec, 1, g * hs), (w, hs, 1), (&h, 1, hs), [g * hs, n, hs], b_hh.is_some());
+            matmul_into((&mut rec, 1, g * hs), (w, hs, 1), (&h, 1, hs), [g * hs, n, hs], b_hh.is_some())?;
             let rec = &rec[..];
             let (x_t, acts) = (&xp[t * gh..(t + 1) * gh], &mut saved.gates[t * ah..(t + 1) * ah]);
             match self.cell {
@@ -321,7 +281,7 @@ impl CustomOp for Scan {
             if prev.is_some() {
                 // dh_{t-1} += d(h W_hh^T) W_hh
                 // As dh^T [H, N] += W_hh^T [H, G*H] @ d_rec^T [G*H, N].
-                matmul_into((&mut dh, 1, hs), (w, 1, hs), (d_rec, 1, g * hs), [hs, n, g * hs], true);
+                matmul_into((&mut dh, 1, hs), (w, 1, hs), (d_rec, 1, g * hs), [hs, n, g * hs], true)?;
             }
         }
         // dW_hh = sum_t d_rec_t^T h_{t-1}. The state before step t is the output at t - 1
@@ -335,7 +295,7 @@ impl CustomOp for Scan {
             let d_rec_rows = &d_rec_all[rec_rows.start * gh..rec_rows.end * gh];
             let h_before = &hs_all[h_rows.start * row..h_rows.end * row];
             let k = (steps - 1) * n;
-            matmul_into((&mut dw_hh, hs, 1), (d_rec_rows, 1, g * hs), (h_before, hs, 1), [g * hs, hs, k], false);
+            matmul_into((&mut dw_hh, hs, 1), (d_rec_rows, 1, g * hs), (h_before, hs, 1), [g * hs, hs, k], false)?;
         }
         let db_hh = match self.cell {
             Cell::Gru if inputs.len() == 3 => Some(Tensor::from_vec(drec, &[steps * n, g * hs])?.sum(&[0], false)?),

@@ -5,116 +5,18 @@
 //! `gemm::Parallelism::Rayon` with rayon's current thread count (`RAYON_NUM_THREADS`).
 
 use super::super::Tensor;
-use std::sync::Once;
-
-use rayon::prelude::*;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::super::autograd::record;
+use super::super::gemm::{self, Threads};
 use super::super::shape::{Layout, broadcast_shapes};
-use super::super::storage::build_f32;
 use super::sum_to_shape;
 use crate::{Error, Result};
 
-/// Below `m * n * k` = 64^3 multiply-adds a product runs on the calling thread.
-const PAR_FLOPS: usize = 64 * 64 * 64;
-
-/// One strided matrix operand: storage, offset of element (0, 0), row and column strides.
-#[derive(Clone, Copy)]
-pub(crate) struct MatRef<'a> {
-    pub(crate) data: &'a [f32],
-    pub(crate) offset: usize,
-    pub(crate) rs: isize,
-    pub(crate) cs: isize,
-}
-
-/// `dst[m, n] = a[m, k] @ b[k, n]`; `dst` is row-major with row stride `n`. `threaded` lets
-/// gemm use rayon (above [`PAR_FLOPS`]).
-///
-/// # Safety
-/// `dst` must be valid for `m * n` writes; `a` and `b` must
-/// address in-bounds elements for every index in `[m, k]` and `[k, n]`.
-pub(crate) unsafe fn gemm_into(
-    dst: *mut f32,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: MatRef<'_>,
-    b: MatRef<'_>,
-    threaded: bool,
-) {
-    // gemm packs a column-major lhs panel only when the panel is wider than 16 * NR columns
-    // on several threads; `g @ W` for a row-major `W` (a Linear's dX, [64, 1024] @ [1024,
-    // 1024]) then streams W unpacked and took 2.2 ms instead of 0.94 ms on 2 threads
-    // (measured on the 2-core dev VM). Packing always costs little, so ask for it. This is
-    // a process-wide gemm setting.
-    static PACKING: Once = Once::new();
-    PACKING.call_once(|| gemm::set_lhs_packing_threshold_multi_thread(1));
-    let parallelism = if threaded && m * n * k >= PAR_FLOPS && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: forwarded from the caller; `a.data[a.offset..]` is in bounds (layouts are).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            false,
-            a.data.as_ptr().add(a.offset),
-            a.cs,
-            a.rs,
-            b.data.as_ptr().add(b.offset),
-            b.cs,
-            b.rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
-}
-
-/// A freshly allocated `[m, n]` product.
-pub(crate) fn gemm_new(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>) -> Vec<f32> {
-    if k == 0 {
-        return vec![0.0; m * n];
-    }
-    let threads = rayon::current_num_threads();
-    if threads > 1 && m * n * k >= PAR_FLOPS && m >= 128 * threads && n > 0 {
-        // One block of dst rows per thread, each a single-threaded gemm. gemm's own
-        // threading splits tall-and-narrow or low-depth products poorly; measured on the
-        // 2-core dev VM: [1024, 1024] x [1024, 64] 494 -> 450 us, [1024, 64] x [64, 1024]
-        // 581 -> 458 us, [1024]^3 unchanged.
-        let rows = m.div_ceil(threads);
-        return build_f32(m * n, |out| {
-            out.par_chunks_mut(rows * n).enumerate().for_each(|(i, block)| {
-                let a_block = MatRef { offset: a.offset + i * rows * a.rs.unsigned_abs(), ..a };
-                // SAFETY: `block` holds `block.len() / n` rows of dst, all written by gemm
-                // (read_dst = false); `a_block` starts at row `i * rows` of `a`, in bounds
-                // because every row below `m` is (strides are non-negative).
-                unsafe { gemm_into(block.as_mut_ptr().cast(), block.len() / n, n, k, a_block, b, false) };
-            })
-        });
-    }
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    // SAFETY: `out` has capacity m*n; gemm writes every element (read_dst = false) before
-    // set_len; the operands come from valid layouts.
-    unsafe {
-        gemm_into(out.as_mut_ptr(), m, n, k, a, b, true);
-        out.set_len(m * n);
-    }
-    out
-}
-
-fn mat<'a>(data: &'a [f32], l: &Layout, offset: usize) -> MatRef<'a> {
+/// The `[m, k]` matrix of a rank >= 2 layout's last two dims, starting at `offset`.
+pub(crate) fn mat<'a>(data: &'a [f32], l: &Layout, offset: usize) -> Result<ArrayView2<'a, f32>> {
     let r = l.shape.len();
-    MatRef { data, offset, rs: l.strides[r - 2] as isize, cs: l.strides[r - 1] as isize }
+    gemm::view(data, offset, (l.shape[r - 2], l.shape[r - 1]), (l.strides[r - 2], l.strides[r - 1]))
 }
 
 /// Batched product of rank >= 2 operands (no autograd); on a GPU through cuBLAS.
@@ -138,7 +40,7 @@ fn matmul_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let mut shape = batch.to_vec();
     shape.extend([m, n]);
     if nb == 1 {
-        let out = gemm_new(m, n, k, mat(ad, al, al.offset), mat(bd, bl, bl.offset));
+        let out = gemm::product(mat(ad, al, al.offset)?, mat(bd, bl, bl.offset)?)?;
         return Ok(Tensor::from_f32(out, &shape));
     }
     // Per-operand batch strides, 0 along broadcast dims.
@@ -150,11 +52,16 @@ fn matmul_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let mut out = vec![0.0f32; nb * m * n];
     let mut index = vec![0usize; batch.len()];
     for chunk in out.chunks_exact_mut((m * n).max(1)).take(nb) {
+        let chunk_len = chunk.len();
         let oa = al.offset + index.iter().zip(&sa).map(|(i, s)| i * s).sum::<usize>();
         let ob = bl.offset + index.iter().zip(&sb).map(|(i, s)| i * s).sum::<usize>();
-        if k > 0 && m * n > 0 {
-            // SAFETY: `chunk` holds m*n initialised floats; offsets index valid batches.
-            unsafe { gemm_into(chunk.as_mut_ptr(), m, n, k, mat(ad, al, oa), mat(bd, bl, ob), true) };
+        if m * n > 0 {
+            let dst = ArrayViewMut2::from_shape((m, n), chunk).map_err(|_| Error::ShapeMismatch {
+                op: "matmul",
+                lhs: vec![m, n],
+                rhs: vec![chunk_len],
+            })?;
+            gemm::gemm(dst, mat(ad, al, oa)?, mat(bd, bl, ob)?, false, Threads::Pool)?;
         }
         for d in (0..batch.len()).rev() {
             index[d] += 1;

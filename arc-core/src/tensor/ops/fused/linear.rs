@@ -3,8 +3,8 @@
 
 use super::super::super::Tensor;
 use super::super::super::autograd::record;
+use super::super::super::gemm::{self, view};
 use super::super::super::math;
-use super::super::matmul::{MatRef, gemm_new};
 use crate::{Error, Result};
 
 impl Tensor {
@@ -54,9 +54,9 @@ impl Tensor {
         // took 0.52 ms instead of 1.5 ms with its AVX-512 kernels on the 2-core dev VM (it
         // splits the work across threads along the small batch dim otherwise); the
         // transpose costs ~30 us.
-        let wm = MatRef { data: wd, offset: wl.offset, rs: wl.strides[0] as isize, cs: wl.strides[1] as isize };
-        let xt = MatRef { data: xd, offset: xl.offset, rs: xl.strides[1] as isize, cs: xl.strides[0] as isize };
-        let yt = gemm_new(out_f, rows, in_f, wm, xt);
+        let wm = view(wd, wl.offset, (out_f, in_f), (wl.strides[0], wl.strides[1]))?;
+        let xt = view(xd, xl.offset, (in_f, rows), (xl.strides[1], xl.strides[0]))?;
+        let yt = gemm::product(wm, xt)?;
         let bias_data = bias.map(|b| b.f32_data(op)).transpose()?;
         let out = math::transpose(&yt, out_f, rows, bias_data.as_deref());
         let mut shape = self.shape().to_vec();
@@ -70,21 +70,21 @@ impl Tensor {
             let (x, w) = (&args.inputs[0], &args.inputs[1]);
             let g = args.grad.reshape_raw(&[rows, out_f])?;
             let (gd, gl) = g.cpu_f32(op)?;
-            let gm = MatRef { data: gd, offset: gl.offset, rs: out_f as isize, cs: 1 };
             let mut grads = Vec::with_capacity(args.inputs.len());
             grads.push(if args.needs[0] {
                 let (wd, wl) = w.cpu_f32(op)?;
-                let wm = MatRef { data: wd, offset: wl.offset, rs: wl.strides[0] as isize, cs: wl.strides[1] as isize };
-                Some(Tensor::from_f32(gemm_new(rows, in_f, out_f, gm, wm), x.shape()))
+                let gm = view(gd, gl.offset, (rows, out_f), (out_f, 1))?;
+                let wm = view(wd, wl.offset, (out_f, in_f), (wl.strides[0], wl.strides[1]))?;
+                Some(Tensor::from_f32(gemm::product(gm, wm)?, x.shape()))
             } else {
                 None
             });
             grads.push(if args.needs[1] {
                 let x2 = x.reshape_raw(&[rows, in_f])?;
                 let (xd, xl) = x2.cpu_f32(op)?;
-                let xm = MatRef { data: xd, offset: xl.offset, rs: in_f as isize, cs: 1 };
-                let gt = MatRef { data: gd, offset: gl.offset, rs: 1, cs: out_f as isize };
-                Some(Tensor::from_f32(gemm_new(out_f, in_f, rows, gt, xm), &[out_f, in_f]))
+                let xm = view(xd, xl.offset, (rows, in_f), (in_f, 1))?;
+                let gt = view(gd, gl.offset, (out_f, rows), (1, out_f))?;
+                Some(Tensor::from_f32(gemm::product(gt, xm)?, &[out_f, in_f]))
             } else {
                 None
             });
