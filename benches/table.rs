@@ -1,7 +1,8 @@
 //! Prints `case<TAB>value<TAB>unit` rows named and measured like
 //! `../shared/anchors`, so `table.py` merges them with the Python rows:
 //! `cargo bench --bench table > rust.run1.tsv`. Optional filter: the first
-//! argument selects groups (`hooks`, `tensor`, `predictor`).
+//! argument selects groups (`hooks`, `tensor`, `tensor_training` (the training steps; `tensor`
+//! selects it too), `predictor`).
 
 #[path = "fixtures/hooks.rs"]
 #[allow(dead_code)]
@@ -14,6 +15,9 @@ mod predictor;
 mod tensor;
 #[path = "table/timing.rs"]
 mod timing;
+#[path = "table/training.rs"]
+#[allow(dead_code)] // each bench uses part of it
+mod training;
 
 fn main() {
     // `cargo bench` passes `--bench`; the first other argument filters groups.
@@ -30,6 +34,12 @@ fn main() {
     }
     if wants("tensor") {
         tensor::run(&mut out);
+    }
+    if wants("tensor_training")
+        && let Err(e) = training::run(&mut out, &|f| timing::ns_per_call(f))
+    {
+        eprintln!("training rows: {e}");
+        std::process::exit(1);
     }
     if wants("predictor")
         && let Err(e) = predictor::run(&mut out, &cold)
