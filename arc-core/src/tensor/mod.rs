@@ -32,6 +32,7 @@ mod device;
 pub mod gemm;
 mod gradcheck;
 mod math;
+pub(crate) mod microkernel;
 mod ops;
 mod repr;
 mod rng;
