@@ -114,12 +114,29 @@ pub fn view(
 /// # Errors
 /// [`Error::ShapeMismatch`] when the shapes do not chain.
 pub(crate) fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Result<Vec<f32>> {
+    product_plus_row(a, b, None)
+}
+
+/// [`product`] plus `row` (length `n`) added to every row: a Linear's bias, written into
+/// each block just before the product accumulates onto it (no separate pass over the
+/// output).
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when the shapes do not chain or `row` is not `n` long.
+pub(crate) fn product_plus_row(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    row: Option<&[f32]>,
+) -> Result<Vec<f32>> {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    if k != k2 {
+    if k != k2 || row.is_some_and(|r| r.len() != n) {
         return Err(Error::ShapeMismatch { op: "gemm", lhs: vec![m, k], rhs: vec![k2, n] });
     }
     if k == 0 || m == 0 || n == 0 {
-        return Ok(vec![0.0; m * n]);
+        return Ok(match row {
+            Some(r) if n > 0 => r.repeat(m),
+            _ => vec![0.0; m * n],
+        });
     }
     let threads = rayon::current_num_threads();
     let large = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MULTIPLY_ADDS;
@@ -128,11 +145,19 @@ pub(crate) fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Result<
     let bs = b.strides().to_vec();
     Ok(build_f32(m * n, |out| {
         out.par_chunks_mut(rows * n).enumerate().for_each(|(i, block)| {
+            if let Some(r) = row {
+                for dst in block.chunks_exact_mut(n) {
+                    for (d, &v) in dst.iter_mut().zip(r) {
+                        d.write(v);
+                    }
+                }
+            }
             let a_block = a.slice(ndarray::s![i * rows..i * rows + block.len() / n, ..]);
             let a_s = a_block.strides().to_vec();
             // SAFETY: `block` holds `block.len() / n` whole rows of the row-major destination
-            // (uninitialised: gemm writes every element, never reading it, as accumulate is
-            // false); `a_block` and `b` are ndarray views (in bounds); the shapes chain.
+            // (uninitialised without `row`: gemm then writes every element, never reading it,
+            // as accumulate is false; with `row`, every element was written just above); `a_block`
+            // and `b` are ndarray views (in bounds); the shapes chain.
             unsafe {
                 strided(
                     block.len() / n,
@@ -141,7 +166,7 @@ pub(crate) fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Result<
                     (block.as_mut_ptr().cast(), n as isize, 1),
                     (a_block.as_ptr(), a_s[0], a_s[1]),
                     (b.as_ptr(), bs[0], bs[1]),
-                    false,
+                    row.is_some(),
                     !tall && large && threads > 1,
                 )
             }

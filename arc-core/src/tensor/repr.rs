@@ -286,8 +286,35 @@ fn gather_contiguous<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]
     if layout.is_contiguous() {
         Cow::Borrowed(&data[layout.offset..layout.offset + layout.numel()])
     } else {
-        Cow::Owned(layout.offsets().map(|o| data[o]).collect())
+        Cow::Owned(gather_runs(data, layout))
     }
+}
+
+/// The elements of a non-contiguous layout in row-major order. When the last dim is
+/// unit-strided (a transposed batch of rows, a narrowed column block) whole rows are
+/// copied at once, the outer dims walked by an odometer; otherwise element by element.
+fn gather_runs<T: Copy>(data: &[T], layout: &Layout) -> Vec<T> {
+    let r = layout.shape.len();
+    if r < 2 || layout.strides[r - 1] != 1 {
+        return layout.offsets().map(|o| data[o]).collect();
+    }
+    let (shape, strides, inner) = (&layout.shape[..r - 1], &layout.strides[..r - 1], layout.shape[r - 1]);
+    let mut out = Vec::with_capacity(layout.numel());
+    let mut index = vec![0usize; r - 1];
+    let mut at = layout.offset;
+    for _ in 0..shape.iter().product::<usize>() {
+        out.extend_from_slice(&data[at..at + inner]);
+        for d in (0..r - 1).rev() {
+            index[d] += 1;
+            at += strides[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            at -= strides[d] * shape[d];
+            index[d] = 0;
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Tensor {

@@ -17,8 +17,9 @@ use std::sync::Mutex;
 
 use arc_core::tensor::CustomOp;
 use arc_core::tensor::gemm::{Threads, gemm, view};
-use arc_core::tensor::ndarray::{ArrayViewMut2, ShapeBuilder};
+use arc_core::tensor::ndarray::{ArrayViewMut2, ArrayViewMut3, Axis, ShapeBuilder};
 use arc_core::{DType, Error, Result, Tensor};
+use rayon::prelude::*;
 
 use super::cells;
 
@@ -178,13 +179,49 @@ fn matmul_into(
     b: Strided<'_>,
     [m, n, k]: [usize; 3],
     add: bool,
+    threads: Threads,
 ) -> Result<()> {
     let dst = ArrayViewMut2::from_shape((m, n).strides((d_rs, d_cs)), dst).map_err(|_| Error::ShapeMismatch {
         op: "scan (gemm)",
         lhs: vec![m, n, d_rs, d_cs],
         rhs: vec![],
     })?;
-    gemm(dst, view(a.0, 0, (m, k), (a.1, a.2))?, view(b.0, 0, (k, n), (b.1, b.2))?, add, Threads::Pool)
+    gemm(dst, view(a.0, 0, (m, k), (a.1, a.2))?, view(b.0, 0, (k, n), (b.1, b.2))?, add, threads)
+}
+
+/// The batch rows split into one contiguous block per thread: `(first row, rows)`. Rows
+/// recur independently, so each block runs the whole time loop on its own thread with no
+/// hand-off per step.
+fn row_blocks(n: usize) -> Vec<(usize, usize)> {
+    let per = n.div_ceil(rayon::current_num_threads().clamp(1, n.max(1))).max(1);
+    (0..n).step_by(per).map(|r| (r, per.min(n - r))).collect()
+}
+
+/// Disjoint `[T, rows, width]` blocks of a `[T, N, width]` buffer, one per [`row_blocks`].
+fn split_rows<'a>(
+    data: &'a mut [f32],
+    steps: usize,
+    n: usize,
+    width: usize,
+    blocks: &[(usize, usize)],
+) -> Result<Vec<ArrayViewMut3<'a, f32>>> {
+    let mut rest = ArrayViewMut3::from_shape((steps, n, width), data).map_err(|_| Error::ShapeMismatch {
+        op: "core.recurrent_scan",
+        lhs: vec![steps, n, width],
+        rhs: vec![],
+    })?;
+    let mut out = Vec::with_capacity(blocks.len());
+    for &(_, rows) in blocks {
+        let (block, after) = rest.split_at(Axis(1), rows);
+        out.push(block);
+        rest = after;
+    }
+    Ok(out)
+}
+
+/// Step `t` of a `[T, rows, width]` block, as the contiguous slice it is.
+fn step_mut<'a>(block: &'a mut ArrayViewMut3<'_, f32>, t: usize) -> Result<&'a mut [f32]> {
+    block.index_axis_mut(Axis(0), t).into_slice().ok_or(Error::NoBackward { op: "core.recurrent_scan (layout)".into() })
 }
 
 impl CustomOp for Scan {
@@ -206,31 +243,43 @@ impl CustomOp for Scan {
         let b_hh = b_hh.as_ref().map(slice).transpose()?;
         let (row, gh, ah) = (n * hs, n * g * hs, n * 4 * hs);
         let mut out = vec![0.0f32; steps * row];
-        let mut rec = vec![0.0f32; gh];
         let mut saved = Saved { gates: vec![0.0; steps * ah], cells: Vec::new() };
         if self.cell == Cell::Lstm {
             saved.cells = vec![0.0; steps * row];
         }
-        let mut h = vec![0.0f32; row];
-        let mut c = vec![0.0f32; row];
-        for t in self.order(steps) {
-            // rec = h W_hh^T (+ b_hh).
-            if let Some(b) = b_hh {
-                rec.chunks_exact_mut(g * hs).for_each(|row| row.copy_from_slice(b));
-            }
-            // As rec^T [G*H, N] = W_hh [G*H, H] @ h^T [H, N], written transposed.
-            matmul_into((&mut rec, 1, g * hs), (w, hs, 1), (&h, 1, hs), [g * hs, n, hs], b_hh.is_some())?;
-            let rec = &rec[..];
-            let (x_t, acts) = (&xp[t * gh..(t + 1) * gh], &mut saved.gates[t * ah..(t + 1) * ah]);
-            match self.cell {
-                Cell::Lstm => {
-                    cells::lstm_step(x_t, rec, &mut c, &mut h, acts, hs);
-                    saved.cells[t * row..(t + 1) * row].copy_from_slice(&c);
+        let blocks = row_blocks(n);
+        let outs = split_rows(&mut out, steps, n, hs, &blocks)?;
+        let gates = split_rows(&mut saved.gates, steps, n, 4 * hs, &blocks)?;
+        let mut cells: Vec<Option<ArrayViewMut3<'_, f32>>> = match self.cell {
+            Cell::Lstm => split_rows(&mut saved.cells, steps, n, hs, &blocks)?.into_iter().map(Some).collect(),
+            Cell::Gru => blocks.iter().map(|_| None).collect(),
+        };
+        let work: Vec<_> = blocks.iter().zip(outs).zip(gates).zip(cells.drain(..)).collect();
+        work.into_par_iter().try_for_each(|(((&(r0, rows), mut out), mut gates), mut cells)| -> Result<()> {
+            let mut rec = vec![0.0f32; rows * g * hs];
+            let mut h = vec![0.0f32; rows * hs];
+            let mut c = vec![0.0f32; rows * hs];
+            for t in self.order(steps) {
+                // rec = h W_hh^T (+ b_hh).
+                if let Some(b) = b_hh {
+                    rec.chunks_exact_mut(g * hs).for_each(|row| row.copy_from_slice(b));
                 }
-                Cell::Gru => cells::gru_step(x_t, rec, &mut h, acts, hs),
+                // As rec^T [G*H, rows] = W_hh [G*H, H] @ h^T [H, rows], written transposed.
+                let dst = (&mut rec[..], 1, g * hs);
+                matmul_into(dst, (w, hs, 1), (&h, 1, hs), [g * hs, rows, hs], b_hh.is_some(), Threads::Calling)?;
+                let x_t = &xp[t * gh + r0 * g * hs..t * gh + (r0 + rows) * g * hs];
+                let acts = step_mut(&mut gates, t)?;
+                match (self.cell, cells.as_mut()) {
+                    (Cell::Lstm, Some(cells)) => {
+                        cells::lstm_step(x_t, &rec, &mut c, &mut h, acts, hs);
+                        step_mut(cells, t)?.copy_from_slice(&c);
+                    }
+                    _ => cells::gru_step(x_t, &rec, &mut h, acts, hs),
+                }
+                step_mut(&mut out, t)?.copy_from_slice(&h);
             }
-            out[t * row..(t + 1) * row].copy_from_slice(&h);
-        }
+            Ok(())
+        })?;
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = saved;
         Tensor::from_vec(out, &[steps, n, hs])
     }
@@ -251,39 +300,52 @@ impl CustomOp for Scan {
         // (for the LSTM they are the same: both enter the gates as a sum).
         let mut dxp = vec![0.0f32; steps * gh];
         let mut drec = if self.cell == Cell::Gru { vec![0.0f32; steps * gh] } else { Vec::new() };
-        let zeros = vec![0.0f32; row];
-        let mut dh = vec![0.0f32; row];
-        let mut dc = vec![0.0f32; row];
         let order: Vec<usize> = self.order(steps).collect();
-        for (pos, &t) in order.iter().enumerate().rev() {
-            let prev = (pos > 0).then(|| order[pos - 1]);
-            let h_prev = prev.map_or(&zeros[..], |p| &hs_all[p * row..(p + 1) * row]);
-            // dh += the output's own gradient at t (dh holds what came back from t + 1).
-            for (d, &y) in dh.iter_mut().zip(&gy[t * row..(t + 1) * row]) {
-                *d += y;
-            }
-            let acts = &saved.gates[t * ah..(t + 1) * ah];
-            let dx_t = &mut dxp[t * gh..(t + 1) * gh];
-            let d_rec = match self.cell {
-                Cell::Lstm => {
-                    let c_prev = prev.map_or(&zeros[..], |p| &saved.cells[p * row..(p + 1) * row]);
-                    let c_t = &saved.cells[t * row..(t + 1) * row];
-                    cells::lstm_step_backward(acts, c_t, c_prev, &dh, &mut dc, dx_t, hs);
-                    dh.fill(0.0);
-                    &dxp[t * gh..(t + 1) * gh]
+        let blocks = row_blocks(n);
+        let dxps = split_rows(&mut dxp, steps, n, g * hs, &blocks)?;
+        let mut drecs: Vec<Option<ArrayViewMut3<'_, f32>>> = match self.cell {
+            Cell::Gru => split_rows(&mut drec, steps, n, g * hs, &blocks)?.into_iter().map(Some).collect(),
+            Cell::Lstm => blocks.iter().map(|_| None).collect(),
+        };
+        let work: Vec<_> = blocks.iter().zip(dxps).zip(drecs.drain(..)).collect();
+        work.into_par_iter().try_for_each(|((&(r0, rows), mut dxp), mut drec)| -> Result<()> {
+            let (br, bg) = (rows * hs, rows * 4 * hs);
+            let zeros = vec![0.0f32; br];
+            let mut dh = vec![0.0f32; br];
+            let mut dc = vec![0.0f32; br];
+            // This block's rows of step `t` in a [T, N, H] buffer.
+            let at = |t: usize| t * row + r0 * hs..t * row + r0 * hs + br;
+            for (pos, &t) in order.iter().enumerate().rev() {
+                let prev = (pos > 0).then(|| order[pos - 1]);
+                let h_prev = prev.map_or(&zeros[..], |p| &hs_all[at(p)]);
+                // dh += the output's own gradient at t (dh holds what came back from t + 1).
+                for (d, &y) in dh.iter_mut().zip(&gy[at(t)]) {
+                    *d += y;
                 }
-                Cell::Gru => {
-                    let dr_t = &mut drec[t * gh..(t + 1) * gh];
-                    cells::gru_step_backward(acts, h_prev, &mut dh, dx_t, dr_t, hs);
-                    &drec[t * gh..(t + 1) * gh]
+                let acts = &saved.gates[t * ah + r0 * 4 * hs..t * ah + r0 * 4 * hs + bg];
+                let dx_t = step_mut(&mut dxp, t)?;
+                let d_rec: &[f32] = match (self.cell, drec.as_mut()) {
+                    (Cell::Gru, Some(drec)) => {
+                        let dr_t = step_mut(drec, t)?;
+                        cells::gru_step_backward(acts, h_prev, &mut dh, dx_t, dr_t, hs);
+                        dr_t
+                    }
+                    _ => {
+                        let c_prev = prev.map_or(&zeros[..], |p| &saved.cells[at(p)]);
+                        cells::lstm_step_backward(acts, &saved.cells[at(t)], c_prev, &dh, &mut dc, dx_t, hs);
+                        dh.fill(0.0);
+                        dx_t
+                    }
+                };
+                if prev.is_some() {
+                    // dh_{t-1} += d(h W_hh^T) W_hh
+                    // As dh^T [H, rows] += W_hh^T [H, G*H] @ d_rec^T [G*H, rows].
+                    let dst = (&mut dh[..], 1, hs);
+                    matmul_into(dst, (w, 1, hs), (d_rec, 1, g * hs), [hs, rows, g * hs], true, Threads::Calling)?;
                 }
-            };
-            if prev.is_some() {
-                // dh_{t-1} += d(h W_hh^T) W_hh
-                // As dh^T [H, N] += W_hh^T [H, G*H] @ d_rec^T [G*H, N].
-                matmul_into((&mut dh, 1, hs), (w, 1, hs), (d_rec, 1, g * hs), [hs, n, g * hs], true)?;
             }
-        }
+            Ok(())
+        })?;
         // dW_hh = sum_t d_rec_t^T h_{t-1}. The state before step t is the output at t - 1
         // (t + 1 in reverse), so the sum is one product of two row blocks of the
         // [T * N, ..] buffers, shifted by one step; the first processed step, whose state
@@ -295,7 +357,14 @@ impl CustomOp for Scan {
             let d_rec_rows = &d_rec_all[rec_rows.start * gh..rec_rows.end * gh];
             let h_before = &hs_all[h_rows.start * row..h_rows.end * row];
             let k = (steps - 1) * n;
-            matmul_into((&mut dw_hh, hs, 1), (d_rec_rows, 1, g * hs), (h_before, hs, 1), [g * hs, hs, k], false)?;
+            matmul_into(
+                (&mut dw_hh, hs, 1),
+                (d_rec_rows, 1, g * hs),
+                (h_before, hs, 1),
+                [g * hs, hs, k],
+                false,
+                Threads::Pool,
+            )?;
         }
         let db_hh = match self.cell {
             Cell::Gru if inputs.len() == 3 => Some(Tensor::from_vec(drec, &[steps * n, g * hs])?.sum(&[0], false)?),
