@@ -35,8 +35,10 @@ fn main() {
     if wants("tensor") {
         tensor::run(&mut out);
     }
-    if wants("tensor_training")
-        && let Err(e) = training::run(&mut out, &|f| timing::ns_per_call(f))
+    // A filter naming a training case (`lstm`, `transformer`, `mlp784`) runs that case alone.
+    let case = filter.as_deref().filter(|f| ["mlp784", "transformer", "lstm"].iter().any(|c| f.contains(c)));
+    if (wants("tensor_training") || case.is_some())
+        && let Err(e) = training::run(&mut out, &|f| timing::ns_per_call(f), case)
     {
         eprintln!("training rows: {e}");
         std::process::exit(1);

@@ -122,14 +122,19 @@ pub fn lstm() -> Result<Step> {
     Step::new(&layers, ("CrossEntropyLoss", ""), ("Adam", "lr: 1e-3"), xs, ys)
 }
 
-/// The three steps as `(case, value, unit)` rows: us/call and examples/s (batch / time).
-pub fn run(out: &mut dyn FnMut(&str, f64, &str), ns_per_call: &dyn Fn(&mut dyn FnMut()) -> f64) -> Result<()> {
+/// The three steps as `(case, value, unit)` rows: us/call and examples/s (batch / time);
+/// only the cases whose name contains `only`, when given.
+pub fn run(
+    out: &mut dyn FnMut(&str, f64, &str),
+    ns_per_call: &dyn Fn(&mut dyn FnMut()) -> f64,
+    only: Option<&str>,
+) -> Result<()> {
     let cases: [(&str, fn() -> Result<Step>, f64); 3] = [
         ("mlp784_256_256_10_adam_step_b128", mlp, 128.0),
         ("transformer_seq_adamw_step_b64_l20_d192", transformer, 64.0),
         ("lstm_seq_adam_step_b64_l20_h128", lstm, 64.0),
     ];
-    for (case, build, batch) in cases {
+    for (case, build, batch) in cases.into_iter().filter(|(case, ..)| only.is_none_or(|o| case.contains(o))) {
         let mut step = build()?;
         step.run()?;
         let mut failed = None;
