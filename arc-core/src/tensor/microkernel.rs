@@ -245,13 +245,19 @@ mod x86 {
             unsafe { run_one(p) };
             return;
         }
-        // Split along n when duplicating the packing of `a` (m*k per extra thread) costs less
-        // than duplicating `b`'s (k*n), and n has a tile for each thread. Transposing packs
-        // (a row-major `a`, a column-major `b`) cost about twice a copy.
+        // Split the dimension whose whole tiles spread more evenly over the threads; when
+        // both spread within 2%, split along n if duplicating the packing of `a` (m*k per
+        // extra thread) costs less than duplicating `b`'s (k*n). Transposing packs (a
+        // row-major `a`, a column-major `b`) cost about twice a copy.
         let (units_m, units_n) = (p.m.div_ceil(MR), p.n.div_ceil(NR));
+        let spread = |len: usize, units: usize, unit: usize| {
+            let widest = units.div_ceil(threads.min(units)) * unit;
+            len as f64 / (threads * widest) as f64
+        };
+        let (spread_m, spread_n) = (spread(p.m, units_m, MR), spread(p.n, units_n, NR));
         let cost_a = p.m * if p.rsa == 1 { 1 } else { SPLIT_TRANSPOSE_COST };
         let cost_b = p.n * if p.csb == 1 { 1 } else { SPLIT_TRANSPOSE_COST };
-        let along_n = (cost_a <= cost_b && units_n >= threads) || units_m < threads.min(units_n);
+        let along_n = if (spread_m - spread_n).abs() > 0.02 { spread_n > spread_m } else { cost_a <= cost_b };
         let parts = threads.min(if along_n { units_n } else { units_m });
         let block = |i: usize| {
             if along_n {
@@ -831,6 +837,26 @@ mod tests {
                             for &t in &[1, 2] {
                                 check(m, n, k, la, lb, lc, acc, t);
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layouts_on_two_threads() {
+        if skip() {
+            return;
+        }
+        // Large enough for two threads: split along m (with a shared packed `b`) and along n.
+        let lays = [Lay::Row, Lay::Col, Lay::RowPad, Lay::ColPad, Lay::Gen];
+        for &(m, n, k) in &[(150, 130, 120), (40, 700, 90)] {
+            for &la in &lays {
+                for &lb in &lays {
+                    for &lc in &[Lay::Row, Lay::Col, Lay::Gen] {
+                        for &acc in &[false, true] {
+                            check(m, n, k, la, lb, lc, acc, 2);
                         }
                     }
                 }
