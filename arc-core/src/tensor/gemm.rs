@@ -177,7 +177,16 @@ pub(crate) fn product_plus_row(
 /// A raw strided operand: element (i, j) at `ptr + i * rs + j * cs`.
 type Raw<P> = (P, isize, isize);
 
-/// The product on raw strided operands, through the `gemm` crate.
+/// Whether a product goes to the `gemm` crate rather than Arc's AVX-512 kernel: on CPUs
+/// without AVX-512, and for small products whose `n` leaves a half-empty 32-wide tile
+/// (around 48^3 the crate measured ~20% faster; from 8^3 up the kernel is otherwise as fast
+/// or faster: docs/PERFORMANCE.md).
+fn use_gemm_crate(m: usize, n: usize, k: usize) -> bool {
+    !super::microkernel::available() || (m * n * k <= 64 * 64 * 64 && (1..=16).contains(&(n % 32)))
+}
+
+/// The product on raw strided operands: Arc's AVX-512 kernel ([`super::microkernel`]) or
+/// the `gemm` crate ([`use_gemm_crate`]).
 ///
 /// # Safety
 /// As [`gemm`]'s views guarantee: in bounds for `[m, n]`, `[m, k]`, `[k, n]`; `dst` unaliased.
@@ -192,6 +201,35 @@ unsafe fn strided(
     accumulate: bool,
     parallel: bool,
 ) {
+    let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    let non_negative = [dst.1, dst.2, a.1, a.2, b.1, b.2].iter().all(|&s| s >= 0);
+    if non_negative && !use_gemm_crate(m, n, k) {
+        // SAFETY: forwarded from the caller; the kernel is available (checked) and takes
+        // non-negative strides (checked).
+        unsafe {
+            super::microkernel::sgemm(m, n, k, a.0, a.1, a.2, b.0, b.1, b.2, dst.0, dst.1, dst.2, accumulate, threads)
+        };
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { crate_gemm(m, n, k, dst, a, b, accumulate, threads) }
+}
+
+/// The product through the `gemm` crate.
+///
+/// # Safety
+/// As [`strided`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn crate_gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: Raw<*mut f32>,
+    a: Raw<*const f32>,
+    b: Raw<*const f32>,
+    accumulate: bool,
+    threads: usize,
+) {
     // gemm packs a column-major lhs panel only when the panel is wider than 16 * NR columns
     // on several threads; `g @ W` for a row-major `W` (a Linear's dX, [64, 1024] @ [1024,
     // 1024]) then streams W unpacked and took 2.2 ms instead of 0.94 ms on 2 threads
@@ -199,8 +237,7 @@ unsafe fn strided(
     // a process-wide gemm setting.
     static PACKING: Once = Once::new();
     PACKING.call_once(|| gemm::set_lhs_packing_threshold_multi_thread(1));
-    let parallelism =
-        if parallel { gemm::Parallelism::Rayon(rayon::current_num_threads()) } else { gemm::Parallelism::None };
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: forwarded from the caller. gemm's argument order: dst, dst col stride, dst row
     // stride, read_dst, lhs, lhs col/row strides, rhs, rhs col/row strides, alpha (the
     // factor on dst, used only with read_dst), beta (on the product), conj flags.

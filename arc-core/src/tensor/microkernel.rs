@@ -21,9 +21,6 @@
 //! in the same order whatever the thread count, so results are bit-identical for any
 //! `threads`.
 
-// Until `tensor::gemm` routes products here, only the tests and the bench call in.
-#![cfg_attr(not(test), allow(dead_code))]
-
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]

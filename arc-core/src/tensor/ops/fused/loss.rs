@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::super::super::Tensor;
 use super::super::super::autograd::record;
+use super::super::super::math::{self, Isa, multiversion};
 use super::super::super::storage::should_par;
 use super::super::activation::logsumexp;
 use crate::{Error, Result};
@@ -66,6 +67,17 @@ fn cross_entropy_cuda(x: &Tensor, target: &Tensor, options: &CrossEntropyOptions
         Ok(vec![Some(dx)])
     }))
 }
+
+/// `d_k = a * p_k + b * p_k - c * w_k` with `p_k = exp(x_k - lse)` for one row of the
+/// cross-entropy backward; `[lse, a, b, c]`. Vectorised exp (the softmax kernels' own).
+#[inline(always)]
+fn ce_grad_row_impl<I: Isa>(x: &[f32], weights: &[f32], [lse, a, b, c]: [f32; 4], d: &mut [f32]) {
+    for ((d, &xv), &w) in d.iter_mut().zip(x).zip(weights) {
+        let p = math::exp::<I>(xv - lse);
+        *d = (a + b) * p - c * w;
+    }
+}
+multiversion!(fn ce_grad_row(x: &[f32], weights: &[f32], coeffs: [f32; 4], d: &mut [f32]) => ce_grad_row_impl);
 
 impl Tensor {
     /// Cross-entropy of logits `[N, C]` against i64 class targets `[N]` (fused log-softmax +
@@ -155,22 +167,27 @@ impl Tensor {
             let x = a.inputs[0].f32_data(op)?;
             let g = a.grad.f32_data(op)?;
             let mut dx = vec![0.0f32; n * c];
-            for (r, (dxr, xr)) in dx.chunks_mut(c.max(1)).zip(x.chunks(c.max(1))).enumerate() {
+            // One row: d = scale * ((1 - eps) * w_t * (p - [k == t]) + eps / C * (W * p - w_k)).
+            let row = |r: usize, dxr: &mut [f32], xr: &[f32]| {
                 let t = targets[r];
                 if t == ignore {
-                    continue;
+                    return;
                 }
                 let scale = match reduction {
                     Reduction::None => g[r],
                     Reduction::Sum => g[0],
                     Reduction::Mean => g[0] / denom,
                 };
-                let (lse, wt) = (per_row[r].1, weights[t as usize]);
-                for (k, (d, &xv)) in dxr.iter_mut().zip(xr).enumerate() {
-                    let p = (xv - lse).exp();
-                    let hit = if k == t as usize { 1.0 } else { 0.0 };
-                    *d = scale * ((1.0 - eps) * wt * (p - hit) + smooth_scale * (w_total * p - weights[k]));
-                }
+                let wt = weights[t as usize];
+                let coeffs =
+                    [per_row[r].1, scale * (1.0 - eps) * wt, scale * smooth_scale * w_total, scale * smooth_scale];
+                ce_grad_row(xr, &weights, coeffs, dxr);
+                dxr[t as usize] -= scale * (1.0 - eps) * wt;
+            };
+            if c > 0 && should_par(n * c) {
+                dx.par_chunks_mut(c).zip(x.par_chunks(c)).enumerate().for_each(|(r, (d, xr))| row(r, d, xr));
+            } else if c > 0 {
+                dx.chunks_mut(c).zip(x.chunks(c)).enumerate().for_each(|(r, (d, xr))| row(r, d, xr));
             }
             Ok(vec![Some(Tensor::from_f32(dx, &[n, c]))])
         }))
