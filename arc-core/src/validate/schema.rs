@@ -136,7 +136,7 @@ pub fn spec_schema(manager: &PluginManager) -> Value {
                         "properties": {
                             "epochs": count(), "batch_size": count(), "learning_rate": number(),
                             "validation_split": number(), "seed": count(), "shuffle": {"type": "boolean"},
-                            "early_stopping": {"type": ["object", "null"]}, "gradient_clip": {"type": ["object", "number", "null"]},
+                            "early_stopping": {"type": ["object", "null"]}, "gradient_clip": {"type": ["object", "null"]},
                             "checkpoint_every": {"type": ["integer", "null"]},
                             "device": {"type": "string"}, "memory_budget_mb": {"type": ["number", "null"]}
                         }
