@@ -284,7 +284,7 @@ pub(crate) fn device_grads<'a>(
 }
 
 /// Runs `update(name, shape, data, grad)` for every parameter that has a gradient (PyTorch skips
-/// `grad is None`), then stores the updated data with [`Param::set`]. With `maximize` the
+/// `grad is None`) on its data, in place where nothing else holds it ([`Param::update`]). With `maximize` the
 /// rule sees the negated gradient, as in PyTorch. A parameter on a GPU is an error naming
 /// `component` (these rules run on host slices).
 pub(crate) fn update_params(
@@ -299,12 +299,11 @@ pub(crate) fn update_params(
         if !value.device().is_cpu() {
             return Err(host_only(component, name, value.device()));
         }
-        let mut data = value.to_vec()?;
         let mut g: Cow<'_, [f32]> = match grad.as_f32_slice() {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(grad.to_vec()?),
         };
-        if g.len() != data.len() {
+        if g.len() != value.numel() {
             return Err(Error::ShapeMismatch {
                 op: "optimizer step",
                 lhs: value.shape().to_vec(),
@@ -314,8 +313,10 @@ pub(crate) fn update_params(
         if maximize {
             g.to_mut().iter_mut().for_each(|x| *x = -*x);
         }
-        update(name, value.shape(), &mut data, &g)?;
-        param.set(Tensor::from_vec(data, value.shape())?)?;
+        let shape = value.shape().to_vec();
+        // Dropped first, so that the update can go to the parameter's own storage.
+        drop(value);
+        param.update(|data| update(name, &shape, data, &g))?;
     }
     Ok(())
 }

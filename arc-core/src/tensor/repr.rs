@@ -227,6 +227,18 @@ impl Tensor {
         }
     }
 
+    /// The elements of a contiguous CPU f32 tensor, mutably, when nothing else references
+    /// them: no clone of this tensor, no view of its storage, no autograd graph holding it
+    /// (`None` otherwise). What an optimizer writes a step into, in place.
+    pub(crate) fn unique_f32_mut(&mut self) -> Option<&mut [f32]> {
+        let (offset, numel, contiguous) = (self.0.layout.offset, self.numel(), self.is_contiguous());
+        let inner = Arc::get_mut(&mut self.0)?;
+        match (Arc::get_mut(&mut inner.storage)?, contiguous) {
+            (Storage::Cpu(CpuStorage::F32(v)), true) => v.get_mut(offset..offset + numel),
+            _ => None,
+        }
+    }
+
     /// An owned ndarray copy of an f32 tensor.
     pub fn to_ndarray(&self) -> Result<ndarray::ArrayD<f32>> {
         let data = self.to_vec()?;
