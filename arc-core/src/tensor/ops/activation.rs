@@ -54,7 +54,17 @@ fn softmax_row_impl<I: Isa>(x: &[f32], o: &mut [MaybeUninit<f32>]) {
         *v *= inv;
     }
 }
-multiversion!(fn softmax_row(x: &[f32], o: &mut [MaybeUninit<f32>]) => softmax_row_impl);
+multiversion!(fn softmax_row_portable(x: &[f32], o: &mut [MaybeUninit<f32>]) => softmax_row_impl);
+
+/// One softmax row: the explicit AVX-512 kernel where the CPU has it, else the portable one.
+fn softmax_row(x: &[f32], o: &mut [MaybeUninit<f32>]) {
+    #[cfg(target_arch = "x86_64")]
+    if math::has_avx512() {
+        // SAFETY: the CPU has AVX-512F (checked); `o` is the row's output, as long as `x`.
+        return unsafe { super::softmax_avx512::softmax_row(x, o) };
+    }
+    softmax_row_portable(x, o)
+}
 
 /// `log(sum(exp(x)))` of one row, shifted by its max for stability.
 #[inline(always)]

@@ -9,6 +9,8 @@ mod nograd;
 mod reduce;
 mod select;
 mod shape;
+#[cfg(target_arch = "x86_64")]
+mod softmax_avx512;
 mod unary;
 
 pub(crate) use elementwise::{map2, sum_to_shape};
