@@ -9,6 +9,8 @@
 mod fixtures;
 #[path = "table/hooks.rs"]
 mod hooks;
+#[path = "table/peak.rs"]
+mod peak;
 #[path = "table/predictor.rs"]
 mod predictor;
 #[path = "table/tensor.rs"]
@@ -33,6 +35,7 @@ fn main() {
         hooks::run(&mut out);
     }
     if wants("tensor") {
+        peak::run(&mut out);
         tensor::run(&mut out);
     }
     // A filter naming a training case (`lstm`, `transformer`, `mlp784`) runs that case alone.
