@@ -91,6 +91,20 @@ pub fn gemm(
 
 /// The `[rows, cols]` view of `data` with element (i, j) at `offset + i * rs + j * cs`.
 ///
+/// ```
+/// use arc_core::tensor::gemm::{Threads, gemm, view};
+/// use arc_core::tensor::ndarray::ArrayViewMut2;
+/// # fn main() -> arc_core::Result<()> {
+/// let w = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // W [2, 3], row-major
+/// let x = vec![1.0f32, 0.0, 1.0]; // x [1, 3]
+/// let mut y = vec![0.0f32; 2]; // y = x @ W^T, [1, 2]
+/// let wt = view(&w, 0, (2, 3), (3, 1))?.reversed_axes(); // W^T [3, 2], no copy
+/// gemm(ArrayViewMut2::from_shape((1, 2), &mut y[..]).unwrap(), view(&x, 0, (1, 3), (3, 1))?, wt, false, Threads::Calling)?;
+/// assert_eq!(y, [4.0, 10.0]);
+/// assert!(view(&w, 1, (2, 3), (3, 1)).is_err()); // the last element would be past the end
+/// # Ok(()) }
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] when some element would lie outside `data`.
 pub fn view(
@@ -178,11 +192,15 @@ pub(crate) fn product_plus_row(
 type Raw<P> = (P, isize, isize);
 
 /// Whether a product goes to the `gemm` crate rather than Arc's AVX-512 kernel: on CPUs
-/// without AVX-512, and for small products whose `n` leaves a half-empty 32-wide tile
-/// (around 48^3 the crate measured ~20% faster; from 8^3 up the kernel is otherwise as fast
-/// or faster: docs/PERFORMANCE.md).
+/// without AVX-512; for small products whose `n` leaves a half-empty 32-wide tile (around
+/// 48^3 the crate measured ~20% faster); and for products of 1024 or more in every dim, where
+/// the crate measured 1-3% faster (sgemm2048 451 vs 445 GFLOPS on 2 threads). Everything a
+/// training step multiplies (batch-sized and thin products) goes to the kernel, up to 3x
+/// faster there (docs/PERFORMANCE.md).
 fn use_gemm_crate(m: usize, n: usize, k: usize) -> bool {
-    !super::microkernel::available() || (m * n * k <= 64 * 64 * 64 && (1..=16).contains(&(n % 32)))
+    let small_ragged = m * n * k <= 64 * 64 * 64 && (1..=16).contains(&(n % 32));
+    let large_square = m >= 1024 && n >= 1024 && k >= 1024;
+    !super::microkernel::available() || small_ragged || large_square
 }
 
 /// The product on raw strided operands: Arc's AVX-512 kernel ([`super::microkernel`]) or

@@ -56,7 +56,7 @@ pub use cuda::{KernelEntries, compile_all_kernels, compile_source, kernel_entry_
 pub use custom_op::CustomOp;
 pub use device::{DType, Device, cuda_device_count};
 pub use gradcheck::gradcheck;
-/// The ndarray version the tensor engine's views ([`gemm`]) use.
+/// The ndarray version the tensor engine's views ([`gemm::gemm`]) use.
 pub use ndarray;
 pub use ops::Reduction;
 pub use ops::fused;
