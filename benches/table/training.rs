@@ -122,6 +122,9 @@ pub fn lstm() -> Result<Step> {
     Step::new(&layers, ("CrossEntropyLoss", ""), ("Adam", "lr: 1e-3"), xs, ys)
 }
 
+/// A case's model builder.
+type Build = fn() -> Result<Step>;
+
 /// The three steps as `(case, value, unit)` rows: us/call and examples/s (batch / time);
 /// only the cases whose name contains `only`, when given.
 pub fn run(
@@ -129,7 +132,7 @@ pub fn run(
     ns_per_call: &dyn Fn(&mut dyn FnMut()) -> f64,
     only: Option<&str>,
 ) -> Result<()> {
-    let cases: [(&str, fn() -> Result<Step>, f64); 3] = [
+    let cases: [(&str, Build, f64); 3] = [
         ("mlp784_256_256_10_adam_step_b128", mlp, 128.0),
         ("transformer_seq_adamw_step_b64_l20_d192", transformer, 64.0),
         ("lstm_seq_adam_step_b64_l20_h128", lstm, 64.0),

@@ -5,7 +5,7 @@
 //! aliasing are checked when the view is made; any row and column strides are taken in place
 //! (a transposed weight is never copied). Parallel callers split a destination into
 //! disjoint views with ndarray's own splitting (`axis_chunks_iter_mut`, `split_at`) and call
-//! [`gemm`] on each from their threads, with no shared pointer in sight.
+//! [`gemm()`] on each from their threads, with no shared pointer in sight.
 //!
 //! ```
 //! use arc_core::tensor::gemm::{Threads, gemm};
@@ -207,7 +207,7 @@ fn use_gemm_crate(m: usize, n: usize, k: usize) -> bool {
 /// the `gemm` crate ([`use_gemm_crate`]).
 ///
 /// # Safety
-/// As [`gemm`]'s views guarantee: in bounds for `[m, n]`, `[m, k]`, `[k, n]`; `dst` unaliased.
+/// As [`gemm()`]'s views guarantee: in bounds for `[m, n]`, `[m, k]`, `[k, n]`; `dst` unaliased.
 #[allow(clippy::too_many_arguments)]
 unsafe fn strided(
     m: usize,
