@@ -522,3 +522,61 @@ fn a_causal_encoder_layer_is_the_square_subsequent_mask() -> Result<()> {
     assert_ne!(&moved[4 * 8..5 * 8], &got[4 * 8..5 * 8]);
     Ok(())
 }
+
+/// The sequence classifier of the LSTM benchmark: `LSTM` (batch first) then `core.Select
+/// {dim: 1, index: -1}` gives PyTorch's `out[:, -1]`, shapes included, and its gradient
+/// reaches the LSTM's weights as the last step's alone does.
+#[test]
+fn lstm_then_select_gives_the_last_step() -> Result<()> {
+    let pm = manager()?;
+    let lstm = create(&pm, "LSTM", &yaml("{input_size: 3, hidden_size: 4, batch_first: true}"))?;
+    let select = create(&pm, "Select", &yaml("{dim: 1, index: -1}"))?;
+    let shape = lstm.output_shape(&[vec![None, Some(5), Some(3)]])?;
+    assert_eq!(shape, [None, Some(5), Some(4)]);
+    assert_eq!(select.output_shape(&[shape])?, [None, Some(4)]);
+    let x = Tensor::randn(&[2, 5, 3], &mut Rng::new(7));
+    let grads = |last: &dyn Fn(&Tensor) -> Result<Tensor>| -> Result<Vec<Vec<f32>>> {
+        let mut params = Vec::new();
+        lstm.visit_params("", &mut |_, p| params.push(p));
+        params.iter().for_each(|p| p.zero_grad());
+        let out = last(&lstm.forward_single(&x)?)?;
+        assert_eq!(out.shape(), &[2, 4]);
+        out.sum_all()?.backward()?;
+        let mut g = vec![out.to_vec()?];
+        for p in params {
+            g.push(p.grad().expect("a gradient").to_vec()?);
+        }
+        Ok(g)
+    };
+    let by_select = grads(&|y| select.forward_single(y))?;
+    let by_narrow = grads(&|y| y.narrow(1, 4, 1)?.reshape(&[2, 4]))?;
+    assert_eq!(by_select, by_narrow);
+    Ok(())
+}
+
+/// The LSTM's fused scan splits the batch into one block per thread: for a given thread
+/// count, two runs give the same bits (outputs and gradients), with 1, 2 and 3 threads.
+#[test]
+fn lstm_forward_and_backward_repeat_bit_for_bit_per_thread_count() -> Result<()> {
+    let pm = manager()?;
+    let lstm = create(&pm, "LSTM", &yaml("{input_size: 8, hidden_size: 16, batch_first: true}"))?;
+    let x = Tensor::randn(&[7, 6, 8], &mut Rng::new(3));
+    let run = || -> Result<Vec<Vec<u32>>> {
+        let mut params = Vec::new();
+        lstm.visit_params("", &mut |_, p| params.push(p));
+        params.iter().for_each(|p| p.zero_grad());
+        let y = lstm.forward_single(&x)?;
+        y.mul(&y)?.sum_all()?.backward()?;
+        let mut bits = vec![y.to_vec()?.iter().map(|v| v.to_bits()).collect()];
+        for p in params {
+            bits.push(p.grad().expect("a gradient").to_vec()?.iter().map(|v| v.to_bits()).collect());
+        }
+        Ok(bits)
+    };
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+        let (a, b) = pool.install(|| (run(), run()));
+        assert_eq!(a?, b?, "{threads} threads");
+    }
+    Ok(())
+}
