@@ -131,15 +131,24 @@ fn killing_a_run_at_any_moment_leaves_the_previous_model_as_it_was() {
         ("while a checkpoint is half written", "checkpoint_every: 1", "ARC_TEST_ABORT_MID_SAVE"),
     ];
     for (moment, extra, variable) in moments {
-        // Another run into the same directory (other epochs: other weights), killed.
-        killed(&train(&spec(&dir, 4, extra), &out, &[], &[(variable, "3")]));
+        // Another run into the same directory (other epochs: other weights), killed; a run
+        // with checkpoints needs --force to replace the earlier run's (see below).
+        let force: &[&str] = if extra.is_empty() { &[] } else { &["--force"] };
+        killed(&train(&spec(&dir, 4, extra), &out, force, &[(variable, "3")]));
         assert!(snapshot(&out) == before, "{moment}: the previous model directory changed");
         assert_eq!(predictions(&out), predicted, "{moment}: the previous model predicts otherwise");
         assert!(arc::model_dir::checkpoint::latest(&out).is_some(), "{moment}: the previous checkpoints are there");
     }
+    // A new run with checkpoints over the earlier run's is refused without --force: they are
+    // kept, and nothing else changes.
+    let refused = train(&spec(&dir, 4, "checkpoint_every: 1"), &out, &[], &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("holds an earlier run's checkpoints") && stderr.contains("--resume"), "{stderr}");
+    assert!(snapshot(&out) == before, "a refused run changed the model directory");
     // A half-written directory is hidden, never taken for a model or a checkpoint, and the
     // next run removes what the killed ones left.
-    let next = ok(train(&spec(&dir, 4, "checkpoint_every: 1"), &out, &[], &[]));
+    let next = ok(train(&spec(&dir, 4, "checkpoint_every: 1"), &out, &["--force"], &[]));
     assert!(String::from_utf8_lossy(&next.stdout).contains("left by a run that was killed"), "{next:?}");
     let leftovers: Vec<String> = std::fs::read_dir(&dir)
         .expect("readable")
@@ -148,7 +157,7 @@ fn killing_a_run_at_any_moment_leaves_the_previous_model_as_it_was() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    // The new run's checkpoints replaced the old run's: epochs 1 to 4, all its own.
+    // With --force the new run's checkpoints replaced the old run's: epochs 1 to 4, all its own.
     let epochs: Vec<String> = snapshot(&out.join("checkpoints"))
         .iter()
         .filter(|(p, _)| p.ends_with("arc.json"))

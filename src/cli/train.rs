@@ -57,6 +57,21 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     // Before training: a path Arc did not write is refused (unless --force; a file always).
     arc::model_dir::check_out_dir(&out_dir, args.force)?;
     let resume = args.resume.as_deref().map(|dir| resume_point(dir, &text)).transpose()?;
+    // An earlier run's checkpoints are never replaced by a new run's without --force.
+    if resume.is_none()
+        && !args.force
+        && trainer.config.checkpoint_every.is_some()
+        && let Some(last) = arc::model_dir::checkpoint::latest(&out_dir)
+    {
+        return Err(super::UserError(format!(
+            "`{}` holds an earlier run's checkpoints (the last: `{}`); they are kept: pass --resume {} to continue \
+             that run, --force to replace them with this run's, or choose another --out",
+            out_dir.join(arc::model_dir::CHECKPOINTS_DIR).display(),
+            last.display(),
+            out_dir.display()
+        ))
+        .into());
+    }
     let parallel = arc::train::DataParallel {
         collective,
         bucket_bytes: (args.bucket_mb * 1024.0 * 1024.0) as usize,
@@ -126,9 +141,9 @@ fn train_here(
     // Under a launcher, stdout is the launcher's pipe (or its pty): plain lines, no bar.
     let bar = io::stdout().is_terminal() && collective.world_size() == 1;
     let mut progress = Progress::new(bar, trainer.config.epochs, out_dir, text);
-    // A resumed run keeps the checkpoints it continues; a new one replaces an earlier run's
-    // once it has one of its own.
-    progress.replaces_old_checkpoints = resume.is_none();
+    // A resumed run keeps the checkpoints it continues; a new one run with --force replaces an
+    // earlier run's once it has one of its own (without --force, it was refused above).
+    progress.replaces_old_checkpoints = resume.is_none() && force;
     let trained = arc::train::train_resumed(spec, trainer, &table, pm, &mut progress, parallel, resume);
     let trained = progress.finish(trained)?;
     if !root {
@@ -276,13 +291,15 @@ impl TrainObserver for Progress<'_> {
     }
 }
 
-/// Removes the checkpoints beside `kept` (an earlier run's).
+/// Removes the checkpoints beside `kept` (an earlier run's, under --force), those that hold
+/// only Arc's files ([`arc::model_dir::written_by_arc`]).
 fn remove_other_checkpoints(kept: &Path) -> arc::Result<()> {
     let Some(folder) = kept.parent() else { return Ok(()) };
     let Ok(entries) = std::fs::read_dir(folder) else { return Ok(()) };
     for entry in entries.filter_map(|e| e.ok()) {
         let path = entry.path();
-        if path != kept && entry.file_name().to_string_lossy().starts_with("epoch-") {
+        let checkpoint = entry.file_name().to_string_lossy().starts_with("epoch-");
+        if path != kept && checkpoint && arc::model_dir::written_by_arc(&path) {
             std::fs::remove_dir_all(&path).map_err(|e| arc::Error::ModelDir {
                 path: path.display().to_string(),
                 message: format!("cannot remove an earlier run's checkpoint: {e}"),

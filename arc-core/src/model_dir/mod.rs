@@ -185,7 +185,11 @@ pub fn save_with(
     std::fs::create_dir_all(&parent).map_err(|e| dir_error(&parent, e))?;
     let name = dir.file_name().ok_or_else(|| dir_error(dir, "not a directory name"))?.to_string_lossy().into_owned();
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    // An earlier process of the same PID's leftover, when it holds only Arc's files;
+    // anything else there makes `create_dir` fail below, naming it.
+    if written_by_arc(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     std::fs::create_dir(&tmp).map_err(|e| dir_error(&tmp, e))?;
     let write =
         |file: &str, bytes: &[u8]| std::fs::write(tmp.join(file), bytes).map_err(|e| dir_error(&tmp.join(file), e));
@@ -210,7 +214,11 @@ pub fn save_with(
     }
     if dir.exists() {
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&old);
+        // As `tmp` above: a non-empty directory there that Arc did not write makes the
+        // rename below fail, and the error names the output.
+        if written_by_arc(&old) {
+            let _ = std::fs::remove_dir_all(&old);
+        }
         let checkpoints = dir.join(CHECKPOINTS_DIR);
         let kept = checkpoints.is_dir() && std::fs::rename(&checkpoints, tmp.join(CHECKPOINTS_DIR)).is_ok();
         let undo = |e: std::io::Error| {
@@ -298,10 +306,34 @@ pub fn check_out_dir(dir: &Path, force: bool) -> Result<()> {
     ))
 }
 
+/// Whether `dir` is a directory (not a link) holding only what Arc writes: regular files
+/// named in [`ARC_FILES`] at its top, and under `checkpoints/` only `epoch-*` directories (finished or
+/// hidden temporaries) that hold the same. What Arc removes on its own must pass this, so a
+/// directory the user made, or put a file into, is never deleted without `--force`.
+pub fn written_by_arc(dir: &Path) -> bool {
+    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let is_file = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    is_dir(dir)
+        && entries.filter_map(|e| e.ok()).all(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if name != CHECKPOINTS_DIR {
+                return ARC_FILES.contains(&name.as_str()) && is_file(&path);
+            }
+            let Ok(checkpoints) = std::fs::read_dir(&path) else { return false };
+            checkpoints.filter_map(|c| c.ok()).all(|c| {
+                let epoch = c.file_name().to_string_lossy().into_owned();
+                (epoch.starts_with("epoch-") || epoch.starts_with(".epoch-")) && written_by_arc(&c.path())
+            })
+        })
+}
+
 /// Removes what killed runs left beside `dir` and in its `checkpoints/`:
 /// the temporary `.NAME.tmp-PID` and `.NAME.old-PID` directories of
 /// processes that are gone (read from `/proc`; where there is none, nothing
-/// is removed). Returns the paths removed.
+/// is removed) and that hold only Arc's files ([`written_by_arc`]). Returns
+/// the paths removed.
 pub fn clean_stale(dir: &Path) -> Vec<PathBuf> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -314,8 +346,9 @@ pub fn clean_stale(dir: &Path) -> Vec<PathBuf> {
         for entry in entries.filter_map(|e| e.ok()) {
             let file = entry.file_name().to_string_lossy().into_owned();
             let Some(pid) = stale_pid(&file) else { continue };
-            if owned(&file) && !process_alive(pid) && std::fs::remove_dir_all(entry.path()).is_ok() {
-                removed.push(entry.path());
+            let path = entry.path();
+            if owned(&file) && !process_alive(pid) && written_by_arc(&path) && std::fs::remove_dir_all(&path).is_ok() {
+                removed.push(path);
             }
         }
     };
@@ -450,6 +483,39 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_only_when_they_hold_nothing_but_arcs_files() -> Result<()> {
+        let root = temp("stale");
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("model");
+        let w = vec![("w".to_owned(), Tensor::from_vec(vec![1.0], &[1])?)];
+        save(&checkpoint_dir(&dir, 1), "model_name: a", &w, &FittedState::default(), &History::default())?;
+        save(&dir, "model_name: a", &w, &FittedState::default(), &History::default())?;
+        assert!(written_by_arc(&dir), "a model directory with a checkpoint is Arc's");
+        // PID 4194304 is above Linux's largest: that process is gone.
+        let arcs = root.join(".model.tmp-4194304");
+        save(&arcs, "model_name: a", &w, &FittedState::default(), &History::default())?;
+        let user = root.join(".model.old-4194304");
+        std::fs::create_dir_all(user.join("checkpoints/epoch-0001")).expect("dir");
+        std::fs::write(user.join("checkpoints/epoch-0001/notes.txt"), "mine").expect("write");
+        let linked = root.join(".model.tmp-4194305");
+        std::fs::create_dir_all(&linked).expect("dir");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&root, linked.join(SPEC_FILE)).expect("a link");
+        assert!(!written_by_arc(&user) && !written_by_arc(&root.join("missing")));
+        #[cfg(unix)]
+        assert!(!written_by_arc(&linked), "a link is not a file Arc wrote");
+        let removed = clean_stale(&dir);
+        assert_eq!(removed, vec![arcs.clone()]);
+        assert!(!arcs.exists() && dir.join(SPEC_FILE).is_file());
+        assert_eq!(
+            std::fs::read_to_string(user.join("checkpoints/epoch-0001/notes.txt")).ok().as_deref(),
+            Some("mine")
+        );
+        let _ = std::fs::remove_dir_all(&root);
+        Ok(())
     }
 
     #[test]
