@@ -41,19 +41,11 @@ impl Step {
 
     /// Zero the gradients, forward, loss, backward, one optimizer step; the loss.
     pub fn run(&mut self) -> Result<f32> {
+        let loss = self.forward_backward()?;
         let params = params(&self.layers);
-        for (_, p) in &params {
-            p.zero_grad();
-        }
-        let mut h = self.x.clone();
-        for layer in &self.layers {
-            h = layer.forward_single(&h)?;
-        }
-        let loss = self.loss.forward(&[&h, &self.y])?;
-        loss.backward()?;
         let named: Vec<(&str, &Param)> = params.iter().map(|(n, p)| (n.as_str(), *p)).collect();
         self.optimizer.step(&named)?;
-        loss.item()
+        Ok(loss)
     }
 
     /// The step without the optimizer (zero_grad, forward, loss, backward).

@@ -718,17 +718,10 @@ mod tests {
         }
     }
 
-    /// Deterministic pseudo-random values in [-1, 1).
+    /// Deterministic values in [-1, 1) (the project's seeded stream).
     fn fill(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
-            })
-            .collect()
+        let mut rng = crate::tensor::Rng::new(seed);
+        (0..len).map(|_| rng.uniform() * 2.0 - 1.0).collect()
     }
 
     /// Runs one product through `sgemm` and checks it against an f64 triple loop; returns
