@@ -52,7 +52,26 @@ pub fn no_grad() -> NoGradGuard {
     NoGradGuard { prev, _not_send: PhantomData }
 }
 
-/// Restores the previous gradient-recording state on drop. See [`no_grad`].
+/// Sets this thread's gradient recording to `enabled` until the guard drops (PyTorch's
+/// `torch.set_grad_enabled`). Work handed to another thread (a rayon job) must carry the
+/// caller's mode this way: a pool thread's own flag is whatever the job it interrupted left.
+///
+/// ```
+/// use arc_core::tensor::{is_grad_enabled, no_grad, set_grad_enabled};
+/// let _off = no_grad();
+/// {
+///     let _on = set_grad_enabled(true);
+///     assert!(is_grad_enabled());
+/// }
+/// assert!(!is_grad_enabled());
+/// ```
+pub fn set_grad_enabled(enabled: bool) -> NoGradGuard {
+    let prev = GRAD_ENABLED.with(|g| g.replace(enabled));
+    NoGradGuard { prev, _not_send: PhantomData }
+}
+
+/// Restores the previous gradient-recording state on drop. See [`no_grad`] and
+/// [`set_grad_enabled`].
 #[must_use = "gradients are recorded again as soon as the guard drops"]
 pub struct NoGradGuard {
     prev: bool,

@@ -25,21 +25,18 @@
 use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use std::cell::RefCell;
-use std::sync::OnceLock;
 
-/// Whether the running CPU has what the kernel needs (avx512f, detected at run time, cached).
+/// Whether the running CPU has what the kernel needs (avx512f, detected at run time, cached)
+/// and the environment does not set `ARC_DISABLE_AVX512`.
 pub(crate) fn available() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::math::has_avx512()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Rows of the microkernel's tile (broadcasts of `a` per step of `k`).

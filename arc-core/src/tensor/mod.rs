@@ -48,7 +48,7 @@ pub(crate) mod cuda_stub;
 #[cfg(not(feature = "cuda"))]
 pub(crate) use cuda_stub as cuda;
 
-pub use autograd::{NoGradGuard, is_grad_enabled, no_grad};
+pub use autograd::{NoGradGuard, is_grad_enabled, no_grad, set_grad_enabled};
 #[cfg(feature = "cuda")]
 pub use cuda::bench as cuda_bench;
 #[cfg(feature = "cuda")]

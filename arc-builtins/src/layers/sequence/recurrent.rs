@@ -38,7 +38,7 @@
 use crate::layers::size::Tally;
 use arc_core::nn::{Layer, Param, ShapeSpec, init, join_name};
 use arc_core::spec::Config;
-use arc_core::tensor::{is_grad_enabled, no_grad};
+use arc_core::tensor::{is_grad_enabled, set_grad_enabled};
 use arc_core::{Error, Result, Tensor};
 use serde::Deserialize;
 
@@ -237,10 +237,11 @@ impl RecurrentLayer {
                 [forward, backward] => {
                     // The two directions are independent: run them side by side (their
                     // per-step products are too small to fill both cores alone). Each
-                    // may run on a pool thread: both take this thread's no-grad mode.
+                    // may run on a pool thread, whose own mode is whatever the job it
+                    // interrupted set: both take this thread's mode, on or off.
                     let recording = is_grad_enabled();
                     let run = |cell: &Cell, reverse: bool| {
-                        let _guard = (!recording).then(no_grad);
+                        let _guard = set_grad_enabled(recording);
                         self.run_cell(cell, &x, reverse)
                     };
                     let (f, b) = rayon::join(|| run(forward, false), || run(backward, true));
