@@ -13,7 +13,7 @@ use crate::model_dir::checkpoint::{Resume, TrainerState};
 use crate::nn::{Loss, Optimizer, Param, TargetInfo};
 use crate::process::FittedState;
 use crate::spec::TrainerSpec;
-use crate::tensor::{Rng, no_grad};
+use crate::tensor::{Rng, no_grad, on_pool};
 use crate::{Device, Error, Result, Tensor};
 
 /// A prepared run in progress: the model, its data on the device, and what
@@ -200,6 +200,31 @@ impl<'a> Epochs<'a> {
         for (b, chunk) in order.chunks(config.batch_size).enumerate() {
             let batch = self.train.select(chunk)?.to_device(self.device)?;
             named.iter().for_each(|(_, p)| p.zero_grad());
+            if world == 1 && self.device.is_cpu() {
+                // The whole batch on rayon's pool: one hand-off to it instead of one per
+                // parallel op (`tensor::on_pool`). The same steps as below, in the same order.
+                let (model, loss, info, optimizer) = (&self.model, self.loss.as_ref(), &self.info, &mut self.optimizer);
+                let v = on_pool(|| -> Result<f32> {
+                    let outputs = model.forward(&batch.inputs)?;
+                    let value = loss_value(loss, self.trainer, &outputs[&info.output], &batch.target)?;
+                    let v = value.item()?;
+                    if v.is_finite() {
+                        value.backward()?;
+                        if let Some(clip) = &config.gradient_clip {
+                            clip_gradients(clip, &plain)?;
+                        }
+                        optimizer.step(&named)?;
+                    }
+                    Ok(v)
+                })?;
+                if !v.is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, value: v });
+                }
+                total += f64::from(v) * chunk.len() as f64;
+                observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: Some(f64::from(v)) });
+                count_batch(&mut self.batches_done, self.abort_after_batch);
+                continue;
+            }
             let outputs = self.model.forward(&batch.inputs)?;
             let value = loss_value(self.loss.as_ref(), self.trainer, &outputs[&self.info.output], &batch.target)?;
             let mut batch_loss = None;
@@ -236,11 +261,7 @@ impl<'a> Epochs<'a> {
             }
             self.optimizer.step(&named)?;
             observer.on_batch_end(&BatchEnd { epoch, batch: b + 1, batches, loss: batch_loss });
-            self.batches_done += 1;
-            if self.abort_after_batch == Some(self.batches_done) {
-                // The crash tests' deterministic SIGKILL.
-                std::process::abort();
-            }
+            count_batch(&mut self.batches_done, self.abort_after_batch);
         }
         let rows = (order.len() * world).max(1);
         if let Some(sum) = device_total {
@@ -368,5 +389,14 @@ fn shard_len(rows: usize, world: usize, drop_last: bool) -> usize {
         rows / world
     } else {
         rows.div_ceil(world)
+    }
+}
+
+/// Counts a finished batch (and aborts there when the crash tests ask: their deterministic
+/// SIGKILL).
+fn count_batch(batches_done: &mut usize, abort_after_batch: Option<usize>) {
+    *batches_done += 1;
+    if abort_after_batch == Some(*batches_done) {
+        std::process::abort();
     }
 }

@@ -83,7 +83,18 @@ pub(crate) fn logsumexp_impl<I: Isa>(x: &[f32]) -> f32 {
     }
     m + (acc.iter().sum::<f32>() + rest).ln()
 }
-multiversion!(pub(crate) fn logsumexp(x: &[f32]) -> f32 => logsumexp_impl);
+multiversion!(fn logsumexp_portable(x: &[f32]) -> f32 => logsumexp_impl);
+
+/// `log(sum(exp(x)))` of one row: the explicit AVX-512 kernel where the CPU has it, else
+/// the portable one.
+pub(crate) fn logsumexp(x: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if math::has_avx512() {
+        // SAFETY: the CPU has AVX-512F (checked).
+        return unsafe { super::softmax_avx512::logsumexp_row(x) };
+    }
+    logsumexp_portable(x)
+}
 
 #[inline(always)]
 fn log_softmax_row_impl<I: Isa>(x: &[f32], o: &mut [MaybeUninit<f32>]) {
