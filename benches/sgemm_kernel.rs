@@ -13,9 +13,17 @@ use std::time::{Duration, Instant};
 #[path = "../arc-core/src/tensor/microkernel.rs"]
 mod microkernel;
 
-/// What the kernel's file names as `crate::tensor` (its tests' seeded stream), here.
+/// What the kernel's file names as `crate::tensor` (its tests' seeded stream and the
+/// AVX-512 switch), here.
 mod tensor {
     pub use arc::tensor::Rng;
+
+    pub mod math {
+        /// arc-core's switch: AVX-512F present and `ARC_DISABLE_AVX512` unset.
+        pub fn has_avx512() -> bool {
+            std::is_x86_feature_detected!("avx512f") && std::env::var_os("ARC_DISABLE_AVX512").is_none()
+        }
+    }
 }
 
 /// One product: `c[m, n] = a[m, k] @ b[k, n]`; `a_col`/`b_col`: the operand is column-major

@@ -2,8 +2,8 @@
 //! so that LLVM vectorises them: branch-free `exp` (Cephes' `expf`
 //! polynomial with Cody-Waite range reduction, about 2 ulp), `sigmoid` and
 //! `tanh` built on it, and slices zipped so no index is bounds-checked. On
-//! x86-64 CPUs with AVX2 and FMA the kernels run a build compiled for those
-//! features (the default target assumes SSE2 only).
+//! x86-64 CPUs with AVX-512F, or AVX2 and FMA, the kernels run a build compiled
+//! for those features (the default target assumes SSE2 only).
 //!
 //! Layouts, for one step of `N` rows and hidden size `H`: gate blocks
 //! `[N, G*H]` (row-major, gate-major within a row, PyTorch's order), states
@@ -61,16 +61,33 @@ pub(super) fn tanh<const FMA: bool>(x: f32) -> f32 {
     (if ax < 0.625 { small } else { large }).copysign(x)
 }
 
-/// Defines `pub(super) fn $name(args)` running `$generic::<true>` compiled
-/// with AVX2 and FMA when the CPU has them, else `$generic::<false>`.
+/// Whether the CPU has AVX-512F and the environment does not set `ARC_DISABLE_AVX512`
+/// (arc-core's switch for its own kernels; read once per process).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f") && std::env::var_os("ARC_DISABLE_AVX512").is_none())
+}
+
+/// Defines `pub(super) fn $name(args)` running `$generic::<true>` compiled with AVX-512F
+/// (16 lanes; the same operations per element, so the same bits) or AVX2 and FMA when the
+/// CPU has them, else `$generic::<false>`.
 macro_rules! dispatch {
     ($name:ident => $generic:ident($($arg:ident : $ty:ty),* $(,)?)) => {
         pub(super) fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $generic::<true>($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2($($arg: $ty),*) {
                     $generic::<true>($($arg),*)
+                }
+                if has_avx512() {
+                    // SAFETY: the CPU has the features `avx512` was compiled for.
+                    return unsafe { avx512($($arg),*) };
                 }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU has the features `avx2` was compiled for.
