@@ -222,10 +222,12 @@ pub fn save_with(
         let checkpoints = dir.join(CHECKPOINTS_DIR);
         let kept = checkpoints.is_dir() && std::fs::rename(&checkpoints, tmp.join(CHECKPOINTS_DIR)).is_ok();
         let undo = |e: std::io::Error| {
-            if kept {
-                let _ = std::fs::rename(tmp.join(CHECKPOINTS_DIR), &checkpoints);
+            // The temporary is removed only once the earlier checkpoints are back in place:
+            // if they cannot be moved back, they stay in it, named by its path.
+            let restored = !kept || std::fs::rename(tmp.join(CHECKPOINTS_DIR), &checkpoints).is_ok();
+            if restored {
+                let _ = std::fs::remove_dir_all(&tmp);
             }
-            let _ = std::fs::remove_dir_all(&tmp);
             dir_error(dir, e)
         };
         std::fs::rename(dir, &old).map_err(undo)?;
@@ -233,7 +235,11 @@ pub fn save_with(
             let _ = std::fs::rename(&old, dir);
             return Err(undo(e));
         }
-        let _ = std::fs::remove_dir_all(&old);
+        // The replaced directory held only Arc's file names (`check_out_dir`); one of them
+        // being a directory or link of the user's keeps it, as `.NAME.old-PID`, unless --force.
+        if options.force || written_by_arc(&old) {
+            let _ = std::fs::remove_dir_all(&old);
+        }
     } else {
         std::fs::rename(&tmp, dir).map_err(|e| dir_error(dir, e))?;
     }
@@ -552,6 +558,20 @@ mod tests {
         std::fs::write(&file, "mine").expect("write");
         assert!(save_to(&file).unwrap_err().to_string().contains("is not a directory"));
         assert_eq!(std::fs::read_to_string(&file).ok().as_deref(), Some("mine"));
+        // Arc's file names, one of them a directory of the user's: saved over, and the
+        // replaced directory is kept beside it with the user's file, not deleted.
+        let odd = temp("odd");
+        save_to(&odd)?;
+        std::fs::remove_file(odd.join(HISTORY_FILE)).expect("remove");
+        std::fs::create_dir(odd.join(HISTORY_FILE)).expect("dir");
+        std::fs::write(odd.join(HISTORY_FILE).join("mine.txt"), "mine").expect("write");
+        save_to(&odd)?;
+        assert!(odd.join(HISTORY_FILE).is_file());
+        let kept =
+            odd.with_file_name(format!(".{}.old-{}", odd.file_name().unwrap().to_string_lossy(), std::process::id()));
+        assert_eq!(std::fs::read_to_string(kept.join(HISTORY_FILE).join("mine.txt")).ok().as_deref(), Some("mine"));
+        let _ = std::fs::remove_dir_all(&kept);
+        let _ = std::fs::remove_dir_all(&odd);
         // An empty directory, and Arc's own directory, are replaced.
         let empty = temp("empty");
         std::fs::create_dir_all(&empty).expect("dir");
