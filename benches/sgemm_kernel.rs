@@ -19,10 +19,7 @@ mod tensor {
     pub use arc::tensor::Rng;
 
     pub mod math {
-        /// arc-core's switch: AVX-512F present and `ARC_DISABLE_AVX512` unset.
-        pub fn has_avx512() -> bool {
-            std::is_x86_feature_detected!("avx512f") && std::env::var_os("ARC_DISABLE_AVX512").is_none()
-        }
+        pub use arc::tensor::avx512_enabled as has_avx512;
     }
 }
 

@@ -66,3 +66,17 @@ pub use pool::on_pool;
 pub use repr::Tensor;
 pub use rng::Rng;
 pub use storage::num_threads;
+
+/// Whether the CPU kernels use their AVX-512 builds: the CPU has AVX-512F and the environment
+/// does not set `ARC_DISABLE_AVX512` (read once per process). A plugin's own kernels can
+/// follow the same switch.
+pub fn avx512_enabled() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        math::has_avx512()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

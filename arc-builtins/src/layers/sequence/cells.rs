@@ -61,14 +61,6 @@ pub(super) fn tanh<const FMA: bool>(x: f32) -> f32 {
     (if ax < 0.625 { small } else { large }).copysign(x)
 }
 
-/// Whether the CPU has AVX-512F and the environment does not set `ARC_DISABLE_AVX512`
-/// (arc-core's switch for its own kernels; read once per process).
-#[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f") && std::env::var_os("ARC_DISABLE_AVX512").is_none())
-}
-
 /// Defines `pub(super) fn $name(args)` running `$generic::<true>` compiled with AVX-512F
 /// (16 lanes; the same operations per element, so the same bits) or AVX2 and FMA when the
 /// CPU has them, else `$generic::<false>`.
@@ -85,7 +77,7 @@ macro_rules! dispatch {
                 fn avx2($($arg: $ty),*) {
                     $generic::<true>($($arg),*)
                 }
-                if has_avx512() {
+                if arc_core::tensor::avx512_enabled() {
                     // SAFETY: the CPU has the features `avx512` was compiled for.
                     return unsafe { avx512($($arg),*) };
                 }
