@@ -204,7 +204,8 @@ fn onnxruntime_runs_the_digits_export_like_arc_predict() {
 
 #[test]
 fn onnxruntime_runs_every_combinator_and_opset_20_gelu() {
-    // Robust scaling, Add, Concatenate, BatchNorm1d, Sigmoid, Tanh, GELU (tanh), Flatten, Softmax.
+    // Robust scaling, Add, Concatenate, BatchNorm1d, Sigmoid, Tanh, GELU (tanh), Flatten, Softmax,
+    // Select (Gather) with negative dims and indices.
     let spec = "tests/fixtures/specs/iris_ops.yaml";
     onnx_matches_arc_predict("onnx-ops", spec, "examples/data/iris.csv", "20", &[]);
     onnx_matches_arc_predict("onnx-ops-20", spec, "examples/data/iris.csv", "3", &["--config", "{opset: 20}"]);
