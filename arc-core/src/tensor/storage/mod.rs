@@ -3,7 +3,7 @@
 mod cpu;
 
 pub use cpu::num_threads;
-pub(crate) use cpu::{CpuStorage, build_f32, map_f32, par_rows, should_par, view_f32, zip_map_f32};
+pub(crate) use cpu::{CpuStorage, build_f32, map_f32, par_rows, par_rows_with, should_par, view_f32, zip_map_f32};
 
 use super::cuda::CudaStorage;
 use super::device::{DType, Device};

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::super::super::Tensor;
 use super::super::super::autograd::record;
 use super::super::super::math::{self, Isa, multiversion};
-use super::super::super::storage::{build_f32, should_par};
+use super::super::super::storage::{build_f32, par_rows_with, should_par};
 use crate::{Error, Result};
 
 #[inline(always)]
@@ -89,20 +89,8 @@ fn rows_with_stats(
     d: usize,
     kernel: impl Fn(&[f32], &mut [MaybeUninit<f32>]) -> (f32, f32) + Sync,
 ) -> (Vec<f32>, Vec<(f32, f32)>) {
-    let rows = x.len() / d;
-    let mut stats = vec![(0.0, 0.0); rows];
-    let out = build_f32(x.len(), |o| {
-        if should_par(x.len()) {
-            o.par_chunks_mut(d)
-                .zip(x.par_chunks(d))
-                .zip(stats.par_iter_mut())
-                .for_each(|((o, x), s)| *s = kernel(x, o));
-        } else {
-            for ((o, x), s) in o.chunks_mut(d).zip(x.chunks(d)).zip(stats.iter_mut()) {
-                *s = kernel(x, o);
-            }
-        }
-    });
+    let mut stats = vec![(0.0, 0.0); x.len() / d];
+    let out = par_rows_with(x, d, &mut stats, |_, x, o, s| *s = kernel(x, o));
     (out, stats)
 }
 
@@ -123,7 +111,52 @@ fn check(op: &'static str, x: &Tensor, params: &[Option<&Tensor>], eps: f32) -> 
     Ok(d)
 }
 
-/// Shared backward of both norms (`centered` selects LayerNorm's extra `- mean(h)` term).
+/// Elements per block of the backward: each block of rows sums its own `dw`/`db`, and the
+/// blocks' sums are added in block order, so the result is the same for any thread count.
+const BACKWARD_BLOCK_ELEMS: usize = 1 << 14;
+
+/// The backward of one block of rows: writes `dx` and adds the block's `dw` and `db` into
+/// `acc = [dw; db]` (zeroed by the caller).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn norm_backward_block_impl<I: Isa>(
+    x: &[f32],
+    g: &[f32],
+    w: Option<&[f32]>,
+    stats: &[(f32, f32)],
+    centered: bool,
+    dx: &mut [MaybeUninit<f32>],
+    acc: &mut [f32],
+) {
+    let d = acc.len() / 2;
+    let (dw, db) = acc.split_at_mut(d);
+    let (mut h, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
+    for (((xr, gr), dxr), &(mean, rstd)) in x.chunks(d).zip(g.chunks(d)).zip(dx.chunks_mut(d)).zip(stats) {
+        let shift = -mean * rstd;
+        for ((((xh, &v), &gv), dw), db) in xhat.iter_mut().zip(xr).zip(gr).zip(dw.iter_mut()).zip(db.iter_mut()) {
+            *xh = I::fma(v, rstd, shift);
+            *dw = I::fma(gv, *xh, *dw);
+            *db += gv;
+        }
+        match w {
+            Some(w) => h.iter_mut().zip(gr).zip(w).for_each(|((h, &gv), &wv)| *h = gv * wv),
+            None => h.copy_from_slice(gr),
+        }
+        let inv_d = 1.0 / d as f32;
+        let mean_h = if centered { math::sum(&h) * inv_d } else { 0.0 };
+        let mean_hx = math::dot::<I>(&h, &xhat) * inv_d;
+        for ((o, &hv), &xh) in dxr.iter_mut().zip(&h).zip(&xhat) {
+            o.write(rstd * (hv - mean_h - xh * mean_hx));
+        }
+    }
+}
+multiversion!(fn norm_backward_block(
+    x: &[f32], g: &[f32], w: Option<&[f32]>, stats: &[(f32, f32)], centered: bool,
+    dx: &mut [MaybeUninit<f32>], acc: &mut [f32]
+) => norm_backward_block_impl);
+
+/// Shared backward of both norms (`centered` selects LayerNorm's extra `- mean(h)` term):
+/// blocks of rows in parallel, each with its own `dw`/`db` partial sums.
 #[allow(clippy::too_many_arguments)]
 fn norm_backward(
     op: &'static str,
@@ -136,22 +169,32 @@ fn norm_backward(
 ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
     let (xs, gs) = (x.f32_data(op)?, g.f32_data(op)?);
     let ws = w.map(|w| w.f32_data(op)).transpose()?;
-    let mut dx = vec![0.0f32; xs.len()];
+    let ws = ws.as_deref();
+    let block_rows = (BACKWARD_BLOCK_ELEMS / d).max(1);
+    let block = block_rows * d;
+    let mut partial = vec![0.0f32; stats.len().div_ceil(block_rows) * 2 * d];
+    let dx = build_f32(xs.len(), |dx| {
+        let run = |(((dx, x), g), (s, acc)): (((&mut [MaybeUninit<f32>], &[f32]), &[f32]), (&[(f32, f32)], &mut [f32]))| {
+            norm_backward_block(x, g, ws, s, centered, dx, acc)
+        };
+        if should_par(xs.len()) {
+            dx.par_chunks_mut(block)
+                .zip(xs.par_chunks(block))
+                .zip(gs.par_chunks(block))
+                .zip(stats.par_chunks(block_rows).zip(partial.par_chunks_mut(2 * d)))
+                .for_each(run);
+        } else {
+            dx.chunks_mut(block)
+                .zip(xs.chunks(block))
+                .zip(gs.chunks(block))
+                .zip(stats.chunks(block_rows).zip(partial.chunks_mut(2 * d)))
+                .for_each(run);
+        }
+    });
     let (mut dw, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
-    let mut h = vec![0.0f32; d];
-    let mut xhat = vec![0.0f32; d];
-    for (((xr, gr), dxr), &(mean, rstd)) in xs.chunks(d).zip(gs.chunks(d)).zip(dx.chunks_mut(d)).zip(stats) {
-        for i in 0..d {
-            xhat[i] = (xr[i] - mean) * rstd;
-            h[i] = gr[i] * ws.as_ref().map_or(1.0, |w| w[i]);
-            dw[i] += gr[i] * xhat[i];
-            db[i] += gr[i];
-        }
-        let mean_h = if centered { h.iter().sum::<f32>() / d as f32 } else { 0.0 };
-        let mean_hx = h.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f32>() / d as f32;
-        for i in 0..d {
-            dxr[i] = rstd * (h[i] - mean_h - xhat[i] * mean_hx);
-        }
+    for acc in partial.chunks(2 * d) {
+        dw.iter_mut().zip(&acc[..d]).for_each(|(s, v)| *s += v);
+        db.iter_mut().zip(&acc[d..]).for_each(|(s, v)| *s += v);
     }
     Ok((dx, dw, db))
 }
@@ -281,6 +324,43 @@ mod tests {
         // RMSNorm of [3, 4]: rms = sqrt(12.5) -> [0.8485281, 1.1313708]
         let r = Tensor::from_vec(vec![3.0, 4.0], &[1, 2])?.rms_norm(None, 0.0)?.to_vec()?;
         assert!((r[0] - 0.848_528_1).abs() < 1e-6 && (r[1] - 1.131_370_8).abs() < 1e-6);
+        Ok(())
+    }
+
+    /// The gradients (`dx`, `dw`, `db`) of `sum(norm(x, w, b) * r)` through `f`.
+    fn norm_grads(f: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>) -> Result<Vec<Vec<f32>>> {
+        let (rows, d) = (300, 130);
+        let x = Tensor::randn(&[rows, d], &mut Rng::new(6)).affine(3.0, 2.0)?.requires_grad_()?;
+        let w = Tensor::randn(&[d], &mut Rng::new(7)).requires_grad_()?;
+        let b = Tensor::randn(&[d], &mut Rng::new(8)).requires_grad_()?;
+        let r = Tensor::randn(&[rows, d], &mut Rng::new(9));
+        f(&x, &w, &b)?.mul(&r)?.sum_all()?.backward()?;
+        // (No gradient, as for RMSNorm's unused `b`: empty.)
+        [&x, &w, &b].iter().map(|t| t.grad().map_or(Ok(Vec::new()), |g| g.to_vec())).collect()
+    }
+
+    #[test]
+    fn parallel_norm_backward_matches_composed_ops_and_any_thread_count() -> Result<()> {
+        // 300 x 130 is above the parallel threshold: three blocks of rows, the last one short.
+        let fused = |x: &Tensor, w: &Tensor, b: &Tensor| x.layer_norm(Some(w), Some(b), 1e-5);
+        let got = norm_grads(fused)?;
+        let want = norm_grads(|x, w, b| composed_layer_norm(x, w, b, 1e-5))?;
+        for (g, w) in got.iter().zip(&want) {
+            let worst = g.iter().zip(w).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0, f32::max);
+            assert!(worst < 1e-4, "relative difference {worst}");
+        }
+        let rms = |x: &Tensor, w: &Tensor, _: &Tensor| x.rms_norm(Some(w), 1e-6);
+        let rms_want = |x: &Tensor, w: &Tensor, _: &Tensor| {
+            x.div(&x.square()?.mean(&[-1], true)?.add_scalar(1e-6)?.sqrt()?)?.mul(w)
+        };
+        for (g, w) in norm_grads(rms)?.iter().zip(&norm_grads(rms_want)?).take(2) {
+            assert!(g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-4 * (1.0 + b.abs())));
+        }
+        // The same bits on one thread as on the test's pool.
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
+        assert_eq!(one.install(|| norm_grads(fused))?, got);
+        let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("a pool");
+        assert_eq!(three.install(|| norm_grads(fused))?, got);
         Ok(())
     }
 
