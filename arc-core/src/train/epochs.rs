@@ -279,7 +279,14 @@ impl<'a> Epochs<'a> {
     /// The validation loss and the task's metrics (on the training split
     /// without a validation split), in evaluation mode.
     fn measure(&mut self) -> Result<(Option<f64>, std::collections::BTreeMap<String, f64>)> {
-        let (val_loss, mut metrics) = self.measure_here()?;
+        self.model.set_training(false);
+        // On the CPU, one process: the pass on rayon's pool, as the batches run (`on_pool`).
+        let (val_loss, mut metrics) = if self.parallel.world() == 1 && self.device.is_cpu() {
+            let this = &*self;
+            on_pool(|| this.measure_here())?
+        } else {
+            self.measure_here()?
+        };
         if self.parallel.world() == 1 {
             return Ok((val_loss, metrics));
         }
@@ -303,8 +310,7 @@ impl<'a> Epochs<'a> {
     }
 
     /// [`measure`](Self::measure) on this rank.
-    fn measure_here(&mut self) -> Result<(Option<f64>, std::collections::BTreeMap<String, f64>)> {
-        self.model.set_training(false);
+    fn measure_here(&self) -> Result<(Option<f64>, std::collections::BTreeMap<String, f64>)> {
         let _guard = no_grad();
         let output = &self.info.output;
         Ok(match &self.val {
