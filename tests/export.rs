@@ -265,6 +265,8 @@ fn export_model_resolves_types_wiring_outputs_and_buffers() {
             ("flat", "core.Flatten"),
             ("head", "core.Linear"),
             ("probs", "core.Softmax"),
+            ("last", "core.Select"),
+            ("second", "core.Select"),
         ]
     );
     let wiring = |name: &str| m.node(name).expect("node").inputs.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
@@ -272,9 +274,10 @@ fn export_model_resolves_types_wiring_outputs_and_buffers() {
     assert_eq!(wiring("th"), ["fc_b"]); // `fc_b.output`
     assert_eq!(wiring("sum"), ["sig", "th"]);
     assert_eq!(wiring("bn"), ["cat"]); // no `inputs`: the previous node
+    assert_eq!(wiring("second"), ["cat"]);
     assert_eq!(m.node("fc_a").expect("fc_a").params.get_u64("in_features"), Some(4)); // vars.n_features
     let outputs: Vec<(&str, &str)> = m.outputs.iter().map(|o| (o.name.as_str(), o.source.as_str())).collect();
-    assert_eq!(outputs, [("logits", "head"), ("probs", "probs")]);
+    assert_eq!(outputs, [("logits", "head"), ("probs", "probs"), ("last", "last"), ("second", "second")]);
     let names: Vec<&str> = m.weights.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
