@@ -174,9 +174,10 @@ fn norm_backward(
     let block = block_rows * d;
     let mut partial = vec![0.0f32; stats.len().div_ceil(block_rows) * 2 * d];
     let dx = build_f32(xs.len(), |dx| {
-        let run = |(((dx, x), g), (s, acc)): (((&mut [MaybeUninit<f32>], &[f32]), &[f32]), (&[(f32, f32)], &mut [f32]))| {
-            norm_backward_block(x, g, ws, s, centered, dx, acc)
-        };
+        let run =
+            |(((dx, x), g), (s, acc)): (((&mut [MaybeUninit<f32>], &[f32]), &[f32]), (&[(f32, f32)], &mut [f32]))| {
+                norm_backward_block(x, g, ws, s, centered, dx, acc)
+            };
         if should_par(xs.len()) {
             dx.par_chunks_mut(block)
                 .zip(xs.par_chunks(block))
