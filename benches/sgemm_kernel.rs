@@ -85,7 +85,7 @@ fn main() {
     let threads = rayon::current_num_threads();
     gemm::set_lhs_packing_threshold_multi_thread(1);
     if !microkernel::available() {
-        println!("# skipped: this CPU has no avx512f");
+        println!("# skipped: this CPU has neither avx512f nor avx2 and fma");
         return;
     }
     println!("# rayon threads: {threads}");

@@ -191,20 +191,30 @@ pub(crate) fn product_plus_row(
 /// A raw strided operand: element (i, j) at `ptr + i * rs + j * cs`.
 type Raw<P> = (P, isize, isize);
 
-/// Whether a product goes to the `gemm` crate rather than Arc's AVX-512 kernel: on CPUs
-/// without AVX-512; for small products whose `n` leaves a half-empty 32-wide tile (around
-/// 48^3 the crate measured ~20% faster); and for products of 1024 or more in every dim, where
-/// the crate measured 1-3% faster (sgemm2048 451 vs 445 GFLOPS on 2 threads). Everything a
-/// training step multiplies (batch-sized and thin products) goes to the kernel, up to 3x
-/// faster there (docs/PERFORMANCE.md).
+/// Whether a product goes to the `gemm` crate rather than Arc's kernel
+/// ([`super::microkernel`]): on CPUs with neither AVX-512 nor AVX2; with the AVX-512 build,
+/// for small products whose `n` leaves a half-empty 32-wide tile (around 48^3 the crate
+/// measured ~20% faster) and for products of 1024 or more in every dim, where the crate
+/// measured 1-3% faster (sgemm2048 451 vs 445 GFLOPS on 2 threads); with the AVX2 build, for
+/// products of at most 128^3 multiply-adds (48^3, 64^3 and the MLP's `[128, 256] @ [256,
+/// 10]`: the crate measured 1.5-4x faster on a 2-core Zen 3). Everything else a training
+/// step multiplies goes to the kernel: up to 3x faster with AVX-512; with AVX2 0.8-1.6x of
+/// the crate shape by shape, ahead on most (docs/PERFORMANCE.md).
 fn use_gemm_crate(m: usize, n: usize, k: usize) -> bool {
-    let small_ragged = m * n * k <= 64 * 64 * 64 && (1..=16).contains(&(n % 32));
+    if !super::microkernel::available() {
+        return true;
+    }
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if !super::math::has_avx512() {
+        return work <= 128 * 128 * 128;
+    }
+    let small_ragged = work <= 64 * 64 * 64 && (1..=16).contains(&(n % 32));
     let large_square = m >= 1024 && n >= 1024 && k >= 1024;
-    !super::microkernel::available() || small_ragged || large_square
+    small_ragged || large_square
 }
 
-/// The product on raw strided operands: Arc's AVX-512 kernel ([`super::microkernel`]) or
-/// the `gemm` crate ([`use_gemm_crate`]).
+/// The product on raw strided operands: Arc's kernel ([`super::microkernel`], AVX-512 or
+/// AVX2) or the `gemm` crate ([`use_gemm_crate`]).
 ///
 /// # Safety
 /// As [`gemm()`]'s views guarantee: in bounds for `[m, n]`, `[m, k]`, `[k, n]`; `dst` unaliased.

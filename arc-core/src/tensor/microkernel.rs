@@ -1,5 +1,8 @@
-//! An AVX-512 single-precision GEMM: BLIS-style blocking, packed panels, a 14×32 register
-//! microkernel.
+//! A single-precision GEMM in two builds, chosen at run time: AVX-512 (a 14×32 register
+//! tile) and AVX2 + FMA (a 6×16 tile, for CPUs such as AMD Zen 2 and 3); BLIS-style
+//! blocking and packed panels. The text below describes the AVX-512 build; the AVX2 build
+//! has the same loops with its own sizes (`x86::avx2`: 6-row and 16-column panels, 8×8
+//! transposes, `KC` 256, `NC` 256 for its 512 KiB L2, ragged edges through `vmaskmovps`).
 //!
 //! `c[m, n] (+)= a[m, k] @ b[k, n]` for operands with arbitrary non-negative element strides.
 //! The loops of one thread, outermost first: chunks of up to `MC` rows (`ic`); `KC` steps of
@@ -26,12 +29,12 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use std::cell::RefCell;
 
-/// Whether the running CPU has what the kernel needs (avx512f, detected at run time, cached)
-/// and the environment does not set `ARC_DISABLE_AVX512`.
+/// Whether the running CPU has what one of the kernel's builds needs (avx512f, unless the
+/// environment sets `ARC_DISABLE_AVX512`; or avx2 and fma), detected at run time and cached.
 pub(crate) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        crate::tensor::math::has_avx512()
+        crate::tensor::math::has_avx512() || x86::has_avx2_fma()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -39,27 +42,31 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// Rows of the microkernel's tile (broadcasts of `a` per step of `k`).
+/// The AVX-512 build's tile rows (broadcasts of `a` per step of `k`).
 const MR: usize = 14;
-/// Columns of the microkernel's tile (two zmm vectors of `b` per step of `k`).
+/// The AVX-512 build's tile columns (two zmm vectors of `b` per step of `k`).
 const NR: usize = 16 * NVEC;
-/// zmm vectors per row of the tile.
+/// zmm vectors per row of the AVX-512 build's tile.
 const NVEC: usize = 2;
-/// Largest depth block: a 14-row panel of packed `a` is `KC * 56` bytes (28 KiB, in the
-/// 48 KiB L1d beside the streamed panel of `b`). Measured against 256 and 384: fewer loads
-/// and stores of `c` per multiply-add.
+/// The AVX-512 build's largest depth block: a 14-row panel of packed `a` is `KC * 56` bytes
+/// (28 KiB, in the 48 KiB L1d beside the streamed panel of `b`). Measured against 256 and
+/// 384: fewer loads and stores of `c` per multiply-add.
 const KC: usize = 512;
-/// Largest row block: the packed `MC × KC` block of `a` (up to 8.2 MiB) is packed once per
-/// depth block and read from L3, one 14-row panel at a time.
+/// The AVX-512 build's largest row block: the packed `MC × KC` block of `a` (up to 8.2 MiB)
+/// is packed once per depth block and read from L3, one 14-row panel at a time.
 const MC: usize = MR * 300;
-/// Largest column block: a packed `KC × NC` block of `b` is 1 MiB, in the 2 MiB L2.
+/// The AVX-512 build's largest column block: a packed `KC × NC` block of `b` is 1 MiB, in
+/// the 2 MiB L2.
 const NC: usize = 512;
+/// The largest tile of any build (`MR × NR` floats), for the tile buffer of a strided `c`.
+const TILE_MAX: usize = MR * NR;
 /// Steps of `k` left when the microkernel starts fetching its tile of `c`.
 const C_PREFETCH_STEPS: usize = 64;
 /// Unrolling of the microkernel's loop over `k`.
 const UNROLL: usize = 2;
 /// Below `m * n * k` = this many multiply-adds per thread, fewer threads are used (waking a
-/// rayon worker costs about as much as 1M multiply-adds on one core).
+/// rayon worker costs about as much as 1M multiply-adds on one core; on the AVX2 build a
+/// lower bound, 128K, made 64^3 3x slower on 2 threads).
 const PAR_MIN_WORK: usize = 1 << 20;
 /// How much more a transposing pack costs than a copying one, for the choice of the
 /// dimension that threads split.
@@ -104,8 +111,15 @@ pub(crate) unsafe fn sgemm(
     {
         debug_assert!(available());
         let p = Problem { m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, accumulate };
-        // SAFETY: forwarded from the caller (bounds, no aliasing, avx512f present).
-        unsafe { x86::run(p.oriented(), threads) }
+        // SAFETY: forwarded from the caller (bounds, no aliasing); the build's features are
+        // present (`available`, checked again here).
+        unsafe {
+            if crate::tensor::math::has_avx512() {
+                x86::run::<x86::Avx512>(p.oriented(), threads)
+            } else {
+                x86::run::<x86::Avx2>(p.oriented(), threads)
+            }
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -227,11 +241,85 @@ mod x86 {
         static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
     }
 
+    /// Whether the CPU has AVX2 and FMA (the [`Avx2`] build), detected once.
+    pub(super) fn has_avx2_fma() -> bool {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
+    }
+
+    /// One instruction set's build of the kernel: its tile and block sizes, its packing and
+    /// its register-tile routine. The blocked loops and the threads' split are shared.
+    pub(super) trait Build {
+        /// Rows of the register tile.
+        const MR: usize;
+        /// Columns of the register tile (two vectors).
+        const NR: usize;
+        /// Largest depth block.
+        const KC: usize;
+        /// Largest row block (the packed block of `a`).
+        const MC: usize;
+        /// Largest column block (the packed block of `b`, kept in L2).
+        const NC: usize;
+        /// Multiply-adds per cycle of one core, for the cost of a split.
+        const FMAS_PER_CYCLE: usize;
+
+        /// Packs the `mc × kc` block of `a` into `MR`-row panels.
+        ///
+        /// # Safety
+        /// The block is in bounds; `dst` holds `mc.div_ceil(MR) * MR * kc` floats; the build's
+        /// features are present.
+        unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: isize, csa: isize, dst: *mut f32);
+
+        /// Packs the `kc × nc` block of `b` into `NR`-column panels, zero-padded.
+        ///
+        /// # Safety
+        /// The block is in bounds; `dst` holds `nc.div_ceil(NR) * NR * kc` floats, 64-byte
+        /// aligned; the build's features are present.
+        unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: isize, csb: isize, dst: *mut f32);
+
+        /// `c[..mr, ..t.nr] = (load_c ? c : 0) + a @ b` at row stride `rsc` (unit column
+        /// stride); `direct_a`/`direct_b`: the panel is read in place, else it is packed.
+        ///
+        /// # Safety
+        /// The panels and the tile of `c` are in bounds; the build's features are present.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn tile(t: &Tile, mr: usize, direct_a: bool, direct_b: bool, c: *mut f32, rsc: isize, load_c: bool);
+    }
+
+    /// The AVX-512 build: a 14×32 tile of 28 zmm accumulators.
+    pub(super) struct Avx512;
+
+    impl Build for Avx512 {
+        const MR: usize = MR;
+        const NR: usize = NR;
+        const KC: usize = KC;
+        const MC: usize = MC;
+        const NC: usize = NC;
+        const FMAS_PER_CYCLE: usize = 32;
+
+        unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: isize, csa: isize, dst: *mut f32) {
+            // SAFETY: forwarded.
+            unsafe { pack_a(mc, kc, a, rsa, csa, dst) }
+        }
+
+        unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: isize, csb: isize, dst: *mut f32) {
+            // SAFETY: forwarded.
+            unsafe { pack_b(kc, nc, b, rsb, csb, dst) }
+        }
+
+        unsafe fn tile(t: &Tile, mr: usize, direct_a: bool, direct_b: bool, c: *mut f32, rsc: isize, load_c: bool) {
+            // SAFETY: forwarded.
+            unsafe { t.run(mr, direct_a, direct_b, c, rsc, load_c) }
+        }
+    }
+
+    pub(super) use avx2::Avx2;
+
     /// Runs an oriented product on up to `threads` threads.
     ///
     /// # Safety
-    /// As [`sgemm`]'s.
-    pub(super) unsafe fn run(p: Problem, threads: usize) {
+    /// As [`sgemm`]'s; `K`'s features are present.
+    pub(super) unsafe fn run<K: Build>(p: Problem, threads: usize) {
         if p.m == 0 || p.n == 0 {
             return;
         }
@@ -239,30 +327,32 @@ mod x86 {
         let threads = threads.min(rayon::current_num_threads()).min(work / PAR_MIN_WORK).max(1);
         if threads == 1 {
             // SAFETY: forwarded.
-            unsafe { run_one(p) };
+            unsafe { run_one::<K>(p) };
             return;
         }
         // Split the dimension whose split costs the busiest thread less: its multiply-adds
-        // (whole tiles, 32 a cycle) plus what it packs (about half a cycle per copied
+        // (whole tiles, 32 a cycle with AVX-512) plus what it packs (about half a cycle per copied
         // element; a transposing pack, of a row-major `a` or a column-major `b`, twice that).
         // Splitting along m duplicates the packing of `b` in every thread, along n that of
         // `a`: the LSTM's dW_hh, [512, 1216] @ [1216, 128], split along n for 4% better
         // balance took 631 us, along m 503 us. Ties go to n.
-        let (units_m, units_n) = (p.m.div_ceil(MR), p.n.div_ceil(NR));
+        let (mr, nr) = (K::MR, K::NR);
+        let (units_m, units_n) = (p.m.div_ceil(mr), p.n.div_ceil(nr));
         let widest =
             |len: usize, units: usize, unit: usize| (units.div_ceil(threads.min(units)) * unit).min(len) as f64;
-        let (wm, wn) = (widest(p.m, units_m, MR), widest(p.n, units_n, NR));
+        let (wm, wn) = (widest(p.m, units_m, mr), widest(p.n, units_n, nr));
         let pack_a = if p.rsa == 1 { 1.0 } else { SPLIT_TRANSPOSE_COST as f64 } * p.k as f64;
         let pack_b = if p.csb == 1 { 1.0 } else { SPLIT_TRANSPOSE_COST as f64 } * p.k as f64;
         let (m, n, k) = (p.m as f64, p.n as f64, p.k as f64);
-        let cost = |rows: f64, cols: f64| rows * cols * k / 32.0 + (rows * pack_a + cols * pack_b) / 2.0;
+        let fmas = K::FMAS_PER_CYCLE as f64;
+        let cost = |rows: f64, cols: f64| rows * cols * k / fmas + (rows * pack_a + cols * pack_b) / 2.0;
         let along_n = cost(m, wn) <= cost(wm, n);
         let parts = threads.min(if along_n { units_n } else { units_m });
         let block = |i: usize| {
             if along_n {
-                p.block(0, p.m, split_point(p.n, NR, parts, i), split_point(p.n, NR, parts, i + 1))
+                p.block(0, p.m, split_point(p.n, nr, parts, i), split_point(p.n, nr, parts, i + 1))
             } else {
-                p.block(split_point(p.m, MR, parts, i), split_point(p.m, MR, parts, i + 1), 0, p.n)
+                p.block(split_point(p.m, mr, parts, i), split_point(p.m, mr, parts, i + 1), 0, p.n)
             }
         };
         rayon::scope(|s| {
@@ -270,18 +360,18 @@ mod x86 {
                 let q = block(i);
                 // SAFETY: each block covers disjoint rows or columns of `c`; the rest is
                 // forwarded from the caller.
-                s.spawn(move |_| unsafe { run_one(q) });
+                s.spawn(move |_| unsafe { run_one::<K>(q) });
             }
             // SAFETY: as above.
-            unsafe { run_one(block(0)) };
+            unsafe { run_one::<K>(block(0)) };
         });
     }
 
     /// One thread's product, with this thread's packing buffers.
     ///
     /// # Safety
-    /// As [`sgemm`]'s.
-    unsafe fn run_one(p: Problem) {
+    /// As [`sgemm`]'s; `K`'s features are present.
+    unsafe fn run_one<K: Build>(p: Problem) {
         if p.m == 0 || p.n == 0 {
             return;
         }
@@ -297,33 +387,33 @@ mod x86 {
             return;
         }
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
-            // SAFETY: forwarded; avx512f is present (`available`).
-            Ok(mut bufs) => unsafe { blocked(&p, &mut bufs) },
+            // SAFETY: forwarded.
+            Ok(mut bufs) => unsafe { blocked::<K>(&p, &mut bufs) },
             // SAFETY: as above (re-entered on this thread: fresh buffers).
-            Err(_) => unsafe { blocked(&p, &mut Buffers::default()) },
+            Err(_) => unsafe { blocked::<K>(&p, &mut Buffers::default()) },
         });
     }
 
     /// The blocked loops of one thread: for each chunk of at most `MC` rows and each depth
     /// block, `a`'s block is packed once (or read in place when `n` spans few panels); then
     /// for each `NC` block of columns, `b`'s block is packed (it stays in L2) and every
-    /// 14-row panel of `a` (in L1) sweeps across its 32-column panels.
+    /// `MR`-row panel of `a` (in L1) sweeps across its `NR`-column panels.
     ///
     /// # Safety
-    /// As [`sgemm`]'s; `p.m`, `p.n` and `p.k` are positive.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn blocked(p: &Problem, bufs: &mut Buffers) {
-        let kc_max = balanced(p.k, KC, 1);
-        let nc_max = balanced(p.n, NC, NR);
-        let mc_max = balanced(p.m, MC, MR);
-        let direct_a = p.n.div_ceil(NR) <= DIRECT_A_MAX_PANELS && p.csa == 1;
-        // A few 14-row panels of `a` reuse each panel of `b` too little to pay for packing it;
-        // the kernel then reads a row-major `b` in place.
-        let direct_b = p.csb == 1 && p.m.div_ceil(MR) <= DIRECT_B_MAX_PANELS;
+    /// As [`sgemm`]'s; `p.m`, `p.n` and `p.k` are positive; `K`'s features are present.
+    unsafe fn blocked<K: Build>(p: &Problem, bufs: &mut Buffers) {
+        let (mr_max, nr_max) = (K::MR, K::NR);
+        let kc_max = balanced(p.k, K::KC, 1);
+        let nc_max = balanced(p.n, K::NC, nr_max);
+        let mc_max = balanced(p.m, K::MC, mr_max);
+        let direct_a = p.n.div_ceil(nr_max) <= DIRECT_A_MAX_PANELS && p.csa == 1;
+        // A few `MR`-row panels of `a` reuse each panel of `b` too little to pay for packing
+        // it; the kernel then reads a row-major `b` in place.
+        let direct_b = p.csb == 1 && p.m.div_ceil(mr_max) <= DIRECT_B_MAX_PANELS;
         let bpack = if direct_b { std::ptr::null_mut() } else { bufs.b.get(kc_max * nc_max) };
         let apack = if direct_a { std::ptr::null_mut() } else { bufs.a.get(kc_max * mc_max) };
         let direct_c = p.csc == 1;
-        let mut tile = [0f32; MR * NR];
+        let mut tile = [0f32; TILE_MAX];
         let mut ic = 0;
         while ic < p.m {
             let mc = mc_max.min(p.m - ic);
@@ -335,7 +425,7 @@ mod x86 {
                 if !direct_a {
                     // SAFETY: the block (ic.., pc..) of `a` is in bounds; `apack` holds
                     // kc * mc_max.
-                    unsafe { pack_a(mc, kc, a_blk, p.rsa, p.csa, apack) };
+                    unsafe { K::pack_a(mc, kc, a_blk, p.rsa, p.csa, apack) };
                 }
                 let mut jc = 0;
                 while jc < p.n {
@@ -344,38 +434,38 @@ mod x86 {
                     if !direct_b {
                         // SAFETY: the block (pc.., jc..) of `b` is in bounds; `bpack` holds
                         // kc * nc_max.
-                        unsafe { pack_b(kc, nc, b_blk, p.rsb, p.csb, bpack) };
+                        unsafe { K::pack_b(kc, nc, b_blk, p.rsb, p.csb, bpack) };
                     }
                     let mut i = 0;
                     while i < mc {
-                        let mr = MR.min(mc - i);
+                        let mr = mr_max.min(mc - i);
                         let (ap, ars, acs) = if direct_a {
                             (a_blk.wrapping_offset(i as isize * p.rsa), p.rsa, p.csa)
                         } else {
-                            (apack.wrapping_add(i * kc) as *const f32, 1, MR as isize)
+                            (apack.wrapping_add(i * kc) as *const f32, 1, mr_max as isize)
                         };
-                        for jp in 0..nc.div_ceil(NR) {
-                            let j = jp * NR;
-                            let nr = NR.min(nc - j);
+                        for jp in 0..nc.div_ceil(nr_max) {
+                            let j = jp * nr_max;
+                            let nr = nr_max.min(nc - j);
                             let (bp, bs) = if direct_b {
                                 (b_blk.wrapping_add(j), p.rsb)
                             } else {
-                                (bpack.wrapping_add(jp * NR * kc) as *const f32, NR as isize)
+                                (bpack.wrapping_add(jp * nr_max * kc) as *const f32, nr_max as isize)
                             };
                             let cp = p.c.wrapping_offset((ic + i) as isize * p.rsc + (jc + j) as isize * p.csc);
                             let t = Tile { kc, a: ap, ars, acs, b: bp, bs, nr };
                             if direct_c {
                                 // SAFETY: the tile's rows and columns of `c` are in bounds.
-                                unsafe { t.run(mr, direct_a, direct_b, cp, p.rsc, load_c) };
+                                unsafe { K::tile(&t, mr, direct_a, direct_b, cp, p.rsc, load_c) };
                             } else {
                                 // SAFETY: `tile` holds MR x NR floats at row stride NR; then
                                 // each (r, q) below is an element of `c`.
                                 unsafe {
-                                    t.run(mr, direct_a, direct_b, tile.as_mut_ptr(), NR as isize, false);
+                                    K::tile(&t, mr, direct_a, direct_b, tile.as_mut_ptr(), nr_max as isize, false);
                                     for r in 0..mr {
                                         for q in 0..nr {
                                             let e = cp.offset(r as isize * p.rsc + q as isize * p.csc);
-                                            let v = tile[r * NR + q];
+                                            let v = tile[r * nr_max + q];
                                             *e = if load_c { *e + v } else { v };
                                         }
                                     }
@@ -393,8 +483,8 @@ mod x86 {
     }
 
     /// One microkernel call: `kc` steps over an `a` panel (element (i, p) at
-    /// `a + i*ars + p*acs`) and a packed `b` panel (`NR` floats per step, of which `nr` count).
-    struct Tile {
+    /// `a + i*ars + p*acs`) and a `b` panel (`bs` floats per step, of which `nr` count).
+    pub(super) struct Tile {
         kc: usize,
         a: *const f32,
         ars: isize,
@@ -404,11 +494,11 @@ mod x86 {
         nr: usize,
     }
 
-    /// Instantiates the kernel for `mr` rows (1..=MR), one or two vectors of columns, and
-    /// packed or in-place `a` and `b`.
+    /// Instantiates the kernel (the `kernel` in scope where it is used) for `mr` rows
+    /// (1..=MR), one or two vectors of `$lanes` columns, and packed or in-place `a` and `b`.
     macro_rules! dispatch {
-        ($t:expr, $mr:expr, $da:expr, $db:expr, $c:expr, $rsc:expr, $load:expr; $($r:literal)*) => {
-            match ($t.nr > 16, $da, $db) {
+        ($lanes:literal, $t:expr, $mr:expr, $da:expr, $db:expr, $c:expr, $rsc:expr, $load:expr; $($r:literal)*) => {
+            match ($t.nr > $lanes, $da, $db) {
                 (false, false, false) => dispatch!(@rows $t, $mr, $c, $rsc, $load, 1, true, true; $($r)*),
                 (false, false, true) => dispatch!(@rows $t, $mr, $c, $rsc, $load, 1, true, false; $($r)*),
                 (false, true, false) => dispatch!(@rows $t, $mr, $c, $rsc, $load, 1, false, true; $($r)*),
@@ -438,7 +528,7 @@ mod x86 {
         #[target_feature(enable = "avx512f")]
         unsafe fn run(&self, mr: usize, direct_a: bool, direct_b: bool, c: *mut f32, rsc: isize, load_c: bool) {
             // SAFETY: forwarded.
-            unsafe { dispatch!(self, mr, direct_a, direct_b, c, rsc, load_c; 1 2 3 4 5 6 7 8 9 10 11 12 13 14) }
+            unsafe { dispatch!(16, self, mr, direct_a, direct_b, c, rsc, load_c; 1 2 3 4 5 6 7 8 9 10 11 12 13 14) }
         }
     }
 
@@ -684,6 +774,302 @@ mod x86 {
             }
         }
     }
+
+    /// The AVX2 build (CPUs without AVX-512, such as AMD Zen 2 and 3): a 6×16 tile of 12 ymm
+    /// accumulators, two loads of `b` and six broadcasts of `a` per step of `k`; ragged
+    /// edges through `vmaskmovps` loads and stores; 8×8 in-register transposes for packing.
+    pub(super) mod avx2 {
+        use super::*;
+
+        /// Tile rows.
+        const MR: usize = 6;
+        /// Tile columns: two ymm vectors.
+        const NR: usize = 16;
+        /// Depth block: a 6-row panel of packed `a` is 6 KiB, in the 32 KiB L1d beside the
+        /// 16 KiB panel of `b` streamed from L2.
+        const KC: usize = 256;
+        /// Column block: a packed `KC × NC` block of `b` is 256 KiB, in the 512 KiB L2.
+        const NC: usize = 256;
+        /// Row block: the packed block of `a` (up to 1.2 MiB) is read from L3, a panel at a time.
+        const MC: usize = MR * 200;
+
+        /// The AVX2 build.
+        pub(in super::super) struct Avx2;
+
+        impl Build for Avx2 {
+            const MR: usize = MR;
+            const NR: usize = NR;
+            const KC: usize = KC;
+            const MC: usize = MC;
+            const NC: usize = NC;
+            const FMAS_PER_CYCLE: usize = 16;
+
+            unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: isize, csa: isize, dst: *mut f32) {
+                // SAFETY: forwarded.
+                unsafe { pack_a(mc, kc, a, rsa, csa, dst) }
+            }
+
+            unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: isize, csb: isize, dst: *mut f32) {
+                // SAFETY: forwarded.
+                unsafe { pack_b(kc, nc, b, rsb, csb, dst) }
+            }
+
+            unsafe fn tile(t: &Tile, mr: usize, direct_a: bool, direct_b: bool, c: *mut f32, rsc: isize, load_c: bool) {
+                // SAFETY: forwarded.
+                unsafe { run_tile(t, mr, direct_a, direct_b, c, rsc, load_c) }
+            }
+        }
+
+        /// [`Build::tile`] of the AVX2 build.
+        ///
+        /// # Safety
+        /// As [`Build::tile`]'s.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn run_tile(t: &Tile, mr: usize, direct_a: bool, direct_b: bool, c: *mut f32, rsc: isize, load_c: bool) {
+            // SAFETY: forwarded.
+            unsafe { dispatch!(8, t, mr, direct_a, direct_b, c, rsc, load_c; 1 2 3 4 5 6) }
+        }
+
+        /// A mask of the low `n` lanes (`n <= 8`) for `vmaskmovps`.
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        fn low_mask(n: usize) -> __m256i {
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+        }
+
+        /// The `M × (8 NV)` register-blocked kernel; `PA`, `PB` as in the AVX-512 build (a
+        /// packed `b` panel is 32-byte aligned).
+        ///
+        /// # Safety
+        /// As [`Build::tile`]'s, with `M <= MR` and `t.nr` within the `NV` vectors.
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::needless_range_loop)]
+        unsafe fn kernel<const M: usize, const NV: usize, const PA: bool, const PB: bool>(
+            t: &Tile,
+            c: *mut f32,
+            rsc: isize,
+            load_c: bool,
+        ) {
+            let last = t.nr - 8 * (NV - 1);
+            let last_full = last == 8;
+            let last_mask = low_mask(last);
+            let mut acc = [[_mm256_setzero_ps(); NV]; M];
+            let mut ap = t.a;
+            let mut bp = t.b;
+            macro_rules! step {
+                () => {{
+                    let mut bv = [_mm256_setzero_ps(); NV];
+                    for v in 0..NV {
+                        bv[v] = if PB {
+                            _mm256_load_ps(bp.add(8 * v))
+                        } else if v + 1 < NV || last_full {
+                            _mm256_loadu_ps(bp.add(8 * v))
+                        } else {
+                            _mm256_maskload_ps(bp.add(8 * v), last_mask)
+                        };
+                    }
+                    for i in 0..M {
+                        let x = if PA { *ap.add(i) } else { *ap.offset(i as isize * t.ars) };
+                        let ai = _mm256_set1_ps(x);
+                        for v in 0..NV {
+                            acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+                        }
+                    }
+                    ap = if PA { ap.add(MR) } else { ap.offset(t.acs) };
+                    bp = if PB { bp.add(NR) } else { bp.offset(t.bs) };
+                }};
+            }
+            // SAFETY: every read is within the panels (kc steps), every write within the
+            // tile; masked lanes are neither read nor written; prefetches cannot fault.
+            unsafe {
+                let tail = t.kc.min(C_PREFETCH_STEPS);
+                let mut left = t.kc - tail;
+                while left >= UNROLL {
+                    for _ in 0..UNROLL {
+                        step!();
+                    }
+                    left -= UNROLL;
+                }
+                for _ in 0..left {
+                    step!();
+                }
+                for i in 0..M {
+                    let row = c.offset(i as isize * rsc) as *const i8;
+                    _mm_prefetch::<_MM_HINT_T0>(row);
+                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(32 * NV - 4));
+                }
+                for _ in 0..tail {
+                    step!();
+                }
+                for i in 0..M {
+                    let row = c.offset(i as isize * rsc);
+                    for v in 0..NV {
+                        let dst = row.add(8 * v);
+                        if v + 1 < NV || last_full {
+                            let sum = if load_c { _mm256_add_ps(_mm256_loadu_ps(dst), acc[i][v]) } else { acc[i][v] };
+                            _mm256_storeu_ps(dst, sum);
+                        } else {
+                            let sum = if load_c {
+                                _mm256_add_ps(_mm256_maskload_ps(dst, last_mask), acc[i][v])
+                            } else {
+                                acc[i][v]
+                            };
+                            _mm256_maskstore_ps(dst, last_mask, sum);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Packs the `kc × nc` block of `b` into 16-column panels (zero-padded past `nc`).
+        ///
+        /// # Safety
+        /// As [`Build::pack_b`]'s.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: isize, csb: isize, dst: *mut f32) {
+            for (jp, j0) in (0..nc).step_by(NR).enumerate() {
+                let nr = NR.min(nc - j0);
+                // SAFETY: within the block and the buffer; masked lanes are not read.
+                unsafe {
+                    let d = dst.add(jp * NR * kc);
+                    let src = b.offset(j0 as isize * csb);
+                    if csb == 1 {
+                        let masks = [low_mask(nr), low_mask(nr.saturating_sub(8))];
+                        for p in 0..kc {
+                            let s = src.offset(p as isize * rsb);
+                            for (v, &mask) in masks.iter().enumerate() {
+                                _mm256_store_ps(d.add(p * NR + 8 * v), _mm256_maskload_ps(s.add(8 * v), mask));
+                            }
+                        }
+                    } else if rsb == 1 {
+                        for v in 0..2 {
+                            let lines = nr.saturating_sub(8 * v).min(8);
+                            let full = low_mask(8);
+                            transpose_pack(src.offset(8 * v as isize * csb), csb, lines, kc, d.add(8 * v), NR, full);
+                        }
+                    } else {
+                        for p in 0..kc {
+                            for q in 0..NR {
+                                *d.add(p * NR + q) =
+                                    if q < nr { *src.offset(p as isize * rsb + q as isize * csb) } else { 0.0 };
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Packs the `mc × kc` block of `a` into 6-row panels (rows past `mc` in the last
+        /// panel are left unset: the kernel for fewer rows never reads them).
+        ///
+        /// # Safety
+        /// As [`Build::pack_a`]'s.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: isize, csa: isize, dst: *mut f32) {
+            for (ip, i0) in (0..mc).step_by(MR).enumerate() {
+                let mr = MR.min(mc - i0);
+                let mask = low_mask(mr);
+                // SAFETY: within the block and the buffer; masked lanes are neither read nor
+                // written.
+                unsafe {
+                    let d = dst.add(ip * MR * kc);
+                    let src = a.offset(i0 as isize * rsa);
+                    if rsa == 1 {
+                        for p in 0..kc {
+                            let x = _mm256_maskload_ps(src.offset(p as isize * csa), mask);
+                            _mm256_maskstore_ps(d.add(p * MR), mask, x);
+                        }
+                    } else if csa == 1 {
+                        transpose_pack(src, rsa, mr, kc, d, MR, mask);
+                    } else {
+                        for p in 0..kc {
+                            for r in 0..mr {
+                                *d.add(p * MR + r) = *src.offset(r as isize * rsa + p as isize * csa);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// `dst[q * dst_stride + l] = src[l * line_stride + q]` for `q < len` and the lanes
+        /// `l` in `store_mask` (zero for `l >= lines`): `lines` (<= 8) contiguous source lines
+        /// transposed 8×8 at a time.
+        ///
+        /// # Safety
+        /// The source lines (`len` floats each) and the destination rows are in bounds.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn transpose_pack(
+            src: *const f32,
+            line_stride: isize,
+            lines: usize,
+            len: usize,
+            dst: *mut f32,
+            dst_stride: usize,
+            store_mask: __m256i,
+        ) {
+            let mut q0 = 0;
+            while q0 < len {
+                let qn = 8.min(len - q0);
+                let mask = low_mask(qn);
+                // SAFETY: masked loads read only the `qn` floats from q0 on of the `lines`
+                // lines (lines past `lines` are not read at all); the stores write rows q0..q0
+                // + qn of the destination, the lanes of `store_mask` only.
+                unsafe {
+                    let mut r: [__m256; 8] = std::array::from_fn(|l| {
+                        if l < lines {
+                            _mm256_maskload_ps(src.wrapping_offset(l as isize * line_stride + q0 as isize), mask)
+                        } else {
+                            _mm256_setzero_ps()
+                        }
+                    });
+                    transpose8(&mut r);
+                    for (q, rq) in r.iter().enumerate().take(qn) {
+                        _mm256_maskstore_ps(dst.add((q0 + q) * dst_stride), store_mask, *rq);
+                    }
+                }
+                q0 += qn;
+            }
+        }
+
+        /// Transposes 8 vectors of 8 floats in registers.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        fn transpose8(r: &mut [__m256; 8]) {
+            let t: [__m256; 8] = std::array::from_fn(|i| {
+                let (x, y) = (r[2 * (i / 2)], r[2 * (i / 2) + 1]);
+                if i % 2 == 0 { _mm256_unpacklo_ps(x, y) } else { _mm256_unpackhi_ps(x, y) }
+            });
+            // t[4g + h]: rows 4g..4g+4 interleaved in pairs; combine the 64-bit halves.
+            let mut s = [_mm256_setzero_ps(); 8];
+            for g in 0..2 {
+                let (t0, t1, t2, t3) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
+                s[4 * g] = _mm256_shuffle_ps::<0x44>(t0, t2);
+                s[4 * g + 1] = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                s[4 * g + 2] = _mm256_shuffle_ps::<0x44>(t1, t3);
+                s[4 * g + 3] = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            }
+            // s[4g + h], 128-bit lane l: rows 4g..4g+4 of column 4l + h.
+            for h in 0..4 {
+                r[h] = _mm256_permute2f128_ps::<0x20>(s[h], s[4 + h]);
+                r[4 + h] = _mm256_permute2f128_ps::<0x31>(s[h], s[4 + h]);
+            }
+        }
+
+        #[cfg(test)]
+        pub(in super::super) fn transpose8_for_test(m: &mut [f32; 64]) {
+            assert!(has_avx2_fma(), "the test checks avx2 first");
+            // SAFETY: avx2 is present (asserted); the reads and writes are of 8 floats
+            // within `m`.
+            unsafe {
+                let mut v: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(m[8 * i..].as_ptr()));
+                transpose8(&mut v);
+                for (i, vi) in v.iter().enumerate() {
+                    _mm256_storeu_ps(m[8 * i..].as_mut_ptr(), *vi);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -778,15 +1164,31 @@ mod tests {
 
     fn skip() -> bool {
         if !available() {
-            eprintln!("skipped: this CPU has no avx512f");
+            eprintln!("skipped: this CPU has neither avx512f nor avx2 and fma");
             return true;
         }
         false
     }
 
     #[test]
+    fn transpose8_transposes() {
+        if !x86::has_avx2_fma() {
+            eprintln!("skipped: this CPU has no avx2");
+            return;
+        }
+        let mut m: [f32; 64] = std::array::from_fn(|i| i as f32);
+        x86::avx2::transpose8_for_test(&mut m);
+        for i in 0..8 {
+            for j in 0..8 {
+                assert_eq!(m[8 * i + j], (8 * j + i) as f32, "({i}, {j})");
+            }
+        }
+    }
+
+    #[test]
     fn transpose16_transposes() {
-        if skip() {
+        if !crate::tensor::math::has_avx512() {
+            eprintln!("skipped: this CPU has no avx512f");
             return;
         }
         let mut m: [f32; 256] = std::array::from_fn(|i| i as f32);
@@ -803,7 +1205,7 @@ mod tests {
         if skip() {
             return;
         }
-        let dims = [0, 1, 2, 13, 14, 15, 16, 17, 31, 32, 33, 47, 50];
+        let dims = [0, 1, 2, 6, 8, 13, 14, 15, 16, 17, 31, 32, 33, 47, 50];
         for &m in &dims {
             for &n in &dims {
                 for &k in &[0, 1, 3, 16, 17, 40] {

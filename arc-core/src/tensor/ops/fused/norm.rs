@@ -155,6 +155,10 @@ multiversion!(fn norm_backward_block(
     dx: &mut [MaybeUninit<f32>], acc: &mut [f32]
 ) => norm_backward_block_impl);
 
+/// One block of the backward, as the zipped chunks give it: `((dx, x), g)` rows and
+/// `(stats, [dw; db])`.
+type BackwardBlock<'a> = (((&'a mut [MaybeUninit<f32>], &'a [f32]), &'a [f32]), (&'a [(f32, f32)], &'a mut [f32]));
+
 /// Shared backward of both norms (`centered` selects LayerNorm's extra `- mean(h)` term):
 /// blocks of rows in parallel, each with its own `dw`/`db` partial sums.
 #[allow(clippy::too_many_arguments)]
@@ -174,10 +178,7 @@ fn norm_backward(
     let block = block_rows * d;
     let mut partial = vec![0.0f32; stats.len().div_ceil(block_rows) * 2 * d];
     let dx = build_f32(xs.len(), |dx| {
-        let run =
-            |(((dx, x), g), (s, acc)): (((&mut [MaybeUninit<f32>], &[f32]), &[f32]), (&[(f32, f32)], &mut [f32]))| {
-                norm_backward_block(x, g, ws, s, centered, dx, acc)
-            };
+        let run = |(((dx, x), g), (s, acc)): BackwardBlock<'_>| norm_backward_block(x, g, ws, s, centered, dx, acc);
         if should_par(xs.len()) {
             dx.par_chunks_mut(block)
                 .zip(xs.par_chunks(block))
