@@ -47,6 +47,8 @@ const CASES: &[Case] = &[
     case("mlp_fc1_dx_128x256@256x784", 128, 784, 256, false, false),
     case("mlp_fc1_dw_256x128T@128x784", 256, 784, 128, true, false),
     case("linear1024_fwd_64x1024@1024x1024T", 64, 1024, 1024, false, true),
+    // What Linear multiplies for a batch of 64: `W @ x^T`, then one transpose.
+    case("linear1024_fwdT_1024x1024@1024x64T", 1024, 64, 1024, false, true),
     case("linear1024_dx_64x1024@1024x1024", 64, 1024, 1024, false, false),
     case("linear1024_dw_1024x64T@64x1024", 1024, 1024, 64, true, false),
     case("xformer_qkv_1280x192@192x576T", 1280, 576, 192, false, true),

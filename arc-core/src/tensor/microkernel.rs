@@ -71,15 +71,18 @@ const PAR_MIN_WORK: usize = 1 << 20;
 /// How much more a transposing pack costs than a copying one, for the choice of the
 /// dimension that threads split.
 const SPLIT_TRANSPOSE_COST: usize = 2;
-/// Products whose `a` has at most this many 14-row panels (up to 42 rows: a recurrent
-/// scan's per-thread batch block) read a row-major `b` in place instead of packing it
-/// (the LSTM backward's per-step `[32, 512] @ [512, 128]`: 28.5 -> 25.1 us).
-const DIRECT_B_MAX_PANELS: usize = 3;
-/// A block of a row-major `a` used by at most this many 32-column panels of `b` is read in
-/// place (broadcast from its own strides) instead of packed. A column-major `a` is always
-/// packed: read in place, its columns at a power-of-two stride share a few L1 sets (the
-/// LSTM's `dW_hh`, `[512, 1216] @ [1216, 128]`, took 926 us that way, 660 us packed).
-const DIRECT_A_MAX_PANELS: usize = 2;
+/// Products whose `a` has at most this many rows (three 14-row panels of the AVX-512 build:
+/// a recurrent scan's per-thread batch block) read a row-major `b` in place instead of
+/// packing it (the LSTM backward's per-step `[32, 512] @ [512, 128]`: 28.5 -> 25.1 us).
+const DIRECT_B_MAX_ROWS: usize = 42;
+/// A block of a row-major `a` used by at most this many columns of `b` (two 32-column
+/// panels of the AVX-512 build, four 16-column ones of the AVX2 build) is read in place
+/// (broadcast from its own strides) instead of packed: a Linear's transposed-orientation
+/// forward, `W [1024, 1024] @ x^T [1024, 64]`, would otherwise transpose all of W every
+/// call (AVX2 build, 2-core Zen 3: 1.4-1.75 ms packed). A column-major `a` is always packed:
+/// read in place, its columns at a power-of-two stride share a few L1 sets (the LSTM's
+/// `dW_hh`, `[512, 1216] @ [1216, 128]`, took 926 us that way, 660 us packed).
+const DIRECT_A_MAX_COLS: usize = 64;
 
 /// `c[m, n] = (if accumulate { c } else { 0 }) + a[m, k] @ b[k, n]`, element (i, j) of x at
 /// `x + i*rs + j*cs` (strides in elements, any non-negative values, including transposed or
@@ -406,10 +409,10 @@ mod x86 {
         let kc_max = balanced(p.k, K::KC, 1);
         let nc_max = balanced(p.n, K::NC, nr_max);
         let mc_max = balanced(p.m, K::MC, mr_max);
-        let direct_a = p.n.div_ceil(nr_max) <= DIRECT_A_MAX_PANELS && p.csa == 1;
+        let direct_a = p.n.div_ceil(nr_max) * nr_max <= DIRECT_A_MAX_COLS && p.csa == 1;
         // A few `MR`-row panels of `a` reuse each panel of `b` too little to pay for packing
         // it; the kernel then reads a row-major `b` in place.
-        let direct_b = p.csb == 1 && p.m.div_ceil(mr_max) <= DIRECT_B_MAX_PANELS;
+        let direct_b = p.csb == 1 && p.m.div_ceil(mr_max) * mr_max <= DIRECT_B_MAX_ROWS;
         let bpack = if direct_b { std::ptr::null_mut() } else { bufs.b.get(kc_max * nc_max) };
         let apack = if direct_a { std::ptr::null_mut() } else { bufs.a.get(kc_max * mc_max) };
         let direct_c = p.csc == 1;
