@@ -43,6 +43,49 @@ struct Saved {
     cells: Vec<f32>,
 }
 
+impl Drop for Saved {
+    /// The buffers go back to [`SPARE`] for the next forward of the same size.
+    fn drop(&mut self) {
+        spare_give(std::mem::take(&mut self.gates));
+        spare_give(std::mem::take(&mut self.cells));
+    }
+}
+
+/// Saved-activation buffers of finished scans, for the next forward of the same size: a
+/// training step would otherwise zero-fill fresh ones every time (the 64 x 20 x 128 LSTM
+/// step's gates and cell states are 3.3 MB) only for the forward to overwrite every element.
+/// At most [`SPARE_MAX`] are kept, the most recently given.
+static SPARE: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+
+/// How many buffers [`SPARE`] keeps.
+const SPARE_MAX: usize = 8;
+
+/// A buffer of `len` floats: the most recent spare of that length (stale values, every one
+/// of which the forward overwrites), else a zeroed one.
+fn spare_take(len: usize) -> Vec<f32> {
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    match spare.iter().rposition(|v| v.len() == len) {
+        Some(i) => spare.remove(i),
+        None => {
+            drop(spare);
+            vec![0.0; len]
+        }
+    }
+}
+
+/// Keeps `buffer` for [`spare_take`] (an empty one is dropped); a full [`SPARE`] drops its
+/// oldest, so buffers of sizes no longer used do not stay.
+fn spare_give(buffer: Vec<f32>) {
+    if buffer.is_empty() {
+        return;
+    }
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    if spare.len() == SPARE_MAX {
+        spare.remove(0);
+    }
+    spare.push(buffer);
+}
+
 /// One layer direction's time loop (see the module docs). Built per call:
 /// it holds that call's saved activations.
 #[derive(Debug)]
@@ -243,9 +286,11 @@ impl CustomOp for Scan {
         let b_hh = b_hh.as_ref().map(slice).transpose()?;
         let (row, gh, ah) = (n * hs, n * g * hs, n * 4 * hs);
         let mut out = vec![0.0f32; steps * row];
-        let mut saved = Saved { gates: vec![0.0; steps * ah], cells: Vec::new() };
+        // Every element of both is written below (every step, every row block), so stale
+        // spare buffers serve as well as zeroed ones.
+        let mut saved = Saved { gates: spare_take(steps * ah), cells: Vec::new() };
         if self.cell == Cell::Lstm {
-            saved.cells = vec![0.0; steps * row];
+            saved.cells = spare_take(steps * row);
         }
         let blocks = row_blocks(n);
         let outs = split_rows(&mut out, steps, n, hs, &blocks)?;
@@ -460,6 +505,37 @@ mod tests {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A scan whose saved buffers come back from [`SPARE`] with another run's values gives
+    /// the same bits as the first run: the forward overwrites every element it reads back.
+    #[test]
+    fn reused_saved_buffers_change_no_bits() -> Result<()> {
+        let (t, n, h) = (6, 5, 7);
+        for cell in [Cell::Lstm, Cell::Gru] {
+            let g = if cell == Cell::Lstm { 4 } else { 3 };
+            let run = |seed: u64| -> Result<Vec<Vec<u32>>> {
+                let mut rng = Rng::new(seed);
+                let xp = Tensor::randn(&[t, n, g * h], &mut rng).requires_grad_()?;
+                let w = Tensor::randn(&[g * h, h], &mut rng).mul_scalar(0.5)?.requires_grad_()?;
+                let y = Tensor::apply_custom(Arc::new(Scan::new(cell, h, false)), &[&xp, &w])?;
+                y.mul(&Tensor::randn(&[t, n, h], &mut rng))?.sum_all()?.backward()?;
+                let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect();
+                Ok(vec![
+                    bits(y.to_vec()?),
+                    bits(xp.grad().expect("dxp").to_vec()?),
+                    bits(w.grad().expect("dW").to_vec()?),
+                ])
+            };
+            let first = run(1)?;
+            run(2)?;
+            // NaN-filled spares of exactly the saved buffers' lengths (no other test uses
+            // them): any element the forward failed to write would reach the results.
+            spare_give(vec![f32::NAN; t * n * 4 * h]);
+            spare_give(vec![f32::NAN; t * n * h]);
+            assert!(run(1)? == first, "{cell:?}: the run on reused buffers differs from the first");
         }
         Ok(())
     }
