@@ -54,7 +54,8 @@ impl Drop for Saved {
 /// Saved-activation buffers of finished scans, for the next forward of the same size: a
 /// training step would otherwise zero-fill fresh ones every time (the 64 x 20 x 128 LSTM
 /// step's gates and cell states are 3.3 MB) only for the forward to overwrite every element.
-/// At most [`SPARE_MAX`] are kept, the most recently given.
+/// At most [`SPARE_MAX`] buffers and [`SPARE_MAX_FLOATS`] floats are kept, the most
+/// recently given.
 static SPARE: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
 
 /// How many buffers [`SPARE`] keeps.
@@ -73,17 +74,21 @@ fn spare_take(len: usize) -> Vec<f32> {
     }
 }
 
-/// Keeps `buffer` for [`spare_take`] (an empty one is dropped); a full [`SPARE`] drops its
-/// oldest, so buffers of sizes no longer used do not stay.
+/// The most floats [`SPARE`] holds in all (256 MiB): past it the oldest buffers go, so a
+/// program done with a large recurrent model does not keep its activations' memory.
+const SPARE_MAX_FLOATS: usize = 64 << 20;
+
+/// Keeps `buffer` for [`spare_take`] (an empty one, or one over [`SPARE_MAX_FLOATS`], is
+/// dropped); a full [`SPARE`] drops its oldest, so buffers of sizes no longer used do not stay.
 fn spare_give(buffer: Vec<f32>) {
-    if buffer.is_empty() {
+    if buffer.is_empty() || buffer.len() > SPARE_MAX_FLOATS {
         return;
     }
     let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
-    if spare.len() == SPARE_MAX {
+    spare.push(buffer);
+    while spare.len() > SPARE_MAX || spare.iter().map(Vec::len).sum::<usize>() > SPARE_MAX_FLOATS {
         spare.remove(0);
     }
-    spare.push(buffer);
 }
 
 /// One layer direction's time loop (see the module docs). Built per call:
@@ -538,6 +543,20 @@ mod tests {
             assert!(run(1)? == first, "{cell:?}: the run on reused buffers differs from the first");
         }
         Ok(())
+    }
+
+    #[test]
+    fn the_pool_keeps_neither_oversized_nor_too_many_buffers() {
+        let held =
+            |len: usize| SPARE.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|v| v.len() == len).count();
+        // calloc'ed: no page is touched.
+        spare_give(vec![0.0; SPARE_MAX_FLOATS + 1]);
+        assert_eq!(held(SPARE_MAX_FLOATS + 1), 0);
+        for _ in 0..SPARE_MAX + 3 {
+            spare_give(vec![0.0; 4099]);
+        }
+        assert!(held(4099) <= SPARE_MAX);
+        assert!(SPARE.lock().unwrap_or_else(|e| e.into_inner()).len() <= SPARE_MAX);
     }
 
     #[test]
