@@ -197,7 +197,7 @@ type Raw<P> = (P, isize, isize);
 /// measured ~20% faster) and for products of 1024 or more in every dim, where the crate
 /// measured 1-3% faster (sgemm2048 451 vs 445 GFLOPS on 2 threads); with the AVX2 build, for
 /// products of at most 128^3 multiply-adds (48^3, 64^3 and the MLP's `[128, 256] @ [256,
-/// 10]`: the crate measured 1.5-4x faster on a 2-core Zen 3). Everything else a training
+/// 10]`: the crate measured 1.6-4.8x faster on a 2-core Zen 3). Everything else a training
 /// step multiplies goes to the kernel: up to 3x faster with AVX-512; with AVX2 0.8-1.6x of
 /// the crate shape by shape, ahead on most (docs/PERFORMANCE.md).
 fn use_gemm_crate(m: usize, n: usize, k: usize) -> bool {
