@@ -184,12 +184,9 @@ pub fn save_with(
     check_out_dir(dir, options.force)?;
     std::fs::create_dir_all(&parent).map_err(|e| dir_error(&parent, e))?;
     let name = dir.file_name().ok_or_else(|| dir_error(dir, "not a directory name"))?.to_string_lossy().into_owned();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    // An earlier process of the same PID's leftover, when it holds only Arc's files;
-    // anything else there makes `create_dir` fail below, naming it.
-    if written_by_arc(&tmp) {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
+    // A fresh name: an earlier process of the same PID (a container's) may have left one,
+    // possibly holding the only copy of a killed swap's checkpoints; it is never removed here.
+    let tmp = unused_sibling(&parent, &name, "tmp");
     std::fs::create_dir(&tmp).map_err(|e| dir_error(&tmp, e))?;
     let write =
         |file: &str, bytes: &[u8]| std::fs::write(tmp.join(file), bytes).map_err(|e| dir_error(&tmp.join(file), e));
@@ -213,12 +210,7 @@ pub fn save_with(
         return Err(e);
     }
     if dir.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        // As `tmp` above: a non-empty directory there that Arc did not write makes the
-        // rename below fail, and the error names the output.
-        if written_by_arc(&old) {
-            let _ = std::fs::remove_dir_all(&old);
-        }
+        let old = unused_sibling(&parent, &name, "old");
         let checkpoints = dir.join(CHECKPOINTS_DIR);
         let kept = checkpoints.is_dir() && std::fs::rename(&checkpoints, tmp.join(CHECKPOINTS_DIR)).is_ok();
         let undo = |e: std::io::Error| {
@@ -236,14 +228,26 @@ pub fn save_with(
             return Err(undo(e));
         }
         // The replaced directory held only Arc's file names (`check_out_dir`); one of them
-        // being a directory or link of the user's keeps it, as `.NAME.old-PID`, unless --force.
-        if options.force || written_by_arc(&old) {
+        // being a directory or link of the user's keeps it, as `.NAME.old-PID`, unless --force;
+        // so do earlier checkpoints that could not be moved across, --force or not.
+        let checkpoints_left = std::fs::symlink_metadata(old.join(CHECKPOINTS_DIR)).is_ok();
+        if !checkpoints_left && (options.force || written_by_arc(&old)) {
             let _ = std::fs::remove_dir_all(&old);
         }
     } else {
         std::fs::rename(&tmp, dir).map_err(|e| dir_error(dir, e))?;
     }
     Ok(())
+}
+
+/// `.NAME.KIND-PID` beside the output, or `.NAME.KIND-PID-N` with the first `N` free when
+/// that exists (nothing there is removed to make room).
+fn unused_sibling(parent: &Path, name: &str, kind: &str) -> PathBuf {
+    let base = format!(".{name}.{kind}-{}", std::process::id());
+    std::iter::once(parent.join(&base))
+        .chain((1..).map(|n| parent.join(format!("{base}-{n}"))))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .expect("an unbounded sequence of names has a free one")
 }
 
 /// An error when [`save`] would refuse `dir`: a file, or a non-empty
@@ -338,8 +342,9 @@ pub fn written_by_arc(dir: &Path) -> bool {
 /// Removes what killed runs left beside `dir` and in its `checkpoints/`:
 /// the temporary `.NAME.tmp-PID` and `.NAME.old-PID` directories of
 /// processes that are gone (read from `/proc`; where there is none, nothing
-/// is removed) and that hold only Arc's files ([`written_by_arc`]). Returns
-/// the paths removed.
+/// is removed) and that hold only Arc's files ([`written_by_arc`]) and no
+/// `checkpoints/` (a swap killed midway may have left the only copy there).
+/// Returns the paths removed.
 pub fn clean_stale(dir: &Path) -> Vec<PathBuf> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -353,7 +358,14 @@ pub fn clean_stale(dir: &Path) -> Vec<PathBuf> {
             let file = entry.file_name().to_string_lossy().into_owned();
             let Some(pid) = stale_pid(&file) else { continue };
             let path = entry.path();
-            if owned(&file) && !process_alive(pid) && written_by_arc(&path) && std::fs::remove_dir_all(&path).is_ok() {
+            // One holding `checkpoints/` may be the only copy of a killed swap's checkpoints.
+            let checkpoints = std::fs::symlink_metadata(path.join(CHECKPOINTS_DIR)).is_ok();
+            if owned(&file)
+                && !process_alive(pid)
+                && !checkpoints
+                && written_by_arc(&path)
+                && std::fs::remove_dir_all(&path).is_ok()
+            {
                 removed.push(path);
             }
         }
@@ -513,9 +525,22 @@ mod tests {
         assert!(!written_by_arc(&user) && !written_by_arc(&root.join("missing")));
         #[cfg(unix)]
         assert!(!written_by_arc(&linked), "a link is not a file Arc wrote");
+        // A killed swap's temporary with the run's checkpoints moved in: perhaps their only copy.
+        let swapped = root.join(".model.tmp-4194306");
+        save(&checkpoint_dir(&swapped, 1), "model_name: a", &w, &FittedState::default(), &History::default())?;
+        save(&swapped, "model_name: a", &w, &FittedState::default(), &History::default())?;
+        assert!(written_by_arc(&swapped));
         let removed = clean_stale(&dir);
         assert_eq!(removed, vec![arcs.clone()]);
         assert!(!arcs.exists() && dir.join(SPEC_FILE).is_file());
+        assert!(checkpoint_dir(&swapped, 1).join(WEIGHTS_FILE).is_file(), "checkpoints are never swept");
+        // This process's own leftover names are left alone too: a save picks a free name.
+        let own = root.join(format!(".model.tmp-{}", std::process::id()));
+        save(&checkpoint_dir(&own, 1), "model_name: a", &w, &FittedState::default(), &History::default())?;
+        save(&dir, "model_name: b", &w, &FittedState::default(), &History::default())?;
+        assert!(checkpoint_dir(&own, 1).join(WEIGHTS_FILE).is_file());
+        assert_eq!(std::fs::read_to_string(dir.join(SPEC_FILE)).ok().as_deref(), Some("model_name: b"));
+        assert!(checkpoint_dir(&dir, 1).join(WEIGHTS_FILE).is_file(), "the run's checkpoints moved across");
         assert_eq!(
             std::fs::read_to_string(user.join("checkpoints/epoch-0001/notes.txt")).ok().as_deref(),
             Some("mine")
