@@ -940,7 +940,13 @@ mod x86 {
                 unsafe {
                     let d = dst.add(jp * NR * kc);
                     let src = b.offset(j0 as isize * csb);
-                    if csb == 1 {
+                    if csb == 1 && nr == NR {
+                        for p in 0..kc {
+                            let s = src.offset(p as isize * rsb);
+                            _mm256_store_ps(d.add(p * NR), _mm256_loadu_ps(s));
+                            _mm256_store_ps(d.add(p * NR + 8), _mm256_loadu_ps(s.add(8)));
+                        }
+                    } else if csb == 1 {
                         let masks = [low_mask(nr), low_mask(nr.saturating_sub(8))];
                         for p in 0..kc {
                             let s = src.offset(p as isize * rsb);
