@@ -4,7 +4,8 @@
 //!
 //! Each case is warmed up, then timed as the median (or, with `ANCHOR_STAT=min`, the best)
 //! of [`REPEATS`] runs of a loop sized to take about [`TARGET`] (the anchors do the same with
-//! `timeit`). Matrix products use rayon's
+//! `timeit`); `TABLE_REPEATS` sets another count, for A/B runs on a noisy host
+//! (`scripts/bench/ab.py`). Matrix products use rayon's
 //! thread pool (set `RAYON_NUM_THREADS=2` to match the anchors' 2 torch threads).
 
 use std::hint::black_box;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use arc_core::tensor::{Rng, no_grad};
 use arc_core::{Result, Tensor};
 
+/// Timed runs per case, as the anchors' `timeit` repeats.
 const REPEATS: usize = 5;
 const TARGET: Duration = Duration::from_millis(200);
 const B: usize = 64;
@@ -33,9 +35,11 @@ fn ns_per_call(mut f: impl FnMut()) -> f64 {
         took = time(&mut f, n);
     }
     let n = ((n as f64 * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-9)).round() as u64).max(1);
-    let mut runs: Vec<f64> = (0..REPEATS).map(|_| time(&mut f, n).as_nanos() as f64 / n as f64).collect();
+    let repeats =
+        std::env::var("TABLE_REPEATS").ok().and_then(|r| r.parse().ok()).filter(|&r| r > 0).unwrap_or(REPEATS);
+    let mut runs: Vec<f64> = (0..repeats).map(|_| time(&mut f, n).as_nanos() as f64 / n as f64).collect();
     runs.sort_by(f64::total_cmp);
-    if std::env::var("ANCHOR_STAT").is_ok_and(|s| s == "min") { runs[0] } else { runs[REPEATS / 2] }
+    if std::env::var("ANCHOR_STAT").is_ok_and(|s| s == "min") { runs[0] } else { runs[repeats / 2] }
 }
 
 fn time(f: &mut impl FnMut(), n: u64) -> Duration {
