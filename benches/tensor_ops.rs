@@ -10,6 +10,8 @@ use criterion::Criterion;
 
 #[path = "table/tensor.rs"]
 mod table_tensor;
+#[path = "table/timing.rs"]
+mod timing;
 
 fn bench_layers(c: &mut Criterion) {
     let mut rng = Rng::new(0);

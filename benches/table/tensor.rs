@@ -2,53 +2,19 @@
 //! `anchors/torch_layers.py`: `us/call` and `examples/s` (64 rows / time) for the layers,
 //! `GFLOPS` (2 n^3 / t) for the matrix products, `ns/call` for the tiny adds.
 //!
-//! Each case is warmed up, then timed as the median (or, with `ANCHOR_STAT=min`, the best)
-//! of [`REPEATS`] runs of a loop sized to take about [`TARGET`] (the anchors do the same with
-//! `timeit`); `TABLE_REPEATS` sets another count, for A/B runs on a noisy host
-//! (`scripts/bench/ab.py`). Matrix products use rayon's
-//! thread pool (set `RAYON_NUM_THREADS=2` to match the anchors' 2 torch threads).
+//! Each case is timed by [`ns_per_call`] (the anchors' `timeit` method). Matrix products use
+//! rayon's thread pool (set `RAYON_NUM_THREADS=2` to match the anchors' 2 torch threads).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use arc_core::tensor::{Rng, no_grad};
 use arc_core::{Result, Tensor};
 
-/// Timed runs per case, as the anchors' `timeit` repeats.
-const REPEATS: usize = 5;
-const TARGET: Duration = Duration::from_millis(200);
+use super::timing::ns_per_call;
+
 const B: usize = 64;
 const D: usize = 1024;
 const H: usize = 4096;
-
-/// Nanoseconds per call of `f`: the median of the repeats, or the best one when the
-/// environment sets `ANCHOR_STAT=min` (as the anchor scripts read it).
-fn ns_per_call(mut f: impl FnMut()) -> f64 {
-    for _ in 0..3 {
-        f();
-    }
-    // Grow the loop until one run takes at least a twentieth of the target.
-    let mut n = 1u64;
-    let mut took = time(&mut f, n);
-    while took < TARGET / 20 {
-        n *= 10;
-        took = time(&mut f, n);
-    }
-    let n = ((n as f64 * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-9)).round() as u64).max(1);
-    let repeats =
-        std::env::var("TABLE_REPEATS").ok().and_then(|r| r.parse().ok()).filter(|&r| r > 0).unwrap_or(REPEATS);
-    let mut runs: Vec<f64> = (0..repeats).map(|_| time(&mut f, n).as_nanos() as f64 / n as f64).collect();
-    runs.sort_by(f64::total_cmp);
-    if std::env::var("ANCHOR_STAT").is_ok_and(|s| s == "min") { runs[0] } else { runs[repeats / 2] }
-}
-
-fn time(f: &mut impl FnMut(), n: u64) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed()
-}
 
 fn per_call(
     out: &mut dyn FnMut(&str, f64, &str),
