@@ -45,6 +45,8 @@ const CASES: &[Case] = &[
     case("mlp_fc2_fwd_128x256@256x256T", 128, 256, 256, false, true),
     case("mlp_fc3_fwd_128x256@256x10T", 128, 10, 256, false, true),
     case("mlp_fc1_dx_128x256@256x784", 128, 784, 256, false, false),
+    case("mlp_fc3_dx_128x10@10x256", 128, 256, 10, false, false),
+    case("mlp_fc3_dw_10x128T@128x256", 10, 256, 128, true, false),
     case("mlp_fc1_dw_256x128T@128x784", 256, 784, 128, true, false),
     case("linear1024_fwd_64x1024@1024x1024T", 64, 1024, 1024, false, true),
     // What Linear multiplies for a batch of 64: `W @ x^T`, then one transpose.
@@ -64,6 +66,10 @@ const CASES: &[Case] = &[
     case("small_128", 128, 128, 128, false, false),
     case("small_32x64@64x64T", 32, 64, 64, false, true),
     case("small_64x128@128x32T", 64, 32, 128, false, true),
+    // One head of the transformer case's attention (20 positions, 48 dims): scores `q @ k^T`
+    // and the context `p @ v`.
+    case("attn_scores_20x48@48x20T", 20, 20, 48, false, true),
+    case("attn_context_20x20@20x48", 20, 48, 20, false, false),
 ];
 
 /// Deterministic values in [-1, 1) (the project's seeded stream).
@@ -121,6 +127,9 @@ fn main() {
             };
             black_box(&mut c1);
         };
+        // As `tensor::gemm` calls it: on the calling thread below 64^3 multiply-adds.
+        let crate_threads =
+            if m * n * k >= 64 * 64 * 64 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
         let mut theirs = || {
             // SAFETY: as above.
             unsafe {
@@ -143,7 +152,7 @@ fn main() {
                     false,
                     false,
                     false,
-                    gemm::Parallelism::Rayon(threads),
+                    crate_threads,
                 )
             };
             black_box(&mut c2);

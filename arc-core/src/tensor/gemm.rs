@@ -195,19 +195,18 @@ type Raw<P> = (P, isize, isize);
 /// ([`super::microkernel`]): on CPUs with neither AVX-512 nor AVX2; with the AVX-512 build,
 /// for small products whose `n` leaves a half-empty 32-wide tile (around 48^3 the crate
 /// measured ~20% faster) and for products of 1024 or more in every dim, where the crate
-/// measured 1-3% faster (sgemm2048 451 vs 445 GFLOPS on 2 threads); with the AVX2 build, for
-/// products of at most 128^3 multiply-adds (48^3, 64^3 and the MLP's `[128, 256] @ [256,
-/// 10]`: the crate measured 1.6-4.8x faster on a 2-core Zen 3). Everything else a training
-/// step multiplies goes to the kernel: up to 3x faster with AVX-512; with AVX2 0.8-1.6x of
-/// the crate shape by shape, ahead on most (docs/PERFORMANCE.md).
+/// measured 1-3% faster (sgemm2048 451 vs 445 GFLOPS on 2 threads). The AVX2 build takes
+/// every product: on a 2-core Zen 3 it measured 0.97-1.7x the crate's speed from 8^3 up,
+/// the attention's per-head products included (`benches/sgemm_kernel.rs`,
+/// docs/PERFORMANCE.md).
 fn use_gemm_crate(m: usize, n: usize, k: usize) -> bool {
     if !super::microkernel::available() {
         return true;
     }
-    let work = m.saturating_mul(n).saturating_mul(k);
     if !super::math::has_avx512() {
-        return work <= 128 * 128 * 128;
+        return false;
     }
+    let work = m.saturating_mul(n).saturating_mul(k);
     let small_ragged = work <= 64 * 64 * 64 && (1..=16).contains(&(n % 32));
     let large_square = m >= 1024 && n >= 1024 && k >= 1024;
     small_ragged || large_square
