@@ -1,5 +1,5 @@
-use arc::plugin::{Plugin, PluginMetadata};
-use arc::{hookimpl, hookspec};
+use arc_core::plugin::{Plugin, PluginMetadata};
+use arc_core::{hookimpl, hookspec};
 
 #[hookspec]
 pub trait Spec {

@@ -1,4 +1,4 @@
-use arc::hookimpl;
+use arc_core::hookimpl;
 
 struct P;
 

@@ -2,8 +2,8 @@
 //! warning in the spec's own crate.
 #![deny(warnings)]
 
-use arc::hookspec;
-use arc::plugin::PluginManager;
+use arc_core::hookspec;
+use arc_core::plugin::PluginManager;
 
 #[hookspec]
 pub trait Spec {

@@ -1,4 +1,4 @@
-use arc::arc_plugin;
+use arc_core::arc_plugin;
 
 #[arc_plugin(name = "needs_args")]
 pub struct NeedsArgs {

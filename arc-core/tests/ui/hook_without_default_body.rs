@@ -1,4 +1,4 @@
-use arc::hookspec;
+use arc_core::hookspec;
 
 #[hookspec]
 pub trait Spec {

@@ -1,7 +1,7 @@
 #![deny(deprecated)]
 
-use arc::plugin::{Plugin, PluginMetadata};
-use arc::{hookimpl, hookspec};
+use arc_core::plugin::{Plugin, PluginMetadata};
+use arc_core::{hookimpl, hookspec};
 
 #[hookspec]
 pub trait Spec {

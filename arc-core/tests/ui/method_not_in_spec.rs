@@ -1,5 +1,5 @@
-use arc::hookimpl;
-use arc::plugin::{LayerHookSpec, Plugin, PluginMetadata};
+use arc_core::hookimpl;
+use arc_core::plugin::{LayerHookSpec, Plugin, PluginMetadata};
 
 struct P;
 impl Plugin for P {

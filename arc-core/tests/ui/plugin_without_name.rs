@@ -1,4 +1,4 @@
-use arc::arc_plugin;
+use arc_core::arc_plugin;
 
 #[arc_plugin(version = "1.0.0", description = "no name")]
 #[derive(Default)]

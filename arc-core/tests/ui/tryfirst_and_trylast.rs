@@ -1,5 +1,5 @@
-use arc::hookimpl;
-use arc::plugin::{LayerHookSpec, LayerRegistrations, Plugin, PluginMetadata};
+use arc_core::hookimpl;
+use arc_core::plugin::{LayerHookSpec, LayerRegistrations, Plugin, PluginMetadata};
 
 struct P;
 impl Plugin for P {
