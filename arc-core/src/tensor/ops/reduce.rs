@@ -104,17 +104,40 @@ fn reduce_rows(data: &[f32], rows: usize, cols: usize, kind: Kind) -> Vec<f32> {
     if should_par(data.len()) { data.par_chunks(cols).map(f).collect() } else { data.chunks(cols).map(f).collect() }
 }
 
+/// Elements from which [`reduce_cols`] splits its columns across threads.
+const PAR_MIN_COLS_ELEMS: usize = 1 << 18;
+
+/// Column-wise reduction of a row-major `[rows, cols]` buffer (a Linear's bias gradient: a
+/// sum over the batch). Blocks of columns run in parallel when the buffer is large; each
+/// column is still reduced row by row in order, so the bits do not depend on the threads.
 fn reduce_cols(data: &[f32], rows: usize, cols: usize, kind: Kind) -> Vec<f32> {
     let init = if kind == Kind::Sum { 0.0 } else { f32::NEG_INFINITY };
     let mut acc = vec![init; cols];
-    for r in data.chunks_exact(cols.max(1)).take(rows) {
-        match kind {
-            Kind::Sum => acc.iter_mut().zip(r).for_each(|(a, &v)| *a += v),
-            Kind::Max => acc.iter_mut().zip(r).for_each(|(a, &v)| *a = if v > *a { v } else { *a }),
+    let block = |j0: usize, acc: &mut [f32]| {
+        for r in data.chunks_exact(cols.max(1)).take(rows) {
+            reduce_into(acc, &r[j0..j0 + acc.len()], kind);
         }
+    };
+    // From 1 MiB on (the transformer step's [1280, 1000] bias gradient), not for the MLP's
+    // [128, 256], where waking a pool thread cost more than the sum (MLP step +2%).
+    if should_par(rows * cols) && rows * cols >= PAR_MIN_COLS_ELEMS && cols >= 32 {
+        // One block of columns per thread (whole 64-byte lines where the widths allow).
+        let width = cols.div_ceil(rayon::current_num_threads()).next_multiple_of(16);
+        acc.par_chunks_mut(width).enumerate().for_each(|(b, acc)| block(b * width, acc));
+    } else {
+        block(0, &mut acc);
     }
     acc
 }
+
+#[inline(always)]
+fn reduce_into_impl<I: math::Isa>(acc: &mut [f32], row: &[f32], kind: Kind) {
+    match kind {
+        Kind::Sum => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v),
+        Kind::Max => acc.iter_mut().zip(row).for_each(|(a, &v)| *a = if v > *a { v } else { *a }),
+    }
+}
+math::multiversion!(fn reduce_into(acc: &mut [f32], row: &[f32], kind: Kind) => reduce_into_impl);
 
 impl Tensor {
     /// Sum over `dims` (all dims when empty), keeping them as size 1 when `keepdim`.
@@ -250,6 +273,27 @@ mod tests {
         assert_eq!(v.shape(), &[2, 3, 1]);
         assert!(v.to_vec()?.iter().all(|&x| (x - 1.25).abs() < 1e-6));
         assert_eq!(Tensor::from_vec(vec![1.0, 2.0], &[2])?.broadcast_as(&[2, 2])?.to_vec()?, vec![1.0, 2.0, 1.0, 2.0]);
+        Ok(())
+    }
+
+    #[test]
+    fn large_column_sums_are_exact_row_order_sums_on_any_thread_count() -> Result<()> {
+        // [600, 1000]: past the parallel threshold, so blocks of columns run on the pool.
+        let x = Tensor::randn(&[600, 1000], &mut Rng::new(3));
+        let data = x.to_vec()?;
+        let mut want = vec![0.0f32; 1000];
+        for row in data.chunks_exact(1000) {
+            want.iter_mut().zip(row).for_each(|(w, &v)| *w += v);
+        }
+        let want_max: Vec<f32> =
+            (0..1000).map(|j| data.chunks_exact(1000).map(|r| r[j]).fold(f32::NEG_INFINITY, f32::max)).collect();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            let (sum, max) =
+                pool.install(|| -> Result<_> { Ok((x.sum(&[0], false)?.to_vec()?, x.max(&[0], false)?.to_vec()?)) })?;
+            assert!(sum.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads");
+            assert_eq!(max, want_max, "{threads} threads");
+        }
         Ok(())
     }
 

@@ -15,12 +15,14 @@
 //! Gradient of `loss_n` wrt `x[n, c]`, with `p = softmax(x_n)` and `W = sum_c w[c]`:
 //! `(1 - eps) * w[t] * (p[c] - [c == t]) + (eps / C) * (W * p[c] - w[c])`.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::super::super::Tensor;
 use super::super::super::autograd::record;
 use super::super::super::math::{self, Isa, multiversion};
-use super::super::super::storage::should_par;
+use super::super::super::storage::{build_f32, should_par};
 use super::super::activation::logsumexp;
 use crate::{Error, Result};
 
@@ -71,13 +73,13 @@ fn cross_entropy_cuda(x: &Tensor, target: &Tensor, options: &CrossEntropyOptions
 /// `d_k = a * p_k + b * p_k - c * w_k` with `p_k = exp(x_k - lse)` for one row of the
 /// cross-entropy backward; `[lse, a, b, c]`. Vectorised exp (the softmax kernels' own).
 #[inline(always)]
-fn ce_grad_row_impl<I: Isa>(x: &[f32], weights: &[f32], [lse, a, b, c]: [f32; 4], d: &mut [f32]) {
+fn ce_grad_row_impl<I: Isa>(x: &[f32], weights: &[f32], [lse, a, b, c]: [f32; 4], d: &mut [MaybeUninit<f32>]) {
     for ((d, &xv), &w) in d.iter_mut().zip(x).zip(weights) {
         let p = math::exp::<I>(xv - lse);
-        *d = (a + b) * p - c * w;
+        d.write((a + b) * p - c * w);
     }
 }
-multiversion!(fn ce_grad_row(x: &[f32], weights: &[f32], coeffs: [f32; 4], d: &mut [f32]) => ce_grad_row_impl);
+multiversion!(fn ce_grad_row(x: &[f32], weights: &[f32], coeffs: [f32; 4], d: &mut [MaybeUninit<f32>]) => ce_grad_row_impl);
 
 impl Tensor {
     /// Cross-entropy of logits `[N, C]` against i64 class targets `[N]` (fused log-softmax +
@@ -166,11 +168,15 @@ impl Tensor {
         Ok(record(out, op, &[self], move |a| {
             let x = a.inputs[0].f32_data(op)?;
             let g = a.grad.f32_data(op)?;
-            let mut dx = vec![0.0f32; n * c];
-            // One row: d = scale * ((1 - eps) * w_t * (p - [k == t]) + eps / C * (W * p - w_k)).
-            let row = |r: usize, dxr: &mut [f32], xr: &[f32]| {
+            // One row: d = scale * ((1 - eps) * w_t * (p - [k == t]) + eps / C * (W * p - w_k)),
+            // every element written (zeros for an ignored row): the buffer is not zero-filled
+            // first.
+            let row = |r: usize, dxr: &mut [MaybeUninit<f32>], xr: &[f32]| {
                 let t = targets[r];
                 if t == ignore {
+                    dxr.iter_mut().for_each(|d| {
+                        d.write(0.0);
+                    });
                     return;
                 }
                 let scale = match reduction {
@@ -182,13 +188,15 @@ impl Tensor {
                 let coeffs =
                     [per_row[r].1, scale * (1.0 - eps) * wt, scale * smooth_scale * w_total, scale * smooth_scale];
                 ce_grad_row(xr, &weights, coeffs, dxr);
-                dxr[t as usize] -= scale * (1.0 - eps) * wt;
+                math::assume_init(dxr)[t as usize] -= scale * (1.0 - eps) * wt;
             };
-            if c > 0 && should_par(n * c) {
-                dx.par_chunks_mut(c).zip(x.par_chunks(c)).enumerate().for_each(|(r, (d, xr))| row(r, d, xr));
-            } else if c > 0 {
-                dx.chunks_mut(c).zip(x.chunks(c)).enumerate().for_each(|(r, (d, xr))| row(r, d, xr));
-            }
+            let dx = build_f32(n * c, |dx| {
+                if c > 0 && should_par(n * c) {
+                    dx.par_chunks_mut(c).zip(x.par_chunks(c)).enumerate().for_each(|(r, (d, xr))| row(r, d, xr));
+                } else if c > 0 {
+                    dx.chunks_mut(c).zip(x.chunks(c)).enumerate().for_each(|(r, (d, xr))| row(r, d, xr));
+                }
+            });
             Ok(vec![Some(Tensor::from_f32(dx, &[n, c]))])
         }))
     }
@@ -283,6 +291,40 @@ mod tests {
         assert!(matches!(err, Error::DTypeMismatch { op: "cross_entropy", .. }));
         let bad = CrossEntropyOptions { label_smoothing: 1.5, ..Default::default() };
         assert!(x.cross_entropy(&Tensor::from_vec_i64(vec![0, 1, 2], &[3])?, &bad).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn large_backward_writes_every_element_on_any_thread_count() -> Result<()> {
+        // [400, 300]: past the parallel threshold; every fifth row ignored. Each kept row's
+        // gradient is (softmax - onehot) / kept, and an ignored row's is exactly zero (the
+        // buffer is not zero-filled before the rows are written).
+        let (n, c) = (400, 300);
+        let x = Tensor::randn(&[n, c], &mut Rng::new(4));
+        let t: Vec<i64> = (0..n).map(|r| if r % 5 == 0 { -100 } else { (r * 7 % c) as i64 }).collect();
+        let target = Tensor::from_vec_i64(t.clone(), &[n])?;
+        let kept = t.iter().filter(|&&v| v != -100).count() as f64;
+        let xs = x.to_vec()?;
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            let g = pool.install(|| -> Result<Vec<f32>> {
+                let xg = x.detach().requires_grad_()?;
+                xg.cross_entropy(&target, &CrossEntropyOptions::default())?.backward()?;
+                xg.grad().expect("a gradient").to_vec()
+            })?;
+            for (r, (gr, xr)) in g.chunks_exact(c).zip(xs.chunks_exact(c)).enumerate() {
+                if t[r] == -100 {
+                    assert!(gr.iter().all(|&v| v.to_bits() == 0), "row {r}");
+                    continue;
+                }
+                let m = xr.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                let z: f64 = xr.iter().map(|&v| (v as f64 - m).exp()).sum();
+                for (k, (&gv, &xv)) in gr.iter().zip(xr).enumerate() {
+                    let p = (xv as f64 - m).exp() / z - if k as i64 == t[r] { 1.0 } else { 0.0 };
+                    assert!((gv as f64 - p / kept).abs() < 1e-7, "row {r} col {k}: {gv} vs {}", p / kept);
+                }
+            }
+        }
         Ok(())
     }
 
